@@ -1,0 +1,82 @@
+/**
+ * The error model: one base class with a stable `code`, an ES `cause` and
+ * structured context, a cross-copy brand, and a few subclasses that mean
+ * something to a caller. Codes are never reused; docs/errors.md lists them all
+ * and a test keeps the two in step.
+ */
+
+export const ERROR_CODES = [
+  // kernel layer
+  'KERNEL_SYSCALL_FAILED',
+  'KERNEL_NETLINK_ERROR',
+  'KERNEL_DUMP_INTERRUPTED',
+  'KERNEL_TIMEOUT',
+  'KERNEL_NETNS_RETURN_FAILED',
+  'KERNEL_FFI_ARGUMENT',
+  'KERNEL_FFI_UNAVAILABLE',
+  'KERNEL_CLOSED',
+  // wire decoding
+  'PROTOCOL_MALFORMED',
+  'PROTOCOL_UNEXPECTED',
+  // lookups
+  'NOT_FOUND',
+  // configuration
+  'CONFIG_INVALID',
+  // state
+  'STATE_INVALID',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const BRAND = Symbol.for('netclaim.DriverError');
+
+export interface DriverErrorOptions {
+  readonly cause?: unknown;
+  readonly context?: Readonly<Record<string, unknown>>;
+}
+
+export class DriverError extends Error {
+  readonly code: ErrorCode;
+  readonly context: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: DriverErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.context = options.context ?? {};
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** True for any netclaim error, even one made by another copy of this module. */
+export function isDriverError(x: unknown): x is DriverError {
+  return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** Wire data that cannot be decoded: truncated, out of bounds, or not what the protocol allows. */
+export class ProtocolError extends DriverError {
+  constructor(message: string, options: DriverErrorOptions = {}, code: ErrorCode = 'PROTOCOL_MALFORMED') {
+    super(code, message, options);
+  }
+}
+
+export class NotFoundError extends DriverError {
+  constructor(message: string, options: DriverErrorOptions = {}) {
+    super('NOT_FOUND', message, options);
+  }
+}
+
+export class ConfigError extends DriverError {
+  constructor(message: string, options: DriverErrorOptions = {}) {
+    super('CONFIG_INVALID', message, options);
+  }
+}
+
+export class StateError extends DriverError {
+  constructor(message: string, options: DriverErrorOptions = {}) {
+    super('STATE_INVALID', message, options);
+  }
+}

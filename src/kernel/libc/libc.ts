@@ -1,0 +1,25 @@
+/**
+ * The whole FFI surface netclaim needs, as one small interface. Calls return
+ * the raw C result; on a negative result `errno()` gives the reason (errno is
+ * stale after a successful call, so read it only then). Two backends implement
+ * it: koffi (default) and ffi-rs (`NETCLAIM_FFI=ffi-rs`).
+ */
+export interface Libc {
+  readonly backend: 'koffi' | 'ffi-rs';
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer, addrLen: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, valueLen: number): number;
+  /** `lenInOut` is a 4-byte buffer holding the address length, updated by the kernel. */
+  getsockname(fd: number, addr: Buffer, lenInOut: Buffer): number;
+  send(fd: number, buf: Buffer, len: number, flags: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  close(fd: number): number;
+  open(path: string, flags: number, mode: number): number;
+  setns(fd: number, nstype: number): number;
+  /** `bpf(2)` through `syscall(SYS_bpf, ...)`. */
+  bpf(cmd: number, attr: Buffer, size: number): number;
+  /** The native address of a Buffer's first byte (for pointers inside `bpf_attr`). */
+  addressOf(buf: Buffer): bigint;
+  gettid(): number;
+  errno(): number;
+}

@@ -1,0 +1,93 @@
+/**
+ * Throwaway network namespaces for kernel tests. Each test gets its own
+ * namespaces (names start with `nc`), used as "the host" and as pods; the
+ * machine's own namespace is never touched. Everything created is deleted
+ * after the test, even when it fails, and again at process exit as a last
+ * resort. `ip` is used here only as test tooling and as an oracle.
+ */
+import { execFileSync } from 'node:child_process';
+import { afterEach } from 'vitest';
+import { NetnsHandle } from '../../src/kernel/netns/handle.ts';
+import { loadLibc, ffiBackendFromEnv, type Libc } from '../../src/kernel/libc/index.ts';
+
+export interface TestNetns {
+  readonly name: string;
+  readonly path: string;
+  readonly handle: NetnsHandle;
+}
+
+const live = new Map<string, TestNetns>();
+let counter = 0;
+
+/** The FFI backend the kernel tests run on (from NETCLAIM_FFI). */
+export const testLibc: Libc = loadLibc(ffiBackendFromEnv());
+
+/** A name unique across parallel test processes, ≤ 15 chars (IFNAMSIZ-1), starting with `nc`. */
+export function uniqueName(tag = ''): string {
+  counter += 1;
+  const id = `${(process.pid % 46656).toString(36)}${counter.toString(36)}`;
+  return `nc${tag.slice(0, 15 - 2 - id.length)}${id}`;
+}
+
+/** Creates a namespace with `lo` up and opens a handle to it. Deleted after the test. */
+export function createNetns(tag = 'ns'): TestNetns {
+  const name = uniqueName(tag);
+  execFileSync('ip', ['netns', 'add', name]);
+  try {
+    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    const path = `/run/netns/${name}`;
+    const ns: TestNetns = { name, path, handle: NetnsHandle.open(path, { libc: testLibc }) };
+    live.set(name, ns);
+    return ns;
+  } catch (err) {
+    execFileSync('ip', ['netns', 'delete', name]);
+    throw err;
+  }
+}
+
+export function deleteNetns(ns: TestNetns): void {
+  if (!live.delete(ns.name)) return;
+  ns.handle.close();
+  try {
+    execFileSync('ip', ['netns', 'delete', ns.name], { stdio: 'ignore' });
+  } catch {
+    /* already gone */
+  }
+}
+
+function deleteAll(): void {
+  for (const ns of [...live.values()]) deleteNetns(ns);
+}
+
+afterEach(deleteAll);
+process.on('exit', deleteAll);
+
+/** Runs `ip -j` inside a test namespace and parses its JSON (the oracle). */
+export function ipJson<T = unknown>(ns: TestNetns | string, ...args: string[]): T {
+  const name = typeof ns === 'string' ? ns : ns.name;
+  const out = execFileSync('ip', ['-n', name, '-j', ...args], { encoding: 'utf8' });
+  return (out.trim() === '' ? [] : JSON.parse(out)) as T;
+}
+
+/** Runs `ip` inside a test namespace (test set-up only, never the code under test). */
+export function ip(ns: TestNetns | string, ...args: string[]): string {
+  const name = typeof ns === 'string' ? ns : ns.name;
+  return execFileSync('ip', ['-n', name, ...args], { encoding: 'utf8' });
+}
+
+/** True when the running kernel can create links of this kind (module present). */
+export function kernelHasLinkKind(kind: string, ...typeArgs: string[]): boolean {
+  const probe = createNetns('pk');
+  try {
+    execFileSync('ip', ['-n', probe.name, 'link', 'add', 'ncprobe', 'type', kind, ...typeArgs], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    deleteNetns(probe);
+  }
+}
+
+/** The message for a test skipped because this host lacks a kernel module. */
+export const needsQemuLane = (what: string): string =>
+  `needs ${what}, absent from this host's kernel: runs in the QEMU lane (npm run test:vm)`;
