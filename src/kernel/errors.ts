@@ -6,8 +6,10 @@
 import { constants } from 'node:os';
 import { DriverError, type DriverErrorOptions, type ErrorCode } from '../common/errors.ts';
 
-const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(
-  Object.entries(constants.errno).map(([name, no]) => [no, name] as const),
+// Aliases share a number (EAGAIN/EWOULDBLOCK, EDEADLK/EDEADLOCK): the first listed, canonical name wins.
+const ERRNO_NAMES: ReadonlyMap<number, string> = Object.entries(constants.errno).reduce(
+  (m, [name, no]) => (m.has(no) ? m : m.set(no, name)),
+  new Map<number, string>(),
 );
 
 /** `ENODEV` for 19, `E123` for a number the platform does not name. */

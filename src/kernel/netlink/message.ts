@@ -59,7 +59,7 @@ const EXTACK = attrTable<ExtackOut>({
 /** Decodes the payload of an NLMSG_ERROR message. */
 export function decodeAck(buf: Buffer, m: NlMessage): NlAck {
   if (m.len < 4) throw new ProtocolError(`NLMSG_ERROR payload of ${m.len} bytes`);
-  const errno = -buf.readInt32LE(m.off);
+  const errno = -buf.readInt32LE(m.off) | 0;
   if (!(m.flags & NLM_F_ACK_TLVS)) return { errno };
   // The echoed request: its header only when capped, else the whole message.
   if (m.len < 4 + NLMSG_HDRLEN) throw new ProtocolError('NLMSG_ERROR without the echoed header');
@@ -73,7 +73,7 @@ export function decodeAck(buf: Buffer, m: NlMessage): NlAck {
 /** Decodes the payload of an NLMSG_DONE that ends a dump (an int, then extack TLVs). */
 export function decodeDone(buf: Buffer, m: NlMessage): NlAck {
   if (m.len < 4) return { errno: 0 };
-  const errno = -buf.readInt32LE(m.off);
+  const errno = -buf.readInt32LE(m.off) | 0;
   if (!(m.flags & NLM_F_ACK_TLVS)) return { errno };
   return decodeExtack(buf, m.off + 4, m.off + m.len, errno);
 }

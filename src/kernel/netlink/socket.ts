@@ -14,7 +14,7 @@ import { DriverError, ProtocolError } from '../../common/errors.ts';
 import { KernelError, syscallError } from '../errors.ts';
 import type { Libc } from '../libc/index.ts';
 import {
-  AF_NETLINK, MSG_TRUNC, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NLM_F_ACK,
+  AF_NETLINK, MSG_DONTWAIT, MSG_TRUNC, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NLM_F_ACK,
   NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN,
   SOCK_CLOEXEC, SOCK_RAW, SO_RCVBUF, SO_RCVTIMEO, SOL_NETLINK, SOL_SOCKET,
 } from './constants.ts';
@@ -38,6 +38,8 @@ export interface NetlinkSocketOptions {
 export type MessageDecoder<T> = (buf: Buffer, m: NlMessage) => T | undefined;
 
 const MAX_RECV_BUFFER = 16 * 1024 * 1024;
+const EINTR = 4;
+const EAGAIN = 11;
 
 export class NetlinkSocket {
   readonly fd: number;
@@ -93,9 +95,16 @@ export class NetlinkSocket {
     const seqs = this.#stampAndSend(w, NLM_F_REQUEST | NLM_F_ACK, op);
     const pending = new Set(seqs);
     let error: KernelError | undefined;
+    let failure: unknown;
     while (pending.size > 0) {
       const n = this.#recv(op);
-      forEachMessage(this.#rbuf, n, (m) => {
+      if (n > this.#rbuf.length) {
+        // A truncated reply cannot be decoded; grow for next time and report it.
+        this.#grow(n);
+        failure ??= new ProtocolError(`${op}: reply of ${n} bytes was truncated`);
+        continue;
+      }
+      this.#guarded(op, () => forEachMessage(this.#rbuf, n, (m) => {
         if (!pending.has(m.seq) || m.pid !== this.portId) return;
         if (m.type === NLMSG_ERROR) {
           const ack = decodeAck(this.#rbuf, m);
@@ -103,12 +112,18 @@ export class NetlinkSocket {
           if (ack.errno !== 0) error ??= this.#ackError(op, ack);
         } else if (m.type === NLMSG_DONE) {
           pending.delete(m.seq);
-        } else if (m.type !== NLMSG_NOOP && onReply) {
-          onReply(this.#rbuf, m);
+        } else if (m.type !== NLMSG_NOOP && onReply && failure === undefined) {
+          try {
+            onReply(this.#rbuf, m);
+          } catch (err) {
+            // Keep reading to the ack so the socket stays in step; report afterwards.
+            failure = err;
+          }
         }
-      });
+      }));
     }
     if (error) throw error;
+    if (failure !== undefined) throw failure;
   }
 
   /**
@@ -144,6 +159,7 @@ export class NetlinkSocket {
     let interrupted = false;
     let done = false;
     let error: KernelError | undefined;
+    let failure: unknown;
     while (!done) {
       const n = this.#recv(op);
       if (n > this.#rbuf.length) {
@@ -152,7 +168,7 @@ export class NetlinkSocket {
         interrupted = true;
         continue;
       }
-      forEachMessage(this.#rbuf, n, (m) => {
+      this.#guarded(op, () => forEachMessage(this.#rbuf, n, (m) => {
         if (m.seq !== seq || m.pid !== this.portId) return true;
         if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
         if (m.type === NLMSG_DONE) {
@@ -167,14 +183,43 @@ export class NetlinkSocket {
           done = true;
           return false;
         }
-        if (m.type === NLMSG_NOOP || m.type === NLMSG_OVERRUN || interrupted) return true;
-        const v = decode(this.#rbuf, m);
-        if (v !== undefined) out.push(v);
+        if (m.type === NLMSG_NOOP || m.type === NLMSG_OVERRUN || interrupted || failure !== undefined) return true;
+        try {
+          const v = decode(this.#rbuf, m);
+          if (v !== undefined) out.push(v);
+        } catch (err) {
+          // Read the dump to its end (the kernel refuses a new dump with EBUSY
+          // while one is unfinished), then report the decode failure.
+          failure = err;
+        }
         return true;
-      });
+      }));
     }
     if (error) throw error;
+    if (failure !== undefined) throw failure;
     return { interrupted };
+  }
+
+  /**
+   * Runs a framing step; if the datagram itself is malformed the stream can no
+   * longer be followed, so everything queued is discarded before rethrowing.
+   */
+  #guarded(op: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#drain(op);
+      throw err;
+    }
+  }
+
+  /** Discards every queued datagram (each read also lets an unfinished dump run on to its end). */
+  #drain(op: string): void {
+    for (let i = 0; i < 100_000; i++) {
+      const n = this.#libc.recv(this.fd, this.#rbuf, this.#rbuf.length, MSG_TRUNC | MSG_DONTWAIT);
+      if (n < 0 && this.#libc.errno() !== EINTR) return;
+    }
+    throw new DriverError('PROTOCOL_UNEXPECTED', `${op}: could not drain the netlink socket`);
   }
 
   /** Stamps flags, seq and pid into every message of `w`, sends, returns the seqs. */
@@ -199,11 +244,13 @@ export class NetlinkSocket {
   }
 
   /** One datagram into the receive buffer; returns its full length (may exceed the buffer). */
-  #recv(op: string): number {
-    const n = this.#libc.recv(this.fd, this.#rbuf, this.#rbuf.length, MSG_TRUNC);
+  #recv(op: string, flags = 0): number {
+    let n = this.#libc.recv(this.fd, this.#rbuf, this.#rbuf.length, MSG_TRUNC | flags);
+    // A signal interrupts a blocking recv (SO_RCVTIMEO sockets are not restarted): retry.
+    while (n < 0 && this.#libc.errno() === EINTR) n = this.#libc.recv(this.fd, this.#rbuf, this.#rbuf.length, MSG_TRUNC | flags);
     if (n >= 0) return n;
     const errno = this.#libc.errno();
-    if (errno === 11 /* EAGAIN: SO_RCVTIMEO expired */) {
+    if (errno === EAGAIN /* SO_RCVTIMEO expired */) {
       throw new KernelError('KERNEL_TIMEOUT', { op, errno, ...this.#where() }, {
         context: { timeoutMs: this.#timeoutMs },
       });
