@@ -30,6 +30,8 @@ export interface NetlinkSocketOptions {
   readonly recvBufferSize?: number;
   /** Turn on NETLINK_GET_STRICT_CHK (header-filtered dumps). Default true. */
   readonly strictCheck?: boolean;
+  /** The kernel-side receive buffer (SO_RCVBUF), default 1 MiB. */
+  readonly kernelRecvBuffer?: number;
   /** Used in error messages: which namespace the socket lives in. */
   readonly netnsLabel?: string;
 }
@@ -66,7 +68,7 @@ export class NetlinkSocket {
     if (fd < 0) throw this.#sysError('socket', libc.errno());
     this.fd = fd;
     try {
-      this.#bindAndConfigure(options.strictCheck ?? true);
+      this.#bindAndConfigure(options.strictCheck ?? true, options.kernelRecvBuffer ?? 1024 * 1024);
       this.portId = this.#readPortId();
     } catch (err) {
       libc.close(fd);
@@ -263,7 +265,7 @@ export class NetlinkSocket {
     this.#rbuf = Buffer.alloc(Math.max(n, this.#rbuf.length * 2));
   }
 
-  #bindAndConfigure(strict: boolean): void {
+  #bindAndConfigure(strict: boolean, rcvbuf: number): void {
     const sa = Buffer.alloc(12);
     sa.writeUInt16LE(AF_NETLINK, 0);
     if (this.#libc.bind(this.fd, sa, 12) < 0) throw this.#sysError('bind', this.#libc.errno());
@@ -273,7 +275,7 @@ export class NetlinkSocket {
       // Not every family honours strict checking; the option itself is rtnetlink-wide and harmless.
       try { this.setIntOption(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1); } catch { /* kernel < 4.20 */ }
     }
-    this.setIntOption(SOL_SOCKET, SO_RCVBUF, 1024 * 1024);
+    this.setIntOption(SOL_SOCKET, SO_RCVBUF, rcvbuf);
     const tv = Buffer.alloc(16);
     tv.writeBigInt64LE(BigInt(Math.floor(this.#timeoutMs / 1000)), 0);
     tv.writeBigInt64LE(BigInt((this.#timeoutMs % 1000) * 1000), 8);
