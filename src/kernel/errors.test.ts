@@ -6,6 +6,8 @@ describe('KernelError', () => {
   it('names errnos canonically', () => {
     expect(errnoName(11)).toBe('EAGAIN');
     expect(errnoName(19)).toBe('ENODEV');
+    expect(errnoName(95)).toBe('EOPNOTSUPP');
+    expect(errnoName(35)).toBe('EDEADLK');
     expect(errnoName(9999)).toBe('E9999');
   });
 

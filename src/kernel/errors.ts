@@ -6,9 +6,11 @@
 import { constants } from 'node:os';
 import { DriverError, type DriverErrorOptions, type ErrorCode } from '../common/errors.ts';
 
-// Aliases share a number (EAGAIN/EWOULDBLOCK, EDEADLK/EDEADLOCK): the first listed, canonical name wins.
+// Aliases share a number (EAGAIN/EWOULDBLOCK, EOPNOTSUPP/ENOTSUP, EDEADLK/EDEADLOCK):
+// use the name the kernel's own sources and iproute2 print.
+const PREFERRED = ['EAGAIN', 'EOPNOTSUPP', 'EDEADLK'];
 const ERRNO_NAMES: ReadonlyMap<number, string> = Object.entries(constants.errno).reduce(
-  (m, [name, no]) => (m.has(no) ? m : m.set(no, name)),
+  (m, [name, no]) => (m.has(no) && !PREFERRED.includes(name) ? m : m.set(no, name)),
   new Map<number, string>(),
 );
 

@@ -1,0 +1,28 @@
+/**
+ * `npm run bench [-- SUITE...] [--json]`: runs benchmark suites. With --json,
+ * prints exactly one JSON object (suite name → result) on stdout; progress
+ * goes to stderr.
+ */
+import { benchNetlink } from './netlink.ts';
+
+const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
+  netlink: (log) => benchNetlink({ dumpRuns: 30, opRuns: 500, log }),
+};
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const names = args.filter((a) => !a.startsWith('--'));
+const unknown = names.filter((n) => !(n in SUITES));
+if (unknown.length) {
+  process.stderr.write(`unknown suite(s): ${unknown.join(', ')}; available: ${Object.keys(SUITES).join(', ')}\n`);
+  process.exit(2);
+}
+if (process.getuid?.() !== 0) {
+  process.stderr.write('benchmarks create network namespaces: run as root\n');
+  process.exit(2);
+}
+const log = (s: string): void => { process.stderr.write(`${s}\n`); };
+const out: Record<string, unknown> = {};
+for (const name of names.length ? names : Object.keys(SUITES)) out[name] = SUITES[name]!(log);
+const result = names.length === 1 ? out[names[0]!] : out;
+process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);
