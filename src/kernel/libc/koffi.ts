@@ -39,20 +39,28 @@ export function loadKoffiLibc(): Libc {
   const sysBpf = sysno(SYS_BPF, 'bpf');
   const sysGettid = sysno(SYS_GETTID, 'gettid');
 
+  // koffi.errno() reads the live errno, which later JS work (GC, libuv) may
+  // overwrite; capture it right after a failing call, as the interface promises.
+  let lastErrno = 0;
+  const checked = (r: number): number => {
+    if (r < 0) lastErrno = koffi.errno() as number;
+    return r;
+  };
+
   return {
     backend: 'koffi',
-    socket: (d, t, p) => socket(d, t, p),
-    bind: (fd, addr, len) => bind(fd, addr, len),
-    setsockopt: (fd, level, name, value, len) => setsockopt(fd, level, name, value, len),
-    getsockname: (fd, addr, len) => getsockname(fd, addr, len),
-    send: (fd, buf, len, flags) => Number(send(fd, buf, len, flags)),
-    recv: (fd, buf, len, flags) => Number(recv(fd, buf, len, flags)),
-    close: (fd) => close(fd),
-    open: (path, flags, mode) => open(path, flags, mode),
-    setns: (fd, nstype) => setns(fd, nstype),
-    bpf: (cmd, attr, size) => Number(syscall3(sysBpf, cmd, attr, size)),
+    socket: (d, t, p) => checked(socket(d, t, p)),
+    bind: (fd, addr, len) => checked(bind(fd, addr, len)),
+    setsockopt: (fd, level, name, value, len) => checked(setsockopt(fd, level, name, value, len)),
+    getsockname: (fd, addr, len) => checked(getsockname(fd, addr, len)),
+    send: (fd, buf, len, flags) => checked(Number(send(fd, buf, len, flags))),
+    recv: (fd, buf, len, flags) => checked(Number(recv(fd, buf, len, flags))),
+    close: (fd) => checked(close(fd)),
+    open: (path, flags, mode) => checked(open(path, flags, mode)),
+    setns: (fd, nstype) => checked(setns(fd, nstype)),
+    bpf: (cmd, attr, size) => checked(Number(syscall3(sysBpf, cmd, attr, size))),
     addressOf: (buf) => BigInt(koffi.address(buf)),
     gettid: () => Number(syscall0(sysGettid)),
-    errno: () => koffi.errno() as number,
+    errno: () => lastErrno,
   };
 }

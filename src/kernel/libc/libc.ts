@@ -1,7 +1,8 @@
 /**
  * The whole FFI surface netclaim needs, as one small interface. Calls return
- * the raw C result; on a negative result `errno()` gives the reason (errno is
- * stale after a successful call, so read it only then). Two backends implement
+ * the raw C result; after a negative result `errno()` gives the reason, captured
+ * by the backend at the failing call (the live errno is stale after a
+ * successful call and may be overwritten by later runtime work). Two backends implement
  * it: koffi (default) and ffi-rs (`NETCLAIM_FFI=ffi-rs`).
  */
 export interface Libc {
