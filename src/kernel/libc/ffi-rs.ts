@@ -7,6 +7,7 @@
  * `runInNewThread`, which would run them on a pool thread outside a setns window.
  */
 import { createRequire } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
 import { DriverError } from '../../common/errors.ts';
 import type { Libc } from './libc.ts';
 import { SYS_BPF, SYS_GETTID, sysno } from './koffi.ts';
@@ -45,6 +46,11 @@ function path(method: string, v: unknown): string {
 }
 
 export function loadFfiRsLibc(): Libc {
+  // ffi-rs loaded only inside a worker thread segfaults the process at exit
+  // (napi-rs/package-template#308); and setns windows belong on the main thread.
+  if (!isMainThread) {
+    throw new DriverError('KERNEL_FFI_UNAVAILABLE', 'the ffi-rs backend must be loaded on the main thread, not in a worker');
+  }
   // ffi-rs's declarations type results per DataType generic and get pointers wrong
   // (`BigInt` for bigint); this file pins every signature itself, so `any` stays here.
   const ffi = createRequire(import.meta.url)('ffi-rs') as any;
