@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import type { IfIndex } from '../../../common/ids.ts';
-import { KernelError } from '../../errors.ts';
 import { NetnsHandle } from '../../netns/handle.ts';
 import { AF_INET, AF_INET6 } from '../ip.ts';
 import { addrAdd, addrDelete, addrList, addrReplace } from './addr-ops.ts';
 import type { Addr } from './addr-types.ts';
+import { kernelError } from '../../../../test/kernel/kernel-error.ts';
 
 /** One entry of `ip -j addr`'s addr_info (iproute2 6.1 prints no IFA_PROTO). */
 interface IpAddrInfo {
@@ -63,15 +63,6 @@ function setUp(): { ns: TestNetns; a: string; b: string; ia: IfIndex; ib: IfInde
   return { ns, a, b, ia: index(a), ib: index(b) };
 }
 
-function kernelError(fn: () => void): KernelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e;
-    throw e;
-  }
-  throw new Error('expected a KernelError');
-}
 
 describe(`address ops (${testLibc.backend})`, () => {
   it('adds IPv4 and IPv6 addresses and lists them exactly as ip does', () => {

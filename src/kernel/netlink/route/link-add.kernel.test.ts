@@ -5,11 +5,11 @@ import {
 } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import { ifIndex, type IfIndex } from '../../../common/ids.ts';
-import { KernelError } from '../../errors.ts';
 import {
   bondAdd, bridgeAdd, dummyAdd, ipvlanAdd, linkAdd, linkDelete, linkDeleteByName, macvlanAdd, vethAdd, vlanAdd, vrfAdd, vxlanAdd,
 } from './link-add.ts';
 import { linkGetByName } from './link-ops.ts';
+import { kernelError } from '../../../../test/kernel/kernel-error.ts';
 
 /** The `ip -j -d link` fields compared here. */
 interface IpLink {
@@ -50,15 +50,6 @@ const hasVlan = kernelHasLowerKind('vlan', 'id', '5');
 const hasIpvlan = kernelHasLowerKind('ipvlan', 'mode', 'l2');
 const hasBridgeVlanFiltering = kernelHasLinkKind('bridge', 'vlan_filtering', '1');
 
-function kernelError(fn: () => void): KernelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e;
-    throw e;
-  }
-  throw new Error('expected a KernelError');
-}
 
 describe(`linkAdd (${testLibc.backend})`, () => {
   it('veth: both ends, mtu, mac, queues, up (keeping MULTICAST), peer index decoded', () => {

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import { ifIndex, type IfIndex } from '../../../common/ids.ts';
-import { KernelError } from '../../errors.ts';
 import { AF_INET, AF_INET6 } from '../ip.ts';
 import { neighAdd, neighDelete, neighList, neighReplace } from './neigh-ops.ts';
 import type { Neigh } from './neigh-types.ts';
+import { kernelError } from '../../../../test/kernel/kernel-error.ts';
 
 interface IpNeigh { dst: string; dev: string; lladdr?: string; state?: string[]; router?: null; proxy?: null; managed?: null }
 
@@ -62,15 +62,6 @@ function expectMatchesIp(v: Veth, ...ipArgs: string[]): Neigh[] {
   return ours;
 }
 
-function kernelError(fn: () => void): KernelError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KernelError);
-    return e as KernelError;
-  }
-  throw new Error('expected a KernelError');
-}
 
 describe(`neighbour ops (${testLibc.backend})`, () => {
   it('adds permanent IPv4 and IPv6 entries, lists and deletes them, as ip neigh shows them', () => {

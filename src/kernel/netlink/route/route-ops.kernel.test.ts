@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import type { IfIndex } from '../../../common/ids.ts';
-import { KernelError } from '../../errors.ts';
 import { NetnsHandle } from '../../netns/handle.ts';
 import { AF_INET, AF_INET6 } from '../ip.ts';
 import { routeAdd, routeDelete, routeGet, routeList, routeReplace } from './route-ops.ts';
 import type { Route, RouteFilter } from './route-types.ts';
+import { kernelError } from '../../../../test/kernel/kernel-error.ts';
 
 const TABLE_NAMES: Record<number, string> = { 253: 'default', 255: 'local' };
 
@@ -70,15 +70,6 @@ function expectSameAsIp(net: Net): Route[] {
 
 const find = (rs: readonly Route[], dst: string, table = 254): Route | undefined => rs.find((r) => r.dst === dst && r.table === table);
 
-function kernelError(fn: () => void): KernelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e;
-    throw e;
-  }
-  throw new Error('expected a KernelError');
-}
 
 describe(`route ops (${testLibc.backend})`, () => {
   it('adds link-scope, gateway and default routes (IPv4 and IPv6) and lists all tables as ip does', () => {

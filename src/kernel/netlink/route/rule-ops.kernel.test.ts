@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
-import { KernelError } from '../../errors.ts';
 import { AF_INET, AF_INET6, type IpFamily } from '../ip.ts';
 import { ruleAdd, ruleDelete, ruleList } from './rule-ops.ts';
 import type { Rule, RuleSpec } from './rule-types.ts';
+import { kernelError } from '../../../../test/kernel/kernel-error.ts';
 
 /** One rule in a shape both `ip -j rule` and `Rule` can be brought to. */
 interface Shape {
@@ -102,15 +102,6 @@ function withVeth(): { ns: TestNetns; a: string; b: string } {
   return { ns, a, b };
 }
 
-function kernelError(fn: () => void): KernelError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KernelError);
-    return e as KernelError;
-  }
-  throw new Error('expected a KernelError');
-}
 
 const defaults = (family: IpFamily): Partial<Rule>[] => [
   { family, priority: 0, table: 255, action: 'table', protocol: 2 },
