@@ -6,6 +6,7 @@
  * resort. `ip` is used here only as test tooling and as an oracle.
  */
 import { execFileSync } from 'node:child_process';
+import { release } from 'node:os';
 import { afterEach } from 'vitest';
 import { NetnsHandle } from '../../src/kernel/netns/handle.ts';
 import { loadLibc, ffiBackendFromEnv, type Libc } from '../../src/kernel/libc/index.ts';
@@ -91,3 +92,22 @@ export function kernelHasLinkKind(kind: string, ...typeArgs: string[]): boolean 
 /** The message for a test skipped because this host lacks a kernel module. */
 export const needsQemuLane = (what: string): string =>
   `needs ${what}, absent from this host's kernel: runs in the QEMU lane (npm run test:vm)`;
+
+/** True when the running kernel is at least `major.minor` (behaviour differs across the host and the QEMU lane). */
+export function kernelAtLeast(major: number, minor: number): boolean {
+  const [ma = 0, mi = 0] = release().split('.').map((x) => parseInt(x, 10));
+  return ma > major || (ma === major && mi >= minor);
+}
+
+/** Retries `check` until it stops throwing or `ms` pass (for state the kernel updates asynchronously, e.g. operstate via linkwatch). */
+export async function eventually<T>(check: () => T, ms = 3000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
+import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns, kernelAtLeast } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import type { IfIndex } from '../../../common/ids.ts';
 import { NetnsHandle } from '../../netns/handle.ts';
@@ -150,21 +150,23 @@ describe(`address ops (${testLibc.backend})`, () => {
     addrAdd(ns.handle, ia, { cidr: '10.1.0.1/24' });
     addrAdd(ns.handle, ia, { cidr: '2001:db8::1/64', flags: ['nodad'] });
 
+    // The kernel's address messages arrived after 6.1 (absent in the QEMU lane's 6.1, present on 6.18).
+    const said = (text: string): string | undefined => (kernelAtLeast(6, 3) ? text : undefined);
     const dup4 = kernelError(() => addrAdd(ns.handle, ia, { cidr: '10.1.0.1/24' }));
-    expect(dup4).toMatchObject({ code: 'KERNEL_NETLINK_ERROR', errnoName: 'EEXIST', op: 'RTM_NEWADDR', extack: 'ipv4: Address already assigned' });
-    expect(dup4.message).toBe(`RTM_NEWADDR failed: EEXIST: ipv4: Address already assigned (netns ${ns.path})`);
+    expect(dup4).toMatchObject({ code: 'KERNEL_NETLINK_ERROR', errnoName: 'EEXIST', op: 'RTM_NEWADDR', extack: said('ipv4: Address already assigned') });
+    if (kernelAtLeast(6, 3)) expect(dup4.message).toBe(`RTM_NEWADDR failed: EEXIST: ipv4: Address already assigned (netns ${ns.path})`);
     const dup6 = kernelError(() => addrAdd(ns.handle, ia, { cidr: '2001:db8::1/64', flags: ['nodad'] }));
-    expect(dup6).toMatchObject({ errnoName: 'EEXIST', extack: 'ipv6: address already assigned' });
+    expect(dup6).toMatchObject({ errnoName: 'EEXIST', extack: said('ipv6: address already assigned') });
 
     const gone4 = kernelError(() => addrDelete(ns.handle, ia, { cidr: '10.1.0.99/24' }));
-    expect(gone4).toMatchObject({ errnoName: 'EADDRNOTAVAIL', op: 'RTM_DELADDR', extack: 'ipv4: Address not found' });
+    expect(gone4).toMatchObject({ errnoName: 'EADDRNOTAVAIL', op: 'RTM_DELADDR', extack: said('ipv4: Address not found') });
     const gone6 = kernelError(() => addrDelete(ns.handle, ia, { cidr: '2001:db8::99/64' }));
-    expect(gone6).toMatchObject({ errnoName: 'EADDRNOTAVAIL', extack: 'ipv6: address not found' });
+    expect(gone6).toMatchObject({ errnoName: 'EADDRNOTAVAIL', extack: said('ipv6: address not found') });
     // The prefix length is part of an IPv4 address's identity.
     expect(kernelError(() => addrDelete(ns.handle, ia, { cidr: '10.1.0.1/16' })).errnoName).toBe('EADDRNOTAVAIL');
 
     const noDev = 99999 as IfIndex;
-    expect(kernelError(() => addrAdd(ns.handle, noDev, { cidr: '10.5.0.1/24' }))).toMatchObject({ errnoName: 'ENODEV', extack: 'ipv4: Device not found' });
+    expect(kernelError(() => addrAdd(ns.handle, noDev, { cidr: '10.5.0.1/24' }))).toMatchObject({ errnoName: 'ENODEV', extack: said('ipv4: Device not found') });
     expect(kernelError(() => addrList(ns.handle, { index: noDev })).errnoName).toBe('ENODEV');
   });
 

@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# qemu-lane.sh - run one command inside a throwaway QEMU VM that boots Debian's
+# stock kernel, so tests can use real rdma_rxe (soft-RoCE), netdevsim, dummy,
+# veth, macvlan, ipvlan, 8021q, bonding ... on a host whose own kernel has none.
+#
+#   qemu-lane.sh [--] COMMAND [ARG...]
+#
+# Guest layout
+#   /             = the HOST's root filesystem, read-only, over virtio-9p
+#                   (so node, npm, ip, rdma, ethtool, devlink, libibverbs ... are
+#                   whatever the host has installed; nothing is copied)
+#   $QL_SHARE     = host folder $QL_SHARE (default: $PWD), read-write, same path;
+#                   the command runs with this as its working directory
+#   /tmp /run /root /var/tmp /dev/shm = fresh tmpfs
+#   /sys/kernel/debug (debugfs, netdevsim knobs), /sys/kernel/config (configfs)
+# The guest kernel is Debian's linux-image-<abi>-amd64 (unpacked, never installed
+# on the host) plus netdevsim.ko, which Debian does not build (CONFIG_NETDEVSIM
+# is not set), compiled out-of-tree from Debian's linux-source package against
+# the matching linux-headers package. Everything comes from Debian's archive.
+#
+# Output: the command's stdout+stderr (both go to the guest serial console) is
+# streamed to stdout. Exit status: the command's own, or
+#   124 timeout, 125 guest died before reporting (panic, OOM, boot failure),
+#   126 setup failure on the host.
+# Full console log (kernel + init + command) is kept in $QL_LOG if set.
+#
+# Environment knobs (all optional):
+#   QL_CACHE   cache dir for debs/kernel/netdevsim/initrd  (/var/tmp/qemu-lane)
+#   QL_SHARE   host folder mounted rw                       ($PWD)
+#              (the command starts in $PWD if that lies inside QL_SHARE)
+#   QL_MEM     guest memory                                 (2G)
+#   QL_CPUS    guest vCPUs                                  (number of host CPUs)
+#   QL_ACCEL   tcg | kvm   (tcg; kvm does NOT work on these CI machines:
+#              their /dev/kvm is kvm_pvm, which only runs PVM-patched guests)
+#   QL_CPU     QEMU -cpu model                              (max)
+#   QL_SHARE_CACHE 9p cache mode of the shared folder: loose (fast; host-side
+#              edits made while the VM runs may go unseen) or none  (loose)
+#   QL_TIMEOUT seconds before the VM is killed              (3000)
+#   QL_MODULES modules to modprobe before the command
+#              ("rdma_rxe ib_uverbs rdma_ucm ib_umad netdevsim dummy veth
+#                macvlan ipvlan 8021q bonding vrf tun")
+#   QL_KPKG    kernel package (default: what linux-image-amd64 depends on)
+#   QL_PASSENV space-separated names of host env vars to pass into the guest
+#              (CI is always passed)
+#   QL_VERBOSE 1 = also print kernel/init console lines
+#   QL_LOG     file to receive the full console log
+#   QL_APT     1 = apt-get install missing host tools (default 1 when root)
+set -euo pipefail
+
+QL_CACHE=${QL_CACHE:-/var/tmp/qemu-lane}
+QL_SHARE=$(cd "${QL_SHARE:-$PWD}" && pwd -P)
+QL_MEM=${QL_MEM:-2G}
+QL_CPUS=${QL_CPUS:-$(nproc)}
+QL_ACCEL=${QL_ACCEL:-tcg}
+QL_CPU=${QL_CPU:-max}
+QL_SHARE_CACHE=${QL_SHARE_CACHE:-loose}
+QL_TIMEOUT=${QL_TIMEOUT:-3000}
+QL_MODULES=${QL_MODULES:-"rdma_rxe ib_uverbs rdma_ucm ib_umad netdevsim dummy veth macvlan ipvlan 8021q bonding vrf tun"}
+QL_PASSENV="CI ${QL_PASSENV:-}"
+QL_VERBOSE=${QL_VERBOSE:-0}
+QL_APT=${QL_APT:-$([ "$(id -u)" = 0 ] && echo 1 || echo 0)}
+
+[ "${1:-}" = "--" ] && shift
+[ $# -ge 1 ] || { echo "usage: $0 [--] COMMAND [ARG...]" >&2; exit 126; }
+
+log() { echo "qemu-lane: $*" >&2; }
+die() { log "ERROR: $*"; exit 126; }
+
+# ---------------------------------------------------------------- host tools
+ensure_tools() {
+  local missing=() pair
+  for pair in qemu-system-x86_64:qemu-system-x86 cpio:cpio depmod:kmod \
+              gcc-12:gcc-12 make:make xz:xz-utils; do
+    command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+  done
+  # must be the *static* busybox: it runs inside the initramfs with no libc
+  dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$QL_APT" = 1 ] || die "missing packages: ${missing[*]} (apt-get install them)"
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
+    { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||
+    die "apt-get install ${missing[*]} failed"
+}
+
+# ------------------------------------------------------ kernel + netdevsim
+prepare_kernel() {
+  local kpkg=${QL_KPKG:-}
+  # the first resolution is remembered (reproducible, and apt-cache takes ~1 s);
+  # delete $QL_CACHE/kpkg to move to Debian's newest kernel
+  [ -z "$kpkg" ] && [ -s "$QL_CACHE/kpkg" ] && kpkg=$(cat "$QL_CACHE/kpkg")
+  if [ -z "$kpkg" ]; then
+    kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+           awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+    if [ -z "$kpkg" ] && [ "$QL_APT" = 1 ]; then
+      apt-get update >/dev/null
+      kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+    fi
+    [ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 (run apt-get update)"
+    mkdir -p "$QL_CACHE" && echo "$kpkg" > "$QL_CACHE/kpkg"
+  fi
+  KVER=${kpkg#linux-image-}                       # 6.1.0-56-amd64
+  local abi=${KVER%-amd64}                        # 6.1.0-56
+  local series; series=$(echo "$KVER" | cut -d. -f1,2)   # 6.1
+  KDIR=$QL_CACHE/$KVER
+  VMLINUZ=$KDIR/root/boot/vmlinuz-$KVER
+  VMLINUX=$KDIR/vmlinux
+  MODDIR=$KDIR/root/lib/modules/$KVER
+  if [ -f "$KDIR/.ready" ]; then [ -s "$VMLINUX" ] || VMLINUX=$VMLINUZ; return 0; fi
+
+  log "preparing kernel $KVER in $KDIR (one-off, ~1 min)"
+  rm -rf "$KDIR"; mkdir -p "$KDIR/debs" "$KDIR/root" "$KDIR/hdr" "$KDIR/src"
+  if ! ( cd "$KDIR/debs" &&
+    apt-get -q -o APT::Sandbox::User=root download "$kpkg" \
+      "linux-headers-$KVER" "linux-headers-$abi-common" \
+      "linux-kbuild-$series" "linux-source-$series" >/dev/null ); then
+    # Debian's archive only keeps the newest kernel ABI: a remembered one may be gone
+    if [ -z "${QL_KPKG:-}" ] && [ -s "$QL_CACHE/kpkg" ]; then
+      log "$kpkg is no longer downloadable; resolving the current kernel again"
+      rm -rf "$KDIR" "$QL_CACHE/kpkg"; prepare_kernel; return
+    fi
+    die "apt-get download of kernel packages failed"
+  fi
+  dpkg -x "$KDIR"/debs/linux-image-*.deb "$KDIR/root"
+  local d; for d in "$KDIR"/debs/linux-headers-*.deb "$KDIR"/debs/linux-kbuild-*.deb; do
+    dpkg -x "$d" "$KDIR/hdr"; done
+  local H=$KDIR/hdr/usr/src/linux-headers-$KVER
+  # the arch headers' Makefile includes the -common one by absolute /usr/src path
+  echo "include $KDIR/hdr/usr/src/linux-headers-$abi-common/Makefile" > "$H/Makefile"
+
+  # netdevsim: Debian ships CONFIG_NETDEVSIM unset -> build it out of tree
+  dpkg-deb --fsys-tarfile "$KDIR"/debs/linux-source-*.deb |
+    tar -x -O "./usr/src/linux-source-$series.tar.xz" |
+    tar -xJ -C "$KDIR/src" "linux-source-$series/drivers/net/netdevsim"
+  local M=$KDIR/src/linux-source-$series/drivers/net/netdevsim
+  make -s -C "$H" M="$M" CONFIG_NETDEVSIM=m -j"$(nproc)" modules >"$KDIR/netdevsim-build.log" 2>&1 ||
+    { tail -20 "$KDIR/netdevsim-build.log" >&2; die "netdevsim build failed"; }
+  mkdir -p "$MODDIR/extra" && cp "$M/netdevsim.ko" "$MODDIR/extra/"
+  depmod -b "$KDIR/root" "$KVER"
+  rm -rf "$KDIR/src" "$KDIR/debs"/linux-source-*.deb
+
+  # Uncompressed ELF vmlinux: QEMU boots it through its PVH entry point
+  # (CONFIG_PVH=y), which skips the XZ self-decompression of vmlinuz - that
+  # alone costs 5-8 s under TCG.
+  local off
+  for off in $(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$VMLINUZ" | cut -d: -f1); do
+    # (xz complains about the data after the stream: ignore its status)
+    tail -c +$((off + 1)) "$VMLINUZ" | xz -dc > "$VMLINUX" 2>/dev/null || true
+    [ "$(head -c 4 "$VMLINUX" | od -An -c | tr -d ' ')" = '177ELF' ] && break
+    rm -f "$VMLINUX"
+  done
+  [ -s "$VMLINUX" ] || { log "could not extract vmlinux; booting vmlinuz (slower)"; VMLINUX=$VMLINUZ; }
+  touch "$KDIR/.ready"
+}
+
+# --------------------------------------------------------------- initramfs
+write_init() {
+cat <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+echo "@@QL init uptime=$(cut -d' ' -f1 /proc/uptime)"
+fail() { echo "@@QL init failure: $*"; echo "@@QL-EXIT 125"; poweroff -f; }
+v9p="trans=virtio,version=9p2000.L,msize=524288"
+for m in virtio_pci 9pnet_virtio 9p overlay; do modprobe "$m" || fail "modprobe $m"; done
+mkdir -p /ql /lower /rw /newroot
+mount -t 9p -o "$v9p" qlctl /ql || fail "mount qlctl"
+. /ql/conf
+R=/newroot
+# host root, read-only; cache=loose lets the guest page-cache binaries and libs
+mount -t 9p -o "$v9p,ro,cache=loose" hostroot /lower || fail "mount hostroot"
+# writable view of it: overlay with a tmpfs upper layer (writes vanish at poweroff)
+mount -t tmpfs -o mode=0755 tmpfs /rw && mkdir -p /rw/u /rw/w
+mount -t overlay -o lowerdir=/lower,upperdir=/rw/u,workdir=/rw/w overlay $R ||
+  { echo "@@QL warning: overlay failed, guest / is read-only"; mount --bind /lower $R; }
+# the guest kernel's full module tree lives on the host (9p); used by the
+# kernel's auto-loading (usermode helper runs in this initramfs root) and by
+# modprobe inside the chroot
+mount --bind "/lower$QL_MODDIR" "/lib/modules/$(uname -r)" || fail "bind modules"
+mkdir -p "$R/lib/modules/$(uname -r)" && mount --bind "/lower$QL_MODDIR" "$R/lib/modules/$(uname -r)"
+mount -t proc proc $R/proc
+mount -t sysfs sys $R/sys
+mount -t devtmpfs dev $R/dev
+mkdir -p $R/dev/pts $R/dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $R/dev/pts
+mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
+mount -t debugfs debugfs $R/sys/kernel/debug
+for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs $R$d; done
+mount -t tmpfs -o mode=0755 tmpfs $R/run
+mkdir -p $R/run/ql && mount --bind /ql $R/run/ql
+mkdir -p "$R$QL_SHARE"   # needed when the share lives under /tmp or /run
+mount -t 9p -o "$v9p,cache=$QL_SHARE_CACHE" share "$R$QL_SHARE" || fail "mount share at $QL_SHARE"
+# don't let dummy/bonding create dummy0/bond0 on load
+mkdir -p /etc/modprobe.d $R/etc/modprobe.d
+printf 'options dummy numdummies=0\noptions bonding max_bonds=0\n' > /etc/modprobe.d/qemu-lane.conf
+cp /etc/modprobe.d/qemu-lane.conf $R/etc/modprobe.d/qemu-lane.conf
+echo "@@QL mounts-done uptime=$(cut -d' ' -f1 /proc/uptime)"
+# kmod's modprobe (host userland) uses the binary indexes: much faster over 9p
+if [ -x $R/sbin/modprobe ]; then MP="chroot $R /sbin/modprobe"; else MP=modprobe; fi
+[ -z "$QL_MODULES" ] || $MP -a $QL_MODULES || for m in $QL_MODULES; do $MP "$m" || echo "@@QL warning: modprobe $m failed"; done
+mount -t configfs configfs $R/sys/kernel/config 2>/dev/null
+hostname qemu-lane
+ip link set lo up
+echo "@@QL cmd-start uptime=$(cut -d' ' -f1 /proc/uptime)"
+echo "@@QL-BEGIN"
+chroot $R /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  /bin/sh /run/ql/cmd.sh </dev/null
+rc=$?
+echo "@@QL-END"
+echo "$rc" > /ql/rc
+echo "@@QL cmd-end uptime=$(cut -d' ' -f1 /proc/uptime) $(grep -E 'MemTotal|MemAvailable' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
+echo "@@QL-EXIT $rc"
+sync; umount "$R$QL_SHARE" /ql 2>/dev/null
+poweroff -f
+INIT
+}
+
+prepare_initrd() {
+  # only what is needed to reach the 9p root; all other modules load from it
+  local mods="virtio_pci 9pnet_virtio 9p overlay"
+  local key; key=$( { echo "$KVER $mods"; write_init; sha256sum /bin/busybox; } | sha256sum | cut -c1-16)
+  INITRD=$KDIR/initrd-$key.cpio
+  [ -f "$INITRD" ] && return 0
+  log "building initramfs $INITRD"
+  local st; st=$(mktemp -d "$KDIR/stage.XXXXXX")
+  mkdir -p "$st"/{bin,sbin,dev,proc,sys,etc,lower,rw,newroot,ql}
+  cp /bin/busybox "$st/bin/busybox"
+  ln -s ../bin/busybox "$st/sbin/modprobe"        # kernel's default modprobe_path
+  write_init > "$st/init"; chmod 755 "$st/init"
+  local m f
+  for m in $mods; do
+    modprobe -d "$KDIR/root" -S "$KVER" --show-depends "$m" | awk '$1=="insmod"{print $2}' |
+    while read -r f; do
+      mkdir -p "$st/$(dirname "${f#"$KDIR/root"}")"
+      cp -n "$f" "$st/${f#"$KDIR/root"}"
+    done
+  done
+  cp "$MODDIR"/modules.{order,builtin,builtin.modinfo} "$st/lib/modules/$KVER/"
+  depmod -b "$st" "$KVER"
+  ( cd "$st" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet ) > "$INITRD.tmp"
+  mv "$INITRD.tmp" "$INITRD"; rm -rf "$st"
+}
+
+# --------------------------------------------------------------------- run
+run_vm() {
+  CTL=$(mktemp -d -t qemu-lane-run.XXXXXX)
+  # if we are interrupted or killed (CI timeout), take the VM down with us
+  # (set -e is active inside traps too: nothing in them may fail)
+  trap '{ kill "$(cat "$CTL/qemu.pid")"; } 2>/dev/null || true; rm -rf "$CTL" || true' EXIT
+  trap 'exit 130' INT TERM HUP
+  {
+    printf 'QL_SHARE=%q\n' "$QL_SHARE"
+    printf 'QL_MODULES=%q\n' "$QL_MODULES"
+    printf 'QL_MODDIR=%q\n' "$MODDIR"
+    printf 'QL_SHARE_CACHE=%q\n' "$QL_SHARE_CACHE"
+  } > "$CTL/conf"
+  {
+    local v
+    for v in $QL_PASSENV; do [ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v}"; done
+    local wd=$QL_SHARE here; here=$(pwd -P)
+    case "$here/" in "$QL_SHARE"/*) wd=$here;; esac
+    printf 'cd %q || exit 126\n' "$wd"
+    printf 'exec'; printf ' %q' "$@"; printf '\n'
+  } > "$CTL/cmd.sh"
+
+  local accel=$QL_ACCEL cpu=$QL_CPU
+  [ "$accel" = tcg ] && accel="tcg,thread=multi"
+  # QEMU option values need "," doubled
+  local share=${QL_SHARE//,/,,} ctl=${CTL//,/,,}
+  # qboot (shipped by qemu-system-data) starts ~1 s faster than SeaBIOS
+  local bios=(); [ -f /usr/share/qemu/qboot.rom ] && bios=(-bios qboot.rom)
+  local qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot
+    "${bios[@]}" -machine pc -accel "$accel" -cpu "$cpu" -m "$QL_MEM" -smp "$QL_CPUS"
+    -display none -serial stdio -monitor none -pidfile "$CTL/qemu.pid"
+    -kernel "$VMLINUX" -initrd "$INITRD"
+    -append "console=ttyS0 panic=-1 quiet mitigations=off random.trust_cpu=on"
+    -fsdev "local,id=r,path=/,security_model=none,readonly=on,multidevs=remap"
+    -device virtio-9p-pci,fsdev=r,mount_tag=hostroot
+    -fsdev "local,id=s,path=$share,security_model=none,multidevs=remap"
+    -device virtio-9p-pci,fsdev=s,mount_tag=share
+    -fsdev "local,id=c,path=$ctl,security_model=none"
+    -device virtio-9p-pci,fsdev=c,mount_tag=qlctl)
+
+  # show only what the command printed (between the markers) unless verbose;
+  # sed -u: unbuffered, so CI logs stream live (mawk would buffer its input)
+  local filter='s/\r$//; /^@@QL-BEGIN$/,/^@@QL-END$/{/^@@QL-\(BEGIN\|END\)$/d; p}'
+  [ "$QL_VERBOSE" = 1 ] && filter='s/\r$//; p'
+  # --foreground keeps QEMU in our process group (a group kill reaches it);
+  # the pipeline runs in the background so that `wait` lets our INT/TERM trap
+  # fire at once (bash defers traps while a foreground command runs)
+  { timeout --foreground -k 10 "$QL_TIMEOUT" "${qemu[@]}" </dev/null 2>&1
+    echo $? > "$CTL/qemu.rc"; } 2>/dev/null | tee "$CTL/console.log" | sed -u -n "$filter" &
+  wait $! || true
+  [ -n "${QL_LOG:-}" ] && cp "$CTL/console.log" "$QL_LOG"
+  local qrc; qrc=$(cat "$CTL/qemu.rc" 2>/dev/null || echo 125)
+  if [ -f "$CTL/rc" ]; then
+    return "$(cat "$CTL/rc")"
+  elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+    log "timeout after ${QL_TIMEOUT}s"; return 124
+  else
+    log "guest ended without reporting an exit code (qemu rc=$qrc); console tail:"
+    [ "$QL_VERBOSE" = 1 ] || tail -n 25 "$CTL/console.log" | sed 's/\r$//; s/^/  | /' >&2
+    return 125
+  fi
+}
+
+ensure_tools
+prepare_kernel
+prepare_initrd
+rc=0
+run_vm "$@" || rc=$?
+exit "$rc"
