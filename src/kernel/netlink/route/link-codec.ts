@@ -18,6 +18,7 @@ import { IFF, IFINFOMSG_LEN, IFLA, IFLA_INFO, OPER_STATES } from './link-constan
 import { validateLinkChange, parseHwAddr } from './link-validate.ts';
 import { decodeKindData } from './link-kinds.ts';
 import type { Link, LinkChange } from './link-types.ts';
+import { decodeVfInfoList } from './link-vf.ts';
 import { decodeLinkXdp } from './link-xdp.ts';
 import { RTM } from './rtnl-constants.ts';
 
@@ -33,8 +34,14 @@ interface LinkCtx {
   dataLen: number;
   /** End of IFLA_LINKINFO (an empty region for kinds without IFLA_INFO_DATA). */
   infoEnd: number;
+  /** IFLA_VFINFO_LIST region, or -1; decoded after the walk, once the address length is known. */
+  vfOff: number;
+  vfLen: number;
+  addrLen: number;
 }
 
+/** VF MACs count this many bytes when the link reports no IFLA_ADDRESS. */
+const ETH_ALEN = 6;
 const hex = (b: Buffer, o: number, l: number): string => b.toString('hex', o, o + l);
 const bool = (b: Buffer, o: number, l: number): boolean => readU8(b, o, l) !== 0;
 
@@ -49,7 +56,7 @@ const LINK_ATTRS = attrTable<LinkCtx>({
   [IFLA.IFLA_MTU]: (b, o, l, c) => { c.l.mtu = readU32(b, o, l); },
   [IFLA.IFLA_MIN_MTU]: (b, o, l, c) => { c.l.minMtu = readU32(b, o, l); },
   [IFLA.IFLA_MAX_MTU]: (b, o, l, c) => { c.l.maxMtu = readU32(b, o, l); },
-  [IFLA.IFLA_ADDRESS]: (b, o, l, c) => { c.l.mac = readHwAddr(b, o, l); },
+  [IFLA.IFLA_ADDRESS]: (b, o, l, c) => { c.l.mac = readHwAddr(b, o, l); c.addrLen = l; },
   [IFLA.IFLA_BROADCAST]: (b, o, l, c) => { c.l.broadcast = readHwAddr(b, o, l); },
   [IFLA.IFLA_PERM_ADDRESS]: (b, o, l, c) => { c.l.permMac = readHwAddr(b, o, l); },
   [IFLA.IFLA_TXQLEN]: (b, o, l, c) => { c.l.txQueueLen = readU32(b, o, l); },
@@ -73,6 +80,7 @@ const LINK_ATTRS = attrTable<LinkCtx>({
   [IFLA.IFLA_PHYS_PORT_ID]: (b, o, l, c) => { c.l.physPortId = hex(b, o, l); },
   [IFLA.IFLA_PHYS_SWITCH_ID]: (b, o, l, c) => { c.l.physSwitchId = hex(b, o, l); },
   [IFLA.IFLA_NUM_VF]: (b, o, l, c) => { c.l.numVf = readU32(b, o, l); },
+  [IFLA.IFLA_VFINFO_LIST]: (_b, o, l, c) => { c.vfOff = o; c.vfLen = l; },
   [IFLA.IFLA_CARRIER]: (b, o, l, c) => { c.l.carrier = bool(b, o, l); },
   [IFLA.IFLA_OPERSTATE]: (b, o, l, c) => { c.l.operState = OPER_STATES[readU8(b, o, l)] ?? 'UNKNOWN'; },
   [IFLA.IFLA_GSO_MAX_SIZE]: (b, o, l, c) => { c.l.gsoMaxSize = readU32(b, o, l); },
@@ -100,11 +108,12 @@ export function decodeLink(buf: Buffer, m: NlMessage): Link {
       index: ifIndex(hdr.index), name: '', type: hdr.type, flags: hdr.flags,
       up: (hdr.flags & IFF.IFF_UP) !== 0, operState: 'UNKNOWN', mtu: 0, altNames: [],
     },
-    hasName: false, dataOff: -1, dataLen: 0, infoEnd: 0,
+    hasName: false, dataOff: -1, dataLen: 0, infoEnd: 0, vfOff: -1, vfLen: 0, addrLen: ETH_ALEN,
   };
   walkAttrs(buf, m.off + IFINFOMSG_LEN, m.off + m.len, LINK_ATTRS, c);
   if (!c.hasName) throw new ProtocolError(`link ${hdr.index} without IFLA_IFNAME`);
   resolveKindData(buf, c);
+  if (c.vfOff >= 0) c.l.vfs = decodeVfInfoList(buf, c.vfOff, c.vfLen, c.addrLen);
   return c.l;
 }
 

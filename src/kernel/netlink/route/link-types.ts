@@ -45,6 +45,33 @@ export interface OtherKindData { readonly kind: 'other'; readonly name: string }
 export type LinkKindData =
   | VethData | VlanData | MacvlanData | IpvlanData | VxlanData | BridgeData | VrfData | BondData | DummyData | TunData | OtherKindData;
 
+export type VfLinkState = 'auto' | 'enable' | 'disable';
+
+/**
+ * One SR-IOV virtual function of a physical function, as IFLA_VFINFO_LIST
+ * reports it (link-vf.ts). A setting the driver does not report is absent.
+ */
+export interface LinkVf {
+  /** The VF number (0-based), as in `ip link set dev PF vf N`. */
+  readonly index: number;
+  readonly mac?: string;
+  /** 0: no VLAN filter. */
+  readonly vlan?: number;
+  readonly qos?: number;
+  /** From IFLA_VF_VLAN_LIST; absent when the kernel sent only IFLA_VF_VLAN (802.1Q), or protocol 0 (never set). */
+  readonly vlanProtocol?: '802.1Q' | '802.1ad' | number;
+  readonly spoofChk?: boolean;
+  readonly linkState?: VfLinkState;
+  readonly trust?: boolean;
+  /** Mbit/s; 0: no limit. */
+  readonly minTxRate?: number;
+  readonly maxTxRate?: number;
+  readonly rssQueryEn?: boolean;
+  /** InfiniBand VFs (IPoIB PFs): node and port GUID as `aa:bb:…` (8 bytes). */
+  readonly nodeGuid?: string;
+  readonly portGuid?: string;
+}
+
 /** A link as the kernel reports it (RTM_NEWLINK). */
 export interface Link {
   readonly index: IfIndex;
@@ -83,6 +110,8 @@ export interface Link {
   readonly physPortId?: string;
   readonly physSwitchId?: string;
   readonly numVf?: number;
+  /** SR-IOV VFs (IFLA_VFINFO_LIST); only with the `vf` query option, and only from PFs whose driver reports VFs. */
+  readonly vfs?: readonly LinkVf[];
   readonly carrier?: boolean;
   readonly gsoMaxSize?: number;
   readonly gsoMaxSegs?: number;

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Runs inside the QEMU lane's VM (see qemu-lane.sh): every kernel test file,
+# once per FFI backend, each writing a vitest JSON report to $NC_REPORT_DIR.
+# koffi runs with RDMA in its default `shared` namespace mode; then the VM
+# switches to `exclusive` (allowed only while no other namespace exists, as on
+# a node at boot) and ffi-rs runs, so both modes are exercised.
+export PATH="$PWD/node_modules/.bin:$PATH" CI=true NETCLAIM_IN_VM=1
+: "${NC_REPORT_DIR:?}"
+mkdir -p "$NC_REPORT_DIR"
+echo "qemu-lane guest: kernel $(uname -r), node $(node --version), $(nproc) vCPUs"
+rc=0
+for backend in koffi ffi-rs; do
+  if [ "$backend" = ffi-rs ] && command -v rdma >/dev/null 2>&1; then
+    rdma system set netns exclusive && echo "qemu-lane guest: RDMA netns mode: $(rdma system show netns 2>&1 | head -1)"
+  fi
+  echo "===== qemu-lane: kernel tests on $backend ====="
+  NETCLAIM_FFI=$backend vitest run --project kernel --reporter=default --reporter=json \
+    --outputFile.json="$NC_REPORT_DIR/vm-$backend.json" 2>&1 | cat
+  status=$?
+  [ $status -eq 0 ] || rc=$status
+done
+exit $rc
