@@ -63,6 +63,15 @@ function deleteAll(): void {
 afterEach(deleteAll);
 process.on('exit', deleteAll);
 
+/**
+ * Runs a command-line tool (`ip`, `rdma`...) for test set-up or as an oracle.
+ * Only tests do this: the code under test reaches the kernel through its own
+ * netlink code. Throws with the tool's stderr when it fails.
+ */
+export function tool(cmd: string, args: readonly string[], input?: string): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}), stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
 /** Runs `ip -j` inside a test namespace and parses its JSON (the oracle). */
 export function ipJson<T = unknown>(ns: TestNetns | string, ...args: string[]): T {
   const name = typeof ns === 'string' ? ns : ns.name;

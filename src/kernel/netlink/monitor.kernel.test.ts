@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createNetns, ip, testLibc, uniqueName } from '../../../test/kernel/netns-fixture.ts';
+import { createNetns, ip, testLibc, tool, uniqueName } from '../../../test/kernel/netns-fixture.ts';
 import { forEachAttr, readString } from './attrs.ts';
 import { NETLINK_ROUTE } from './constants.ts';
 import { NetlinkMonitor, type MonitorEvent } from './monitor.ts';
@@ -69,8 +69,7 @@ describe(`NetlinkMonitor (${testLibc.backend})`, () => {
     const mon = new NetlinkMonitor(ns.handle, NETLINK_ROUTE, [RTNLGRP.RTNLGRP_LINK], decode, { libc: testLibc, pollMs: 50, highWater: 1, kernelRecvBuffer: 4096 });
     try {
       const batch = Array.from({ length: 600 }, () => `link add ${uniqueName('x')} type veth peer name ${uniqueName('y')}`).join('\n');
-      const { execFileSync } = await import('node:child_process');
-      execFileSync('ip', ['-n', ns.name, '-batch', '-'], { input: batch });
+      tool('ip', ['-n', ns.name, '-batch', '-'], batch);
       await until(mon, (e) => e.kind === 'overrun');
       const late = uniqueName('z');
       ip(ns, 'link', 'add', late, 'type', 'veth', 'peer', 'name', uniqueName('w'));

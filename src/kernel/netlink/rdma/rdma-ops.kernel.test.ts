@@ -3,9 +3,8 @@
  * only: on Linux 6.1 an rxe device can only live in init_net, which the lane's
  * throwaway VM lets tests use (see test/kernel/vm-guard.ts).
  */
-import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNetns, needsQemuLane, testLibc, uniqueName } from '../../../../test/kernel/netns-fixture.ts';
+import { createNetns, needsQemuLane, testLibc, tool, uniqueName } from '../../../../test/kernel/netns-fixture.ts';
 import { kernelError } from '../../../../test/kernel/kernel-error.ts';
 import { canUseRxe } from '../../../../test/kernel/vm-guard.ts';
 import { NetnsHandle } from '../../netns/handle.ts';
@@ -25,9 +24,9 @@ afterEach(() => {
 function makeRxe(host: NetnsHandle): { dev: string; netdev: string } {
   const netdev = uniqueName('rxd');
   const dev = uniqueName('rxe');
-  execFileSync('ip', ['link', 'add', netdev, 'type', 'dummy']);
-  cleanups.push(() => execFileSync('ip', ['link', 'del', netdev]));
-  execFileSync('ip', ['link', 'set', netdev, 'up']);
+  tool('ip', ['link', 'add', netdev, 'type', 'dummy']);
+  cleanups.push(() => tool('ip', ['link', 'del', netdev]));
+  tool('ip', ['link', 'set', netdev, 'up']);
   rdmaLinkAdd(host, dev, 'rxe', netdev);
   cleanups.push(() => rdmaLinkDelete(host, rdmaDevGetByName(host, dev).index));
   return { dev, netdev };
@@ -39,10 +38,10 @@ describe.skipIf(!rxe)(`RDMA netlink on soft-RoCE (${testLibc.backend})`, () => {
     try {
       const { dev, netdev } = makeRxe(host);
       const d = rdmaDevGetByName(host, dev);
-      const oracle = (JSON.parse(execFileSync('rdma', ['-j', 'dev', 'show', dev], { encoding: 'utf8' })) as { ifindex: number; ifname: string; node_type: string; node_guid: string; sys_image_guid: string }[])[0]!;
+      const oracle = (JSON.parse(tool('rdma', ['-j', 'dev', 'show', dev])) as { ifindex: number; ifname: string; node_type: string; node_guid: string; sys_image_guid: string }[])[0]!;
       expect(d).toMatchObject({ index: oracle.ifindex, name: dev, nodeType: oracle.node_type, nodeGuid: oracle.node_guid, sysImageGuid: oracle.sys_image_guid, ports: 1 });
       const port = rdmaPortList(host).find((p) => p.devName === dev)!;
-      const link = (JSON.parse(execFileSync('rdma', ['-j', 'link', 'show', `${dev}/1`], { encoding: 'utf8' })) as { state: string; physical_state: string; netdev: string; netdev_index: number }[])[0]!;
+      const link = (JSON.parse(tool('rdma', ['-j', 'link', 'show', `${dev}/1`])) as { state: string; physical_state: string; netdev: string; netdev_index: number }[])[0]!;
       expect(port).toMatchObject({ devIndex: d.index, port: 1, state: link.state, physState: link.physical_state, netdevName: netdev, netdevIndex: link.netdev_index });
     } finally {
       host.close();

@@ -1,8 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import {
-  createNetns, deleteNetns, ip, ipJson, kernelHasLinkKind, needsQemuLane, testLibc, uniqueName, type TestNetns,
-} from '../../../../test/kernel/netns-fixture.ts';
+import { createNetns, deleteNetns, ip, ipJson, kernelHasLinkKind, needsQemuLane, testLibc, uniqueName, type TestNetns, tool } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import { ifIndex, type IfIndex } from '../../../common/ids.ts';
 import {
@@ -34,7 +31,7 @@ function kernelHasLowerKind(kind: string, ...typeArgs: string[]): boolean {
   const probe = createNetns('pk');
   try {
     ip(probe, 'link', 'add', 'ncprobe0', 'type', 'veth', 'peer', 'name', 'ncprobe1');
-    execFileSync('ip', ['-n', probe.name, 'link', 'add', 'link', 'ncprobe0', 'name', 'ncprobe', 'type', kind, ...typeArgs], { stdio: 'ignore' });
+    tool('ip', ['-n', probe.name, 'link', 'add', 'link', 'ncprobe0', 'name', 'ncprobe', 'type', kind, ...typeArgs]);
     return true;
   } catch {
     return false;

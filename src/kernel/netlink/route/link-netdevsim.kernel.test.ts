@@ -4,11 +4,10 @@
  * netdev, checked against `ip -d -j link`. netdevsim exists only in the QEMU
  * lane, so on the host every test here is skipped.
  */
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { kernelError } from '../../../../test/kernel/kernel-error.ts';
 import { createNetdevsim, hasNetdevsim, setNumVfs } from '../../../../test/kernel/netdevsim-fixture.ts';
-import { createNetns, ip, ipJson, needsQemuLane, testLibc, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
+import { createNetns, ip, ipJson, needsQemuLane, testLibc, type TestNetns, tool } from '../../../../test/kernel/netns-fixture.ts';
 import { encodeIfInfoMsg } from './ifinfomsg.ts';
 import { linkGet, linkGetByName, linkList, linkSetMac, linkSetMtu } from './link-ops.ts';
 import type { Link, LinkVf } from './link-types.ts';
@@ -61,7 +60,7 @@ const forIp = (vfs: readonly LinkVf[] | undefined): LinkVf[] | undefined =>
  * 31 bytes of it (a 64-char buffer), while netdevsim's id is 32 bytes.
  */
 const sysfsAttr = (ns: TestNetns, name: string, attr: string): string =>
-  execFileSync('ip', ['netns', 'exec', ns.name, 'cat', `/sys/class/net/${name}/${attr}`], { encoding: 'utf8' }).trim();
+  tool('ip', ['netns', 'exec', ns.name, 'cat', `/sys/class/net/${name}/${attr}`]).trim();
 
 /** The port identity fields compared with ip (absent ones stay absent). */
 const portFields = (l: Link) => ({

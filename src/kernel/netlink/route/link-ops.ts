@@ -17,7 +17,7 @@ import { ALTIFNAME_MAX, IFNAME_MAX, checkLinkName, checkUint } from './link-vali
 import { RTM } from './rtnl-constants.ts';
 
 export interface LinkQueryOptions {
-  /** Also ask for SR-IOV data (RTEXT_FILTER_VF), which fills `numVf`; off by default (large). */
+  /** Also ask for SR-IOV data (RTEXT_FILTER_VF), which fills `numVf` and `vfs`; off by default (large). */
   readonly vf?: boolean;
 }
 
