@@ -1,0 +1,111 @@
+/**
+ * A device's published attributes from everything discovery knows about it,
+ * within the API limits by construction: values are typed, lists are cut on
+ * whole items, free text is cut to 64 characters, and when more than 32
+ * attributes would result the lowest-priority ones are dropped (and listed).
+ */
+import type { AttachedPrograms } from '../../kernel/bpf/ebpf-types.ts';
+import type { EthtoolLinkModes } from '../../kernel/netlink/genl/ethtool-types.ts';
+import type { RdmaPort } from '../../kernel/netlink/rdma/rdma-types.ts';
+import type { Addr } from '../../kernel/netlink/route/addr-types.ts';
+import type { Link } from '../../kernel/netlink/route/link-types.ts';
+import type { IbDevice, PciFunction } from '../../kernel/sysfs/sysfs-types.ts';
+import type { DeviceKind } from '../model.ts';
+import { type Attributes, type AttributeValue, fitList, fitText, MAX_ATTRIBUTES_PER_DEVICE } from './limits.ts';
+import { ATTRIBUTES, type AttributeName, type AttributeNaming, qualifiedName, STANDARD } from './names.ts';
+
+/** Everything known about one device, from every source. */
+export interface DeviceFacts {
+  readonly kind: DeviceKind;
+  readonly link?: Link;
+  readonly addrs: readonly Addr[];
+  readonly pci?: PciFunction;
+  readonly rdmaName?: string;
+  readonly ib?: IbDevice;
+  readonly rdmaPort?: RdmaPort;
+  readonly ethtool?: EthtoolLinkModes;
+  readonly ebpf?: AttachedPrograms;
+}
+
+/** ARPHRD_* → the encapsulation names iproute2 prints. */
+const ENCAPSULATION: Readonly<Record<number, string>> = {
+  1: 'ether', 32: 'infiniband', 256: 'slip', 512: 'ppp', 768: 'ipip', 769: 'tunnel6', 772: 'loopback',
+  776: 'sit', 778: 'gre', 823: 'ip6gre', 65534: 'none',
+};
+
+const str = (s: string | undefined): AttributeValue | undefined => (s === undefined || s === '' ? undefined : { string: s });
+const int = (n: number | undefined): AttributeValue | undefined => (n === undefined ? undefined : { int: n });
+const bool = (b: boolean | undefined): AttributeValue | undefined => (b === undefined ? undefined : { bool: b });
+
+/** Our attribute values, unqualified, before limits (undefined = not published). */
+export function attributeValues(f: DeviceFacts): Record<AttributeName, AttributeValue | undefined> {
+  const { link, pci, ib, rdmaPort, ebpf } = f;
+  const port = ib?.ports.find((p) => p.port === (rdmaPort?.port ?? 1)) ?? ib?.ports[0];
+  const globalCidrs = (family: number): string[] =>
+    f.addrs.filter((a) => a.family === family && a.scope === 'global').map((a) => `${a.address}/${a.prefixLen}`).sort();
+  const tcNames = uniqueSorted(ebpf?.tcFilters.map((t) => t.name));
+  const tcxNames = uniqueSorted(ebpf?.tcx.map((t) => t.name));
+  const xdpNames = uniqueSorted(ebpf?.xdp.map((x) => x.name));
+  const hasEbpf = ebpf ? ebpf.tcFilters.length + ebpf.tcx.length + ebpf.xdp.length > 0 : undefined;
+  return {
+    ifName: str(link?.name),
+    pciAddress: str(pci?.address),
+    rdma: bool(f.rdmaName !== undefined),
+    rdmaDevice: str(f.rdmaName),
+    kind: str(f.kind),
+    virtual: bool(f.kind === 'virtual'),
+    sriovVf: bool(f.kind === 'vf'),
+    sriov: bool((pci?.sriov?.totalVfs ?? 0) > 0),
+    mac: str(link?.mac),
+    mtu: int(link?.mtu),
+    state: str(link?.operState.toLowerCase()),
+    type: str(link ? (link.kind ?? (link.type === 32 ? 'ipoib' : 'device')) : undefined),
+    encapsulation: str(link ? (ENCAPSULATION[link.type] ?? String(link.type)) : undefined),
+    speed: int(f.ethtool?.speed),
+    driver: str(pci?.driver),
+    numaNode: int(pci?.numaNode),
+    pciVendorId: str(pci?.vendorId),
+    pciDeviceId: str(pci?.deviceId),
+    pciVendor: str(pci?.vendorName && fitText(pci.vendorName)),
+    pciDevice: str(pci?.deviceName && fitText(pci.deviceName)),
+    pciSubsystem: str(pci?.subsystemVendorId && pci.subsystemDeviceId ? `${pci.subsystemVendorId}:${pci.subsystemDeviceId}` : undefined),
+    sriovTotalVfs: int(pci?.sriov?.totalVfs),
+    sriovVfs: int(pci?.sriov && (pci.sriov.totalVfs ?? 0) > 0 ? pci.sriov.numVfs : undefined),
+    sriovPf: str(pci?.physfn?.address),
+    vfIndex: int(pci?.physfn?.vfIndex),
+    rdmaLinkLayer: str(port?.linkLayer?.toLowerCase()),
+    rdmaPortState: str((rdmaPort?.state ?? port?.state)?.toLowerCase()),
+    ipv4: str(fitList(globalCidrs(2))),
+    ipv6: str(fitList(globalCidrs(10))),
+    ebpf: bool(hasEbpf),
+    tcFilterNames: str(fitList(tcNames)),
+    tcxProgramNames: str(fitList(tcxNames)),
+    xdpProgramName: str(fitList(xdpNames)),
+    alias: str(link?.alias && fitText(link.alias)),
+    permMac: str(link?.permMac && link.permMac !== link.mac ? link.permMac : undefined),
+    duplex: str(f.ethtool?.duplex),
+  };
+}
+
+function uniqueSorted(names: readonly (string | undefined)[] | undefined): string[] {
+  return [...new Set((names ?? []).filter((n): n is string => !!n))].sort();
+}
+
+/** The published attribute map (standard ones first), and what was dropped to fit. */
+export function deviceAttributes(f: DeviceFacts, naming: AttributeNaming): { attributes: Attributes; dropped: string[] } {
+  const out: Record<string, AttributeValue> = {};
+  const dropped: string[] = [];
+  const put = (name: string, v: AttributeValue | undefined): void => {
+    if (v === undefined) return;
+    if (Object.keys(out).length >= MAX_ATTRIBUTES_PER_DEVICE) dropped.push(name);
+    else out[name] = v;
+  };
+  put(STANDARD.pcieRoot, str(f.pci?.pcieRoot));
+  put(STANDARD.numaNode, int(f.pci?.numaNode));
+  const values = attributeValues(f);
+  for (const name of ATTRIBUTES) {
+    const q = qualifiedName(name, naming);
+    if (q !== undefined) put(q, values[name]);
+  }
+  return { attributes: out, dropped };
+}

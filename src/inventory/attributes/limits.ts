@@ -1,0 +1,86 @@
+/**
+ * resource.k8s.io/v1 limits on device attributes, enforced before a device is
+ * ever produced: one invalid device fails the whole ResourceSlice write.
+ * (k8s.io/api resource/v1 validation: ResourceSliceMaxAttributesAndCapacitiesPerDevice,
+ * DeviceAttributeMaxValueLength, QualifiedName rules.)
+ */
+
+/** Attributes plus capacities per device. */
+export const MAX_ATTRIBUTES_PER_DEVICE = 32;
+/** String and version values, in characters. */
+export const MAX_VALUE_LENGTH = 64;
+/** A C identifier of at most 32 characters. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+/** A DNS subdomain of at most 63 characters (lower case). */
+const DNS_SUBDOMAIN = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A DNS label (device names). */
+const DNS_LABEL = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Exactly one of the four value kinds, as in the API. */
+export type AttributeValue =
+  | { readonly int: number }
+  | { readonly bool: boolean }
+  | { readonly string: string }
+  | { readonly version: string };
+
+/** Qualified name → value, as a device's `attributes` map in a ResourceSlice. */
+export type Attributes = Readonly<Record<string, AttributeValue>>;
+
+/** `domain/identifier` or a bare identifier, as the API validates it. */
+export function isQualifiedName(name: string): boolean {
+  const parts = name.split('/');
+  if (parts.length === 1) return IDENTIFIER.test(name);
+  if (parts.length !== 2) return false;
+  return DNS_SUBDOMAIN.test(parts[0]!) && IDENTIFIER.test(parts[1]!);
+}
+
+export const isDnsLabel = (s: string): boolean => DNS_LABEL.test(s);
+export const isDriverName = (s: string): boolean => DNS_SUBDOMAIN.test(s);
+
+/** Why a single value breaks the API limits, or undefined. */
+export function valueProblem(v: AttributeValue): string | undefined {
+  if ('string' in v) return [...v.string].length > MAX_VALUE_LENGTH ? `string longer than ${MAX_VALUE_LENGTH}` : undefined;
+  if ('version' in v) return /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(v.version) && v.version.length <= MAX_VALUE_LENGTH ? undefined : 'not a semantic version';
+  if ('int' in v) return Number.isSafeInteger(v.int) ? undefined : 'not an integer';
+  return typeof v.bool === 'boolean' ? undefined : 'not a boolean';
+}
+
+/**
+ * A string that fits: cut to the limit on a character boundary. Used only for
+ * free text (alias); identifiers are never cut but dropped instead.
+ */
+export function fitText(s: string): string {
+  const chars = [...s];
+  return chars.length <= MAX_VALUE_LENGTH ? s : chars.slice(0, MAX_VALUE_LENGTH).join('');
+}
+
+/**
+ * A comma-joined list that fits, truncated on whole items: as many items as
+ * fit, in order. Returns undefined when not even the first item fits.
+ */
+export function fitList(items: readonly string[], sep = ','): string | undefined {
+  let out = '';
+  for (const item of items) {
+    const next = out === '' ? item : `${out}${sep}${item}`;
+    if ([...next].length > MAX_VALUE_LENGTH) break;
+    out = next;
+  }
+  return out === '' ? undefined : out;
+}
+
+/** Every problem of a whole attribute map (names, values, count); empty when valid. */
+export function attributeProblems(attrs: Attributes, capacities = 0): string[] {
+  const problems: string[] = [];
+  const names = Object.keys(attrs);
+  if (names.length + capacities > MAX_ATTRIBUTES_PER_DEVICE) {
+    problems.push(`${names.length + capacities} attributes and capacities, more than ${MAX_ATTRIBUTES_PER_DEVICE}`);
+  }
+  for (const n of names) {
+    if (!isQualifiedName(n) || n.length > 96) problems.push(`invalid attribute name "${n}"`);
+    const kinds = Object.keys(attrs[n]!);
+    if (kinds.length !== 1) problems.push(`${n}: exactly one value kind needed`);
+    const p = valueProblem(attrs[n]!);
+    if (p) problems.push(`${n}: ${p}`);
+  }
+  return problems;
+}

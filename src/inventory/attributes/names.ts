@@ -1,0 +1,49 @@
+/**
+ * Attribute names. netclaim publishes under its driver domain; the Kubernetes
+ * standard attributes use `resource.kubernetes.io`. A DraNet compatibility
+ * mode renames ours to `dra.net/...` so DeviceClasses written for DraNet keep
+ * working (see docs/inventory.md).
+ */
+
+/** The driver name, and the domain of netclaim's own attributes. */
+export const DRIVER_NAME = 'netclaim.io';
+
+/** Standard attributes (k8s.io/dynamic-resource-allocation/deviceattribute). */
+export const STANDARD = {
+  pcieRoot: 'resource.kubernetes.io/pcieRoot',
+  numaNode: 'resource.kubernetes.io/numaNode',
+} as const;
+
+/**
+ * netclaim's attributes (unqualified identifiers; qualified with the domain
+ * when published), in publishing priority order: when a device would exceed
+ * the API's 32 attributes, the last ones present are dropped first.
+ */
+export const ATTRIBUTES = [
+  'ifName', 'pciAddress', 'rdma', 'rdmaDevice', 'kind', 'virtual', 'sriovVf', 'sriov',
+  'mac', 'mtu', 'state', 'type', 'encapsulation', 'speed', 'driver', 'numaNode',
+  'pciVendorId', 'pciDeviceId', 'pciVendor', 'pciDevice', 'pciSubsystem',
+  'sriovTotalVfs', 'sriovVfs', 'sriovPf', 'vfIndex', 'rdmaLinkLayer', 'rdmaPortState',
+  'ipv4', 'ipv6', 'ebpf', 'tcFilterNames', 'tcxProgramNames', 'xdpProgramName', 'alias', 'permMac', 'duplex',
+] as const;
+
+export type AttributeName = (typeof ATTRIBUTES)[number];
+
+/** DraNet's names for the attributes both drivers publish (compatibility mode). */
+export const DRANET_NAMES: Partial<Record<AttributeName, string>> = {
+  ifName: 'ifName', pciAddress: 'pciAddress', mac: 'mac', mtu: 'mtu', encapsulation: 'encapsulation',
+  alias: 'alias', state: 'state', type: 'type', ipv4: 'ipv4', ipv6: 'ipv6', tcFilterNames: 'tcFilterNames',
+  tcxProgramNames: 'tcxProgramNames', ebpf: 'ebpf', sriov: 'sriov', sriovVfs: 'sriovVfs', sriovVf: 'isSriovVf',
+  virtual: 'virtual', rdma: 'rdma', rdmaDevice: 'rdmaDevice', numaNode: 'numaNode', pciVendor: 'pciVendor',
+  pciDevice: 'pciDevice', pciSubsystem: 'pciSubsystem',
+};
+export const DRANET_DOMAIN = 'dra.net';
+
+export type AttributeNaming = 'netclaim' | 'dranet';
+
+/** The published (qualified) name of one of our attributes, or undefined when the naming has none. */
+export function qualifiedName(name: AttributeName, naming: AttributeNaming): string | undefined {
+  if (naming === 'netclaim') return `${DRIVER_NAME}/${name}`;
+  const dn = DRANET_NAMES[name];
+  return dn === undefined ? undefined : `${DRANET_DOMAIN}/${dn}`;
+}

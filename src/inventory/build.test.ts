@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { addr, defaultRoute, ibDevice, link, pciFn, pciMap, snapshot } from '../../test/inventory/snapshot-builders.ts';
+import { buildInventory } from './build.ts';
+import { compileDeviceFilter } from './filter-cel.ts';
+import { DEFAULT_OPTIONS, type InventoryOptions } from './options.ts';
+
+const opts = (o: Partial<InventoryOptions> = {}): InventoryOptions => ({ ...DEFAULT_OPTIONS, ...o });
+const names = (inv: ReturnType<typeof buildInventory>): string[] => inv.devices.map((d) => d.name);
+const why = (inv: ReturnType<typeof buildInventory>, ifName: string): string | undefined => inv.exclusions.find((e) => e.ifName === ifName)?.code;
+
+describe('buildInventory: what is published', () => {
+  it('leaves out loopback and veth (unless asked), publishes other virtual netdevs by name', () => {
+    const s = snapshot({ links: [link(1, 'lo', { type: 772, flags: 0x49 }), link(2, 'ncv0', { kind: 'veth' }), link(3, 'macv0', { kind: 'macvlan' }), link(4, 'vx0', { kind: 'vxlan' })] });
+    const inv = buildInventory(s, opts());
+    expect(names(inv)).toEqual(['macv0', 'vx0']);
+    expect(why(inv, 'lo')).toBe('loopback');
+    expect(why(inv, 'ncv0')).toBe('veth');
+    expect(names(buildInventory(s, opts({ includeVeth: true })))).toEqual(['macv0', 'ncv0', 'vx0']);
+  });
+
+  it('leaves out the lowest-metric default-route uplink per family, with ECMP ties and multipath hops', () => {
+    const links = [1, 2, 3, 4, 5, 6].map((i) => link(i + 10, `eth${i}`));
+    const routes = [
+      defaultRoute(11, 2, 100), defaultRoute(12, 2, 100), // ECMP tie: both uplinks
+      defaultRoute(13, 2, 200), // higher metric: not the uplink
+      defaultRoute(14, 10, 50, { nexthops: [{ oif: 15, weight: 1, flags: [] }, { oif: 14, weight: 1, flags: [] }] as never }),
+      defaultRoute(16, 2, 1, { table: 100 }), // a default in a custom table does not count
+    ];
+    const inv = buildInventory(snapshot({ links, defaultRoutes: routes }), opts());
+    expect(names(inv)).toEqual(['eth3', 'eth6']);
+    for (const n of ['eth1', 'eth2', 'eth4', 'eth5']) expect(why(inv, n)).toBe('uplink');
+  });
+
+  it('leaves out every bond/bridge member below an uplink, nested too, but not macvlan children', () => {
+    const links = [
+      link(10, 'br0', { kind: 'bridge' }), link(11, 'bond0', { kind: 'bond', master: 10 as never }),
+      link(12, 'eth0', { master: 11 as never }), link(13, 'eth1', { master: 11 as never }),
+      link(14, 'macv0', { kind: 'macvlan', link: 10 as never }), link(15, 'eth2'),
+    ];
+    const inv = buildInventory(snapshot({ links, defaultRoutes: [defaultRoute(10)] }), opts());
+    expect(names(inv)).toEqual(['eth2', 'macv0']);
+    expect(why(inv, 'br0')).toBe('uplink');
+    expect(inv.exclusions.find((e) => e.ifName === 'eth1')).toMatchObject({ code: 'uplink-member', reason: 'member of uplink br0' });
+  });
+
+  it('leaves out runtime/CNI plumbing and the admin\'s name globs', () => {
+    const links = [link(2, 'docker0', { kind: 'bridge' }), link(3, 'cilium_host', { kind: 'veth' }), link(4, 'flannel.1', { kind: 'vxlan' }), link(5, 'data0', { kind: 'macvlan' }), link(6, 'data1', { kind: 'macvlan' })];
+    const inv = buildInventory(snapshot({ links }), opts({ excludeNames: ['data1'] }));
+    expect(names(inv)).toEqual(['data0']);
+    expect(['docker0', 'cilium_host', 'flannel.1'].map((n) => why(inv, n))).toEqual(['plumbing', 'plumbing', 'plumbing']);
+    expect(why(inv, 'data1')).toBe('admin-name');
+  });
+
+  it('names PCI NICs by address, VFs carry their PF and index, PFs their SR-IOV counts', () => {
+    const pf = pciFn('0000:3b:00.0', { sriov: { totalVfs: 8, numVfs: 1, vfs: [{ index: 0, address: '0000:3b:00.2' as never }] }, vendorName: 'Mellanox Technologies', deviceName: 'MT2910 Family [ConnectX-7]', subsystemVendorId: '15b3', subsystemDeviceId: '0051' });
+    const vf = pciFn('0000:3b:00.2', { deviceId: '101e', physfn: { address: '0000:3b:00.0' as never, vfIndex: 0 } });
+    const s = snapshot({
+      links: [link(1, 'lo', { type: 772, flags: 8 }), link(5, 'ens1f0np0'), link(6, 'ens1f0v0')],
+      linkPci: new Map([[5, pf.address], [6, vf.address]]), pci: pciMap(pf, vf),
+    });
+    const [a, b] = buildInventory(s, opts()).devices;
+    expect(a).toMatchObject({ name: 'pci-0000-3b-00-0', kind: 'pci', ifName: 'ens1f0np0', pciAddress: '0000:3b:00.0', netdevPresent: true });
+    expect(a!.attributes).toMatchObject({
+      'resource.kubernetes.io/pcieRoot': { string: 'pci0000:3a' }, 'resource.kubernetes.io/numaNode': { int: 0 },
+      'netclaim.io/sriov': { bool: true }, 'netclaim.io/sriovTotalVfs': { int: 8 }, 'netclaim.io/sriovVfs': { int: 1 },
+      'netclaim.io/pciVendor': { string: 'Mellanox Technologies' }, 'netclaim.io/pciSubsystem': { string: '15b3:0051' },
+      'netclaim.io/driver': { string: 'mlx5_core' }, 'netclaim.io/sriovVf': { bool: false },
+    });
+    expect(b).toMatchObject({ name: 'pci-0000-3b-00-2', kind: 'vf' });
+    expect(b!.attributes).toMatchObject({ 'netclaim.io/sriovVf': { bool: true }, 'netclaim.io/sriovPf': { string: '0000:3b:00.0' }, 'netclaim.io/vfIndex': { int: 0 } });
+  });
+
+  it('keeps a PCI NIC whose netdev is elsewhere (in a pod), without link attributes', () => {
+    const nic = pciFn('0000:5e:00.0');
+    const inv = buildInventory(snapshot({ pci: pciMap(nic) }), opts());
+    expect(inv.devices).toHaveLength(1);
+    expect(inv.devices[0]).toMatchObject({ name: 'pci-0000-5e-00-0', netdevPresent: false });
+    expect(inv.devices[0]!.attributes['netclaim.io/ifName']).toBeUndefined();
+    expect(inv.devices[0]!.attributes['netclaim.io/pciAddress']).toEqual({ string: '0000:5e:00.0' });
+  });
+
+  it('leaves out functions bound to userspace drivers or unbound', () => {
+    const vfio = pciFn('0000:af:00.0', { driver: 'vfio-pci' });
+    const unbound = pciFn('0000:af:00.1', { driver: undefined as never });
+    const inv = buildInventory(snapshot({ pci: pciMap(vfio, { ...unbound, driver: undefined } as never) }), opts());
+    expect(inv.devices).toEqual([]);
+    expect(inv.exclusions.filter((e) => e.pciAddress).map((e) => [e.pciAddress, e.code])).toEqual([['0000:af:00.0', 'userspace-driver'], ['0000:af:00.1', 'unbound']]);
+  });
+
+  it('publishes an InfiniBand-only HCA as an RDMA device with its char devices', () => {
+    const hca = pciFn('0000:c1:00.0', { classCode: '020700', rdmaDevices: ['mlx5_4'] });
+    const ib = ibDevice('mlx5_4', { pciAddress: hca.address, ports: [{ port: 1, state: 'ACTIVE', linkLayer: 'InfiniBand' }] });
+    const inv = buildInventory(snapshot({ pci: pciMap(hca), ib: [ib], rdmaCm: true }), opts());
+    expect(inv.devices).toHaveLength(1);
+    expect(inv.devices[0]).toMatchObject({ name: 'pci-0000-c1-00-0', rdmaDevice: 'mlx5_4', charDevices: ['/dev/infiniband/uverbs0', '/dev/infiniband/rdma_cm'] });
+    expect(inv.devices[0]!.attributes).toMatchObject({ 'netclaim.io/rdma': { bool: true }, 'netclaim.io/rdmaLinkLayer': { string: 'infiniband' }, 'netclaim.io/rdmaPortState': { string: 'active' } });
+  });
+
+  it('associates a RoCE netdev with its RDMA device through RDMA netlink (soft-RoCE too)', () => {
+    const s = snapshot({
+      links: [link(7, 'dum0', { kind: 'dummy' })],
+      ib: [ibDevice('rxe0')],
+      rdmaPorts: [{ devIndex: 0, devName: 'rxe0', port: 1, state: 'ACTIVE', netdevIndex: 7, netdevName: 'dum0' }],
+    });
+    const [d] = buildInventory(s, opts()).devices;
+    expect(d).toMatchObject({ name: 'dum0', kind: 'virtual', rdmaDevice: 'rxe0' });
+    expect(d!.attributes).toMatchObject({ 'netclaim.io/rdma': { bool: true }, 'netclaim.io/rdmaDevice': { string: 'rxe0' } });
+  });
+
+  it('does not publish an RDMA device whose netdev was left out', () => {
+    const s = snapshot({
+      links: [link(7, 'eth0')], defaultRoutes: [defaultRoute(7)], ib: [ibDevice('rxe0')],
+      rdmaPorts: [{ devIndex: 0, devName: 'rxe0', port: 1, netdevIndex: 7 }],
+    });
+    const inv = buildInventory(s, opts());
+    expect(inv.devices).toEqual([]);
+    expect(inv.exclusions.find((e) => e.rdmaDevice === 'rxe0')).toMatchObject({ code: 'uplink' });
+  });
+
+  it('fits attributes into the API limits: IP lists cut on whole addresses, alias cut to 64', () => {
+    const addrs = Array.from({ length: 10 }, (_, i) => addr(5, `10.0.0.${i + 10}/24`));
+    const s = snapshot({ links: [link(5, 'data0', { kind: 'macvlan', alias: 'x'.repeat(100) })], addrs: [...addrs, addr(5, 'fe80::1/64', 'link')] });
+    const a = buildInventory(s, opts()).devices[0]!.attributes;
+    const ipv4 = (a['netclaim.io/ipv4'] as { string: string }).string;
+    expect(ipv4.length).toBeLessThanOrEqual(64);
+    expect(ipv4.split(',').every((c) => /^10\.0\.0\.\d+\/24$/.test(c))).toBe(true);
+    expect(a['netclaim.io/ipv6']).toBeUndefined(); // link-local only
+    expect((a['netclaim.io/alias'] as { string: string }).string).toHaveLength(64);
+  });
+
+  it('names non-DNS interface names with base32 and uses DraNet names in compatibility mode', () => {
+    const s = snapshot({ links: [link(5, 'Data_0', { kind: 'macvlan' })] });
+    const d = buildInventory(s, opts({ naming: 'dranet' })).devices[0]!;
+    expect(d.name).toBe('net-irqxiyk7ga'); // RFC 4648 base32 of "Data_0", as DraNet names it
+    expect(Object.keys(d.attributes).every((k) => k.startsWith('dra.net/') || k.startsWith('resource.kubernetes.io/'))).toBe(true);
+    expect(d.attributes['dra.net/ifName']).toEqual({ string: 'Data_0' });
+    expect(d.attributes['dra.net/isSriovVf']).toEqual({ bool: false });
+  });
+
+  it('applies the admin CEL filter and reports evaluation errors as exclusions', () => {
+    const s = snapshot({ links: [link(5, 'big', { kind: 'macvlan', mtu: 9000 }), link(6, 'small', { kind: 'macvlan' })] });
+    const inv = buildInventory(s, opts({ filter: compileDeviceFilter('device.attributes["netclaim.io"].mtu > 1500') }));
+    expect(names(inv)).toEqual(['big']);
+    expect(why(inv, 'small')).toBe('admin-cel');
+    const err = buildInventory(s, opts({ filter: compileDeviceFilter('device.attributes["netclaim.io"].speed > 1') }));
+    expect(err.devices).toEqual([]);
+    expect(err.exclusions.find((e) => e.ifName === 'big')?.reason).toMatch(/^filter error:/);
+    expect(() => compileDeviceFilter('device.attributes[', '--filter')).toThrow(/--filter: invalid CEL expression/);
+  });
+});
