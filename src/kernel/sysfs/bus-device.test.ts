@@ -18,6 +18,11 @@ describe('pciAddressOfBusDevice', () => {
     expect(pciAddressOfBusDevice(dir, 'pci', 'bogus')).toBeUndefined();
     expect(pciAddressOfBusDevice(dir, 'virtio', 'virtio9')).toBeUndefined();
     expect(pciAddressOfBusDevice(dir, '../etc', 'x')).toBeUndefined();
+    // A USB NIC is not the netdev of the USB controller's PCI function.
+    mkdirSync(join(dir, 'devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0'), { recursive: true });
+    mkdirSync(join(dir, 'bus/usb/devices'), { recursive: true });
+    symlinkSync('../../../devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0', join(dir, 'bus/usb/devices/1-1:1.0'));
+    expect(pciAddressOfBusDevice(dir, 'usb', '1-1:1.0')).toBeUndefined();
   });
 
   it.skipIf(!existsSync('/sys/bus/virtio/devices/virtio2'))('resolves this machine\'s virtio NIC to its PCI function (read-only)', () => {

@@ -12,7 +12,12 @@ import type { PciAddress } from '../../common/ids.ts';
 
 const BDF = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 
-/** The nearest PCI function at or above `/sys/bus/<bus>/devices/<name>`, or undefined. */
+/**
+ * The PCI function of `/sys/bus/<bus>/devices/<name>`: the device itself on
+ * bus `pci`, or its immediate parent (a virtio device sits right below its
+ * PCI function). Deeper descendants — a USB NIC below a USB controller — are
+ * not that function's netdev, so they give undefined.
+ */
 export function pciAddressOfBusDevice(root: string, bus: string, name: string): PciAddress | undefined {
   if (bus === 'pci') return BDF.test(name) ? (name as PciAddress) : undefined;
   if (!/^[\w.:-]+$/.test(bus) || !/^[\w.:-]+$/.test(name)) return undefined;
@@ -23,6 +28,6 @@ export function pciAddressOfBusDevice(root: string, bus: string, name: string): 
     return undefined;
   }
   const parts = real.split('/');
-  for (let i = parts.length - 1; i >= 0; i--) if (BDF.test(parts[i]!)) return parts[i] as PciAddress;
-  return undefined;
+  const parent = parts[parts.length - 2];
+  return parent !== undefined && BDF.test(parent) ? (parent as PciAddress) : undefined;
 }

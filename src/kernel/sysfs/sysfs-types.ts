@@ -25,6 +25,8 @@ export interface PciFunction {
   /** Names from pci.ids, when known. */
   readonly vendorName?: string;
   readonly deviceName?: string;
+  /** The board name for the subsystem ids, from pci.ids, when known. */
+  readonly subsystemName?: string;
   /** The bound kernel driver (`mlx5_core`, `ice`, `vfio-pci`…); absent when unbound. */
   readonly driver?: string;
   /** NUMA node; absent when the platform reports -1. */
@@ -35,12 +37,17 @@ export interface PciFunction {
   readonly sriov?: PciSriov;
   /** For a virtual function: its PF and its VF index there. */
   readonly physfn?: { readonly address: PciAddress; readonly vfIndex?: number };
-  /** Netdev names under `net/` (only those in the namespace that mounted sysfs). */
+  /**
+   * Netdev names under `net/`, and under `virtioN/net/` for a virtio-pci function (only those in the
+   * namespace that mounted sysfs).
+   */
   readonly netdevs: readonly string[];
   /** RDMA device names under `infiniband/`. */
   readonly rdmaDevices: readonly string[];
-  /** The physical slot / `label` if the firmware provides one. */
+  /** The physical slot name (`bus/pci/slots/<name>` whose `address` is this device), if the firmware provides one. */
   readonly slot?: string;
+  /** The firmware's `label` for the function (SMBIOS type 41 / ACPI _DSM), e.g. `NIC1`. */
+  readonly label?: string;
 }
 
 export interface IbPort {
@@ -58,6 +65,9 @@ export interface RdmaCharDevice {
   /** `/dev/infiniband/uverbs0`, `/dev/infiniband/umad0`, `/dev/infiniband/issm0`, `/dev/infiniband/rdma_cm`. */
   readonly path: string;
   readonly kind: 'uverbs' | 'umad' | 'issm' | 'rdma_cm' | 'ucm';
+  /** Device numbers from the class device's `dev` file (`231:192`), for OCI device entries. */
+  readonly major?: number;
+  readonly minor?: number;
 }
 
 /** An RDMA device from `/sys/class/infiniband/<name>`. */

@@ -1,0 +1,198 @@
+/**
+ * The PCI ID database (pci.ids from the PCI ID Project) for vendor, device
+ * and subsystem names. Sources, in order, each loaded once and only when a
+ * name is still unknown:
+ *   1. the file named by `NETCLAIM_PCI_IDS`, when set;
+ *   2. the network subset shipped in this package, `data/pci.ids.network`
+ *      (made by scripts/gen-pci-ids.ts);
+ *   3. the host's `/usr/share/misc/pci.ids` or `/usr/share/hwdata/pci.ids`.
+ * Format: `vendor  name`, `\tdevice  name`, `\t\tsubvendor subdevice  name`;
+ * `C class  name` starts the class list (`\tsubclass`, `\t\tprog-if`).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface PciNames {
+  readonly vendorName?: string;
+  readonly deviceName?: string;
+  /** The board name from the subsystem line (`ConnectX-7 HHHL adapter card…`). */
+  readonly subsystemName?: string;
+  /** The subsystem vendor's name (`Dell`, `Hewlett Packard Enterprise`…). */
+  readonly subsystemVendorName?: string;
+}
+
+export interface PciIdsLookup {
+  /** Names for lower-case 4-hex-digit ids; fields are absent when unknown. */
+  lookup(vendorId: string, deviceId: string, subVendorId?: string, subDeviceId?: string): PciNames;
+  /** Class name for a 24-bit class code (`020000` → `Ethernet controller`). */
+  className(classCode: string): string | undefined;
+}
+
+interface DeviceEntry {
+  readonly name: string;
+  /** `subvendor subdevice` → name. */
+  readonly subsystems: Map<string, string>;
+}
+
+interface VendorEntry {
+  readonly name: string;
+  readonly devices: Map<string, DeviceEntry>;
+}
+
+/** One parsed pci.ids file. */
+export interface PciIdsTable {
+  readonly version?: string;
+  readonly vendors: ReadonlyMap<string, VendorEntry>;
+  /** `02` → name, `0200` → subclass name, `020000` → prog-if name. */
+  readonly classes: ReadonlyMap<string, string>;
+}
+
+const VENDOR_RE = /^([0-9a-fA-F]{4})\s+(.+)$/;
+const DEVICE_RE = /^\t([0-9a-fA-F]{4})\s+(.+)$/;
+const SUBSYS_RE = /^\t\t([0-9a-fA-F]{4})\s+([0-9a-fA-F]{4})\s+(.+)$/;
+const CLASS_RE = /^C ([0-9a-fA-F]{2})\s+(.+)$/;
+const SUBCLASS_RE = /^\t([0-9a-fA-F]{2})\s+(.+)$/;
+const PROGIF_RE = /^\t\t([0-9a-fA-F]{2})\s+(.+)$/;
+const VERSION_RE = /^#\s*Version:\s*(\S+)/;
+
+/**
+ * Parses pci.ids text. Lenient: a line it does not understand is skipped, and
+ * a device or subsystem line with no owner is ignored; it never throws.
+ */
+export function parsePciIds(text: string): PciIdsTable {
+  const vendors = new Map<string, VendorEntry>();
+  const classes = new Map<string, string>();
+  let version: string | undefined;
+  let vendor: VendorEntry | undefined;
+  let device: DeviceEntry | undefined;
+  let cls: string | undefined;
+  let subclass: string | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line === '' || line.startsWith('#')) {
+      const v = version === undefined ? VERSION_RE.exec(line) : null;
+      if (v) version = v[1];
+      continue;
+    }
+    let m: RegExpExecArray | null;
+    if ((m = CLASS_RE.exec(line))) {
+      cls = m[1]!.toLowerCase();
+      classes.set(cls, m[2]!.trim());
+      vendor = device = undefined;
+      subclass = undefined;
+    } else if (cls !== undefined && (m = SUBCLASS_RE.exec(line))) {
+      subclass = cls + m[1]!.toLowerCase();
+      classes.set(subclass, m[2]!.trim());
+    } else if (cls !== undefined && subclass !== undefined && (m = PROGIF_RE.exec(line))) {
+      classes.set(subclass + m[1]!.toLowerCase(), m[2]!.trim());
+    } else if ((m = VENDOR_RE.exec(line))) {
+      cls = subclass = undefined;
+      device = undefined;
+      const id = m[1]!.toLowerCase();
+      vendor = vendors.get(id) ?? { name: m[2]!.trim(), devices: new Map() };
+      vendors.set(id, vendor);
+    } else if (vendor && (m = DEVICE_RE.exec(line))) {
+      const id = m[1]!.toLowerCase();
+      device = vendor.devices.get(id) ?? { name: m[2]!.trim(), subsystems: new Map() };
+      vendor.devices.set(id, device);
+    } else if (device && (m = SUBSYS_RE.exec(line))) {
+      device.subsystems.set(`${m[1]!.toLowerCase()} ${m[2]!.toLowerCase()}`, m[3]!.trim());
+    }
+  }
+  return version === undefined ? { vendors, classes } : { version, vendors, classes };
+}
+
+/** Looks names up in one table. */
+export function lookupInTable(t: PciIdsTable, v: string, d: string, sv?: string, sd?: string): PciNames {
+  const vendor = t.vendors.get(v.toLowerCase());
+  const device = vendor?.devices.get(d.toLowerCase());
+  const sub =
+    sv !== undefined && sd !== undefined ? device?.subsystems.get(`${sv.toLowerCase()} ${sd.toLowerCase()}`) : undefined;
+  const subVendor = sv !== undefined ? t.vendors.get(sv.toLowerCase())?.name : undefined;
+  return {
+    ...(vendor && { vendorName: vendor.name }),
+    ...(device && { deviceName: device.name }),
+    ...(sub !== undefined && { subsystemName: sub }),
+    ...(subVendor !== undefined && { subsystemVendorName: subVendor }),
+  };
+}
+
+const NAME_FIELDS = ['vendorName', 'deviceName', 'subsystemName', 'subsystemVendorName'] as const;
+
+/**
+ * A lookup over several sources, each a thunk called at most once. A source
+ * is loaded only while the vendor or device name is still unknown (a
+ * subsystem name alone never pulls in the large host file); sources already
+ * loaded are always consulted. A thunk returning undefined (a missing file)
+ * is skipped. Each field comes from the first source knowing it.
+ */
+export function chainPciIds(sources: readonly (() => PciIdsTable | undefined)[]): PciIdsLookup {
+  const loaded: (PciIdsTable | undefined | null)[] = sources.map(() => null);
+  const table = (i: number): PciIdsTable | undefined => {
+    if (loaded[i] === null) loaded[i] = sources[i]!();
+    return loaded[i] ?? undefined;
+  };
+  return {
+    lookup(v, d, sv, sd) {
+      const out: { -readonly [K in keyof PciNames]: PciNames[K] } = {};
+      for (let i = 0; i < sources.length; i++) {
+        const needed = out.vendorName === undefined || out.deviceName === undefined;
+        if (!needed && loaded[i] === null) continue;
+        const t = table(i);
+        if (!t) continue;
+        const names = lookupInTable(t, v, d, sv, sd);
+        for (const k of NAME_FIELDS) if (out[k] === undefined && names[k] !== undefined) out[k] = names[k];
+      }
+      return out;
+    },
+    className(classCode) {
+      const c = classCode.toLowerCase().replace(/^0x/, '');
+      for (let i = 0; i < sources.length; i++) {
+        const t = table(i);
+        if (!t) continue;
+        for (const key of [c.slice(0, 6), c.slice(0, 4), c.slice(0, 2)]) {
+          const name = key.length >= 2 ? t.classes.get(key) : undefined;
+          if (name !== undefined) return name;
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/** A source thunk reading a pci.ids file; undefined when it cannot be read. */
+export function pciIdsFile(path: string): () => PciIdsTable | undefined {
+  return () => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+    return parsePciIds(text);
+  };
+}
+
+/** The network subset shipped with netclaim. */
+export const SHIPPED_PCI_IDS = fileURLToPath(new URL('../../../data/pci.ids.network', import.meta.url));
+/** Where distributions install the full database. */
+export const HOST_PCI_IDS = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids'] as const;
+
+/** The sources in lookup order, for an environment (default: `process.env`). */
+export function defaultPciIdsSources(env: NodeJS.ProcessEnv = process.env): string[] {
+  const fromEnv = env.NETCLAIM_PCI_IDS;
+  return [...(fromEnv ? [fromEnv] : []), SHIPPED_PCI_IDS, ...HOST_PCI_IDS];
+}
+
+let defaultLookup: PciIdsLookup | undefined;
+
+/** The process-wide database: sources from {@link defaultPciIdsSources}, made on first use. */
+export function pciIds(): PciIdsLookup {
+  defaultLookup ??= chainPciIds(defaultPciIdsSources().map(pciIdsFile));
+  return defaultLookup;
+}
+
+/** Forgets the process-wide database so the next use re-reads `NETCLAIM_PCI_IDS` (for tests). */
+export function resetPciIds(): void {
+  defaultLookup = undefined;
+}
