@@ -55,7 +55,8 @@ export function attributeValues(f: DeviceFacts): Record<AttributeName, Attribute
     kind: str(f.kind),
     virtual: bool(f.kind === 'virtual'),
     sriovVf: bool(f.kind === 'vf'),
-    sriov: bool((pci?.sriov?.totalVfs ?? 0) > 0),
+    // SR-IOV from the PCI function; for non-PCI PFs (netdevsim) from the link's VF count.
+    sriov: bool((pci?.sriov?.totalVfs ?? 0) > 0 || (link?.numVf ?? 0) > 0),
     mac: str(link?.mac),
     mtu: int(link?.mtu),
     state: str(link?.operState.toLowerCase()),
@@ -70,7 +71,7 @@ export function attributeValues(f: DeviceFacts): Record<AttributeName, Attribute
     pciDevice: str(pci?.deviceName && fitText(pci.deviceName)),
     pciSubsystem: str(pci?.subsystemVendorId && pci.subsystemDeviceId ? `${pci.subsystemVendorId}:${pci.subsystemDeviceId}` : undefined),
     sriovTotalVfs: int(pci?.sriov?.totalVfs),
-    sriovVfs: int(pci?.sriov && (pci.sriov.totalVfs ?? 0) > 0 ? pci.sriov.numVfs : undefined),
+    sriovVfs: int(pci?.sriov && (pci.sriov.totalVfs ?? 0) > 0 ? pci.sriov.numVfs : (link?.numVf ?? 0) > 0 ? link!.numVf : undefined),
     sriovPf: str(pci?.physfn?.address),
     vfIndex: int(pci?.physfn?.vfIndex),
     rdmaLinkLayer: str(port?.linkLayer?.toLowerCase()),
