@@ -3,10 +3,12 @@
  * prints exactly one JSON object (suite name → result) on stdout; progress
  * goes to stderr.
  */
+import { benchInventory } from './inventory.ts';
 import { benchNetlink } from './netlink.ts';
 
 const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
   netlink: (log) => benchNetlink({ dumpRuns: 30, opRuns: 500, log }),
+  inventory: (log) => benchInventory({ runs: 20, changes: 100, log }),
 };
 
 const args = process.argv.slice(2);
@@ -23,6 +25,6 @@ if (process.getuid?.() !== 0) {
 }
 const log = (s: string): void => { process.stderr.write(`${s}\n`); };
 const out: Record<string, unknown> = {};
-for (const name of names.length ? names : Object.keys(SUITES)) out[name] = SUITES[name]!(log);
+for (const name of names.length ? names : Object.keys(SUITES)) out[name] = await SUITES[name]!(log);
 const result = names.length === 1 ? out[names[0]!] : out;
 process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);

@@ -1,0 +1,102 @@
+/**
+ * Live updates: each kind of kernel change reaches a subscriber as a diff.
+ * Latency is measured by `npm run bench -- inventory`; here each change must
+ * arrive well before the 60 s periodic resync could have found it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { attachTcFilter, attachTcx, loadProgram } from '../../test/kernel/bpf-fixture.ts';
+import { createNetns, ip, kernelAtLeast, testLibc, uniqueName } from '../../test/kernel/netns-fixture.ts';
+import type { InventoryDiff } from './diff.ts';
+import { DEFAULT_OPTIONS } from './options.ts';
+import { InventoryWatcher } from './watcher.ts';
+
+const emptySys = mkdtempSync(join(tmpdir(), 'nc-sys-'));
+afterAll(() => rmSync(emptySys, { recursive: true, force: true }));
+const watchers: InventoryWatcher[] = [];
+afterEach(async () => { await Promise.all(watchers.splice(0).map((w) => w.close())); });
+
+/** Resolves with the first diff matching `pred` (rejects after `ms`, far below the resync interval). */
+function nextDiff(w: InventoryWatcher, pred: (d: InventoryDiff) => boolean, ms = 3000): Promise<{ diff: InventoryDiff; latencyMs: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { off(); reject(new Error(`no matching change within ${ms} ms`)); }, ms);
+    const off = w.subscribe((_inv, diff) => {
+      if (!pred(diff)) return;
+      clearTimeout(timer);
+      off();
+      resolve({ diff, latencyMs: performance.now() - t0 });
+    });
+  });
+}
+
+const changedAttr = (name: string, attr: string) => (d: InventoryDiff): boolean =>
+  d.changed.some((c) => c.after.ifName === name && c.attributes.includes(`netclaim.io/${attr}`));
+
+describe(`InventoryWatcher (${testLibc.backend})`, () => {
+  it('delivers MTU, address, up/down, new and deleted links, and eBPF attachments as diffs', async () => {
+    const ns = createNetns('w');
+    const [a, b] = ['a', 'b'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', a!, 'type', 'veth', 'peer', 'name', b!);
+    const w = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, { ...DEFAULT_OPTIONS, includeVeth: true }, { libc: testLibc, ebpfPollMs: 100 });
+    watchers.push(w);
+    expect(w.start().devices.map((d) => d.ifName).sort()).toEqual([a, b].sort());
+
+    let p = nextDiff(w, changedAttr(a!, 'mtu'));
+    ip(ns, 'link', 'set', a!, 'mtu', '4000');
+    expect((await p).diff.changed[0]!.after.attributes['netclaim.io/mtu']).toEqual({ int: 4000 });
+
+    p = nextDiff(w, changedAttr(a!, 'ipv4'));
+    ip(ns, 'addr', 'add', '10.9.8.7/24', 'dev', a!);
+    await p;
+
+    p = nextDiff(w, changedAttr(a!, 'state'));
+    ip(ns, 'link', 'set', a!, 'up');
+    ip(ns, 'link', 'set', b!, 'up');
+    await p;
+
+    const c = uniqueName('c');
+    p = nextDiff(w, (d) => d.added.some((x) => x.ifName === c));
+    ip(ns, 'link', 'add', c, 'type', 'vxlan', 'id', '9', 'dstport', '4789');
+    await p;
+
+    p = nextDiff(w, (d) => d.removed.some((x) => x.name === c));
+    ip(ns, 'link', 'del', c);
+    await p;
+
+    // Classic tc filters raise RTNLGRP_TC events; tcx attachments raise none (found by the eBPF poll).
+    const index = Number(ip(ns, '-o', 'link', 'show', a!).split(':')[0]);
+    const tcProg = loadProgram(testLibc, 'sched_cls', 'nc_tc_prog');
+    try {
+      p = nextDiff(w, changedAttr(a!, 'tcFilterNames'));
+      attachTcFilter(ns.handle, index, 'ingress', tcProg, 'nc_filter');
+      expect((await p).diff.changed[0]!.after.attributes['netclaim.io/ebpf']).toEqual({ bool: true });
+    } finally {
+      testLibc.close(tcProg);
+    }
+  });
+
+  it.skipIf(!kernelAtLeast(6, 6))('notices a tcx attachment through the eBPF poll (tcx: Linux ≥ 6.6)', async () => {
+    const ns = createNetns('w');
+    const [a, b] = ['a', 'b'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', a!, 'type', 'veth', 'peer', 'name', b!);
+    const w = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, { ...DEFAULT_OPTIONS, includeVeth: true }, { libc: testLibc, ebpfPollMs: 100 });
+    watchers.push(w);
+    w.start();
+    const index = Number(ip(ns, '-o', 'link', 'show', a!).split(':')[0]);
+    const prog = loadProgram(testLibc, 'sched_cls', 'nc_tcx_prog');
+    try {
+      const p = nextDiff(w, changedAttr(a!, 'tcxProgramNames'));
+      const detach = attachTcx(ns.handle, testLibc, index, 'ingress', prog);
+      try {
+        expect((await p).diff.changed[0]!.after.attributes['netclaim.io/tcxProgramNames']).toEqual({ string: 'nc_tcx_prog' });
+      } finally {
+        detach();
+      }
+    } finally {
+      testLibc.close(prog);
+    }
+  });
+});
