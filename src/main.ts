@@ -1,48 +1,43 @@
 /**
- * netclaim's command line: wiring only. Each command lives in surfaces/cli.
+ * netclaim's command line: wiring only. Each command lives in surfaces/cli
+ * and parses its own flags.
  */
-import { parseArgs } from 'node:util';
 import { isDriverError } from './common/errors.ts';
 import pkg from '../package.json' with { type: 'json' };
+import { INVENTORY_USAGE, runInventory } from './surfaces/cli/inventory.ts';
 import { runLinks } from './surfaces/cli/links.ts';
 
 const USAGE = `netclaim ${pkg.version} — Kubernetes DRA driver for network devices
 
 Usage:
-  netclaim links [--netns PATH] [--json]   list the links of a network namespace
+${INVENTORY_USAGE}
+  netclaim links [--netns PATH] [--json]   the links of a network namespace, as the kernel layer sees them
   netclaim --version                       print the version
   netclaim help                            this text
 
 Environment:
   NETCLAIM_FFI=koffi|ffi-rs                FFI backend (default koffi)
+  NETCLAIM_PCI_IDS=FILE                    pci.ids database to use for vendor/device names
 `;
 
-function main(argv: readonly string[]): number {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      netns: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      version: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+async function main(argv: readonly string[]): Promise<number> {
   const out = (s: string): void => { process.stdout.write(`${s}\n`); };
-  if (values.version) {
-    out(pkg.version);
-    return 0;
-  }
-  const [command] = positionals;
+  const [command, ...rest] = argv;
   switch (command) {
-    case 'links':
-      runLinks({ json: values.json, ...(values.netns !== undefined ? { netns: values.netns } : {}) }, out);
+    case '--version':
+    case 'version':
+      out(pkg.version);
       return 0;
+    case 'inventory':
+      return runInventory(rest, out);
+    case 'links':
+      return runLinks(rest, out);
     case undefined:
     case 'help':
+    case '--help':
+    case '-h':
       out(USAGE);
-      return values.help || command === 'help' ? 0 : 2;
+      return command === undefined ? 2 : 0;
     default:
       process.stderr.write(`netclaim: unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -50,7 +45,7 @@ function main(argv: readonly string[]): number {
 }
 
 try {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
   const code = isDriverError(err) ? ` [${err.code}]` : '';
   process.stderr.write(`netclaim: ${err instanceof Error ? err.message : String(err)}${code}\n`);

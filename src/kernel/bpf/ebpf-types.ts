@@ -9,8 +9,14 @@ export interface TcBpfFilter {
   readonly handle: number;
   /** Network-order protocol as tc shows it (`all`, `ip`, ...), numeric when unknown. */
   readonly protocol: string;
+  /** The same protocol as a host-order ethertype (what RTM_DELTFILTER needs in tcm_info). */
+  readonly protocolNumber?: number;
+  /** TCA_CHAIN (0 unless the filter lives in another chain). */
+  readonly chain?: number;
   readonly name?: string;
   readonly progId?: number;
+  /** The program tag, 16 hex digits. */
+  readonly tag?: string;
   readonly directAction?: boolean;
 }
 
@@ -19,6 +25,8 @@ export interface TcxProgram {
   readonly direction: TcDirection;
   readonly progId: number;
   readonly name?: string;
+  /** The program tag, 16 hex digits. */
+  readonly tag?: string;
   /** The bpf_link id when the attachment is owned by a link (detach with BPF_LINK_DETACH). */
   readonly linkId?: number;
 }
@@ -27,7 +35,16 @@ export interface XdpProgram {
   readonly mode: 'driver' | 'generic' | 'offload';
   readonly progId: number;
   readonly name?: string;
+  /** The program tag, 16 hex digits. */
+  readonly tag?: string;
+  /**
+   * The one XDP bpf_link on the machine holding this program on an interface
+   * with this ifindex. bpf_link_info has no namespace, so this is a candidate:
+   * see src/kernel/bpf/ebpf-xdp.ts.
+   */
   readonly linkId?: number;
+  /** Several such links matched (same program, same ifindex, other namespaces): which one is ours is unknown. */
+  readonly linkIdCandidates?: readonly number[];
 }
 
 export interface AttachedPrograms {

@@ -2,20 +2,22 @@
  * `netclaim links`: the links of a namespace as netclaim's kernel layer sees
  * them — a quick, read-only check that the FFI and netlink paths work on a node.
  */
+import { parseArgs } from 'node:util';
 import { linkList } from '../../kernel/netlink/route/link-ops.ts';
 import type { Link } from '../../kernel/netlink/route/link-types.ts';
 import { NetnsHandle } from '../../kernel/netns/handle.ts';
 
-export interface LinksOptions {
-  readonly netns?: string;
-  readonly json: boolean;
-}
-
-export function runLinks(opts: LinksOptions, out: (s: string) => void): void {
+export function runLinks(argv: readonly string[], out: (s: string) => void): number {
+  const { values: opts } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: { netns: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
   const h = opts.netns ? NetnsHandle.open(opts.netns) : NetnsHandle.current();
   try {
     const links = linkList(h);
     out(opts.json ? JSON.stringify(links, jsonReplacer, 2) : links.map(formatLink).join('\n'));
+    return 0;
   } finally {
     h.close();
   }

@@ -1,0 +1,116 @@
+/**
+ * Discovery against the real kernel: a throwaway namespace is "the host",
+ * with an empty sysfs fixture root so this machine's own PCI devices stay out.
+ * Every published attribute is cross-checked against `ip -j`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createNetns, ip, ipJson, kernelHasLinkKind, needsQemuLane, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import { buildInventory } from './build.ts';
+import { collectSnapshot } from './collect.ts';
+import type { Device } from './model.ts';
+import { DEFAULT_OPTIONS, type InventoryOptions } from './options.ts';
+
+const emptySys = mkdtempSync(join(tmpdir(), 'nc-sys-'));
+afterAll(() => rmSync(emptySys, { recursive: true, force: true }));
+const hasDummy = kernelHasLinkKind('dummy');
+const hasBond = kernelHasLinkKind('bond');
+
+const opts = (o: Partial<InventoryOptions> = {}): InventoryOptions => ({ ...DEFAULT_OPTIONS, includeVeth: true, ...o });
+const inventory = (ns: TestNetns, o: Partial<InventoryOptions> = {}) => {
+  const options = opts(o);
+  return buildInventory(collectSnapshot(ns.handle, { sysfsRoot: emptySys }, options), options);
+};
+const s = (d: Device, name: string): unknown => {
+  const v = d.attributes[`netclaim.io/${name}`];
+  return v === undefined ? undefined : Object.values(v)[0];
+};
+
+interface IpLink { ifname: string; ifindex: number; mtu: number; address: string; operstate: string; linkinfo?: { info_kind: string } }
+interface IpAddr { ifname: string; addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }
+
+/** Checks a device's link attributes against `ip -j -d link` and `ip -j addr`. */
+function crossCheck(ns: TestNetns, d: Device): void {
+  const l = ipJson<IpLink[]>(ns, '-d', 'link', 'show', d.ifName!)[0]!;
+  const a = ipJson<IpAddr[]>(ns, 'addr', 'show', d.ifName!)[0]!;
+  const cidrs = (fam: string): string | undefined => {
+    const xs = a.addr_info.filter((x) => x.family === fam && x.scope === 'global').map((x) => `${x.local}/${x.prefixlen}`).sort();
+    return xs.length ? xs.join(',') : undefined;
+  };
+  expect({ ifName: s(d, 'ifName'), mtu: s(d, 'mtu'), mac: s(d, 'mac'), state: s(d, 'state'), type: s(d, 'type'), ipv4: s(d, 'ipv4'), ipv6: s(d, 'ipv6') })
+    .toEqual({ ifName: l.ifname, mtu: l.mtu, mac: l.address, state: l.operstate.toLowerCase(), type: l.linkinfo?.info_kind ?? 'device', ipv4: cidrs('inet'), ipv6: cidrs('inet6') });
+  expect(d.ifIndex).toBe(l.ifindex);
+}
+
+describe(`inventory discovery (${testLibc.backend})`, () => {
+  it('publishes veth, macvlan, vxlan and bridge devices with attributes that match ip', () => {
+    const ns = createNetns('inv');
+    const [va, vb, mv, vx, br] = ['a', 'b', 'm', 'x', 'r'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', va!, 'mtu', '9000', 'type', 'veth', 'peer', 'name', vb!);
+    ip(ns, 'link', 'add', mv!, 'link', va!, 'type', 'macvlan', 'mode', 'bridge');
+    ip(ns, 'link', 'add', vx!, 'type', 'vxlan', 'id', '42', 'dstport', '4789');
+    ip(ns, 'link', 'add', br!, 'type', 'bridge');
+    ip(ns, 'link', 'set', va!, 'up');
+    ip(ns, 'link', 'set', vb!, 'up');
+    ip(ns, 'addr', 'add', '10.42.0.1/24', 'dev', va!);
+    ip(ns, 'addr', 'add', 'fd42::1/64', 'dev', va!, 'nodad');
+    ip(ns, 'link', 'set', va!, 'alias', 'storage uplink');
+    const inv = inventory(ns);
+    expect(inv.devices.map((d) => d.name).sort()).toEqual([va, vb, mv, vx, br].sort());
+    for (const d of inv.devices) {
+      expect(d.kind).toBe('virtual');
+      crossCheck(ns, d);
+    }
+    const a = inv.devices.find((d) => d.ifName === va)!;
+    expect(s(a, 'alias')).toBe('storage uplink');
+    expect(s(a, 'speed')).toBe(10000); // veth reports 10 Gb/s through ethtool
+    expect(s(a, 'ebpf')).toBe(false);
+    expect(inv.exclusions.map((e) => [e.ifName, e.code])).toEqual([['lo', 'loopback']]);
+  });
+
+  it('leaves out the default-route uplink and its bridge members, veth by default', () => {
+    const ns = createNetns('inv');
+    const [up, br, m1, m1p, other, otherp] = ['u', 'br', 'm', 'mp', 'o', 'op'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', br!, 'type', 'bridge');
+    ip(ns, 'link', 'add', m1!, 'master', br!, 'type', 'veth', 'peer', 'name', m1p!);
+    ip(ns, 'link', 'add', other!, 'type', 'veth', 'peer', 'name', otherp!);
+    ip(ns, 'link', 'add', up!, 'type', 'vxlan', 'id', '7', 'dstport', '4789');
+    for (const n of [br!, up!, m1!]) ip(ns, 'link', 'set', n, 'up');
+    ip(ns, 'addr', 'add', '192.0.2.2/24', 'dev', br!);
+    ip(ns, 'route', 'add', 'default', 'via', '192.0.2.1', 'dev', br!, 'metric', '10');
+    ip(ns, 'addr', 'add', '198.51.100.2/24', 'dev', up!);
+    ip(ns, 'route', 'add', 'default', 'via', '198.51.100.1', 'dev', up!, 'metric', '20');
+    const inv = inventory(ns, { includeVeth: false });
+    const code = (n: string): string | undefined => inv.exclusions.find((e) => e.ifName === n)?.code;
+    expect([code(br!), code(m1!), code(other!), code(m1p!)]).toEqual(['uplink', 'uplink-member', 'veth', 'veth']);
+    expect(inv.devices.map((d) => d.name)).toEqual([up]); // the metric-20 default is not the uplink
+  });
+
+  it.skipIf(!hasDummy || !hasBond)(`publishes dummy and leaves out bond slaves of a bond uplink${!hasDummy || !hasBond ? ` (${needsQemuLane('dummy and bonding')})` : ''}`, () => {
+    const ns = createNetns('inv');
+    const [bond, s1, s2, dum] = ['bo', 's', 's', 'du'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', bond!, 'type', 'bond', 'mode', 'active-backup');
+    for (const x of [s1!, s2!]) { ip(ns, 'link', 'add', x, 'type', 'dummy'); ip(ns, 'link', 'set', x, 'master', bond!); }
+    ip(ns, 'link', 'add', dum!, 'type', 'dummy');
+    ip(ns, 'link', 'set', bond!, 'up');
+    ip(ns, 'addr', 'add', '192.0.2.2/24', 'dev', bond!);
+    ip(ns, 'route', 'add', 'default', 'via', '192.0.2.1');
+    const inv = inventory(ns);
+    expect(inv.devices.map((d) => d.name)).toEqual([dum]);
+    expect(s(inv.devices[0]!, 'type')).toBe('dummy');
+    expect([bond, s1, s2].map((n) => inv.exclusions.find((e) => e.ifName === n)?.code)).toEqual(['uplink', 'uplink-member', 'uplink-member']);
+  });
+
+  it('keeps working when a device moves away: a virtual netdev leaves the inventory of its namespace', () => {
+    const ns = createNetns('inv');
+    const pod = createNetns('pod');
+    const [a, b] = ['a', 'b'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', a!, 'type', 'veth', 'peer', 'name', b!);
+    ip(ns, 'link', 'set', b!, 'netns', pod.name);
+    const inv = inventory(ns);
+    expect(inv.devices.map((d) => d.ifName)).toEqual([a]);
+    expect(inventory(pod).devices.map((d) => d.ifName)).toEqual([b]);
+  });
+});

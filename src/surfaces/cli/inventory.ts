@@ -1,0 +1,125 @@
+/**
+ * `netclaim inventory`: what this node would publish, and what it leaves out
+ * and why. A table by default; `--json` prints the devices exactly as they
+ * would appear in a ResourceSlice, plus the exclusions; `--watch` streams
+ * changes as they happen.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../../common/errors.ts';
+import { DRIVER_NAME } from '../../inventory/attributes/names.ts';
+import type { AttributeValue } from '../../inventory/attributes/limits.ts';
+import { buildInventory } from '../../inventory/build.ts';
+import { collectSnapshot } from '../../inventory/collect.ts';
+import type { InventoryDiff } from '../../inventory/diff.ts';
+import { compileDeviceFilter } from '../../inventory/filter-cel.ts';
+import type { Device, Inventory } from '../../inventory/model.ts';
+import { DEFAULT_OPTIONS, type InventoryOptions } from '../../inventory/options.ts';
+import { InventoryWatcher } from '../../inventory/watcher.ts';
+import { libc } from '../../kernel/libc/index.ts';
+import { NetnsHandle } from '../../kernel/netns/handle.ts';
+
+export const INVENTORY_USAGE = `  netclaim inventory [--json] [--watch] [--netns PATH] [--sysfs-root DIR]
+                     [--include-veth] [--exclude GLOB,...] [--filter CEL] [--naming netclaim|dranet]
+                                           the devices this node would publish, and what is left out and why`;
+
+export async function runInventory(argv: readonly string[], out: (s: string) => void): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
+      netns: { type: 'string' },
+      'sysfs-root': { type: 'string', default: '/sys' },
+      'include-veth': { type: 'boolean', default: false },
+      exclude: { type: 'string', multiple: true, default: [] },
+      filter: { type: 'string' },
+      naming: { type: 'string', default: 'netclaim' },
+    },
+  });
+  if (values.naming !== 'netclaim' && values.naming !== 'dranet') {
+    throw new ConfigError(`--naming must be "netclaim" or "dranet", got "${values.naming}"`, { context: { field: '--naming' } });
+  }
+  const options: InventoryOptions = {
+    ...DEFAULT_OPTIONS,
+    naming: values.naming,
+    includeVeth: values['include-veth'],
+    excludeNames: values.exclude.flatMap((e) => e.split(',')).filter(Boolean),
+    ...(values.filter !== undefined ? { filter: compileDeviceFilter(values.filter, '--filter') } : {}),
+  };
+  const collect = { sysfsRoot: values['sysfs-root'] };
+  const h = values.netns ? NetnsHandle.open(values.netns) : NetnsHandle.current();
+  try {
+    if (!values.watch) {
+      const inv = buildInventory(collectSnapshot(h, collect, options), options);
+      out(values.json ? JSON.stringify(asSliceJson(inv), null, 2) : formatTable(inv));
+      return 0;
+    }
+    const w = new InventoryWatcher(h, collect, options, { libc: libc() });
+    const first = w.start();
+    out(values.json ? JSON.stringify({ event: 'initial', ...asSliceJson(first) }) : formatTable(first));
+    w.subscribe((_inv, diff) => out(values.json ? JSON.stringify({ event: 'change', ...diffJson(diff) }) : formatDiff(diff)));
+    await new Promise<void>((resolve) => {
+      const stop = (): void => { resolve(); };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await w.close();
+    return 0;
+  } finally {
+    h.close();
+  }
+}
+
+/** Devices as in a ResourceSlice (`spec.devices[]`), plus what was left out. */
+export function asSliceJson(inv: Inventory): Record<string, unknown> {
+  return {
+    driver: DRIVER_NAME,
+    devices: inv.devices.map((d) => ({ name: d.name, attributes: d.attributes })),
+    exclusions: inv.exclusions,
+    ...(inv.rdmaNetnsMode ? { rdmaNetnsMode: inv.rdmaNetnsMode } : {}),
+  };
+}
+
+function diffJson(d: InventoryDiff): Record<string, unknown> {
+  return {
+    added: d.added.map((x) => ({ name: x.name, attributes: x.attributes })),
+    removed: d.removed.map((x) => x.name),
+    changed: d.changed.map((c) => ({ name: c.after.name, attributes: Object.fromEntries(c.attributes.map((a) => [a, c.after.attributes[a] ?? null])) })),
+  };
+}
+
+const val = (v: AttributeValue | undefined): string =>
+  v === undefined ? '-' : 'string' in v ? v.string : 'int' in v ? String(v.int) : 'bool' in v ? String(v.bool) : v.version;
+
+function attr(d: Device, name: string): string {
+  return val(d.attributes[`${DRIVER_NAME}/${name}`] ?? d.attributes[`dra.net/${name}`]);
+}
+
+export function formatTable(inv: Inventory): string {
+  const head = ['DEVICE', 'KIND', 'INTERFACE', 'PCI', 'NUMA', 'PCIE ROOT', 'RDMA', 'SPEED', 'STATE'];
+  const rows = inv.devices.map((d) => [
+    d.name, d.kind, d.ifName ?? '-', d.pciAddress ?? '-', val(d.attributes['resource.kubernetes.io/numaNode']),
+    val(d.attributes['resource.kubernetes.io/pcieRoot']), d.rdmaDevice ?? '-',
+    attr(d, 'speed') === '-' ? '-' : `${attr(d, 'speed')}Mb/s`, d.netdevPresent ? attr(d, 'state') : 'in use (netdev away)',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: readonly string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const lines = [line(head), ...rows.map(line)];
+  if (inv.devices.length === 0) lines.push('(no devices)');
+  if (inv.exclusions.length) {
+    lines.push('', 'EXCLUDED');
+    for (const e of inv.exclusions) lines.push(`  ${e.ifName ?? e.pciAddress ?? e.rdmaDevice ?? '?'}${e.ifName && e.pciAddress ? ` (${e.pciAddress})` : ''}: ${e.reason} [${e.code}]`);
+  }
+  if (inv.rdmaNetnsMode) lines.push('', `RDMA netns mode: ${inv.rdmaNetnsMode}`);
+  return lines.join('\n');
+}
+
+function formatDiff(d: InventoryDiff): string {
+  const t = new Date().toISOString();
+  return [
+    ...d.added.map((x) => `${t} added   ${x.name}${x.ifName ? ` (${x.ifName})` : ''}`),
+    ...d.removed.map((x) => `${t} removed ${x.name}`),
+    ...d.changed.map((c) => `${t} changed ${c.after.name}: ${c.attributes.map((a) => `${a}=${val(c.after.attributes[a])}`).join(' ')}`),
+  ].join('\n');
+}
