@@ -10,4 +10,6 @@ export NC_REPORT_DIR="$PWD/.cache/vm"
 rm -rf "$NC_REPORT_DIR" && mkdir -p "$NC_REPORT_DIR"
 export QL_PASSENV="NC_REPORT_DIR ${QL_PASSENV:-}"
 export QL_TIMEOUT="${QL_TIMEOUT:-1800}"
+# Tests spawn node processes (CLI tests) beside two vitest workers: 2 GB was seen to run short.
+export QL_MEM="${QL_MEM:-4G}"
 exec bash test/vm/qemu-lane.sh -- sh test/vm/guest-kernel-tests.sh

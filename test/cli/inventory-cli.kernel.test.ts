@@ -1,0 +1,62 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createNetns, ip, ipJson, uniqueName } from '../kernel/netns-fixture.ts';
+
+const bin = new URL('../../bin/netclaim.js', import.meta.url).pathname;
+const emptySys = mkdtempSync(join(tmpdir(), 'nc-sys-'));
+afterAll(() => rmSync(emptySys, { recursive: true, force: true }));
+
+interface SliceJson {
+  driver: string;
+  devices: { name: string; attributes: Record<string, Record<string, unknown>> }[];
+  exclusions: { ifName?: string; code: string; reason: string }[];
+}
+
+describe('netclaim inventory', () => {
+  it('--json prints devices as in a ResourceSlice, cross-checked against ip -j, plus exclusions', () => {
+    const ns = createNetns('cli');
+    const [a, b, m] = ['a', 'b', 'm'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', a!, 'mtu', '9000', 'type', 'veth', 'peer', 'name', b!);
+    ip(ns, 'link', 'add', m!, 'link', a!, 'type', 'macvlan');
+    ip(ns, 'addr', 'add', '10.3.0.1/16', 'dev', m!);
+    const run = (...extra: string[]): SliceJson =>
+      JSON.parse(execFileSync(process.execPath, [bin, 'inventory', '--netns', ns.path, '--sysfs-root', emptySys, '--json', ...extra], { encoding: 'utf8' })) as SliceJson;
+    const out = run();
+    expect(out.driver).toBe('netclaim.io');
+    expect(out.devices.map((d) => d.name)).toEqual([m]);
+    const oracle = ipJson<{ ifname: string; ifindex: number; mtu: number; address: string }[]>(ns, 'link', 'show', m!)[0]!;
+    expect(out.devices[0]!.attributes).toMatchObject({
+      'netclaim.io/ifName': { string: oracle.ifname }, 'netclaim.io/mtu': { int: oracle.mtu },
+      'netclaim.io/mac': { string: oracle.address }, 'netclaim.io/ipv4': { string: '10.3.0.1/16' }, 'netclaim.io/type': { string: 'macvlan' },
+    });
+    expect(out.exclusions.map((e) => [e.ifName, e.code]).sort()).toEqual([[a, 'veth'], [b, 'veth'], ['lo', 'loopback']].sort());
+    // Options: veths published, names excluded, a CEL filter, DraNet names.
+    expect(run('--include-veth', '--exclude', b!).devices.map((d) => d.name).sort()).toEqual([a, m].sort());
+    expect(run('--include-veth', '--filter', 'device.attributes["netclaim.io"].type == "veth" && device.attributes["netclaim.io"].mtu == 9000').devices.map((d) => d.name)).toEqual([a]);
+    expect(Object.keys(run('--naming', 'dranet').devices[0]!.attributes)).toContain('dra.net/ifName');
+  });
+
+  it('prints a readable table with the excluded interfaces and why', () => {
+    const ns = createNetns('cli');
+    const m = uniqueName('m');
+    ip(ns, 'link', 'add', m, 'type', 'vxlan', 'id', '5', 'dstport', '4789');
+    const text = execFileSync(process.execPath, [bin, 'inventory', '--netns', ns.path, '--sysfs-root', emptySys], { encoding: 'utf8' });
+    expect(text).toMatch(new RegExp(`^DEVICE\\s+KIND\\s+INTERFACE\\s+PCI\\s+NUMA\\s+PCIE ROOT\\s+RDMA\\s+SPEED\\s+STATE\\n${m}\\s+virtual\\s+${m}\\s`));
+    expect(text).toContain('EXCLUDED\n  lo: loopback interface [loopback]');
+  });
+
+  it('rejects a bad filter or naming with the flag in the message, exit code 1', () => {
+    const ns = createNetns('cli');
+    for (const [args, msg] of [[['--filter', 'device.attributes['], /--filter: invalid CEL expression/], [['--naming', 'x'], /--naming must be/]] as const) {
+      let err: { status: number | null; signal: string | null; stderr: string } | undefined;
+      try {
+        execFileSync(process.execPath, [bin, 'inventory', '--netns', ns.path, ...args], { encoding: 'utf8', stdio: 'pipe' });
+      } catch (e) { err = e as never; }
+      expect(err?.status, `signal ${err?.signal}, stderr: ${err?.stderr}`).toBe(1);
+      expect(err?.stderr).toMatch(msg);
+    }
+  });
+});
