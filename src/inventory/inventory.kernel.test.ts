@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createNetns, ip, ipJson, kernelHasLinkKind, needsQemuLane, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import { createNetns, deleteNetns, ip, ipJson, kernelHasLinkKind, needsQemuLane, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
 import { buildInventory } from './build.ts';
 import { collectSnapshot } from './collect.ts';
 import type { Device } from './model.ts';
@@ -17,6 +17,18 @@ const emptySys = mkdtempSync(join(tmpdir(), 'nc-sys-'));
 afterAll(() => rmSync(emptySys, { recursive: true, force: true }));
 const hasDummy = kernelHasLinkKind('dummy');
 const hasBond = kernelHasLinkKind('bond');
+const hasVlan = hasDummy && (() => {
+  const probe = createNetns('pv');
+  try {
+    ip(probe, 'link', 'add', 'ncpl', 'type', 'dummy');
+    ip(probe, 'link', 'add', 'link', 'ncpl', 'name', 'ncpv', 'type', 'vlan', 'id', '2');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    deleteNetns(probe);
+  }
+})();
 
 const opts = (o: Partial<InventoryOptions> = {}): InventoryOptions => ({ ...DEFAULT_OPTIONS, includeVeth: true, ...o });
 const inventory = (ns: TestNetns, o: Partial<InventoryOptions> = {}) => {
@@ -88,18 +100,20 @@ describe(`inventory discovery (${testLibc.backend})`, () => {
     expect(inv.devices.map((d) => d.name)).toEqual([up]); // the metric-20 default is not the uplink
   });
 
-  it.skipIf(!hasDummy || !hasBond)(`publishes dummy and leaves out bond slaves of a bond uplink${!hasDummy || !hasBond ? ` (${needsQemuLane('dummy and bonding')})` : ''}`, () => {
+  it.skipIf(!hasDummy || !hasBond || !hasVlan)(`publishes dummy and vlan, leaves out bond slaves of a bond uplink${!hasDummy || !hasBond || !hasVlan ? ` (${needsQemuLane('dummy, 8021q and bonding')})` : ''}`, () => {
     const ns = createNetns('inv');
-    const [bond, s1, s2, dum] = ['bo', 's', 's', 'du'].map((t) => uniqueName(t));
+    const [bond, s1, s2, dum, vlan] = ['bo', 's', 's', 'du', 'vl'].map((t) => uniqueName(t));
     ip(ns, 'link', 'add', bond!, 'type', 'bond', 'mode', 'active-backup');
     for (const x of [s1!, s2!]) { ip(ns, 'link', 'add', x, 'type', 'dummy'); ip(ns, 'link', 'set', x, 'master', bond!); }
     ip(ns, 'link', 'add', dum!, 'type', 'dummy');
+    ip(ns, 'link', 'add', 'link', dum!, 'name', vlan!, 'type', 'vlan', 'id', '42');
     ip(ns, 'link', 'set', bond!, 'up');
     ip(ns, 'addr', 'add', '192.0.2.2/24', 'dev', bond!);
     ip(ns, 'route', 'add', 'default', 'via', '192.0.2.1');
     const inv = inventory(ns);
-    expect(inv.devices.map((d) => d.name)).toEqual([dum]);
-    expect(s(inv.devices[0]!, 'type')).toBe('dummy');
+    expect(inv.devices.map((d) => d.name).sort()).toEqual([dum, vlan].sort());
+    for (const d of inv.devices) crossCheck(ns, d);
+    expect(inv.devices.map((d) => s(d, 'type')).sort()).toEqual(['dummy', 'vlan']);
     expect([bond, s1, s2].map((n) => inv.exclusions.find((e) => e.ifName === n)?.code)).toEqual(['uplink', 'uplink-member', 'uplink-member']);
   });
 

@@ -99,4 +99,24 @@ describe(`InventoryWatcher (${testLibc.backend})`, () => {
       testLibc.close(prog);
     }
   });
+
+  it('keeps a held device with its last attributes while its netdev is in a pod, and drops it when released', async () => {
+    const ns = createNetns('w');
+    const pod = createNetns('pod');
+    const [a, b] = ['a', 'b'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', a!, 'mtu', '2000', 'type', 'veth', 'peer', 'name', b!);
+    const w = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, { ...DEFAULT_OPTIONS, includeVeth: true }, { libc: testLibc, ebpfPollMs: 0 });
+    watchers.push(w);
+    w.start();
+    w.hold(a!);
+    const moved = nextDiff(w, (d) => d.removed.some((x) => x.name === b) || d.changed.some((c) => c.after.name === a && !c.after.netdevPresent));
+    ip(ns, 'link', 'set', a!, 'netns', pod.name);
+    await moved;
+    const held = w.current.devices.find((d) => d.name === a)!;
+    expect(held).toMatchObject({ netdevPresent: false, ifName: a });
+    expect(held.attributes['netclaim.io/mtu']).toEqual({ int: 2000 });
+    const gone = nextDiff(w, (d) => d.removed.some((x) => x.name === a));
+    w.release(a!);
+    await gone;
+  });
 });

@@ -60,3 +60,38 @@ describe('netclaim inventory', () => {
     }
   });
 });
+
+describe('netclaim inventory --watch', () => {
+  it('prints the initial set, then one JSON line per change, and exits cleanly on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const ns = createNetns('cli');
+    const m = uniqueName('m');
+    ip(ns, 'link', 'add', m, 'type', 'vxlan', 'id', '5', 'dstport', '4789');
+    const child = spawn(process.execPath, [bin, 'inventory', '--watch', '--json', '--netns', ns.path, '--sysfs-root', emptySys], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let buf = '';
+    const waitFor = (pred: (l: string) => boolean, ms = 15_000): Promise<string> => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching line; got ${lines.join(' | ')}`)), ms);
+      const check = (): void => {
+        const hit = lines.find(pred);
+        if (hit) { clearTimeout(timer); child.stdout.off('data', onData); resolve(hit); }
+      };
+      const onData = (): void => check();
+      child.stdout.on('data', onData);
+      check();
+    });
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => { buf += d; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
+    try {
+      const initial = JSON.parse(await waitFor((l) => l.includes('"event":"initial"'))) as { devices: { name: string }[] };
+      expect(initial.devices.map((d) => d.name)).toEqual([m]);
+      ip(ns, 'link', 'set', m, 'mtu', '1400');
+      const change = JSON.parse(await waitFor((l) => l.includes('"event":"change"'))) as { changed: { name: string; attributes: Record<string, unknown> }[] };
+      expect(change.changed).toEqual([{ name: m, attributes: { 'netclaim.io/mtu': { int: 1400 } } }]);
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+});
