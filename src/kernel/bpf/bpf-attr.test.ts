@@ -1,15 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { assertDecoderTotal, hexFixture } from '../../../test/fuzz/decoder-fuzz.ts';
+import { assertDecoderTotal } from '../../../test/fuzz/decoder-fuzz.ts';
 import {
   ID_ATTR_LEN, INFO_ATTR_LEN, LINK_CREATE_ATTR_LEN, LINK_INFO_LEN, PROG_ATTACH_ATTR_LEN, PROG_INFO_LEN, QUERY_ATTR_LEN,
   decodeLinkInfo, decodeProgInfo, encodeIdAttr, encodeInfoAttr, encodeLinkCreateAttr, encodeProgAttachAttr,
   encodeProgQueryAttr,
 } from './bpf-attr.ts';
 import { BPF_ATTACH_TYPE, BPF_CMD, BPF_LINK_TYPE, XDP_FLAGS, bpfCmdOp } from './bpf-constants.ts';
+import { goldenFixture } from '../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../test/fixtures/bpf/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`bpf/${name}`);
 
 /** Little-endian hex of u32 / u64 fields, for readable expectations. */
 const u32 = (v: number): string => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b.toString('hex'); };

@@ -1,15 +1,14 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { forEachAttr } from '../attrs.ts';
 import { NlWriter } from '../writer.ts';
 import { bitsetEntries, bitsetSetNames, bitsetToRecord, decodeBitset, encodeBitset, type EthtoolBitset } from './ethtool-bitset.ts';
 import { ETHTOOL_A_BITSET, ETHTOOL_A_FEATURES } from './ethtool-constants.ts';
 import { GENL_HDRLEN } from './genl-constants.ts';
+import { goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/ethtool/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`ethtool/${name}`);
 
 /** The payload of top-level attribute `type` of the (single) genl message in `buf`, as its own buffer. */
 function attrOf(buf: Buffer, type: number): Buffer {

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../common/errors.ts';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
-import { forEachMessage, type NlMessage } from '../message.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { forEachMessage } from '../message.ts';
 import { NlWriter } from '../writer.ts';
 import {
   decodeEthtoolChannels, decodeEthtoolCoalesce, decodeEthtoolLinkInfo, decodeEthtoolLinkModes, decodeEthtoolLinkState,
@@ -10,15 +9,11 @@ import {
 } from './ethtool-codec.ts';
 import { ETHTOOL_A_LINKMODES, ETHTOOL_FLAG, ETHTOOL_MSG, ETHTOOL_MSG_REPLY } from './ethtool-constants.ts';
 import { encodeGenlRequest } from './genl-ctrl.ts';
+import { firstMessage, goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/ethtool/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`ethtool/${name}`);
 
-const first = <T>(buf: Buffer, decode: (b: Buffer, m: NlMessage) => T): T => {
-  let out: T | undefined;
-  forEachMessage(buf, buf.length, (m) => { out = decode(buf, m); return false; });
-  return out as T;
-};
+const first = firstMessage;
 
 /** A reply of `cmd` with attributes written by `attrs` (for values no captured device reports). */
 function reply(cmd: number, attrs: (w: NlWriter) => void): Buffer {

@@ -1,22 +1,17 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
-import { forEachMessage, type NlMessage } from '../message.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { forEachMessage } from '../message.ts';
 import { NlWriter } from '../writer.ts';
 import { encodeBitset } from './ethtool-bitset.ts';
 import { ETH_SS, ETHTOOL_A_PRIVFLAGS_FLAGS, ETHTOOL_MSG_REPLY } from './ethtool-constants.ts';
 import { decodeEthtoolFeatures, decodeEthtoolPrivFlags, decodeEthtoolStrsets, encodeEthtoolStrsetGet } from './ethtool-features.ts';
 import { encodeGenlRequest } from './genl-ctrl.ts';
+import { firstMessage, goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/ethtool/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`ethtool/${name}`);
 
-const first = <T>(buf: Buffer, decode: (b: Buffer, m: NlMessage) => T): T => {
-  let out: T | undefined;
-  forEachMessage(buf, buf.length, (m) => { out = decode(buf, m); return false; });
-  return out as T;
-};
+const first = firstMessage;
 
 const featureNames = (): string[] => first(fixture('strset-features'), decodeEthtoolStrsets)!.get(ETH_SS.ETH_SS_FEATURES)!;
 const on = (rec: Readonly<Record<string, boolean>>): string[] => Object.keys(rec).filter((k) => rec[k]);

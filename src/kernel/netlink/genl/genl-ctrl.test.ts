@@ -1,20 +1,15 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
-import { forEachMessage, type NlMessage } from '../message.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { forEachMessage } from '../message.ts';
 import { NlWriter } from '../writer.ts';
 import { CTRL_CMD, GENL_ID_CTRL, GENL_OP_FLAG } from './genl-constants.ts';
 import { decodeCtrlFamily, decodeGenlHeader, encodeCtrlGetFamily, encodeGenlHeader, encodeGenlRequest } from './genl-ctrl.ts';
+import { firstMessage, goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/ethtool/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`ethtool/${name}`);
 
-const first = <T>(buf: Buffer, decode: (b: Buffer, m: NlMessage) => T): T => {
-  let out: T | undefined;
-  forEachMessage(buf, buf.length, (m) => { out = decode(buf, m); return false; });
-  return out as T;
-};
+const first = firstMessage;
 
 describe('generic netlink controller (fixture captured from Linux 6.18)', () => {
   it('decodes CTRL_CMD_NEWFAMILY for ethtool: id, version, commands and multicast groups', () => {

@@ -1,19 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
-import { forEachMessage, type NlMessage } from '../message.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { forEachMessage } from '../message.ts';
 import { NlWriter } from '../writer.ts';
 import { decodeRdmaDev, decodeRdmaNetnsMode, decodeRdmaPort, encodeRdmaRequest, formatGuid } from './rdma-codec.ts';
 import { RDMA_NLDEV_ATTR, RDMA_NLDEV_CMD, rdmaNlType } from './rdma-constants.ts';
+import { firstMessage, goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/rdma/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`rdma/${name}`);
 
-const first = <T>(buf: Buffer, decode: (b: Buffer, m: NlMessage) => T): T => {
-  let out: T | undefined;
-  forEachMessage(buf, buf.length, (m) => { out = decode(buf, m); return false; });
-  return out as T;
-};
+const first = firstMessage;
 
 describe('RDMA netlink codec (fixtures captured from soft-RoCE on Linux 6.1)', () => {
   it('message types are RDMA_NL_GET_TYPE(RDMA_NL_NLDEV, op)', () => {

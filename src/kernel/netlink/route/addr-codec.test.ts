@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
@@ -11,9 +10,9 @@ import { decodeAddr, encodeAddr, encodeAddrDump } from './addr-codec.ts';
 import { ADDR_REQUEST_FLAGS } from './addr-constants.ts';
 import type { Addr, AddrRequestFlag, AddrSpec } from './addr-types.ts';
 import { RTM } from './rtnl-constants.ts';
+import { goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/addr/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`addr/${name}`);
 
 /** Decodes every message in `buf`. */
 function decodeAll(buf: Buffer): (Addr | undefined)[] {

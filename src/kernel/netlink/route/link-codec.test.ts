@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { ConfigError, ProtocolError } from '../../../common/errors.ts';
 import { forEachAttr } from '../attrs.ts';
 import { forEachMessage, type NlMessage } from '../message.ts';
@@ -11,9 +10,9 @@ import { decodeLink, encodeLinkChange } from './link-codec.ts';
 import { IFF, IFLA, IFLA_XDP_ATTR } from './link-constants.ts';
 import type { Link, LinkChange } from './link-types.ts';
 import { decodeLinkXdp } from './link-xdp.ts';
+import { goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/link/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`link/${name}`);
 
 /** Decodes the one message in `buf`. */
 function decodeOne(buf: Buffer): Link {

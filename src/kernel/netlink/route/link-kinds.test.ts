@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { ProtocolError } from '../../../common/errors.ts';
 import { ifIndex, type IfIndex } from '../../../common/ids.ts';
 import { forEachAttr } from '../attrs.ts';
@@ -12,9 +11,9 @@ import { IFLA_INFO } from './link-constants.ts';
 import { DECODED_KINDS, decodeKindData, encodeKindSpec } from './link-kinds.ts';
 import type { LinkKindData, LinkKindSpec } from './link-types.ts';
 import { decodeVethPeer } from './kinds/veth.ts';
+import { goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/link-kinds/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`link-kinds/${name}`);
 const decodeAll = (kind: string, b: Buffer): LinkKindData => decodeKindData(kind, b, 0, b.length);
 
 describe('decodeKindData: golden IFLA_INFO_DATA captured from Linux 6.18', () => {

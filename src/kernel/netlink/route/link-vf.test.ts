@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { ConfigError, ProtocolError } from '../../../common/errors.ts';
 import { forEachAttr } from '../attrs.ts';
 import { forEachMessage } from '../message.ts';
@@ -10,8 +9,9 @@ import { decodeLink } from './link-codec.ts';
 import { IFLA } from './link-constants.ts';
 import type { Link, LinkVf } from './link-types.ts';
 import { IFLA_VF, IFLA_VF_INFO, decodeVfInfoList, encodeVfInfoList } from './link-vf.ts';
+import { goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const FIXTURE = hexFixture(readFileSync(new URL('../../../../test/fixtures/link/netdevsim-pf-vfs.hex', import.meta.url), 'utf8'));
+const FIXTURE = goldenFixture('link/netdevsim-pf-vfs');
 
 function decodeOne(buf: Buffer): Link {
   const out: Link[] = [];

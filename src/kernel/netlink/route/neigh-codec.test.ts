@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../common/errors.ts';
 import { ifIndex } from '../../../common/ids.ts';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../constants.ts';
 import { AF_INET, AF_INET6, ipFromBytes } from '../ip.ts';
 import { forEachMessage } from '../message.ts';
@@ -12,10 +11,10 @@ import { decodeNeigh, decodeNeighPayload, encodeNeigh, encodeNeighDump, neighSta
 import { AF_BRIDGE, NEIGH_STATE_BITS } from './neigh-constants.ts';
 import type { Neigh, NeighSpec, NeighState } from './neigh-types.ts';
 import { RTM } from './rtnl-constants.ts';
+import { goldenFixture } from '../../../../test/fixtures/golden.ts';
 
 const FIXTURES = ['v4-permanent', 'v6-permanent-router', 'v6-noarp-multicast', 'v4-proxy'] as const;
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/neigh/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`neigh/${name}`);
 
 function decodeFixture(name: string): Neigh | undefined {
   const buf = fixture(name);

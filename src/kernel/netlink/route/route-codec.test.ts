@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
@@ -12,9 +11,9 @@ import { decodeRoute, encodeRoute, encodeRouteDump, encodeRouteGet } from './rou
 import { resolveRouteGet } from './route-spec.ts';
 import type { Route, RouteSpec } from './route-types.ts';
 import { RTM } from './rtnl-constants.ts';
+import { goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/route/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`route/${name}`);
 
 function decodeAll(buf: Buffer): (Route | undefined)[] {
   const out: (Route | undefined)[] = [];

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { forEachMessage } from '../message.ts';
 import { decodeRouteEvent, type RouteEvent } from './route-events.ts';
+import { goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (path: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/${path}.hex`, import.meta.url), 'utf8'));
+const fixture = (path: string): Buffer => goldenFixture(`${path}`);
 
 /** Re-types a captured NEW message as its DEL counterpart (type + 1), as the kernel does for deletions. */
 const asDel = (b: Buffer): Buffer => {

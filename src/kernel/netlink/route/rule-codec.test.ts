@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../common/errors.ts';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../constants.ts';
 import { AF_INET, AF_INET6, ipFromBytes, type IpFamily } from '../ip.ts';
 import { forEachMessage } from '../message.ts';
@@ -11,9 +10,9 @@ import { RTM } from './rtnl-constants.ts';
 import { decodeRule, decodeRulePayload, encodeRule, encodeRuleDump } from './rule-codec.ts';
 import { RULE_ACTION_CODES } from './rule-constants.ts';
 import type { NumRange, Rule, RuleAction, RuleSpec } from './rule-types.ts';
+import { goldenFixture } from '../../../../test/fixtures/golden.ts';
 
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/rule/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`rule/${name}`);
 
 /** Decodes the single message of a captured datagram through the header path. */
 function decodeFixture(name: string): Rule | undefined {

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
+import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../constants.ts';
 import { forEachMessage } from '../message.ts';
 import { NlWriter } from '../writer.ts';
@@ -11,12 +10,12 @@ import {
 } from './tc-filter-codec.ts';
 import { TCA, TCA_BPF, TC_PARENT_EGRESS, TC_PARENT_INGRESS } from './tc-filter-constants.ts';
 import type { TcFilter } from './tc-filter-types.ts';
+import { goldenFixture } from '../../../../test/fixtures/golden.ts';
 
 const FIXTURES = [
   'ingress-bpf-prio10-1', 'ingress-prio10-head', 'egress-bpf-prio20-5', 'egress-prio20-head', 'ingress-u32-prio30-80000800',
 ] as const;
-const fixture = (name: string): Buffer =>
-  hexFixture(readFileSync(new URL(`../../../../test/fixtures/tc/${name}.hex`, import.meta.url), 'utf8'));
+const fixture = (name: string): Buffer => goldenFixture(`tc/${name}`);
 
 function decodeFixture(name: string): TcFilter | undefined {
   const buf = fixture(name);
