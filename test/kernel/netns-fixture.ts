@@ -72,6 +72,16 @@ export function tool(cmd: string, args: readonly string[], input?: string): stri
   return execFileSync(cmd, args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}), stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
+/** True when a tool is installed (it may still exit non-zero for `args`: only a missing binary counts). */
+export function hasTool(cmd: string, args: readonly string[] = ['--version']): boolean {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code !== 'ENOENT';
+  }
+}
+
 /** Runs `ip -j` inside a test namespace and parses its JSON (the oracle). */
 export function ipJson<T = unknown>(ns: TestNetns | string, ...args: string[]): T {
   const name = typeof ns === 'string' ? ns : ns.name;

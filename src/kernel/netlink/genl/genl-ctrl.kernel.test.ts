@@ -2,22 +2,14 @@
  * Family resolution against the running kernel, checked with iproute2's
  * `genl ctrl get` (run in the test namespace; family ids are global).
  */
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../../common/errors.ts';
 import { KernelError } from '../../errors.ts';
-import { createNetns, testLibc, tool } from '../../../../test/kernel/netns-fixture.ts';
+import { createNetns, hasTool, testLibc, tool } from '../../../../test/kernel/netns-fixture.ts';
 import { genlFamilyForget, genlFamilyResolve } from './genl-ctrl.ts';
 
-const hasGenl = ((): boolean => {
-  try {
-    execFileSync('genl', ['help'], { stdio: 'ignore' });
-    return true;
-  } catch (err) {
-    // `genl help` exits non-zero after printing usage; only a missing binary matters.
-    return (err as { code?: string }).code !== 'ENOENT';
-  }
-})();
+// `genl help` exits non-zero after printing usage; only a missing binary matters.
+const hasGenl = hasTool('genl', ['help']);
 
 /** `genl ctrl get name NAME` parsed: id, version, maxattr, command ids, multicast groups. */
 function genlCtrlGet(ns: string, name: string) {
