@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure code, no privileges) and `kernel` (real netlink
-// in throwaway namespaces, root). Kernel test files run in separate processes
+// Three projects: `unit` (pure code, no privileges), `kernel` (real netlink
+// in throwaway namespaces, root) and `conformance` (T3: upstream kube-apiserver +
+// etcd built from Go modules by test/conformance/build.sh, one control plane per
+// run from its globalSetup). Kernel test files run in separate processes
 // (forks), never threads: setns is per-thread and ffi-rs must load on a main thread.
 export default defineConfig({
   test: {
@@ -10,7 +12,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts'],
-          exclude: ['**/*.kernel.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.kernel.test.ts', '**/*.conformance.test.ts', '**/node_modules/**'],
           pool: 'forks',
         },
       },
@@ -21,6 +23,16 @@ export default defineConfig({
           pool: 'forks',
           testTimeout: 30_000,
           hookTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'conformance',
+          include: ['test/conformance/**/*.conformance.test.ts'],
+          pool: 'forks',
+          globalSetup: ['test/conformance/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
         },
       },
     ],

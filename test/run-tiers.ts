@@ -8,10 +8,10 @@
  *   kernel   T1: real netlink in throwaway namespaces, once per FFI backend (root)
  *   vm       T2: the same kernel tests inside the QEMU lane (Debian's kernel with
  *            dummy, vrf, vlan, ipvlan, bond, netdevsim, soft-RoCE), once per backend
- *   conform  T3: upstream kubelet / NRI / API server peers (issue #4, not built yet)
+ *   conform  T3: upstream kube-apiserver + etcd, and kubelet/NRI peers, built from Go modules
  *
  * Flags: --tier NAME (repeatable) runs only those tiers.
- * NETCLAIM_SKIP_VM=1 skips the QEMU lane (loudly) for a quick local run.
+ * NETCLAIM_SKIP_VM=1 / NETCLAIM_SKIP_CONFORM=1 skip the QEMU lane / conformance (loudly).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -113,7 +113,20 @@ for (const backend of ['koffi', 'ffi-rs'] as const) {
   else vitestTier(tier, 'kernel', { NETCLAIM_FFI: backend });
 }
 if (wanted('vm')) vmTier();
-if (wanted('conform')) skipTier('conform', 'upstream conformance peers are not built yet (issue #4)', 1);
+/** T3: upstream kube-apiserver + etcd and the kubelet/NRI peers, built (or reused) from Go modules. */
+function conformTier(): void {
+  const reason = spawnSync('go', ['version']).status !== 0 ? 'needs Go (builds kube-apiserver, etcd and the peers from Go modules)'
+    : spawnSync('openssl', ['version']).status !== 0 ? 'needs openssl (control-plane certificates)'
+    : process.env['NETCLAIM_SKIP_CONFORM'] === '1' ? 'NETCLAIM_SKIP_CONFORM=1' : undefined;
+  if (reason) return skipTier('conform', reason, countTests('conformance'));
+  banner('tier conform: upstream kube-apiserver + etcd, kubelet and NRI peers (build or reuse, then vitest)');
+  const t0 = Date.now();
+  const codes = [run('bash', ['test/conformance/build.sh']), run('bash', ['test/conformance/peers/build-peers.sh'])];
+  console.log(`conformance builds: exit ${codes.join(', ')} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (codes.some((c) => c !== 0)) return record('conform', { passed: 0, failed: 1, skipped: 0 }, `builds exited ${codes.join(', ')}`);
+  vitestTier('conform', 'conformance');
+}
+if (wanted('conform')) conformTier();
 
 rmSync(work, { recursive: true, force: true });
 banner('summary');

@@ -1,0 +1,31 @@
+//go:build !nri_legacy
+
+package main
+
+// nri v0.12 (containerd 2.3/2.4): pod events are dedicated RPCs; the
+// adaptation falls back to StateChange for a plugin that answers UNIMPLEMENTED.
+
+import (
+	"context"
+
+	"github.com/containerd/nri/pkg/adaptation"
+	"github.com/containerd/nri/pkg/api"
+)
+
+const (
+	nriModuleVersion      = "v0.12.3"
+	defaultRuntimeVersion = "v2.4.2"
+	podEventDelivery      = "dedicated-rpc"
+)
+
+func runPodSandbox(ctx context.Context, r *adaptation.Adaptation, pod *api.PodSandbox) error {
+	return r.RunPodSandbox(ctx, &adaptation.RunPodSandboxRequest{Pod: pod})
+}
+
+func stopPodSandbox(ctx context.Context, r *adaptation.Adaptation, pod *api.PodSandbox) error {
+	return r.StopPodSandbox(ctx, &adaptation.StopPodSandboxRequest{Pod: pod})
+}
+
+func removePodSandbox(ctx context.Context, r *adaptation.Adaptation, pod *api.PodSandbox) error {
+	return r.RemovePodSandbox(ctx, &adaptation.RemovePodSandboxRequest{Pod: pod})
+}
