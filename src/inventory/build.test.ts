@@ -62,12 +62,12 @@ describe('buildInventory: what is published', () => {
     expect(a).toMatchObject({ name: 'pci-0000-3b-00-0', kind: 'pci', ifName: 'ens1f0np0', pciAddress: '0000:3b:00.0', netdevPresent: true });
     expect(a!.attributes).toMatchObject({
       'resource.kubernetes.io/pcieRoot': { string: 'pci0000:3a' }, 'resource.kubernetes.io/numaNode': { int: 0 },
-      'netclaim.io/sriov': { bool: true }, 'netclaim.io/sriovTotalVfs': { int: 8 }, 'netclaim.io/sriovVfs': { int: 1 },
-      'netclaim.io/pciVendor': { string: 'Mellanox Technologies' }, 'netclaim.io/pciSubsystem': { string: '15b3:0051' },
-      'netclaim.io/driver': { string: 'mlx5_core' }, 'netclaim.io/sriovVf': { bool: false },
+      'netclaim.dev/sriov': { bool: true }, 'netclaim.dev/sriovTotalVfs': { int: 8 }, 'netclaim.dev/sriovVfs': { int: 1 },
+      'netclaim.dev/pciVendor': { string: 'Mellanox Technologies' }, 'netclaim.dev/pciSubsystem': { string: '15b3:0051' },
+      'netclaim.dev/driver': { string: 'mlx5_core' }, 'netclaim.dev/sriovVf': { bool: false },
     });
     expect(b).toMatchObject({ name: 'pci-0000-3b-00-2', kind: 'vf' });
-    expect(b!.attributes).toMatchObject({ 'netclaim.io/sriovVf': { bool: true }, 'netclaim.io/sriovPf': { string: '0000:3b:00.0' }, 'netclaim.io/vfIndex': { int: 0 } });
+    expect(b!.attributes).toMatchObject({ 'netclaim.dev/sriovVf': { bool: true }, 'netclaim.dev/sriovPf': { string: '0000:3b:00.0' }, 'netclaim.dev/vfIndex': { int: 0 } });
   });
 
   it('keeps a PCI NIC whose netdev is elsewhere (in a pod), without link attributes', () => {
@@ -75,8 +75,8 @@ describe('buildInventory: what is published', () => {
     const inv = buildInventory(snapshot({ pci: pciMap(nic) }), opts());
     expect(inv.devices).toHaveLength(1);
     expect(inv.devices[0]).toMatchObject({ name: 'pci-0000-5e-00-0', netdevPresent: false });
-    expect(inv.devices[0]!.attributes['netclaim.io/ifName']).toBeUndefined();
-    expect(inv.devices[0]!.attributes['netclaim.io/pciAddress']).toEqual({ string: '0000:5e:00.0' });
+    expect(inv.devices[0]!.attributes['netclaim.dev/ifName']).toBeUndefined();
+    expect(inv.devices[0]!.attributes['netclaim.dev/pciAddress']).toEqual({ string: '0000:5e:00.0' });
   });
 
   it('leaves out functions bound to userspace drivers or unbound', () => {
@@ -93,7 +93,7 @@ describe('buildInventory: what is published', () => {
     const inv = buildInventory(snapshot({ pci: pciMap(hca), ib: [ib], rdmaCm: true }), opts());
     expect(inv.devices).toHaveLength(1);
     expect(inv.devices[0]).toMatchObject({ name: 'pci-0000-c1-00-0', rdmaDevice: 'mlx5_4', charDevices: ['/dev/infiniband/uverbs0', '/dev/infiniband/rdma_cm'] });
-    expect(inv.devices[0]!.attributes).toMatchObject({ 'netclaim.io/rdma': { bool: true }, 'netclaim.io/rdmaLinkLayer': { string: 'infiniband' }, 'netclaim.io/rdmaPortState': { string: 'active' } });
+    expect(inv.devices[0]!.attributes).toMatchObject({ 'netclaim.dev/rdma': { bool: true }, 'netclaim.dev/rdmaLinkLayer': { string: 'infiniband' }, 'netclaim.dev/rdmaPortState': { string: 'active' } });
   });
 
   it('associates a RoCE netdev with its RDMA device through RDMA netlink (soft-RoCE too)', () => {
@@ -104,7 +104,7 @@ describe('buildInventory: what is published', () => {
     });
     const [d] = buildInventory(s, opts()).devices;
     expect(d).toMatchObject({ name: 'dum0', kind: 'virtual', rdmaDevice: 'rxe0' });
-    expect(d!.attributes).toMatchObject({ 'netclaim.io/rdma': { bool: true }, 'netclaim.io/rdmaDevice': { string: 'rxe0' } });
+    expect(d!.attributes).toMatchObject({ 'netclaim.dev/rdma': { bool: true }, 'netclaim.dev/rdmaDevice': { string: 'rxe0' } });
   });
 
   it('does not publish an RDMA device whose netdev was left out', () => {
@@ -121,11 +121,11 @@ describe('buildInventory: what is published', () => {
     const addrs = Array.from({ length: 10 }, (_, i) => addr(5, `10.0.0.${i + 10}/24`));
     const s = snapshot({ links: [link(5, 'data0', { kind: 'macvlan', alias: 'x'.repeat(100) })], addrs: [...addrs, addr(5, 'fe80::1/64', 'link')] });
     const a = buildInventory(s, opts()).devices[0]!.attributes;
-    const ipv4 = (a['netclaim.io/ipv4'] as { string: string }).string;
+    const ipv4 = (a['netclaim.dev/ipv4'] as { string: string }).string;
     expect(ipv4.length).toBeLessThanOrEqual(64);
     expect(ipv4.split(',').every((c) => /^10\.0\.0\.\d+\/24$/.test(c))).toBe(true);
-    expect(a['netclaim.io/ipv6']).toBeUndefined(); // link-local only
-    expect((a['netclaim.io/alias'] as { string: string }).string).toHaveLength(64);
+    expect(a['netclaim.dev/ipv6']).toBeUndefined(); // link-local only
+    expect((a['netclaim.dev/alias'] as { string: string }).string).toHaveLength(64);
   });
 
   it('names non-DNS interface names with base32 and uses DraNet names in compatibility mode', () => {
@@ -139,10 +139,10 @@ describe('buildInventory: what is published', () => {
 
   it('applies the admin CEL filter and reports evaluation errors as exclusions', () => {
     const s = snapshot({ links: [link(5, 'big', { kind: 'macvlan', mtu: 9000 }), link(6, 'small', { kind: 'macvlan' })] });
-    const inv = buildInventory(s, opts({ filter: compileDeviceFilter('device.attributes["netclaim.io"].mtu > 1500') }));
+    const inv = buildInventory(s, opts({ filter: compileDeviceFilter('device.attributes["netclaim.dev"].mtu > 1500') }));
     expect(names(inv)).toEqual(['big']);
     expect(why(inv, 'small')).toBe('admin-cel');
-    const err = buildInventory(s, opts({ filter: compileDeviceFilter('device.attributes["netclaim.io"].speed > 1') }));
+    const err = buildInventory(s, opts({ filter: compileDeviceFilter('device.attributes["netclaim.dev"].speed > 1') }));
     expect(err.devices).toEqual([]);
     expect(err.exclusions.find((e) => e.ifName === 'big')?.reason).toMatch(/^filter error:/);
     expect(() => compileDeviceFilter('device.attributes[', '--filter')).toThrow(/--filter: invalid CEL expression/);

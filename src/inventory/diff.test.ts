@@ -11,7 +11,7 @@ describe('diffInventories', () => {
     const d = diffInventories(a, b);
     expect(d.added.map((x) => x.name)).toEqual(['m2']);
     expect(d.removed.map((x) => x.name)).toEqual(['m1']);
-    expect(d.changed.map((c) => [c.after.name, c.attributes])).toEqual([['m0', ['netclaim.io/mtu']]]);
+    expect(d.changed.map((c) => [c.after.name, c.attributes])).toEqual([['m0', ['netclaim.dev/mtu']]]);
     expect(isEmptyDiff(diffInventories(b, b))).toBe(true);
     expect(diffInventories(undefined, a).added).toHaveLength(2);
   });

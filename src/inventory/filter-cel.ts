@@ -1,7 +1,7 @@
 /**
  * The admin's CEL filter over device attributes, with the same shape the
  * scheduler gives DeviceClass selectors: `device.driver`,
- * `device.attributes["netclaim.io"].speed`, `device.attributes["resource.kubernetes.io"].numaNode`.
+ * `device.attributes["netclaim.dev"].speed`, `device.attributes["resource.kubernetes.io"].numaNode`.
  * Ints are CEL ints. A device is published only when the expression is true;
  * an evaluation error (e.g. a missing attribute) excludes the device and says why.
  */

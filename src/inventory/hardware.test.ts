@@ -33,7 +33,7 @@ function host(withUplink = false): { devices: readonly Device[]; exclusions: Ret
 }
 
 const plain = (d: Device): Record<string, unknown> =>
-  Object.fromEntries(Object.entries(d.attributes).map(([k, v]) => [k.replace(/^netclaim\.io\//, ''), Object.values(v)[0]]));
+  Object.fromEntries(Object.entries(d.attributes).map(([k, v]) => [k.replace(/^netclaim\.dev\//, ''), Object.values(v)[0]]));
 
 describe('discovery on hardware-shaped sysfs trees', () => {
   it('finds every NIC function, VF and RDMA-only device, and leaves out vfio and unbound functions', () => {

@@ -20,7 +20,7 @@ const emptySys = mkdtempSync(join(tmpdir(), 'nc-sys-'));
 afterAll(() => rmSync(emptySys, { recursive: true, force: true }));
 const cleanups: (() => void)[] = [];
 afterEach(() => { for (const c of cleanups.splice(0).reverse()) { try { c(); } catch { /* best effort */ } } });
-const val = (a: Record<string, object>, n: string): unknown => { const v = a[`netclaim.io/${n}`]; return v && Object.values(v)[0]; };
+const val = (a: Record<string, object>, n: string): unknown => { const v = a[`netclaim.dev/${n}`]; return v && Object.values(v)[0]; };
 
 describe(`inventory on lane-only devices (${testLibc.backend})`, () => {
   it.skipIf(!hasNetdevsim())(`netdevsim ports with SR-IOV VFs${hasNetdevsim() ? '' : ` (${needsQemuLane('netdevsim')})`}`, () => {

@@ -36,7 +36,7 @@ const inventory = (ns: TestNetns, o: Partial<InventoryOptions> = {}) => {
   return buildInventory(collectSnapshot(ns.handle, { sysfsRoot: emptySys }, options), options);
 };
 const s = (d: Device, name: string): unknown => {
-  const v = d.attributes[`netclaim.io/${name}`];
+  const v = d.attributes[`netclaim.dev/${name}`];
   return v === undefined ? undefined : Object.values(v)[0];
 };
 

@@ -33,7 +33,7 @@ function nextDiff(w: InventoryWatcher, pred: (d: InventoryDiff) => boolean, ms =
 }
 
 const changedAttr = (name: string, attr: string) => (d: InventoryDiff): boolean =>
-  d.changed.some((c) => c.after.ifName === name && c.attributes.includes(`netclaim.io/${attr}`));
+  d.changed.some((c) => c.after.ifName === name && c.attributes.includes(`netclaim.dev/${attr}`));
 
 describe(`InventoryWatcher (${testLibc.backend})`, () => {
   it('delivers MTU, address, up/down, new and deleted links, and eBPF attachments as diffs', async () => {
@@ -46,7 +46,7 @@ describe(`InventoryWatcher (${testLibc.backend})`, () => {
 
     let p = nextDiff(w, changedAttr(a!, 'mtu'));
     ip(ns, 'link', 'set', a!, 'mtu', '4000');
-    expect((await p).diff.changed[0]!.after.attributes['netclaim.io/mtu']).toEqual({ int: 4000 });
+    expect((await p).diff.changed[0]!.after.attributes['netclaim.dev/mtu']).toEqual({ int: 4000 });
 
     p = nextDiff(w, changedAttr(a!, 'ipv4'));
     ip(ns, 'addr', 'add', '10.9.8.7/24', 'dev', a!);
@@ -72,7 +72,7 @@ describe(`InventoryWatcher (${testLibc.backend})`, () => {
     try {
       p = nextDiff(w, changedAttr(a!, 'tcFilterNames'));
       attachTcFilter(ns.handle, index, 'ingress', tcProg, 'nc_filter');
-      expect((await p).diff.changed[0]!.after.attributes['netclaim.io/ebpf']).toEqual({ bool: true });
+      expect((await p).diff.changed[0]!.after.attributes['netclaim.dev/ebpf']).toEqual({ bool: true });
     } finally {
       testLibc.close(tcProg);
     }
@@ -91,7 +91,7 @@ describe(`InventoryWatcher (${testLibc.backend})`, () => {
       const p = nextDiff(w, changedAttr(a!, 'tcxProgramNames'));
       const detach = attachTcx(ns.handle, testLibc, index, 'ingress', prog);
       try {
-        expect((await p).diff.changed[0]!.after.attributes['netclaim.io/tcxProgramNames']).toEqual({ string: 'nc_tcx_prog' });
+        expect((await p).diff.changed[0]!.after.attributes['netclaim.dev/tcxProgramNames']).toEqual({ string: 'nc_tcx_prog' });
       } finally {
         detach();
       }
@@ -114,7 +114,7 @@ describe(`InventoryWatcher (${testLibc.backend})`, () => {
     await moved;
     const held = w.current.devices.find((d) => d.name === a)!;
     expect(held).toMatchObject({ netdevPresent: false, ifName: a });
-    expect(held.attributes['netclaim.io/mtu']).toEqual({ int: 2000 });
+    expect(held.attributes['netclaim.dev/mtu']).toEqual({ int: 2000 });
     const gone = nextDiff(w, (d) => d.removed.some((x) => x.name === a));
     w.release(a!);
     await gone;

@@ -25,17 +25,17 @@ describe('netclaim inventory', () => {
     const run = (...extra: string[]): SliceJson =>
       JSON.parse(execFileSync(process.execPath, [bin, 'inventory', '--netns', ns.path, '--sysfs-root', emptySys, '--json', ...extra], { encoding: 'utf8' })) as SliceJson;
     const out = run();
-    expect(out.driver).toBe('netclaim.io');
+    expect(out.driver).toBe('netclaim.dev');
     expect(out.devices.map((d) => d.name)).toEqual([m]);
     const oracle = ipJson<{ ifname: string; ifindex: number; mtu: number; address: string }[]>(ns, 'link', 'show', m!)[0]!;
     expect(out.devices[0]!.attributes).toMatchObject({
-      'netclaim.io/ifName': { string: oracle.ifname }, 'netclaim.io/mtu': { int: oracle.mtu },
-      'netclaim.io/mac': { string: oracle.address }, 'netclaim.io/ipv4': { string: '10.3.0.1/16' }, 'netclaim.io/type': { string: 'macvlan' },
+      'netclaim.dev/ifName': { string: oracle.ifname }, 'netclaim.dev/mtu': { int: oracle.mtu },
+      'netclaim.dev/mac': { string: oracle.address }, 'netclaim.dev/ipv4': { string: '10.3.0.1/16' }, 'netclaim.dev/type': { string: 'macvlan' },
     });
     expect(out.exclusions.map((e) => [e.ifName, e.code]).sort()).toEqual([[a, 'veth'], [b, 'veth'], ['lo', 'loopback']].sort());
     // Options: veths published, names excluded, a CEL filter, DraNet names.
     expect(run('--include-veth', '--exclude', b!).devices.map((d) => d.name).sort()).toEqual([a, m].sort());
-    expect(run('--include-veth', '--filter', 'device.attributes["netclaim.io"].type == "veth" && device.attributes["netclaim.io"].mtu == 9000').devices.map((d) => d.name)).toEqual([a]);
+    expect(run('--include-veth', '--filter', 'device.attributes["netclaim.dev"].type == "veth" && device.attributes["netclaim.dev"].mtu == 9000').devices.map((d) => d.name)).toEqual([a]);
     expect(Object.keys(run('--naming', 'dranet').devices[0]!.attributes)).toContain('dra.net/ifName');
   });
 
@@ -87,7 +87,7 @@ describe('netclaim inventory --watch', () => {
       expect(initial.devices.map((d) => d.name)).toEqual([m]);
       ip(ns, 'link', 'set', m, 'mtu', '1400');
       const change = JSON.parse(await waitFor((l) => l.includes('"event":"change"'))) as { changed: { name: string; attributes: Record<string, unknown> }[] };
-      expect(change.changed).toEqual([{ name: m, attributes: { 'netclaim.io/mtu': { int: 1400 } } }]);
+      expect(change.changed).toEqual([{ name: m, attributes: { 'netclaim.dev/mtu': { int: 1400 } } }]);
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill('SIGTERM');

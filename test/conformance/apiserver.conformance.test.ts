@@ -24,7 +24,7 @@ interface Device {
 }
 
 function slice(devices: Device[], nodeName = 'node-1'): { name: string; obj: object } {
-  const name = `${nodeName}-netclaim.io-${suffix()}`;
+  const name = `${nodeName}-netclaim.dev-${suffix()}`;
   return {
     name,
     obj: {
@@ -32,7 +32,7 @@ function slice(devices: Device[], nodeName = 'node-1'): { name: string; obj: obj
       kind: 'ResourceSlice',
       metadata: { name },
       spec: {
-        driver: 'netclaim.io',
+        driver: 'netclaim.dev',
         nodeName,
         pool: { name: nodeName, generation: 1, resourceSliceCount: 1 },
         devices,
@@ -48,13 +48,13 @@ function nic(name: string, extra: Device['attributes'] = {}): Device {
       'resource.kubernetes.io/pcieRoot': { string: 'pci0000:00' },
       'resource.kubernetes.io/pciBusID': { string: '0000:00:03.0' },
       ifName: { string: 'eth1' },
-      'netclaim.io/mac': { string: '52:54:00:12:34:56' },
+      'netclaim.dev/mac': { string: '52:54:00:12:34:56' },
       numaNode: { int: 0 },
       rdma: { bool: true },
-      'netclaim.io/kernelVersion': { version: '6.1.0' },
+      'netclaim.dev/kernelVersion': { version: '6.1.0' },
       ...extra,
     },
-    capacity: { 'netclaim.io/bandwidth': { value: '100G' } },
+    capacity: { 'netclaim.dev/bandwidth': { value: '100G' } },
   };
 }
 
@@ -118,19 +118,19 @@ describe('ResourceSlice validation (resource.k8s.io/v1)', () => {
   });
 
   test('accepts exactly the limits: 64-char string, 32 attributes+capacities, 128 devices', async () => {
-    const atLimit = nic('eth1', { 'netclaim.io/long': { string: 'x'.repeat(64) } });
+    const atLimit = nic('eth1', { 'netclaim.dev/long': { string: 'x'.repeat(64) } });
     const attrs: Device['attributes'] = {};
     for (let i = 0; i < 31; i++) attrs[`a${i}`] = { int: i };
     const devices = Array.from({ length: 128 }, (_, i) => ({ name: `dev${i}`, attributes: { ifName: { string: `eth${i}` } } }));
-    for (const s of [slice([atLimit]), slice([{ name: 'eth1', attributes: attrs, capacity: { 'netclaim.io/bandwidth': { value: '1G' } } }]), slice(devices)]) {
+    for (const s of [slice([atLimit]), slice([{ name: 'eth1', attributes: attrs, capacity: { 'netclaim.dev/bandwidth': { value: '1G' } } }]), slice(devices)]) {
       const r = await create(SLICES, s.obj, s.name);
       expect(r.status, r.text).toBe(201);
     }
   });
 
   test('rejects an attribute string of 65 characters', async () => {
-    const s = slice([nic('eth1', { 'netclaim.io/long': { string: 'x'.repeat(65) } })]);
-    expectInvalid(await create(SLICES, s.obj, s.name), 'spec.devices[0].attributes[netclaim.io/long].string', /may not be more than 64/);
+    const s = slice([nic('eth1', { 'netclaim.dev/long': { string: 'x'.repeat(65) } })]);
+    expectInvalid(await create(SLICES, s.obj, s.name), 'spec.devices[0].attributes[netclaim.dev/long].string', /may not be more than 64/);
   });
 
   test('rejects 33 attributes on one device', async () => {
@@ -147,7 +147,7 @@ describe('ResourceSlice validation (resource.k8s.io/v1)', () => {
   });
 
   test('rejects an invalid qualified attribute name', async () => {
-    const s = slice([nic('eth1', { 'netclaim.io/not-a-c-identifier': { bool: true } })]);
+    const s = slice([nic('eth1', { 'netclaim.dev/not-a-c-identifier': { bool: true } })]);
     // 1.34 names the map key in the path, 1.37 only the map.
     expectInvalid(await create(SLICES, s.obj, s.name), /^spec\.devices\[0\]\.attributes(\[netclaim\.io\/not-a-c-identifier\])?$/, /"not-a-c-identifier": a valid C identifier/);
   });
@@ -178,7 +178,7 @@ describe('DeviceClass', () => {
       kind: 'DeviceClass',
       metadata: { name },
       spec: {
-        selectors: [{ cel: { expression: 'device.driver == "netclaim.io" && device.attributes["netclaim.io"].rdma == true && device.attributes["resource.kubernetes.io"].pcieRoot == "pci0000:00"' } }],
+        selectors: [{ cel: { expression: 'device.driver == "netclaim.dev" && device.attributes["netclaim.dev"].rdma == true && device.attributes["resource.kubernetes.io"].pcieRoot == "pci0000:00"' } }],
       },
     }, name);
     expect(r.status, r.text).toBe(201);

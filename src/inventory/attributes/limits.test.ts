@@ -8,8 +8,8 @@ import { attributeProblems, fitList, fitText, isQualifiedName, MAX_ATTRIBUTES_PE
 
 describe('API limits', () => {
   it('validates qualified names as the API does', () => {
-    for (const ok of ['ifName', 'netclaim.io/ifName', 'resource.kubernetes.io/pcieRoot', 'a/_x1', 'x'.repeat(32)]) expect(isQualifiedName(ok), ok).toBe(true);
-    for (const bad of ['', '1abc', 'a/b/c', 'Netclaim.io/x', 'netclaim.io/', '/x', 'x'.repeat(33), 'netclaim.io/if-name']) expect(isQualifiedName(bad), bad).toBe(false);
+    for (const ok of ['ifName', 'netclaim.dev/ifName', 'resource.kubernetes.io/pcieRoot', 'a/_x1', 'x'.repeat(32)]) expect(isQualifiedName(ok), ok).toBe(true);
+    for (const bad of ['', '1abc', 'a/b/c', 'Netclaim.io/x', 'netclaim.dev/', '/x', 'x'.repeat(33), 'netclaim.dev/if-name']) expect(isQualifiedName(bad), bad).toBe(false);
   });
 
   it('cuts lists on whole items and text on characters', () => {
@@ -67,7 +67,7 @@ describe('deviceAttributes', () => {
       expect(attributeProblems(attributes)).toEqual([]);
       expect(Object.keys(attributes).length).toBeLessThanOrEqual(MAX_ATTRIBUTES_PER_DEVICE);
       // Priority: identity attributes are never the ones dropped.
-      expect(dropped).not.toContain('netclaim.io/ifName');
+      expect(dropped).not.toContain('netclaim.dev/ifName');
     }), { numRuns: 500 });
   });
 
@@ -76,6 +76,6 @@ describe('deviceAttributes', () => {
     const full: DeviceFacts = { ...f, link: { ...f.link!, alias: 'uplink to spine', permMac: '02:00:00:00:00:99' }, addrs: [{ index: 5, family: 2, address: '10.0.0.1', prefixLen: 24, scope: 'global', flags: [], rawFlags: 0 } as never, { index: 5, family: 10, address: 'fd00::1', prefixLen: 64, scope: 'global', flags: [], rawFlags: 0 } as never], ebpf: { tcFilters: [{ direction: 'ingress', prio: 1, handle: 1, protocol: 'all', name: 'f' }], tcx: [{ direction: 'egress', progId: 1, name: 't' }], xdp: [{ mode: 'generic', progId: 2, name: 'x' }] }, ethtool: { speed: 100000, duplex: 'full' } };
     const { attributes, dropped } = deviceAttributes(full, 'netclaim');
     expect(Object.keys(attributes)).toHaveLength(32);
-    expect(dropped).toEqual(['netclaim.io/xdpProgramName', 'netclaim.io/alias', 'netclaim.io/permMac', 'netclaim.io/duplex']);
+    expect(dropped).toEqual(['netclaim.dev/xdpProgramName', 'netclaim.dev/alias', 'netclaim.dev/permMac', 'netclaim.dev/duplex']);
   });
 });

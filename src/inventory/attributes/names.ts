@@ -6,7 +6,7 @@
  */
 
 /** The driver name, and the domain of netclaim's own attributes. */
-export const DRIVER_NAME = 'netclaim.io';
+export const DRIVER_NAME = 'netclaim.dev';
 
 /** Standard attributes (k8s.io/dynamic-resource-allocation/deviceattribute). */
 export const STANDARD = {
