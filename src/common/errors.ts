@@ -22,8 +22,19 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   // configuration
   'CONFIG_INVALID',
+  'CONFIG_MALFORMED',
+  'CONFIG_CLAIM_INVALID',
   // state
   'STATE_INVALID',
+  // Kubernetes API (ResourceSlice publishing)
+  'KUBE_REQUEST_FAILED',
+  'KUBE_FIELDS_DROPPED',
+  'KUBE_SLICE_INVALID',
+  // kubelet surface (plugin registration and DRA gRPC sockets)
+  'KUBELET_SOCKET_PATH_OCCUPIED',
+  'KUBELET_INSTANCE_LOCKED',
+  'KUBELET_LISTEN_FAILED',
+  'KUBELET_SERVER_CLOSED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -70,8 +81,8 @@ export class NotFoundError extends DriverError {
 }
 
 export class ConfigError extends DriverError {
-  constructor(message: string, options: DriverErrorOptions = {}) {
-    super('CONFIG_INVALID', message, options);
+  constructor(message: string, options: DriverErrorOptions = {}, code: ErrorCode = 'CONFIG_INVALID') {
+    super(code, message, options);
   }
 }
 

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,8 +22,11 @@ describe('netclaim inventory', () => {
     ip(ns, 'link', 'add', a!, 'mtu', '9000', 'type', 'veth', 'peer', 'name', b!);
     ip(ns, 'link', 'add', m!, 'link', a!, 'type', 'macvlan');
     ip(ns, 'addr', 'add', '10.3.0.1/16', 'dev', m!);
-    const run = (...extra: string[]): SliceJson =>
-      JSON.parse(execFileSync(process.execPath, [bin, 'inventory', '--netns', ns.path, '--sysfs-root', emptySys, '--json', ...extra], { encoding: 'utf8' })) as SliceJson;
+    const run = (...extra: string[]): SliceJson => {
+      const r = spawnSync(process.execPath, [bin, 'inventory', '--netns', ns.path, '--sysfs-root', emptySys, '--json', ...extra], { encoding: 'utf8' });
+      expect(r.status, `exit ${r.status}, signal ${r.signal}, error ${r.error?.message}, stderr: ${r.stderr}`).toBe(0);
+      return JSON.parse(r.stdout) as SliceJson;
+    };
     const out = run();
     expect(out.driver).toBe('netclaim.dev');
     expect(out.devices.map((d) => d.name)).toEqual([m]);

@@ -1,8 +1,9 @@
 /**
  * A device's published attributes from everything discovery knows about it,
  * within the API limits by construction: values are typed, lists are cut on
- * whole items, free text is cut to 64 characters, and when more than 32
- * attributes would result the lowest-priority ones are dropped (and listed).
+ * whole items, free text is cut to 64 UTF-8 bytes on a character boundary,
+ * and when more than 32 attributes would result the lowest-priority ones are
+ * dropped (and listed).
  */
 import type { AttachedPrograms } from '../../kernel/bpf/ebpf-types.ts';
 import type { EthtoolLinkModes } from '../../kernel/netlink/genl/ethtool-types.ts';

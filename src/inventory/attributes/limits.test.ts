@@ -12,14 +12,18 @@ describe('API limits', () => {
     for (const bad of ['', '1abc', 'a/b/c', 'Netclaim.io/x', 'netclaim.dev/', '/x', 'x'.repeat(33), 'netclaim.dev/if-name']) expect(isQualifiedName(bad), bad).toBe(false);
   });
 
-  it('cuts lists on whole items and text on characters', () => {
+  it('cuts lists on whole items and text on characters, to 64 bytes', () => {
     const items = Array.from({ length: 10 }, (_, i) => `10.0.0.${i}/24`);
     const s = fitList(items)!;
     expect(s.length).toBeLessThanOrEqual(64);
     expect(items.join(',').startsWith(s)).toBe(true);
     expect(s.endsWith('/24')).toBe(true);
     expect(fitList(['x'.repeat(65)])).toBeUndefined();
-    expect(fitText('é'.repeat(70))).toBe('é'.repeat(64));
+    // The API counts bytes (Go len()): 64 'é' are 128 bytes and were refused by kube-apiserver.
+    expect(fitText('é'.repeat(70))).toBe('é'.repeat(32));
+    expect(fitText(`a${'é'.repeat(40)}`)).toBe(`a${'é'.repeat(31)}`); // never half a character
+    expect(fitList(['é'.repeat(20), 'é'.repeat(20)])).toBe('é'.repeat(20));
+    expect(attributeProblems({ s: { string: 'é'.repeat(33) } })).toEqual(['s: string longer than 64 bytes']);
   });
 
   it('reports every kind of problem', () => {

@@ -7,7 +7,7 @@
 
 /** Attributes plus capacities per device. */
 export const MAX_ATTRIBUTES_PER_DEVICE = 32;
-/** String and version values, in characters. */
+/** String and version values, in UTF-8 bytes (the API validates Go `len()`, so bytes, not characters). */
 export const MAX_VALUE_LENGTH = 64;
 /** A C identifier of at most 32 characters. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
@@ -39,19 +39,26 @@ export const isDriverName = (s: string): boolean => DNS_SUBDOMAIN.test(s);
 
 /** Why a single value breaks the API limits, or undefined. */
 export function valueProblem(v: AttributeValue): string | undefined {
-  if ('string' in v) return [...v.string].length > MAX_VALUE_LENGTH ? `string longer than ${MAX_VALUE_LENGTH}` : undefined;
+  if ('string' in v) return utf8Length(v.string) > MAX_VALUE_LENGTH ? `string longer than ${MAX_VALUE_LENGTH} bytes` : undefined;
   if ('version' in v) return /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(v.version) && v.version.length <= MAX_VALUE_LENGTH ? undefined : 'not a semantic version';
   if ('int' in v) return Number.isSafeInteger(v.int) ? undefined : 'not an integer';
   return typeof v.bool === 'boolean' ? undefined : 'not a boolean';
 }
 
+const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
+
 /**
- * A string that fits: cut to the limit on a character boundary. Used only for
+ * A string that fits: cut to 64 bytes on a character boundary. Used only for
  * free text (alias); identifiers are never cut but dropped instead.
  */
 export function fitText(s: string): string {
-  const chars = [...s];
-  return chars.length <= MAX_VALUE_LENGTH ? s : chars.slice(0, MAX_VALUE_LENGTH).join('');
+  if (utf8Length(s) <= MAX_VALUE_LENGTH) return s;
+  let out = '';
+  for (const ch of s) {
+    if (utf8Length(out) + utf8Length(ch) > MAX_VALUE_LENGTH) break;
+    out += ch;
+  }
+  return out;
 }
 
 /**
@@ -62,7 +69,7 @@ export function fitList(items: readonly string[], sep = ','): string | undefined
   let out = '';
   for (const item of items) {
     const next = out === '' ? item : `${out}${sep}${item}`;
-    if ([...next].length > MAX_VALUE_LENGTH) break;
+    if (utf8Length(next) > MAX_VALUE_LENGTH) break;
     out = next;
   }
   return out === '' ? undefined : out;

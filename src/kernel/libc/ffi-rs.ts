@@ -119,6 +119,7 @@ export function loadFfiRsLibc(): Libc {
       return checked(call('open', I32, [T.String, I32, I32], args));
     },
     setns: (fd, nstype) => checked(call('setns', I32, [I32, I32], [int('setns', 'fd', fd), int('setns', 'nstype', nstype)])),
+    flock: (fd, op) => checked(call('flock', I32, [I32, I32], [int('flock', 'fd', fd), int('flock', 'operation', op)])),
     bpf: (cmd, attr, size) => {
       const a = buffer('bpf', 'attr', attr);
       const args = [sysBpf, int('bpf', 'cmd', cmd), a, length('bpf', 'size', size, a)];

@@ -33,6 +33,7 @@ export function loadKoffiLibc(): Libc {
   const close = lib.func('int close(int)');
   const open = lib.func('int open(const char *, int, uint32_t)');
   const setns = lib.func('int setns(int, int)');
+  const flock = lib.func('int flock(int, int)');
   // syscall() is variadic; fixed integer arguments are ABI-safe on x86_64 and arm64.
   const syscall3 = lib.func('long syscall(long, long, void *, long)');
   const syscall0 = lib.func('long syscall(long)');
@@ -58,6 +59,7 @@ export function loadKoffiLibc(): Libc {
     close: (fd) => checked(close(fd)),
     open: (path, flags, mode) => checked(open(path, flags, mode)),
     setns: (fd, nstype) => checked(setns(fd, nstype)),
+    flock: (fd, op) => checked(flock(fd, op)),
     bpf: (cmd, attr, size) => checked(Number(syscall3(sysBpf, cmd, attr, size))),
     addressOf: (buf) => BigInt(koffi.address(buf)),
     gettid: () => Number(syscall0(sysGettid)),

@@ -1,9 +1,12 @@
 /**
  * The same checks against both backends, none needing root: netlink sockets,
- * errno, gettid, Buffer addresses, bpf(2) failure, and an RTM_GETLINK round
+ * errno, gettid, Buffer addresses, bpf(2) failure, flock, and an RTM_GETLINK round
  * trip (rtnetlink answers GET requests for any user). ffi-rs also gets the
  * misuse cases that would otherwise abort the process.
  */
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { isDriverError } from '../../common/errors.ts';
 import { loadLibc, type FfiBackend } from './index.ts';
@@ -111,6 +114,24 @@ describe.each<FfiBackend>(['koffi', 'ffi-rs'])('Libc on %s', (backend) => {
       expect(libc.errno()).toBe(EAGAIN);
     } finally {
       libc.close(fd);
+    }
+  });
+
+  it('flock: a second open file of the same path cannot take the lock until the first lets go', () => {
+    const [LOCK_EX, LOCK_NB, LOCK_UN] = [2, 4, 8];
+    const dir = mkdtempSync(join(tmpdir(), 'nc-flock-'));
+    const a = openSync(join(dir, 'l'), 'w');
+    const b = openSync(join(dir, 'l'), 'r');
+    try {
+      expect(libc.flock(a, LOCK_EX | LOCK_NB)).toBe(0);
+      expect(libc.flock(b, LOCK_EX | LOCK_NB)).toBe(-1);
+      expect(libc.errno()).toBe(EAGAIN); // EWOULDBLOCK
+      expect(libc.flock(a, LOCK_UN)).toBe(0);
+      expect(libc.flock(b, LOCK_EX | LOCK_NB)).toBe(0);
+    } finally {
+      closeSync(a);
+      closeSync(b);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -17,6 +17,8 @@ export interface Libc {
   close(fd: number): number;
   open(path: string, flags: number, mode: number): number;
   setns(fd: number, nstype: number): number;
+  /** `flock(2)`: advisory whole-file lock, released by the kernel when the last fd of the open file closes. */
+  flock(fd: number, operation: number): number;
   /** `bpf(2)` through `syscall(SYS_bpf, ...)`. */
   bpf(cmd: number, attr: Buffer, size: number): number;
   /** The native address of a Buffer's first byte (for pointers inside `bpf_attr`). */

@@ -1,0 +1,292 @@
+/**
+ * Publishes one node's devices as ResourceSlices and keeps them so.
+ *
+ *   const p = new SlicePublisher({ kubeConfig, nodeName });
+ *   await p.start();                 // reads the Node's UID, lists and watches our slices
+ *   watcher.subscribe((inv) => p.update(inv.devices));
+ *   ...
+ *   await p.close();                 // stops the watch; the slices stay (the kubelet removes them)
+ *
+ * Every reconcile is planSync (pure) over the informer's view, then creates
+ * and updates (the new generation), then deletes (the old one). Bursts of
+ * update() are coalesced (`debounceMs` after the first), failed reconciles
+ * are retried with exponential backoff after a fresh LIST, and any change
+ * someone else makes to our slices (a delete, an edit) is reverted
+ * `driftDelayMs` after the watch reports it. Nothing is written before the
+ * first update(): a restarted driver must not wipe the pool it cannot see yet.
+ */
+import { CoreV1Api, ResourceV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { DriverError, StateError } from '../../common/errors.ts';
+import type { Attributes } from '../../inventory/attributes/limits.ts';
+import { DRIVER_NAME } from '../../inventory/attributes/names.ts';
+import { kubeError, kubeStatus } from './kube-error.ts';
+import { fromModel, specKey, toModel, type StoredSlice } from './slice-codec.ts';
+import { SliceInformer } from './slice-informer.ts';
+import { isNoop, planSync, type DroppedFieldsMemo, type SyncPlan } from './slice-sync.ts';
+import type { ResourceSlice, SliceDevice } from './slices.ts';
+
+/** What the publisher is given: inventory devices fit (extra fields are ignored). */
+export interface PublishDevice {
+  readonly name: string;
+  readonly attributes: Attributes;
+  /** Set when the device is unhealthy: a reason (becomes the taint value) or true. */
+  readonly unhealthy?: string | boolean;
+}
+
+export interface SlicePublisherOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly nodeName: string;
+  /** Default DRIVER_NAME (`netclaim.dev`). */
+  readonly driver?: string;
+  /** The Node's UID for the owner reference; read from the Node object when absent. */
+  readonly nodeUid?: string;
+  readonly poolName?: string;
+  readonly maxPerSlice?: number;
+  /** Publish unhealthy devices with a `<driver>/unhealthy` NoSchedule taint (slices then hold ≤ 64). */
+  readonly taintUnhealthy?: boolean;
+  /** Coalescing window after the first update() of a burst (ms, default 50). */
+  readonly debounceMs?: number;
+  /** Delay before repairing a change someone else made (ms, default 500). */
+  readonly driftDelayMs?: number;
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+  /** Server-side watch timeout before the watch is resumed (s, default 25; see SliceInformer). */
+  readonly watchTimeoutSeconds?: number;
+  /** Background failures (each is also counted in `errors`). */
+  readonly onError?: (err: DriverError) => void;
+}
+
+export class SlicePublisher {
+  readonly #o: SlicePublisherOptions & { readonly driver: string };
+  readonly #api: ResourceV1Api;
+  readonly #informer: SliceInformer;
+  readonly #dropped = new Map<string, DroppedFieldsMemo>();
+  #nodeUid: string | undefined;
+  #desired: readonly SliceDevice[] | undefined;
+  #version = 0;
+  #syncedVersion = 0;
+  #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #timerDue = 0;
+  #running = false;
+  #inflight: Promise<void> | undefined;
+  #again = false;
+  #needList = false;
+  #failures = 0;
+  #state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  #last: SyncPlan | undefined;
+  #counters = { errors: 0, creates: 0, updates: 0, deletes: 0, syncs: 0 };
+  #lastError: DriverError | undefined;
+
+  constructor(o: SlicePublisherOptions) {
+    this.#o = { ...o, driver: o.driver ?? DRIVER_NAME };
+    this.#nodeUid = o.nodeUid;
+    this.#api = o.kubeConfig.makeApiClient(ResourceV1Api);
+    this.#informer = new SliceInformer({
+      kubeConfig: o.kubeConfig, api: this.#api, driver: this.#o.driver, nodeName: o.nodeName,
+      onChange: () => this.#schedule(this.#o.driftDelayMs ?? 500),
+      onError: (e) => this.#report(e),
+      ...(o.retryMaxMs !== undefined ? { retryMaxMs: o.retryMaxMs } : {}),
+      ...(o.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: o.watchTimeoutSeconds } : {}),
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new StateError(`SlicePublisher: start() in state ${this.#state}`);
+    this.#state = 'starting';
+    try {
+      if (this.#nodeUid === undefined) this.#nodeUid = await this.#readNodeUid();
+      await this.#informer.start();
+    } catch (err) {
+      if (this.#state === 'starting') this.#state = 'new'; // may be retried
+      throw err;
+    }
+    if (this.#state !== 'starting') return; // closed meanwhile
+    this.#state = 'running';
+    if (this.#desired) this.#schedule(0);
+  }
+
+  /** The devices to publish now (the full set). Cheap; writes happen after the debounce. */
+  update(devices: readonly PublishDevice[]): void {
+    if (this.#state === 'closed') throw new StateError('SlicePublisher: update() after close()');
+    this.#desired = devices.map((d) => this.#sliceDevice(d));
+    this.#version++;
+    this.#schedule(this.#o.debounceMs ?? 50);
+  }
+
+  /** Resolves once everything given to update() so far is in the API server. */
+  synced(): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(new StateError('SlicePublisher closed'));
+    if (this.#syncedVersion === this.#version && this.#version > 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Stops the watch and timers and waits for a write in flight. Slices are left in place. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    clearTimeout(this.#timer);
+    this.#informer.close();
+    for (const w of this.#waiters.splice(0)) w.reject(new StateError('SlicePublisher closed'));
+    await this.#inflight;
+  }
+
+  /** Slices of the last published plan. */
+  get slices(): number { return this.#last?.desired.length ?? 0; }
+  /** Devices in them. */
+  get devices(): number { return this.#last?.desired.reduce((n, s) => n + s.spec.devices.length, 0) ?? 0; }
+  get generation(): number { return this.#last?.generation ?? 0; }
+  /** Failed reconciles, watch failures and dropped-field reports. */
+  get errors(): number { return this.#counters.errors; }
+  /** Successful API writes by kind, and reconciles that ran to the end. */
+  get writes(): { readonly creates: number; readonly updates: number; readonly deletes: number; readonly syncs: number } {
+    const { creates, updates, deletes, syncs } = this.#counters;
+    return { creates, updates, deletes, syncs };
+  }
+  get lastError(): DriverError | undefined { return this.#lastError; }
+
+  /** Arms the reconcile timer unless one is due sooner (so bursts coalesce and latency stays bounded). */
+  #schedule(delayMs: number): void {
+    if (this.#state !== 'running' || this.#desired === undefined) return;
+    const due = Date.now() + delayMs;
+    if (this.#timer !== undefined && this.#timerDue <= due) return;
+    clearTimeout(this.#timer);
+    this.#timerDue = due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#running) this.#again = true; // the loop in #run picks it up
+      else this.#inflight = this.#run();
+    }, delayMs);
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    try {
+      do {
+        this.#again = false;
+        await this.#syncOnce();
+      } while (this.#again && this.#state === 'running');
+      this.#failures = 0;
+    } catch (err) {
+      const e = kubeError('publish resourceslices', err);
+      this.#report(e);
+      if (e.code === 'KUBE_SLICE_INVALID') return; // retrying cannot help; the next update() may
+      this.#needList = true; // whatever failed, the cache may be wrong now
+      const min = this.#o.retryMinMs ?? 200;
+      const delay = Math.min(this.#o.retryMaxMs ?? 30_000, min * 2 ** this.#failures++) * (0.75 + Math.random() / 4);
+      this.#schedule(delay);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #syncOnce(): Promise<void> {
+    const version = this.#version;
+    if (this.#needList) {
+      await this.#informer.list();
+      this.#needList = false;
+    }
+    const plan = planSync({
+      devices: this.#desired!, stored: this.#informer.slices, lastGeneration: this.#last?.generation ?? 0, dropped: this.#dropped,
+      options: {
+        driver: this.#o.driver, nodeName: this.#o.nodeName, nodeUid: this.#nodeUid!,
+        ...(this.#o.poolName !== undefined ? { poolName: this.#o.poolName } : {}),
+        ...(this.#o.maxPerSlice !== undefined ? { maxPerSlice: this.#o.maxPerSlice } : {}),
+      },
+    });
+    if (!isNoop(plan)) {
+      // The new generation first, complete; only then the old slices go (upstream order for consumers).
+      await settleAll([...plan.create.map((s) => this.#create(s)), ...plan.update.map((u) => this.#replace(u.slice, u.stored))]);
+      await settleAll(plan.delete.map((s) => this.#delete(s)));
+    }
+    this.#last = plan;
+    this.#counters.syncs++;
+    if (version === this.#version) {
+      this.#syncedVersion = version;
+      for (const w of this.#waiters.splice(0)) w.resolve();
+    }
+  }
+
+  async #create(s: ResourceSlice): Promise<void> {
+    const res = await this.#call('create', s.metadata.name, () => this.#api.createResourceSlice({ body: toModel(s), fieldManager: this.#o.driver }));
+    this.#stored(s, fromModel(res));
+    this.#counters.creates++;
+  }
+
+  async #replace(s: ResourceSlice, old: StoredSlice): Promise<void> {
+    const body = toModel(s, old.resourceVersion);
+    const res = await this.#call('replace', s.metadata.name, () => this.#api.replaceResourceSlice({ name: s.metadata.name, body, fieldManager: this.#o.driver }));
+    this.#stored(s, fromModel(res));
+    this.#counters.updates++;
+  }
+
+  /** With preconditions: a slice someone changed since we looked is not deleted blindly. */
+  async #delete(s: StoredSlice): Promise<void> {
+    try {
+      await this.#call('delete', s.name, () => this.#api.deleteResourceSlice({ name: s.name, body: { preconditions: { uid: s.uid, resourceVersion: s.resourceVersion } } }));
+    } catch (err) {
+      if (kubeStatus(err) !== 404) throw err;
+    }
+    this.#informer.recordDelete(s);
+    this.#counters.deletes++;
+  }
+
+  async #call<T>(op: string, name: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      throw kubeError(`${op} resourceslice ${name}`, err, { slice: name });
+    }
+  }
+
+  /** Records a write result; when the server kept less than we sent, accepts that form instead of looping. */
+  #stored(sent: ResourceSlice, got: StoredSlice): void {
+    this.#informer.recordWrite(got);
+    const want = specKey(sent.spec);
+    const have = specKey(got.spec);
+    if (want === have) {
+      this.#dropped.delete(sent.metadata.name);
+      return;
+    }
+    const known = this.#dropped.get(sent.metadata.name);
+    this.#dropped.set(sent.metadata.name, { sent: want, stored: have });
+    if (known?.sent !== want) {
+      this.#report(new DriverError('KUBE_FIELDS_DROPPED', `resourceslice ${sent.metadata.name}: the API server stored fewer fields than sent (a feature gate off?)`, { context: { slice: sent.metadata.name } }));
+    }
+  }
+
+  async #readNodeUid(): Promise<string> {
+    try {
+      const node = await this.#o.kubeConfig.makeApiClient(CoreV1Api).readNode({ name: this.#o.nodeName });
+      const uid = node.metadata?.uid;
+      if (!uid) throw new Error('Node has no metadata.uid');
+      return uid;
+    } catch (err) {
+      throw kubeError(`read node ${this.#o.nodeName}`, err);
+    }
+  }
+
+  #sliceDevice(d: PublishDevice): SliceDevice {
+    if (!this.#o.taintUnhealthy || !d.unhealthy) return { name: d.name, attributes: d.attributes };
+    const value = typeof d.unhealthy === 'string' ? labelValue(d.unhealthy) : '';
+    return { name: d.name, attributes: d.attributes, taints: [{ key: `${this.#o.driver}/unhealthy`, ...(value ? { value } : {}), effect: 'NoSchedule' }] };
+  }
+
+  #report(e: DriverError): void {
+    this.#counters.errors++;
+    this.#lastError = e;
+    this.#o.onError?.(e);
+  }
+}
+
+/** A label value (≤ 63, alphanumeric at both ends, `-_.` inside) from free text. */
+export function labelValue(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.-]+/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+}
+
+/** Waits for every write (so the cache records each success), then fails with the first failure. */
+async function settleAll(ps: readonly Promise<void>[]): Promise<void> {
+  const rs = await Promise.allSettled(ps);
+  const bad = rs.find((r) => r.status === 'rejected');
+  if (bad) throw bad.reason;
+}

@@ -1,0 +1,57 @@
+import { status } from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeDriver } from '../../../test/kubelet/fake-driver.ts';
+import { kubeletClient, messages, watchHealth } from '../../../test/kubelet/kubelet-client.ts';
+import { cleanupServers, startServer } from '../../../test/kubelet/server-fixture.ts';
+import type { DeviceHealth } from './driver-port.ts';
+import { SERVICE } from './protos.ts';
+
+afterEach(cleanupServers);
+
+const eth0: DeviceHealth = { poolName: 'node-1', deviceName: 'eth0', health: 'healthy', lastUpdatedTime: 1_760_000_000 };
+const eth1: DeviceHealth = { poolName: 'node-1', deviceName: 'eth1', health: 'unknown', lastUpdatedTime: 1_760_000_001, healthCheckTimeoutSeconds: 45, message: 'no carrier yet' };
+
+describe('DRAResourceHealth v1alpha1 NodeWatchResources', () => {
+  it('sends the full list at once, after every change, and again periodically', async () => {
+    const driver = new FakeDriver({ health: [eth0, eth1] });
+    const { server } = await startServer({ driver, healthResendMs: 150 });
+    const stream = watchHealth(kubeletClient(server.paths.draSocket, SERVICE.healthV1alpha1));
+    const m = messages(stream);
+
+    expect(await m.next()).toEqual({ devices: [
+      { device: { pool_name: 'node-1', device_name: 'eth0' }, health: 'HEALTHY', last_updated_time: 1_760_000_000, health_check_timeout_seconds: 0, message: '' },
+      { device: { pool_name: 'node-1', device_name: 'eth1' }, health: 'UNKNOWN', last_updated_time: 1_760_000_001, health_check_timeout_seconds: 45, message: 'no carrier yet' },
+    ] });
+
+    driver.healthView?.set([{ ...eth0, health: 'unhealthy', lastUpdatedTime: 1_760_000_100, message: 'link down' }]);
+    expect(await m.next()).toEqual({ devices: [expect.objectContaining({ health: 'UNHEALTHY', message: 'link down', last_updated_time: 1_760_000_100 })] });
+
+    const t0 = Date.now();
+    const resent = await m.next(2_000);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(resent.devices).toEqual([expect.objectContaining({ health: 'UNHEALTHY' })]); // the complete current list again
+    stream.cancel();
+  });
+
+  it('unsubscribes a cancelled stream, and a graceful close ends open streams with OK', async () => {
+    const driver = new FakeDriver({ health: [eth0] });
+    const { server } = await startServer({ driver });
+    const client = kubeletClient(server.paths.draSocket, SERVICE.healthV1alpha1);
+    const first = watchHealth(client);
+    const second = messages(watchHealth(client));
+    await messages(first).next();
+    await second.next();
+    expect(driver.healthView?.listeners).toBe(2);
+    first.cancel();
+    await expect.poll(() => driver.healthView?.listeners).toBe(1);
+    await server.close();
+    expect(await second.ended).toBeNull();
+    expect(driver.healthView?.listeners).toBe(0);
+  });
+
+  it('is not served when the driver has no health view', async () => {
+    const { server } = await startServer();
+    const m = messages(watchHealth(kubeletClient(server.paths.draSocket, SERVICE.healthV1alpha1)));
+    expect(await m.ended).toMatchObject({ code: status.UNIMPLEMENTED });
+  });
+});
