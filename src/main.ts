@@ -6,12 +6,14 @@ import { isDriverError } from './common/errors.ts';
 import pkg from '../package.json' with { type: 'json' };
 import { INVENTORY_USAGE, runInventory } from './surfaces/cli/inventory.ts';
 import { runLinks } from './surfaces/cli/links.ts';
+import { runValidate, VALIDATE_USAGE } from './surfaces/cli/validate.ts';
 
 const USAGE = `netclaim ${pkg.version} — Kubernetes DRA driver for network devices
 
 Usage:
 ${INVENTORY_USAGE}
   netclaim links [--netns PATH] [--json]   the links of a network namespace, as the kernel layer sees them
+${VALIDATE_USAGE}
   netclaim --version                       print the version
   netclaim help                            this text
 
@@ -32,6 +34,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runInventory(rest, out);
     case 'links':
       return runLinks(rest, out);
+    case 'validate':
+      return runValidate(rest, out);
     case undefined:
     case 'help':
     case '--help':

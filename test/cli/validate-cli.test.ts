@@ -1,0 +1,153 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = new URL('../../bin/netclaim.js', import.meta.url).pathname;
+const fixtures = new URL('../fixtures/claim-config/', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'netclaim-validate-'));
+afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function validate(...args: string[]): { status: number | null; lines: string[]; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, 'validate', ...args], { encoding: 'utf8', input: '' });
+  return { status: r.status, lines: r.stdout.trim().split('\n').filter(Boolean), stderr: r.stderr };
+}
+
+const CLAIM = `apiVersion: resource.k8s.io/v1
+kind: ResourceClaim
+metadata:
+  name: data-nic
+spec:
+  devices:
+    requests:
+    - name: nic
+      exactly:
+        deviceClassName: netclaim
+    config:
+    - requests: [nic]
+      opaque:
+        driver: netclaim.dev
+        parameters:
+          interface:
+            name: net1
+            addresses: ["10.8.0.11/16"]
+            mtu: 9000
+          routes:
+          - destination: 10.0.0.0/8
+            gateway: 10.8.0.1
+`;
+
+const TEMPLATE_TWO_ERRORS = `apiVersion: resource.k8s.io/v1
+kind: ResourceClaimTemplate
+metadata:
+  name: two-errors
+spec:
+  spec:
+    devices:
+      requests:
+      - name: nic
+        exactly:
+          deviceClassName: netclaim
+      config:
+      - opaque:
+          driver: netclaim.dev
+          parameters:
+            interface:
+              mtuu: 9000
+            routes:
+            - destination: 10.0.0.0/8
+              gateway: 2001:db8::1
+`;
+
+describe('netclaim validate', () => {
+  it('passes a valid claim in YAML with an ok line and exit code 0', () => {
+    const f = file('claim.yaml', CLAIM);
+    expect(validate(f)).toEqual({ status: 0, lines: [`${f}: ok (ResourceClaim/data-nic: 1 netclaim.dev config)`], stderr: '' });
+  });
+
+  it('reports both errors of an invalid template with their paths, and exits 1', () => {
+    const f = file('template.yaml', TEMPLATE_TWO_ERRORS);
+    expect(validate(f)).toEqual({
+      status: 1,
+      lines: [
+        `${f}: spec.spec.devices.config[0].opaque.parameters.interface.mtuu: unknown field (did you mean "mtu"?)`,
+        `${f}: spec.spec.devices.config[0].opaque.parameters.routes[0].gateway: is IPv6 but destination is IPv4`,
+      ],
+      stderr: '',
+    });
+  });
+
+  it('checks a DeviceClass in JSON', () => {
+    const cls = {
+      apiVersion: 'resource.k8s.io/v1', kind: 'DeviceClass', metadata: { name: 'netclaim-rdma' },
+      spec: { config: [{ opaque: { driver: 'netclaim.dev', parameters: { interface: { mtu: 9000 }, rdma: { charDevices: ['uverbs', 'uverbs'] } } } }] },
+    };
+    const f = file('class.json', JSON.stringify(cls, null, 2));
+    expect(validate(f)).toEqual({ status: 1, lines: [`${f}: spec.config[0].opaque.parameters.rdma.charDevices[1]: duplicate of item 0`], stderr: '' });
+    cls.spec.config[0]!.opaque.parameters.rdma.charDevices = ['uverbs'];
+    const g = file('class-ok.json', JSON.stringify(cls));
+    expect(validate(g).lines).toEqual([`${g}: ok (DeviceClass/netclaim-rdma: 1 netclaim.dev config)`]);
+  });
+
+  it('checks bare configs in JSON and YAML, and reads YAML booleans as kubectl does', () => {
+    const json = file('bare.json', '{"interface": {"name": "eth1", "dhcp": true}}');
+    const yaml = file('bare.yaml', 'interface:\n  dhcp: yes\n  forwarding: on\n');
+    expect(validate(json, yaml)).toEqual({ status: 0, lines: [`${json}: ok (NetworkConfig)`, `${yaml}: ok (NetworkConfig)`], stderr: '' });
+  });
+
+  it('numbers the documents of a multi-document file and skips other objects', () => {
+    const f = file('multi.yaml', `${CLAIM}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n---\n${TEMPLATE_TWO_ERRORS.replace('mtuu', 'mtu')}`);
+    expect(validate(f)).toEqual({
+      status: 1,
+      lines: [
+        `${f}#1: ok (ResourceClaim/data-nic: 1 netclaim.dev config)`,
+        `${f}#2: skipped (Pod/p: not a netclaim config, ResourceClaim, ResourceClaimTemplate or DeviceClass)`,
+        `${f}#3: spec.spec.devices.config[0].opaque.parameters.routes[0].gateway: is IPv6 but destination is IPv4`,
+      ],
+      stderr: '',
+    });
+  });
+
+  it('reports malformed files and missing ones, and goes on with the others', () => {
+    const badYaml = file('bad.yaml', 'interface:\n  name: a\n  name: b\n');
+    const badJson = file('bad.json', '{"interface": {"mtu": 9000,}}');
+    const ok = file('ok.yaml', CLAIM);
+    const r = validate(badYaml, badJson, join(dir, 'missing.yaml'), ok);
+    expect(r.status).toBe(1);
+    expect(r.lines).toEqual([
+      `${badYaml}: malformed YAML: Map keys must be unique at line 3, column 3`,
+      expect.stringMatching(new RegExp(`^${badJson}: malformed JSON: Expected double-quoted property name`)),
+      expect.stringMatching(new RegExp(`^${join(dir, 'missing.yaml')}: cannot read: ENOENT`)),
+      `${ok}: ok (ResourceClaim/data-nic: 1 netclaim.dev config)`,
+    ]);
+  });
+
+  it('reads dra.net configs unless told not to, and stdin as -', () => {
+    const dranet = CLAIM.replace('driver: netclaim.dev', 'driver: dra.net').replace('mtu: 9000', 'mtu: 9');
+    const f = file('dranet.yaml', dranet);
+    expect(validate(f).lines).toEqual([`${f}: spec.devices.config[0].opaque.parameters.interface.mtu: must be at least 68, got 9`]);
+    expect(validate('--no-dranet', f)).toMatchObject({ status: 0, lines: [`${f}: ok (ResourceClaim/data-nic: no netclaim configs)`] });
+    const r = spawnSync(process.execPath, [bin, 'validate', '-'], { encoding: 'utf8', input: '{"interface": {"mtuu": 1}}' });
+    expect({ status: r.status, out: r.stdout.trim() }).toEqual({ status: 1, out: '-: interface.mtuu: unknown field (did you mean "mtu"?)' });
+  });
+
+  it('passes the valid fixtures, DraNet\'s included', () => {
+    const r = validate(`${fixtures}dranet/addresses.yaml`, `${fixtures}dranet/pbr.yaml`, `${fixtures}dranet/deviceclass.json`,
+      `${fixtures}netclaim/claim-full.yaml`, `${fixtures}netclaim/template-prioritized.yaml`, `${fixtures}netclaim/deviceclass.yaml`, `${fixtures}netclaim/bare-config.json`);
+    expect(r.status).toBe(0);
+    expect(r.lines.every((l) => / (ok|skipped) \(/.test(l))).toBe(true);
+  });
+
+  it('wants at least one file (exit code 2)', () => {
+    const r = validate();
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('no FILE given');
+  });
+});
