@@ -380,23 +380,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 }
 
 /** What `control-plane.sh start` records for `env`, `stop` and the vitest globalSetup. */
-export interface ControlPlaneState {
-  pid: number;
-  kubeconfigPath: string;
-  server: string;
-  token: string;
-  caPem: string;
-  caCertPath: string;
-  caKeyPath: string;
-  nodeTokens: Record<string, string>;
-  etcdUrl: string;
-  dir: string;
-  version: string;
-  featureGates: Record<string, boolean>;
-  gatesNotSet: string[];
-  resourceVersions: string[];
-  startToReadyMs: number;
-}
+export type ControlPlaneState = Omit<ControlPlane, 'stop'> & { pid: number };
 
 export function stateOf(cp: ControlPlane, pid = process.pid): ControlPlaneState {
   const { stop: _stop, ...rest } = cp;
