@@ -5,7 +5,7 @@
  * their own are absent and listed in `failed`.
  */
 import { vrfTableFor, tableOrMain } from './defaults.ts';
-import { AF_INET, AF_INET6 } from '../../kernel/netlink/ip.ts';
+import { AF_INET, AF_INET6 } from '../../common/ip.ts';
 import { ipLiteralFamily, parsePrefix } from './net-values.ts';
 import type { Refine } from './nodes.ts';
 import type { InterfaceConfig, NeighborConfig, NetworkConfig, RouteConfig, RuleConfig } from './types.ts';

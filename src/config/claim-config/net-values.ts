@@ -10,7 +10,7 @@
  * unchanged.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { AF_INET, ipFamily, ipFromBytes, ipToBytes, type IpFamily } from '../../kernel/netlink/ip.ts';
+import { AF_INET, ipFamily, ipFromBytes, ipToBytes, type IpFamily } from '../../common/ip.ts';
 
 /** IFNAMSIZ - 1. */
 export const IFNAME_MAX_BYTES = 15;

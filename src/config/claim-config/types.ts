@@ -7,6 +7,7 @@
  */
 import type { CHANNELS, COALESCE, ETHTOOL, INTERFACE, NEIGHBOR, NETWORK_CONFIG, RDMA, RINGS, ROUTE, RULE, VRF } from './fields.ts';
 import type { Out } from './nodes.ts';
+import { DRIVER_NAME } from '../../common/driver.ts';
 
 export type NetworkConfig = Out<typeof NETWORK_CONFIG>;
 export type InterfaceConfig = Out<typeof INTERFACE>;
@@ -22,7 +23,7 @@ export type RdmaConfig = Out<typeof RDMA>;
 export type InterfaceSysctls = NonNullable<InterfaceConfig['sysctls']>;
 
 /** The drivers whose opaque configs netclaim reads: its own, and DraNet's in compatibility. */
-export const NETCLAIM_DRIVER = 'netclaim.dev';
+export const NETCLAIM_DRIVER = DRIVER_NAME;
 export const DRANET_DRIVER = 'dra.net';
 
 /** `status.allocation.devices.config[]` (DeviceAllocationConfiguration), as much of it as netclaim reads. */

@@ -6,7 +6,8 @@
  */
 
 /** The driver name, and the domain of netclaim's own attributes. */
-export const DRIVER_NAME = 'netclaim.dev';
+export { DRIVER_NAME } from '../../common/driver.ts';
+import { DRIVER_NAME } from '../../common/driver.ts';
 
 /** Standard attributes (k8s.io/dynamic-resource-allocation/deviceattribute). */
 export const STANDARD = {

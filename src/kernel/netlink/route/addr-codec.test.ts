@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../constants.ts';
-import { AF_INET, AF_INET6, ipFromBytes } from '../ip.ts';
+import { AF_INET, AF_INET6, ipFromBytes } from '../../../common/ip.ts';
 import { forEachMessage } from '../message.ts';
 import { NlWriter } from '../writer.ts';
 import { decodeAddr, encodeAddr, encodeAddrDump } from './addr-codec.ts';

@@ -8,7 +8,7 @@
 import { ProtocolError } from '../../../common/errors.ts';
 import type { IfIndex } from '../../../common/ids.ts';
 import { attrTable, readString, readU32, readU8, walkAttrs } from '../attrs.ts';
-import { AF_INET, AF_INET6, ipFromBytes, type IpFamily } from '../ip.ts';
+import { AF_INET, AF_INET6, ipFromBytes, type IpFamily } from '../../../common/ip.ts';
 import type { NlMessage } from '../message.ts';
 import type { NlWriter } from '../writer.ts';
 import {

@@ -3,7 +3,7 @@
  * the field for anything the kernel would reject or silently misread).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { AF_INET, AF_INET6, ipToBytes, parseCidr, type IpFamily } from '../ip.ts';
+import { AF_INET, AF_INET6, ipToBytes, parseCidr, type IpFamily } from '../../../common/ip.ts';
 import { ADDR_PROTO_NAMES, ADDR_REQUEST_FLAGS, INFINITY_LIFE_TIME } from './addr-constants.ts';
 import type { AddrFilter, AddrLifetime, AddrProto, AddrSpec } from './addr-types.ts';
 import { RT_SCOPE } from './route-constants.ts';

@@ -3,7 +3,7 @@
  * from the kernel), `AddrSpec` what adding, replacing or deleting one needs.
  */
 import type { IfIndex } from '../../../common/ids.ts';
-import type { IpFamily } from '../ip.ts';
+import type { IpFamily } from '../../../common/ip.ts';
 import type { ADDR_FLAG_NAMES, ADDR_REQUEST_FLAGS, AddrProtoName } from './addr-constants.ts';
 import type { RtScope } from './route-constants.ts';
 

@@ -5,7 +5,7 @@
  * dev_valid_name(), VLAN_VID_MASK, the 24-bit VNI, RT_TABLE_UNSPEC.
  */
 import { ConfigError } from '../../../common/errors.ts';
-import { ipFamily } from '../ip.ts';
+import { ipFamily } from '../../../common/ip.ts';
 import type { LinkAddSpec, LinkKindSpec } from './link-types.ts';
 import { linkNameProblem } from './link-validate.ts';
 

@@ -4,7 +4,7 @@ import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { ProtocolError } from '../../../common/errors.ts';
 import { ifIndex, type IfIndex } from '../../../common/ids.ts';
 import { forEachAttr } from '../attrs.ts';
-import { ipFromBytes, ipToBytes } from '../ip.ts';
+import { ipFromBytes, ipToBytes } from '../../../common/ip.ts';
 import { NlWriter } from '../writer.ts';
 import { BOND_MODES, IPVLAN_MODES, MACVLAN_MODES } from './link-add-validate.ts';
 import { IFLA_INFO } from './link-constants.ts';

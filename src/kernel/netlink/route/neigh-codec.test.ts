@@ -4,7 +4,7 @@ import { ConfigError } from '../../../common/errors.ts';
 import { ifIndex } from '../../../common/ids.ts';
 import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../constants.ts';
-import { AF_INET, AF_INET6, ipFromBytes } from '../ip.ts';
+import { AF_INET, AF_INET6, ipFromBytes } from '../../../common/ip.ts';
 import { forEachMessage } from '../message.ts';
 import { NlWriter } from '../writer.ts';
 import { decodeNeigh, decodeNeighPayload, encodeNeigh, encodeNeighDump, neighStateNames } from './neigh-codec.ts';

@@ -7,7 +7,7 @@
 import { ProtocolError } from '../../../common/errors.ts';
 import { ifIndex } from '../../../common/ids.ts';
 import { attrTable, readHwAddr, readU32, readU8, walkAttrs } from '../attrs.ts';
-import { AF_INET, AF_INET6, AF_UNSPEC, ipFromBytes } from '../ip.ts';
+import { AF_INET, AF_INET6, AF_UNSPEC, ipFromBytes } from '../../../common/ip.ts';
 import type { NlMessage } from '../message.ts';
 import type { NlWriter } from '../writer.ts';
 import { NDA, NDMSG_LEN, NEIGH_STATE_BITS, NTF, NTF_EXT, USER_HZ } from './neigh-constants.ts';

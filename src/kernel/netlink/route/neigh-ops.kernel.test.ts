@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import { ifIndex, type IfIndex } from '../../../common/ids.ts';
-import { AF_INET, AF_INET6 } from '../ip.ts';
+import { AF_INET, AF_INET6 } from '../../../common/ip.ts';
 import { neighAdd, neighDelete, neighList, neighReplace } from './neigh-ops.ts';
 import type { Neigh } from './neigh-types.ts';
 import { kernelError } from '../../../../test/kernel/kernel-error.ts';

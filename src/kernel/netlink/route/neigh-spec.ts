@@ -3,7 +3,7 @@
  * a ConfigError that names it, with the value.
  */
 import { ConfigError } from '../../../common/errors.ts';
-import { ipFamily, ipToBytes, type IpFamily } from '../ip.ts';
+import { ipFamily, ipToBytes, type IpFamily } from '../../../common/ip.ts';
 import { NEIGH_STATE_BITS, type NeighStateName } from './neigh-constants.ts';
 import type { NeighSpec } from './neigh-types.ts';
 

@@ -5,7 +5,7 @@
  * bridge FDB entries (AF_BRIDGE) are skipped.
  */
 import type { IfIndex } from '../../../common/ids.ts';
-import type { IpFamily } from '../ip.ts';
+import type { IpFamily } from '../../../common/ip.ts';
 import type { NeighStateName } from './neigh-constants.ts';
 
 export type NeighState = NeighStateName;

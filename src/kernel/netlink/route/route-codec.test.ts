@@ -4,7 +4,7 @@ import { assertDecoderTotal, hexFixture } from '../../../../test/fuzz/decoder-fu
 import { ConfigError } from '../../../common/errors.ts';
 import type { IfIndex } from '../../../common/ids.ts';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../constants.ts';
-import { AF_INET, AF_INET6, ipFromBytes } from '../ip.ts';
+import { AF_INET, AF_INET6, ipFromBytes } from '../../../common/ip.ts';
 import { forEachMessage } from '../message.ts';
 import { NlWriter } from '../writer.ts';
 import { decodeRoute, encodeRoute, encodeRouteDump, encodeRouteGet } from './route-codec.ts';

@@ -7,7 +7,7 @@
 import { ProtocolError } from '../../../common/errors.ts';
 import type { IfIndex } from '../../../common/ids.ts';
 import { attrTable, readU32, readU8, readU16, walkAttrs } from '../attrs.ts';
-import { AF_INET, AF_INET6 } from '../ip.ts';
+import { AF_INET, AF_INET6 } from '../../../common/ip.ts';
 import type { NlMessage } from '../message.ts';
 import type { NlWriter } from '../writer.ts';
 import { ROUTE_FLAG_NAMES, RT_TABLE, RTA, RTM_F, RTMSG_LEN } from './route-constants.ts';

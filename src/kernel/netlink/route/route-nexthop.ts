@@ -9,7 +9,7 @@ import { ProtocolError } from '../../../common/errors.ts';
 import type { IfIndex } from '../../../common/ids.ts';
 import { attrTable, checkRegion, walkAttrs } from '../attrs.ts';
 import { NLA_HDRLEN, nlAlign } from '../constants.ts';
-import { AF_INET, AF_INET6, ipFromBytes } from '../ip.ts';
+import { AF_INET, AF_INET6, ipFromBytes } from '../../../common/ip.ts';
 import type { NlWriter } from '../writer.ts';
 import { ROUTE_FLAG_NAMES, RTA, RTNEXTHOP_LEN } from './route-constants.ts';
 import { flagNames } from './route-names.ts';

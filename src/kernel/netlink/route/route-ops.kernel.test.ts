@@ -3,7 +3,7 @@ import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '.
 import { ConfigError } from '../../../common/errors.ts';
 import type { IfIndex } from '../../../common/ids.ts';
 import { NetnsHandle } from '../../netns/handle.ts';
-import { AF_INET, AF_INET6 } from '../ip.ts';
+import { AF_INET, AF_INET6 } from '../../../common/ip.ts';
 import { routeAdd, routeDelete, routeGet, routeList, routeReplace } from './route-ops.ts';
 import type { Route, RouteFilter } from './route-types.ts';
 import { kernelError } from '../../../../test/kernel/kernel-error.ts';

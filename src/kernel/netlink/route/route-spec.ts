@@ -4,7 +4,7 @@
  * kernel would reject or silently misread).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { AF_INET, AF_INET6, ipToBytes, type IpFamily } from '../ip.ts';
+import { AF_INET, AF_INET6, ipToBytes, type IpFamily } from '../../../common/ip.ts';
 import { RT_SCOPE, RT_TABLE, RTN, RTNH_F, RTPROT, U32_MAX } from './route-constants.ts';
 import { checkInt, fieldError, prefValue, protocolValue, routeTypeValue, scopeValue } from './route-names.ts';
 import { checkMetrics } from './route-metrics.ts';

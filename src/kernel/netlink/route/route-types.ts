@@ -4,7 +4,7 @@
  * deleting one needs.
  */
 import type { IfIndex } from '../../../common/ids.ts';
-import type { IpFamily } from '../ip.ts';
+import type { IpFamily } from '../../../common/ip.ts';
 import type {
   RouteFlagName, RoutePrefName, RouteProtocolName, RouteTypeName, RtScope,
 } from './route-constants.ts';

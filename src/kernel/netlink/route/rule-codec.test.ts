@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../common/errors.ts';
 import { assertDecoderTotal } from '../../../../test/fuzz/decoder-fuzz.ts';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../constants.ts';
-import { AF_INET, AF_INET6, ipFromBytes, type IpFamily } from '../ip.ts';
+import { AF_INET, AF_INET6, ipFromBytes, type IpFamily } from '../../../common/ip.ts';
 import { forEachMessage } from '../message.ts';
 import { NlWriter } from '../writer.ts';
 import { RTM } from './rtnl-constants.ts';

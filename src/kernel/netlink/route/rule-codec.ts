@@ -5,7 +5,7 @@
  */
 import { ProtocolError } from '../../../common/errors.ts';
 import { attrTable, readString, readU32, readU32be, readU8, walkAttrs } from '../attrs.ts';
-import { AF_INET, AF_INET6, ipFromBytes, ipToBytes, type IpFamily } from '../ip.ts';
+import { AF_INET, AF_INET6, ipFromBytes, ipToBytes, type IpFamily } from '../../../common/ip.ts';
 import type { NlMessage } from '../message.ts';
 import type { NlWriter } from '../writer.ts';
 import { RT_TABLE } from './route-constants.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
-import { AF_INET, AF_INET6, type IpFamily } from '../ip.ts';
+import { AF_INET, AF_INET6, type IpFamily } from '../../../common/ip.ts';
 import { ruleAdd, ruleDelete, ruleList } from './rule-ops.ts';
 import type { Rule, RuleSpec } from './rule-types.ts';
 import { kernelError } from '../../../../test/kernel/kernel-error.ts';

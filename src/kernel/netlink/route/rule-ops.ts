@@ -4,7 +4,7 @@
  */
 import type { NetnsHandle } from '../../netns/handle.ts';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../constants.ts';
-import { AF_INET, AF_INET6, type IpFamily } from '../ip.ts';
+import { AF_INET, AF_INET6, type IpFamily } from '../../../common/ip.ts';
 import { RTM } from './rtnl-constants.ts';
 import { decodeRule, encodeRule, encodeRuleDump } from './rule-codec.ts';
 import type { Rule, RuleSpec } from './rule-types.ts';

@@ -4,7 +4,7 @@
  * error never turns into an opaque EINVAL from the kernel.
  */
 import { ConfigError } from '../../../common/errors.ts';
-import { AF_INET, AF_INET6, parseCidr, type IpFamily } from '../ip.ts';
+import { AF_INET, AF_INET6, parseCidr, type IpFamily } from '../../../common/ip.ts';
 import { RULE_ACTION_CODES, U32_MAX } from './rule-constants.ts';
 import type { NumRange, RuleSpec } from './rule-types.ts';
 

@@ -4,7 +4,7 @@
  * delete one. Prefixes are CIDR text (`10.0.0.0/8`), interfaces are names
  * (rules keep matching a name whose device comes and goes).
  */
-import type { IpFamily } from '../ip.ts';
+import type { IpFamily } from '../../../common/ip.ts';
 import type { RuleActionName } from './rule-constants.ts';
 
 export type RuleAction = RuleActionName;

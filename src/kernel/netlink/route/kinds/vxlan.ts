@@ -8,7 +8,7 @@
 import { ProtocolError } from '../../../../common/errors.ts';
 import type { IfIndex } from '../../../../common/ids.ts';
 import { attrTable, readU16be, readU32, readU8, walkAttrs } from '../../attrs.ts';
-import { ipFamily, ipFromBytes, ipToBytes, AF_INET } from '../../ip.ts';
+import { ipFamily, ipFromBytes, ipToBytes, AF_INET } from '../../../../common/ip.ts';
 import type { NlWriter } from '../../writer.ts';
 import type { LinkKindSpec, VxlanData } from '../link-types.ts';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../../common/errors.ts';
+import { ProtocolError } from './errors.ts';
 import { ipFromBytes, ipToBytes, parseCidr } from './ip.ts';
 
 describe('IP text and bytes', () => {

@@ -4,7 +4,7 @@
  * `ip -j` prints, so kernel tests can compare strings directly.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { ProtocolError } from '../../common/errors.ts';
+import { ProtocolError } from './errors.ts';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
