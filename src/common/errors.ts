@@ -26,6 +26,16 @@ export const ERROR_CODES = [
   'CONFIG_CLAIM_INVALID',
   // state
   'STATE_INVALID',
+  'STATE_WRITE_FAILED',
+  'STATE_CORRUPT',
+  // claim preparation
+  'PREPARE_CLAIM_MISMATCH',
+  'PREPARE_NOT_ALLOCATED',
+  'PREPARE_RESERVATION',
+  'PREPARE_DEVICE_NOT_FOUND',
+  'PREPARE_DEVICE_CONFLICT',
+  'PREPARE_UNSUPPORTED',
+  'CDI_WRITE_FAILED',
   // Kubernetes API (ResourceSlice publishing)
   'KUBE_REQUEST_FAILED',
   'KUBE_FIELDS_DROPPED',
@@ -87,7 +97,7 @@ export class ConfigError extends DriverError {
 }
 
 export class StateError extends DriverError {
-  constructor(message: string, options: DriverErrorOptions = {}) {
-    super('STATE_INVALID', message, options);
+  constructor(message: string, options: DriverErrorOptions = {}, code: ErrorCode = 'STATE_INVALID') {
+    super(code, message, options);
   }
 }

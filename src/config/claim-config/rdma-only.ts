@@ -17,5 +17,7 @@ export function rdmaOnlyProblems(c: NetworkConfig): ConfigIssue[] {
     .map((k) => ({ path: k, message: 'not allowed for an RDMA-only device (it has no network interface); only rdma settings apply' }));
 }
 
+/** Nothing to apply: absent, empty, `false` (the defaults of `dhcp` and `disableEbpfPrograms`), or made only of those. */
 const isEmpty = (v: unknown): boolean =>
-  v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+  v === undefined || v === false || (Array.isArray(v) && v.length === 0)
+  || (typeof v === 'object' && v !== null && Object.values(v).every(isEmpty));

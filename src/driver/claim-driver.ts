@@ -1,0 +1,208 @@
+/**
+ * The driver behind the kubelet surface: NodePrepareResources and
+ * NodeUnprepareResources for network devices (the DriverPort of
+ * surfaces/kubelet/driver-port.ts).
+ *
+ * Prepare, per claim: if the store already has the claim, answer from it
+ * (the kubelet repeats calls after restarts; nothing is read or written
+ * again). Otherwise fetch the claim, plan its devices (prepare-claim.ts),
+ * write the CDI spec, then store the record; the answer goes out only after
+ * the record is durable. A crash before that leaves at most a CDI file,
+ * which the retried prepare rewrites and an unprepare removes by name.
+ *
+ * Unprepare, per claim: remove the CDI spec, then the record: exactly that
+ * claim's, never another claim of the same pod. A claim that was never
+ * prepared (or whose unprepare already ran) succeeds.
+ *
+ * One claim's failure never fails another: every claim gets its own answer.
+ * Claims are fetched concurrently and planned one after another (the
+ * planning is synchronous kernel work, a few milliseconds).
+ */
+import type { ClaimUid } from '../common/ids.ts';
+import { DriverError, isDriverError } from '../common/errors.ts';
+import type { ResolveOptions } from '../config/claim-config/resolve.ts';
+import type { Device } from '../inventory/model.ts';
+import type { ClaimRef, DriverPort, HealthView, PrepareResult, PreparedDevice, UnprepareResult } from '../surfaces/kubelet/driver-port.ts';
+import { buildClaimCdiSpec } from './cdi/cdi-spec.ts';
+import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
+import { workloadEnv } from './cdi/workload-env.ts';
+import type { AllocatedClaim, ClaimSource, EventSink } from './claim.ts';
+import type { ClaimRecord, DevicePlan } from './plan/plan-types.ts';
+import { prepareClaim, type PrepareContext } from './prepare-claim.ts';
+import { crashPoint } from './state/crash-points.ts';
+import type { ClaimStore } from './state/claim-store.ts';
+
+/** The inventory as the driver uses it (InventoryWatcher implements it). */
+export interface InventoryView {
+  readonly current: { readonly devices: readonly Device[] };
+  /** Keep a device listed while its netdev is in a pod. */
+  hold(name: string): void;
+  release(name: string): void;
+}
+
+/** What the driver reports as it goes (logs, metrics); every method is optional to implement. */
+export interface DriverObserver {
+  claimPrepared?(record: ClaimRecord, ms: number, fromStore: boolean): void;
+  claimFailed?(ref: ClaimRef, op: 'prepare' | 'unprepare', err: unknown, ms: number): void;
+  claimUnprepared?(ref: ClaimRef, existed: boolean): void;
+}
+
+export interface ClaimDriverOptions {
+  readonly driverName: string;
+  readonly poolName: string;
+  readonly claims: ClaimSource;
+  readonly store: ClaimStore;
+  readonly inventory: InventoryView;
+  /** Host-side reads: snapshot, character devices. */
+  readonly kernel: Pick<PrepareContext, 'snapshot' | 'charDevices'>;
+  readonly cdiDir: string;
+  readonly events?: EventSink;
+  readonly observer?: DriverObserver;
+  readonly resolve?: ResolveOptions;
+  readonly health?: () => HealthView;
+  readonly now?: () => Date;
+}
+
+export class ClaimDriver implements DriverPort {
+  readonly #o: ClaimDriverOptions;
+  readonly health?: () => HealthView;
+
+  constructor(o: ClaimDriverOptions) {
+    this.#o = o;
+    if (o.health !== undefined) this.health = o.health;
+    // Devices in stored claims stay listed with their last attributes.
+    for (const r of o.store.list()) for (const d of r.devices) o.inventory.hold(d.device);
+  }
+
+  async prepare(claims: readonly ClaimRef[]): Promise<ReadonlyMap<ClaimUid, PrepareResult>> {
+    const out = new Map<ClaimUid, PrepareResult>();
+    const fetched = await Promise.all(claims.map(async (ref) => {
+      const start = performance.now();
+      if (this.#o.store.get(ref.uid) !== undefined) return { ref, start };
+      try {
+        return { ref, start, claim: await this.#o.claims.get(ref.namespace, ref.name) };
+      } catch (err) {
+        return { ref, start, err };
+      }
+    }));
+    for (const f of fetched) {
+      out.set(f.ref.uid, f.err === undefined ? this.#prepareOne(f.ref, f.claim, f.start) : this.#failed(f.ref, 'prepare', f.err, f.start));
+    }
+    return out;
+  }
+
+  async unprepare(claims: readonly ClaimRef[]): Promise<ReadonlyMap<ClaimUid, UnprepareResult>> {
+    const out = new Map<ClaimUid, UnprepareResult>();
+    for (const ref of claims) {
+      const start = performance.now();
+      try {
+        const record = this.#o.store.get(ref.uid);
+        removeClaimCdiSpec(this.#o.cdiDir, ref.uid);
+        crashPoint('unprepare.after-cdi-remove');
+        if (record !== undefined) {
+          this.#o.store.delete(ref.uid);
+          for (const d of record.devices) this.#o.inventory.release(d.device);
+        }
+        this.#o.observer?.claimUnprepared?.(ref, record !== undefined);
+        out.set(ref.uid, {});
+      } catch (err) {
+        out.set(ref.uid, this.#failed(ref, 'unprepare', err, start));
+      }
+    }
+    return out;
+  }
+
+  #prepareOne(ref: ClaimRef, claim: AllocatedClaim | undefined, start: number): PrepareResult {
+    try {
+      const stored = this.#o.store.get(ref.uid);
+      if (stored !== undefined) {
+        this.#o.observer?.claimPrepared?.(stored, performance.now() - start, true);
+        return { devices: answer(stored) };
+      }
+      if (claim === undefined) throw new Error(`claim ${ref.namespace}/${ref.name} was not fetched`);
+      if (claim.uid !== ref.uid) throw mismatch(ref, claim);
+      const record = this.#plan(claim);
+      this.#o.observer?.claimPrepared?.(record, performance.now() - start, false);
+      return { devices: answer(record) };
+    } catch (err) {
+      return this.#failed(ref, 'prepare', err, start);
+    }
+  }
+
+  #plan(claim: AllocatedClaim): ClaimRecord {
+    const o = this.#o;
+    const byName = new Map(o.inventory.current.devices.map((d) => [d.name as string, d]));
+    const planned = prepareClaim(claim, {
+      driverName: o.driverName, poolName: o.poolName, resolve: o.resolve ?? {},
+      device: (name) => byName.get(name), snapshot: o.kernel.snapshot, charDevices: o.kernel.charDevices,
+      now: o.now ?? (() => new Date()),
+    });
+    this.#checkConflicts(planned);
+    crashPoint('prepare.after-plan');
+    const record = withCdi(planned, o.cdiDir);
+    crashPoint('prepare.after-cdi');
+    o.store.put(record);
+    crashPoint('prepare.after-store');
+    for (const d of record.devices) o.inventory.hold(d.device);
+    return record;
+  }
+
+  /** A device moves into one pod only: refuse one another stored claim already has. */
+  #checkConflicts(record: ClaimRecord): void {
+    for (const other of this.#o.store.list()) {
+      if (other.claim.uid === record.claim.uid) continue;
+      const shared = other.devices.filter((d) => record.devices.some((x) => x.device === d.device && x.pool === d.pool));
+      if (shared.length > 0) {
+        throw driverError('PREPARE_DEVICE_CONFLICT',
+          `device ${shared.map((d) => d.device).join(', ')} is already prepared for claim ${other.claim.namespace}/${other.claim.name} (pod ${other.podName})`,
+          { device: shared.map((d) => d.device), otherClaim: other.claim.uid });
+      }
+    }
+  }
+
+  #failed(ref: ClaimRef, op: 'prepare' | 'unprepare', err: unknown, start: number): { error: string } {
+    this.#o.observer?.claimFailed?.(ref, op, err, performance.now() - start);
+    const message = errorText(err);
+    if (op === 'prepare') this.#o.events?.claimWarning(ref, 'ClaimPrepareFailed', message);
+    return { error: message };
+  }
+}
+
+/** Adds workload env and CDI ids to a planned record and writes its CDI spec (if it needs one). */
+function withCdi(record: ClaimRecord, cdiDir: string): ClaimRecord {
+  const env = record.devices.some((d) => d.rdma !== undefined) ? workloadEnv(record.devices.map((d) => ({
+    ...(d.pod === undefined ? {} : { podIfName: d.pod.name }),
+    ...(d.rdma === undefined ? {} : { rdmaDevice: d.rdma.device }),
+  }))) : [];
+  const built = buildClaimCdiSpec(record.claim.uid, record.devices.map((d) => ({ device: d.device, charDevices: d.rdma?.charDevices ?? [], env })));
+  if (built === undefined) {
+    removeClaimCdiSpec(cdiDir, record.claim.uid);
+    return record;
+  }
+  const path = writeClaimCdiSpec(cdiDir, built);
+  const devices: DevicePlan[] = record.devices.map((d) => ({ ...d, env, cdiDeviceIds: built.deviceIds.get(d.device) ?? [] }));
+  return { ...record, devices, cdiSpec: path };
+}
+
+function answer(record: ClaimRecord): PreparedDevice[] {
+  return record.devices.map((d) => ({
+    requestNames: [d.request], poolName: d.pool, deviceName: d.device, cdiDeviceIds: d.cdiDeviceIds,
+    ...(d.shareId === undefined ? {} : { shareId: d.shareId }),
+  }));
+}
+
+function mismatch(ref: ClaimRef, claim: AllocatedClaim): Error {
+  return driverError('PREPARE_CLAIM_MISMATCH',
+    `claim ${ref.namespace}/${ref.name} has UID ${claim.uid} in the API server, not ${ref.uid}: it was deleted and re-created`,
+    { expected: ref.uid, actual: claim.uid });
+}
+
+function driverError(code: 'PREPARE_DEVICE_CONFLICT' | 'PREPARE_CLAIM_MISMATCH', message: string, context: Record<string, unknown>): Error {
+  return new DriverError(code, message, { context });
+}
+
+/** `CODE: message` for the kubelet (and through it, the pod's events). */
+export function errorText(err: unknown): string {
+  if (isDriverError(err)) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,50 @@
+/**
+ * A ResourceClaim as the driver reads it: plain data, converted from the API
+ * object by the kube surface (surfaces/kube/claim-source.ts), so the driver
+ * never sees the client library's types.
+ */
+import type { ClaimUid } from '../common/ids.ts';
+import type { AllocationConfig } from '../config/claim-config/types.ts';
+
+/** `status.allocation.devices.results[]` (DeviceRequestAllocationResult). */
+export interface AllocationResult {
+  /** `request` or `request/subrequest`. */
+  readonly request: string;
+  readonly driver: string;
+  readonly pool: string;
+  readonly device: string;
+  readonly shareId?: string;
+  readonly adminAccess?: boolean;
+}
+
+/** `status.reservedFor[]` (ResourceClaimConsumerReference). */
+export interface ClaimConsumer {
+  readonly apiGroup?: string;
+  readonly resource: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+export interface AllocatedClaim {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: ClaimUid;
+  readonly reservedFor: readonly ClaimConsumer[];
+  /** Absent while the claim is not allocated. */
+  readonly allocation?: {
+    readonly results: readonly AllocationResult[];
+    readonly config: readonly AllocationConfig[];
+  };
+}
+
+/** Where the driver reads claims from (the API server in production). */
+export interface ClaimSource {
+  /** The claim by namespace and name; throws NotFoundError when it does not exist. */
+  get(namespace: string, name: string): Promise<AllocatedClaim>;
+}
+
+/** Where the driver reports what users should see (Kubernetes Events in production). */
+export interface EventSink {
+  /** A Warning event on the claim (reason in UpperCamelCase, e.g. `ClaimPrepareFailed`). */
+  claimWarning(claim: { readonly namespace: string; readonly name: string; readonly uid: string }, reason: string, message: string): void;
+}

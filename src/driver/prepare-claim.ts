@@ -1,0 +1,118 @@
+/**
+ * Prepare for one claim, up to the record that will be stored: check that
+ * the claim is the one the kubelet named, allocated and reserved for exactly
+ * one pod; take this driver's results; resolve each device's configuration;
+ * snapshot and plan each device. Nothing is written here: the caller stores
+ * the record and the CDI spec (claim-driver.ts), so a failure anywhere in
+ * this function changes nothing.
+ *
+ * Every problem of every device is collected, so the user sees them all at
+ * once, each naming its request and field: an invalid configuration is a
+ * CONFIG_CLAIM_INVALID error, a valid one that does not fit the device
+ * (an ethtool name it lacks, an MTU above its maximum) PREPARE_DEVICE_CONFLICT.
+ */
+import { DriverError } from '../common/errors.ts';
+import { claimConfigError } from '../config/claim-config/issues.ts';
+import { resolveDeviceConfig, type ResolveOptions } from '../config/claim-config/resolve.ts';
+import type { NetworkConfig } from '../config/claim-config/types.ts';
+import type { Device } from '../inventory/model.ts';
+import type { AllocatedClaim, AllocationResult } from './claim.ts';
+import { planDevice } from './plan/plan-device.ts';
+import type { CharDevice, ClaimRecord, DevicePlan, HostSnapshot } from './plan/plan-types.ts';
+
+export interface PrepareContext {
+  /** Driver name in allocation results (`netclaim.dev`). */
+  readonly driverName: string;
+  /** This node's pool (the node name). */
+  readonly poolName: string;
+  readonly resolve: ResolveOptions;
+  /** The device by its published name, or undefined when the inventory does not have it. */
+  device(name: string): Device | undefined;
+  /** Host-side snapshot of a netdev (kernel reads). */
+  snapshot(device: Device, config: NetworkConfig): HostSnapshot;
+  /** RDMA character devices of an RDMA device, with their kinds and numbers. */
+  charDevices(rdmaDevice: string): readonly (CharDevice & { readonly kind: string })[];
+  now(): Date;
+}
+
+/** This driver's results in the claim for this node's pool. */
+export function ownResults(claim: AllocatedClaim, ctx: Pick<PrepareContext, 'driverName' | 'poolName'>): AllocationResult[] {
+  return (claim.allocation?.results ?? []).filter((r) => r.driver === ctx.driverName && r.pool === ctx.poolName);
+}
+
+/** The pod the claim is reserved for; a network device moves into one pod only. */
+export function reservedPod(claim: AllocatedClaim): { uid: string; name: string } {
+  const pods = claim.reservedFor.filter((c) => c.resource === 'pods' && (c.apiGroup ?? '') === '');
+  const what = `claim ${claim.namespace}/${claim.name}`;
+  if (claim.reservedFor.length === 0) {
+    throw new DriverError('PREPARE_RESERVATION', `${what} is not reserved for any pod yet (status.reservedFor is empty)`);
+  }
+  if (pods.length !== claim.reservedFor.length) {
+    const other = claim.reservedFor.find((c) => !pods.includes(c))!;
+    throw new DriverError('PREPARE_RESERVATION', `${what} is reserved for ${other.resource} ${other.name}; netclaim devices can only be given to pods`);
+  }
+  if (pods.length > 1) {
+    throw new DriverError('PREPARE_RESERVATION',
+      `${what} is reserved for ${pods.length} pods (${pods.map((p) => p.name).join(', ')}); a network device can be moved into one pod only`,
+      { context: { pods: pods.map((p) => p.uid) } });
+  }
+  return { uid: pods[0]!.uid, name: pods[0]!.name };
+}
+
+/** The record to store for a claim (without CDI ids and env, which claim-driver.ts adds). */
+export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimRecord {
+  const what = `claim ${claim.namespace}/${claim.name}`;
+  if (claim.allocation === undefined) throw new DriverError('PREPARE_NOT_ALLOCATED', `${what} is not allocated`);
+  const results = ownResults(claim, ctx);
+  if (results.length === 0) {
+    throw new DriverError('PREPARE_NOT_ALLOCATED', `${what} has no device of driver ${ctx.driverName} in pool ${ctx.poolName}`);
+  }
+  const pod = reservedPod(claim);
+  const configIssues: { path: string; message: string }[] = [];
+  const issues: { path: string; message: string }[] = [];
+  const missing: string[] = [];
+  const unsupported: string[] = [];
+  const devices: DevicePlan[] = [];
+  for (const result of results) {
+    const at = (path: string): string => `request ${result.request} (device ${result.device})${path === '' ? '' : `: ${path}`}`;
+    const cfg = resolveDeviceConfig(result.request, claim.allocation.config, ctx.resolve);
+    if (!cfg.ok) {
+      for (const x of (cfg.error.context['issues'] as { path: string; message: string }[] | undefined) ?? []) configIssues.push({ path: at(x.path), message: x.message });
+      continue;
+    }
+    const device = ctx.device(result.device);
+    if (device === undefined) {
+      missing.push(result.device);
+      continue;
+    }
+    const host = device.ifName === undefined ? undefined : ctx.snapshot(device, cfg.config);
+    const planned = planDevice({
+      result, config: cfg.config, device, ...(host === undefined ? {} : { host }),
+      charDevices: device.rdmaDevice === undefined ? [] : ctx.charDevices(device.rdmaDevice),
+    });
+    if (!planned.ok) {
+      if (planned.unsupported === true) unsupported.push(...planned.issues.map((x) => `${at(x.path)}: ${x.message}`));
+      else issues.push(...planned.issues.map((x) => ({ path: at(x.path), message: x.message })));
+      continue;
+    }
+    devices.push({ ...planned.plan, env: [], cdiDeviceIds: [] });
+  }
+  if (missing.length > 0) {
+    throw new DriverError('PREPARE_DEVICE_NOT_FOUND',
+      `${what}: device${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found on this node (gone, renamed or filtered out since it was published)`,
+      { context: { devices: missing } });
+  }
+  if (unsupported.length > 0) throw new DriverError('PREPARE_UNSUPPORTED', `${what}: ${unsupported.join('; ')}`);
+  if (configIssues.length > 0) throw claimConfigError(what, [...configIssues, ...issues]);
+  if (issues.length > 0) {
+    const err = claimConfigError(what, issues);
+    throw new DriverError('PREPARE_DEVICE_CONFLICT', err.message, { cause: err, context: { issues } });
+  }
+  return {
+    version: 1,
+    claim: { uid: claim.uid, namespace: claim.namespace, name: claim.name },
+    podUid: pod.uid, podName: pod.name,
+    preparedAt: ctx.now().toISOString(),
+    devices,
+  };
+}

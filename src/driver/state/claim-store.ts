@@ -1,0 +1,237 @@
+/**
+ * The crash-safe store of prepared claims: one JSON file per claim,
+ * `<dir>/<claimUid>.json`, mirrored in memory with an index by pod (NRI
+ * events name pods, not claims).
+ *
+ * Durability: {@link ClaimStore.put} and {@link ClaimStore.delete} reach the
+ * disk (file and directory fsynced, state/atomic-file.ts) before they return
+ * and before memory changes, so what Prepare acknowledges to the kubelet
+ * survives a kill or power loss at any point, and a failed write leaves both
+ * disk and memory as they were. A delete removes exactly one claim's file;
+ * unlike the reference peer, unpreparing one claim never drops another
+ * claim's (or pod's) state.
+ *
+ * Single writer: the directory belongs to one daemon per node. No file lock
+ * is taken here; the kubelet plugin's instance lock (KUBELET_INSTANCE_LOCKED)
+ * already keeps a second daemon from starting, and opening clears every
+ * temp file it finds on that assumption.
+ */
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { StateError } from '../../common/errors.ts';
+import type { ClaimRecord } from '../plan/plan-types.ts';
+import {
+  removeFileDurable, removeStaleTempFiles, syncDir, writeFileAtomic,
+  type AtomicWriteStep, type DurableFileOptions, type DurableRemoveStep,
+} from './atomic-file.ts';
+import { assertClaimUid, claimRecordProblem, parseClaimRecord, recordFileName, RECORD_SUFFIX } from './claim-record.ts';
+import { crashPoint } from './crash-points.ts';
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+const CORRUPT_SUFFIX = '.corrupt';
+
+interface Loaded {
+  readonly records: Map<string, ClaimRecord>;
+  readonly problems: StateError[];
+}
+
+export class ClaimStore {
+  readonly dir: string;
+  /**
+   * Records that could not be loaded at open, one STATE_CORRUPT error each
+   * (`context.file`, `context.movedTo` when it was moved aside to
+   * `*.corrupt`). The daemon reports them; it never drops them silently.
+   */
+  readonly problems: readonly StateError[];
+  readonly #records: Map<string, ClaimRecord>;
+  readonly #byPod = new Map<string, Set<string>>();
+  #dirFd: number | undefined;
+  readonly #writeOptions: DurableFileOptions<AtomicWriteStep>;
+  readonly #removeOptions: DurableFileOptions<DurableRemoveStep>;
+
+  private constructor(dir: string, dirFd: number, loaded: Loaded) {
+    this.dir = dir;
+    this.#dirFd = dirFd;
+    this.#records = loaded.records;
+    this.problems = loaded.problems;
+    for (const r of this.#records.values()) this.#index(r);
+    this.#writeOptions = { dirFd, onStep: (step) => crashPoint(`store.${step}`) };
+    this.#removeOptions = { dirFd, onStep: (step) => crashPoint(`store.${step}`) };
+  }
+
+  /**
+   * Open (creating, mode 0700) the store directory: remove temp files a crash
+   * left, load every `<claimUid>.json`, move unreadable ones aside. Throws
+   * StateError (STATE_WRITE_FAILED) only when the directory itself is unusable.
+   */
+  static open(dir: string): ClaimStore {
+    let dirFd: number;
+    let loaded: Loaded;
+    try {
+      mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+      removeStaleTempFiles(dir);
+      loaded = loadRecords(dir);
+      dirFd = openSync(dir, 'r');
+    } catch (err) {
+      throw new StateError(`cannot open the claim store at ${dir}`, { cause: err, context: { dir } }, 'STATE_WRITE_FAILED');
+    }
+    return new ClaimStore(dir, dirFd, loaded);
+  }
+
+  get size(): number {
+    return this.#open().size;
+  }
+
+  get(claimUid: string): ClaimRecord | undefined {
+    return this.#open().get(claimUid);
+  }
+
+  list(): ClaimRecord[] {
+    return [...this.#open().values()];
+  }
+
+  /** Every record reserved for the pod. */
+  byPod(podUid: string): ClaimRecord[] {
+    const records = this.#open();
+    const uids = this.#byPod.get(podUid);
+    if (uids === undefined) return [];
+    const out: ClaimRecord[] = [];
+    for (const uid of uids) out.push(records.get(uid)!);
+    return out;
+  }
+
+  /**
+   * Store (create or replace) a claim's record durably, then in memory.
+   * Throws StateError: STATE_INVALID for a record of the wrong shape or an
+   * unsafe claim UID, STATE_WRITE_FAILED when the disk refuses (memory is
+   * then unchanged and the claim must not be acknowledged).
+   */
+  put(record: ClaimRecord): void {
+    const records = this.#open();
+    const uid = record.claim?.uid;
+    assertClaimUid(uid);
+    const problem = claimRecordProblem(record);
+    if (problem !== undefined) {
+      throw new StateError(`claim record ${uid}: ${problem}`, { context: { claimUid: uid, reason: problem } });
+    }
+    const path = join(this.dir, recordFileName(uid));
+    try {
+      writeFileAtomic(path, JSON.stringify(record) + '\n', FILE_MODE, this.#writeOptions);
+    } catch (err) {
+      throw writeFailed('write', uid, path, err);
+    }
+    const old = records.get(uid);
+    if (old !== undefined) this.#unindex(old);
+    records.set(uid, record);
+    this.#index(record);
+  }
+
+  /**
+   * Remove one claim's record durably, then from memory; a missing record is
+   * fine. Returns whether there was one. Throws StateError
+   * (STATE_WRITE_FAILED, memory unchanged) when the disk refuses.
+   */
+  delete(claimUid: string): boolean {
+    const records = this.#open();
+    assertClaimUid(claimUid);
+    const path = join(this.dir, recordFileName(claimUid));
+    let removed: boolean;
+    try {
+      removed = removeFileDurable(path, this.#removeOptions);
+    } catch (err) {
+      throw writeFailed('remove', claimUid, path, err);
+    }
+    const old = records.get(claimUid);
+    if (old === undefined) return removed;
+    this.#unindex(old);
+    records.delete(claimUid);
+    return true;
+  }
+
+  /** Release the directory descriptor. Idempotent; any later call throws STATE_INVALID. */
+  close(): void {
+    if (this.#dirFd === undefined) return;
+    const fd = this.#dirFd;
+    this.#dirFd = undefined;
+    closeSync(fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #open(): Map<string, ClaimRecord> {
+    if (this.#dirFd === undefined) throw new StateError(`the claim store at ${this.dir} is closed`, { context: { dir: this.dir } });
+    return this.#records;
+  }
+
+  #index(r: ClaimRecord): void {
+    let set = this.#byPod.get(r.podUid);
+    if (set === undefined) this.#byPod.set(r.podUid, (set = new Set()));
+    set.add(r.claim.uid);
+  }
+
+  #unindex(r: ClaimRecord): void {
+    const set = this.#byPod.get(r.podUid);
+    if (set === undefined) return;
+    set.delete(r.claim.uid);
+    if (set.size === 0) this.#byPod.delete(r.podUid);
+  }
+}
+
+function writeFailed(what: 'write' | 'remove', claimUid: string, path: string, err: unknown): StateError {
+  const errno = (err as NodeJS.ErrnoException).code;
+  return new StateError(`cannot ${what} the record of claim ${claimUid} at ${path}: ${errno ?? String(err)}`, {
+    cause: err,
+    context: { claimUid, path, errno },
+  }, 'STATE_WRITE_FAILED');
+}
+
+function loadRecords(dir: string): Loaded {
+  const records = new Map<string, ClaimRecord>();
+  const problems: StateError[] = [];
+  let moved = false;
+  for (const name of readdirSync(dir).sort()) {
+    if (!name.endsWith(RECORD_SUFFIX) || name.startsWith('.')) continue;
+    const file = join(dir, name);
+    const uid = name.slice(0, -RECORD_SUFFIX.length);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      // Unreadable (EISDIR, EIO, EACCES): reported, left where it is.
+      problems.push(new StateError(`cannot read claim record ${file}`, { cause: err, context: { file } }, 'STATE_CORRUPT'));
+      continue;
+    }
+    try {
+      records.set(uid, parseClaimRecord(text, uid, file));
+    } catch (err) {
+      const e = err as StateError;
+      const movedTo = moveAside(file);
+      moved ||= movedTo !== undefined;
+      problems.push(new StateError(
+        movedTo === undefined ? e.message : `${e.message}; moved to ${movedTo}`,
+        { cause: e.cause ?? e, context: { ...e.context, movedTo } },
+        'STATE_CORRUPT',
+      ));
+    }
+  }
+  if (moved) syncDir(dir);
+  return { records, problems };
+}
+
+/** Rename a bad record to `<name>.corrupt` (or `.corrupt.N` if that is taken); undefined if that fails too. */
+function moveAside(file: string): string | undefined {
+  for (let n = 0; n < 1000; n++) {
+    const target = n === 0 ? file + CORRUPT_SUFFIX : `${file}${CORRUPT_SUFFIX}.${n}`;
+    if (existsSync(target)) continue;
+    try {
+      renameSync(file, target);
+      return target;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
