@@ -170,10 +170,10 @@ export class ClaimDriver implements DriverPort {
 
 /** Adds workload env and CDI ids to a planned record and writes its CDI spec (if it needs one). */
 function withCdi(record: ClaimRecord, cdiDir: string): ClaimRecord {
-  const env = record.devices.some((d) => d.rdma !== undefined) ? workloadEnv(record.devices.map((d) => ({
+  const env = workloadEnv(record.devices.filter((d) => d.workloadEnv).map((d) => ({
     ...(d.pod === undefined ? {} : { podIfName: d.pod.name }),
     ...(d.rdma === undefined ? {} : { rdmaDevice: d.rdma.device }),
-  }))) : [];
+  })));
   const built = buildClaimCdiSpec(record.claim.uid, record.devices.map((d) => ({ device: d.device, charDevices: d.rdma?.charDevices ?? [], env })));
   if (built === undefined) {
     removeClaimCdiSpec(cdiDir, record.claim.uid);

@@ -50,7 +50,7 @@ export function planDevice(input: DevicePlanInput): DevicePlanResult {
   }
   const rdma = planRdma(input, issues);
   const base = {
-    request: result.request, pool: result.pool, device: result.device,
+    request: result.request, pool: result.pool, device: result.device, workloadEnv: config.rdma?.workloadEnv !== false,
     ...(result.shareId === undefined ? {} : { shareId: result.shareId }),
     identity: {
       ...(device.ifName === undefined ? {} : { ifName: device.ifName }),

@@ -185,7 +185,9 @@ export interface DevicePlan {
   readonly host?: HostSnapshot;
   readonly pod?: PodInterfacePlan;
   readonly rdma?: RdmaPlan;
-  /** Environment for the containers (NCCL/UCX hints), `K=V`. */
+  /** The config's `rdma.workloadEnv`: this device is named in the claim's workload hints. */
+  readonly workloadEnv: boolean;
+  /** Environment for the containers (NCCL/UCX hints of the whole claim), `K=V`. */
   readonly env: readonly string[];
   /** Fully qualified CDI device ids returned to the kubelet for this device. */
   readonly cdiDeviceIds: readonly string[];
