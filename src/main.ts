@@ -6,11 +6,13 @@ import { isDriverError } from './common/errors.ts';
 import pkg from '../package.json' with { type: 'json' };
 import { INVENTORY_USAGE, runInventory } from './surfaces/cli/inventory.ts';
 import { runLinks } from './surfaces/cli/links.ts';
+import { RUN_USAGE, runDaemon } from './daemon/run-command.ts';
 import { runValidate, VALIDATE_USAGE } from './surfaces/cli/validate.ts';
 
 const USAGE = `netclaim ${pkg.version} — Kubernetes DRA driver for network devices
 
 Usage:
+${RUN_USAGE}
 ${INVENTORY_USAGE}
   netclaim links [--netns PATH] [--json]   the links of a network namespace, as the kernel layer sees them
 ${VALIDATE_USAGE}
@@ -20,6 +22,8 @@ ${VALIDATE_USAGE}
 Environment:
   NETCLAIM_FFI=koffi|ffi-rs                FFI backend (default koffi)
   NETCLAIM_PCI_IDS=FILE                    pci.ids database to use for vendor/device names
+  NETCLAIM_LOG_LEVEL=LEVEL                 log level of run (fatal..trace, default info)
+  NODE_NAME, POD_UID                       run: node name and rolling-update instance (downward API)
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -30,6 +34,8 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'version':
       out(pkg.version);
       return 0;
+    case 'run':
+      return runDaemon(rest);
     case 'inventory':
       return runInventory(rest, out);
     case 'links':

@@ -14,7 +14,7 @@ import type { ClaimUid } from '../common/ids.ts';
 import { buildInventory } from '../inventory/build.ts';
 import { collectSnapshot } from '../inventory/collect.ts';
 import { DEFAULT_OPTIONS, type InventoryOptions } from '../inventory/options.ts';
-import type { ClaimRef } from '../surfaces/kubelet/driver-port.ts';
+import type { ClaimRef } from './driver-port.ts';
 import { createNetns, ip, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
 import type { AllocatedClaim, ClaimSource, EventSink } from './claim.ts';
 import { ClaimDriver, type InventoryView } from './claim-driver.ts';

@@ -1,7 +1,7 @@
 /**
  * The driver behind the kubelet surface: NodePrepareResources and
  * NodeUnprepareResources for network devices (the DriverPort of
- * surfaces/kubelet/driver-port.ts).
+ * driver-port.ts, which the kubelet surface consumes).
  *
  * Prepare, per claim: if the store already has the claim, answer from it
  * (the kubelet repeats calls after restarts; nothing is read or written
@@ -22,7 +22,7 @@ import type { ClaimUid } from '../common/ids.ts';
 import { DriverError, isDriverError } from '../common/errors.ts';
 import type { ResolveOptions } from '../config/claim-config/resolve.ts';
 import type { Device } from '../inventory/model.ts';
-import type { ClaimRef, DriverPort, HealthView, PrepareResult, PreparedDevice, UnprepareResult } from '../surfaces/kubelet/driver-port.ts';
+import type { ClaimRef, DriverPort, HealthView, PrepareResult, PreparedDevice, UnprepareResult } from './driver-port.ts';
 import { buildClaimCdiSpec } from './cdi/cdi-spec.ts';
 import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
 import { workloadEnv } from './cdi/workload-env.ts';

@@ -12,7 +12,7 @@
  * moves only when a device's state changes.
  */
 import type { Device, Inventory } from '../inventory/model.ts';
-import type { DeviceHealth, HealthState, HealthView } from '../surfaces/kubelet/driver-port.ts';
+import type { DeviceHealth, HealthState, HealthView } from './driver-port.ts';
 
 export interface HealthSource {
   readonly current: Inventory;

@@ -7,7 +7,7 @@
  * share id, so the v1/v1beta1 translation shows.
  */
 import type { ClaimUid } from '../../src/common/ids.ts';
-import type { ClaimRef, DeviceHealth, DriverPort, HealthView, PrepareResult, UnprepareResult } from '../../src/surfaces/kubelet/driver-port.ts';
+import type { ClaimRef, DeviceHealth, DriverPort, HealthView, PrepareResult, UnprepareResult } from '../../src/driver/driver-port.ts';
 
 export class FakeHealth implements HealthView {
   #devices: readonly DeviceHealth[];

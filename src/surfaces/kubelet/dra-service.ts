@@ -9,7 +9,7 @@ import { status, type handleUnaryCall, type ServerUnaryCall, type UntypedService
 import { isDriverError } from '../../common/errors.ts';
 import type { ClaimUid } from '../../common/ids.ts';
 import type { CallSerializer } from './call-serializer.ts';
-import type { ClaimRef, DriverPort, PreparedDevice, PrepareResult, UnprepareResult } from './driver-port.ts';
+import type { ClaimRef, DriverPort, PreparedDevice, PrepareResult, UnprepareResult } from '../../driver/driver-port.ts';
 import type { WireClaimsRequest, WireDevice, WirePrepareResponse, WireUnprepareResponse } from './protos.ts';
 
 export type DraVersion = 'v1' | 'v1beta1';

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeDriver } from '../../../test/kubelet/fake-driver.ts';
 import { kubeletClient, messages, watchHealth } from '../../../test/kubelet/kubelet-client.ts';
 import { cleanupServers, startServer } from '../../../test/kubelet/server-fixture.ts';
-import type { DeviceHealth } from './driver-port.ts';
+import type { DeviceHealth } from '../../driver/driver-port.ts';
 import { SERVICE } from './protos.ts';
 
 afterEach(cleanupServers);

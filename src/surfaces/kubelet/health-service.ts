@@ -5,7 +5,7 @@
  * when it has not heard of it within the device's timeout (30 s by default).
  */
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { DeviceHealth, HealthView } from './driver-port.ts';
+import type { DeviceHealth, HealthView } from '../../driver/driver-port.ts';
 import type { WireDeviceHealth, WireWatchResponse } from './protos.ts';
 
 const WIRE_HEALTH = { unknown: 'UNKNOWN', healthy: 'HEALTHY', unhealthy: 'UNHEALTHY' } as const;

@@ -20,7 +20,7 @@ import { DriverError } from '../../common/errors.ts';
 import { libc as defaultLibc, type Libc } from '../../kernel/libc/index.ts';
 import { CallSerializer } from './call-serializer.ts';
 import { draPluginHandlers } from './dra-service.ts';
-import type { DriverPort } from './driver-port.ts';
+import type { DriverPort } from '../../driver/driver-port.ts';
 import { FileLock } from './file-lock.ts';
 import { HealthStreams } from './health-service.ts';
 import { SERVICE, serviceDefinition, type KubeletServiceVersion } from './protos.ts';

@@ -1,9 +1,9 @@
 /**
  * What the kubelet surface needs from the driver, as plain data. The gRPC
- * server (plugin-server.ts) consumes this port and never sees the driver's
+ * server (surfaces/kubelet/plugin-server.ts) consumes this port and never sees the driver's
  * internals; the driver never sees protobuf. Tests stand a fake behind it.
  */
-import type { ClaimUid } from '../../common/ids.ts';
+import type { ClaimUid } from '../common/ids.ts';
 
 /** One ResourceClaim as the kubelet names it in NodePrepare/NodeUnprepareResources. */
 export interface ClaimRef {

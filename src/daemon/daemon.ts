@@ -1,0 +1,190 @@
+/**
+ * `netclaim run`: the node daemon, composed from the layers below it.
+ *
+ *   start   host netns → inventory watcher → claim store → ResourceSlice
+ *           publisher (watch + drift repair) → claim driver → kubelet plugin
+ *           server (registration, DRA v1/v1beta1, health) → /healthz /readyz /metrics
+ *   stop    plugin server first (its sockets go, the kubelet stops calling),
+ *           then publisher, events, watcher, store, HTTP. Slices stay: a
+ *           restarting daemon finds them up to date and writes nothing.
+ *
+ * The daemon owns lifecycles only; every decision lives in the layer that
+ * makes it.
+ */
+import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { DriverError } from '../common/errors.ts';
+import { ClaimDriver } from '../driver/claim-driver.ts';
+import { DeviceHealthView } from '../driver/device-health.ts';
+import { hostReads } from '../driver/host-reads.ts';
+import { ClaimStore } from '../driver/state/claim-store.ts';
+import type { Inventory } from '../inventory/model.ts';
+import type { InventoryOptions } from '../inventory/options.ts';
+import { InventoryWatcher } from '../inventory/watcher.ts';
+import type { Libc } from '../kernel/libc/libc.ts';
+import { linkGetByName } from '../kernel/netlink/route/link-ops.ts';
+import { NetnsHandle } from '../kernel/netns/handle.ts';
+import { ObserveServer } from '../observe/http-server.ts';
+import { withContext, type Logger } from '../observe/logger.ts';
+import { createMetrics, type Metrics } from '../observe/metrics.ts';
+import { KubeClaimSource } from '../surfaces/kube/claim-source.ts';
+import { KubeEventSink } from '../surfaces/kube/event-sink.ts';
+import { SlicePublisher, type PublishDevice } from '../surfaces/kube/slice-publisher.ts';
+import { KubeletPluginServer } from '../surfaces/kubelet/plugin-server.ts';
+import { instrumentDriver } from './instrument.ts';
+
+export interface DaemonOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly nodeName: string;
+  readonly driverName: string;
+  readonly kubeletRootDir: string;
+  readonly stateDir: string;
+  readonly cdiDir: string;
+  readonly sysfsRoot: string;
+  readonly inventory: InventoryOptions;
+  /** Attribute domain the inventory publishes (for health): the driver name, or `dra.net` in DraNet naming. */
+  readonly attributeDomain: string;
+  /** Read `dra.net` opaque configs too. */
+  readonly dranetConfigs: boolean;
+  readonly taintUnhealthy: boolean;
+  /** Rolling-update instance suffix (pod UID); undefined: plain socket names. */
+  readonly instance?: string;
+  readonly metricsAddress: string;
+  /** A network namespace to treat as the host's (tests); default the daemon's own. */
+  readonly hostNetns?: string;
+  readonly libc: Libc;
+  readonly log: Logger;
+}
+
+export class Daemon {
+  readonly #o: DaemonOptions;
+  readonly metrics: Metrics;
+  #host: NetnsHandle | undefined;
+  #watcher: InventoryWatcher | undefined;
+  #store: ClaimStore | undefined;
+  #publisher: SlicePublisher | undefined;
+  #events: KubeEventSink | undefined;
+  #health: DeviceHealthView | undefined;
+  #server: KubeletPluginServer | undefined;
+  #http: ObserveServer | undefined;
+  #slicesPublished = false;
+  #stopping: Promise<void> | undefined;
+
+  constructor(o: DaemonOptions) {
+    this.#o = o;
+    this.metrics = createMetrics();
+  }
+
+  get pluginServer(): KubeletPluginServer | undefined {
+    return this.#server;
+  }
+
+  get httpAddress(): { readonly host: string; readonly port: number } | undefined {
+    return this.#http?.address();
+  }
+
+  async start(): Promise<void> {
+    const o = this.#o;
+    const log = o.log;
+    const onError = (what: string) => (err: DriverError): void => {
+      this.metrics.countError(err);
+      log.warn({ err, component: what }, `${what}: ${err.message}`);
+    };
+    this.#http = new ObserveServer({ bindAddress: o.metricsAddress, metrics: this.metrics.registry, log });
+    await this.#http.listen();
+
+    const host = this.#host = o.hostNetns === undefined ? NetnsHandle.current({ libc: o.libc }) : NetnsHandle.open(o.hostNetns, { libc: o.libc });
+    this.#http.addCheck('liveness', 'kernel', () => linkGetByName(host, 'lo') !== undefined);
+
+    const watcher = this.#watcher = new InventoryWatcher(host, { sysfsRoot: o.sysfsRoot }, o.inventory, { libc: o.libc });
+    const first = watcher.start();
+    log.info({ devices: first.devices.length, excluded: first.exclusions.length }, 'inventory ready');
+
+    const store = this.#store = ClaimStore.open(o.stateDir);
+    for (const p of store.problems) onError('claim-store')(p);
+    this.metrics.claimsPrepared.set(store.size);
+
+    const publisher = this.#publisher = new SlicePublisher({
+      kubeConfig: o.kubeConfig, nodeName: o.nodeName, driver: o.driverName, taintUnhealthy: o.taintUnhealthy, onError: onError('slice-publisher'),
+    });
+    await publisher.start();
+    const health = this.#health = new DeviceHealthView(watcher, o.nodeName, o.attributeDomain);
+    const publish = (inv: Inventory): void => {
+      this.metrics.inventoryRebuilds.inc();
+      this.metrics.devicesPublished.set(inv.devices.length);
+      this.metrics.devicesExcluded.set(inv.exclusions.length);
+      publisher.update(publishable(inv, health));
+    };
+    publish(first);
+    watcher.subscribe(publish);
+    health.onChange(() => {
+      this.metrics.healthUpdates.inc();
+      if (o.taintUnhealthy) publish(watcher.current);
+    });
+    void publisher.synced().then(() => {
+      this.#slicesPublished = true;
+      log.info({ slices: publisher.slices, devices: publisher.devices }, 'ResourceSlices published');
+    }, () => {});
+
+    this.#events = new KubeEventSink({ kubeConfig: o.kubeConfig, nodeName: o.nodeName, onError: onError('events') });
+    const driver = new ClaimDriver({
+      driverName: o.driverName, poolName: o.nodeName,
+      claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
+      kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events,
+      resolve: { dranetCompat: o.dranetConfigs }, health: () => health,
+      observer: {
+        claimPrepared: (r, ms, fromStore) => {
+          this.metrics.claimPrepareSeconds.observe({ outcome: 'ok' }, ms / 1000);
+          this.metrics.claimsPrepared.set(store.size);
+          withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid })
+            .info({ ms: round(ms), fromStore, devices: r.devices.map((d) => d.device) }, 'claim prepared');
+        },
+        claimFailed: (ref, op, err, ms) => {
+          if (op === 'prepare') this.metrics.claimPrepareSeconds.observe({ outcome: 'error' }, ms / 1000);
+          this.metrics.countError(err);
+          withContext(log, { claim: ref, claimUid: ref.uid }).warn({ err, op, ms: round(ms) }, `claim ${op} failed`);
+        },
+        claimUnprepared: (ref, existed) => {
+          this.metrics.claimsPrepared.set(store.size);
+          withContext(log, { claim: ref, claimUid: ref.uid }).info({ existed }, 'claim unprepared');
+        },
+      },
+    });
+    const server = this.#server = new KubeletPluginServer({
+      driverName: o.driverName, driver: instrumentDriver(driver, this.metrics),
+      registryDir: join(o.kubeletRootDir, 'plugins_registry'), pluginDir: join(o.kubeletRootDir, 'plugins', o.driverName),
+      ...(o.instance === undefined ? {} : { instance: o.instance }), libc: o.libc,
+    });
+    await server.start();
+    this.#http.addCheck('readiness', 'kubelet-registered', () => server.registrationStatus?.registered === true);
+    this.#http.addCheck('readiness', 'slices-published', () => this.#slicesPublished);
+    void server.registered.then(() => log.info({ socket: server.paths.registrationSocket }, 'registered with the kubelet'), () => {});
+    log.info({ registration: server.paths.registrationSocket, dra: server.paths.draSocket, http: this.#http.address() }, 'netclaim running');
+  }
+
+  /** Graceful stop; idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    await this.#server?.close().catch(() => {});
+    this.#health?.close();
+    await this.#publisher?.close().catch(() => {});
+    await this.#events?.close().catch(() => {});
+    await this.#watcher?.close();
+    this.#store?.close();
+    this.#host?.close();
+    await this.#http?.close();
+    this.#o.log.info('netclaim stopped');
+  }
+}
+
+/** Devices for the slice publisher, unhealthy ones marked (tainted when the flag is on). */
+function publishable(inv: Inventory, health: DeviceHealthView): PublishDevice[] {
+  const bad = new Map(health.devices.filter((d) => d.health === 'unhealthy').map((d) => [d.deviceName, d.message ?? true]));
+  return inv.devices.map((d) => ({ name: d.name, attributes: d.attributes, ...(bad.has(d.name) ? { unhealthy: bad.get(d.name)! } : {}) }));
+}
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;

@@ -1,0 +1,115 @@
+/**
+ * `netclaim run`: flags → DaemonOptions, then run until SIGTERM/SIGINT.
+ * Every flag has an environment fallback where a DaemonSet sets it from the
+ * downward API (NODE_NAME, POD_UID).
+ */
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { DRIVER_NAME } from '../common/driver.ts';
+import { ConfigError } from '../common/errors.ts';
+import { Daemon, type DaemonOptions } from './daemon.ts';
+import { DRANET_DOMAIN } from '../inventory/attributes/names.ts';
+import { compileDeviceFilter } from '../inventory/filter-cel.ts';
+import { DEFAULT_OPTIONS } from '../inventory/options.ts';
+import { libc } from '../kernel/libc/index.ts';
+import { DEFAULT_BIND_ADDRESS } from '../observe/http-server.ts';
+import { createLogger, logLevelFrom } from '../observe/logger.ts';
+
+export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] [--driver-name NAME]
+               [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
+               [--filter CEL] [--exclude GLOB,...] [--include-veth] [--compat dranet]
+               [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
+               [--log-level LEVEL] [--host-netns PATH]
+                                           run the node daemon (kubelet plugin + ResourceSlices)`;
+
+export const RUN_DEFAULTS = {
+  driverName: DRIVER_NAME,
+  kubeletRootDir: '/var/lib/kubelet',
+  stateDir: '/var/lib/netclaim',
+  cdiDir: '/var/run/cdi',
+  sysfsRoot: '/sys',
+} as const;
+
+export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Omit<DaemonOptions, 'libc' | 'log'> & { logLevel?: string } {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      'node-name': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'driver-name': { type: 'string', default: RUN_DEFAULTS.driverName },
+      'kubelet-root-dir': { type: 'string', default: RUN_DEFAULTS.kubeletRootDir },
+      'state-dir': { type: 'string', default: RUN_DEFAULTS.stateDir },
+      'cdi-dir': { type: 'string', default: RUN_DEFAULTS.cdiDir },
+      'sysfs-root': { type: 'string', default: RUN_DEFAULTS.sysfsRoot },
+      filter: { type: 'string' },
+      exclude: { type: 'string', multiple: true, default: [] },
+      'include-veth': { type: 'boolean', default: false },
+      compat: { type: 'string' },
+      'taint-unhealthy': { type: 'boolean', default: false },
+      'rolling-update': { type: 'boolean', default: false },
+      'metrics-address': { type: 'string', default: DEFAULT_BIND_ADDRESS },
+      'log-level': { type: 'string' },
+      'host-netns': { type: 'string' },
+    },
+  });
+  const nodeName = values['node-name'] ?? env['NODE_NAME'];
+  if (nodeName === undefined || nodeName === '') {
+    throw new ConfigError('--node-name (or NODE_NAME) is required: the pool and ResourceSlices are named after the node', { context: { field: '--node-name' } });
+  }
+  if (values.compat !== undefined && values.compat !== 'dranet') {
+    throw new ConfigError(`--compat must be "dranet", got "${values.compat}"`, { context: { field: '--compat' } });
+  }
+  const instance = values['rolling-update'] ? env['POD_UID'] : undefined;
+  if (values['rolling-update'] && (instance === undefined || instance === '')) {
+    throw new ConfigError('--rolling-update needs POD_UID (from the downward API) to name its sockets', { context: { field: '--rolling-update' } });
+  }
+  const kubeConfig = new KubeConfig();
+  if (values.kubeconfig !== undefined) kubeConfig.loadFromFile(values.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  const dranet = values.compat === 'dranet';
+  const driverName = values['driver-name'];
+  return {
+    kubeConfig, nodeName, driverName,
+    kubeletRootDir: values['kubelet-root-dir'], stateDir: values['state-dir'], cdiDir: values['cdi-dir'], sysfsRoot: values['sysfs-root'],
+    inventory: {
+      ...DEFAULT_OPTIONS,
+      naming: dranet ? 'dranet' : 'netclaim',
+      includeVeth: values['include-veth'],
+      excludeNames: values.exclude.flatMap((e) => e.split(',')).filter(Boolean),
+      ...(values.filter === undefined ? {} : { filter: compileDeviceFilter(values.filter, '--filter') }),
+    },
+    attributeDomain: dranet ? DRANET_DOMAIN : driverName,
+    dranetConfigs: true,
+    taintUnhealthy: values['taint-unhealthy'],
+    ...(instance === undefined ? {} : { instance }),
+    metricsAddress: values['metrics-address'],
+    ...(values['host-netns'] === undefined ? {} : { hostNetns: values['host-netns'] }),
+    ...(values['log-level'] === undefined ? {} : { logLevel: values['log-level'] }),
+  };
+}
+
+/** Runs the daemon until a signal; resolves with the exit code. */
+export async function runDaemon(argv: readonly string[]): Promise<number> {
+  const { logLevel, ...options } = runOptions(argv);
+  const log = createLogger({ level: logLevelFrom(logLevel) });
+  const daemon = new Daemon({ ...options, libc: libc(), log });
+  const stopped = Promise.withResolvers<number>();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log.info({ signal }, 'stopping');
+    void daemon.stop().then(() => stopped.resolve(0), (err: unknown) => {
+      log.error({ err }, 'stop failed');
+      stopped.resolve(1);
+    });
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.fatal({ err }, 'start failed');
+    await daemon.stop().catch(() => {});
+    return 1;
+  }
+  return stopped.promise;
+}
