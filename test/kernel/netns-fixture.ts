@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { release } from 'node:os';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import { NetnsHandle } from '../../src/kernel/netns/handle.ts';
 import { loadLibc, ffiBackendFromEnv, type Libc } from '../../src/kernel/libc/index.ts';
 
@@ -18,6 +18,7 @@ export interface TestNetns {
 }
 
 const live = new Map<string, TestNetns>();
+const kept = new Map<string, TestNetns>();
 let counter = 0;
 
 /** The FFI backend the kernel tests run on (from NETCLAIM_FFI). */
@@ -30,15 +31,19 @@ export function uniqueName(tag = ''): string {
   return `nc${tag.slice(0, 15 - 2 - id.length)}${id}`;
 }
 
-/** Creates a namespace with `lo` up and opens a handle to it. Deleted after the test. */
-export function createNetns(tag = 'ns'): TestNetns {
+/**
+ * Creates a namespace with `lo` up and opens a handle to it. Deleted after
+ * the test, or with `forFile` at the end of the test file (for a namespace
+ * made in `beforeAll`); always at process exit.
+ */
+export function createNetns(tag = 'ns', opts: { forFile?: boolean } = {}): TestNetns {
   const name = uniqueName(tag);
   execFileSync('ip', ['netns', 'add', name]);
   try {
     execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
     const path = `/run/netns/${name}`;
     const ns: TestNetns = { name, path, handle: NetnsHandle.open(path, { libc: testLibc }) };
-    live.set(name, ns);
+    (opts.forFile === true ? kept : live).set(name, ns);
     return ns;
   } catch (err) {
     execFileSync('ip', ['netns', 'delete', name]);
@@ -47,7 +52,7 @@ export function createNetns(tag = 'ns'): TestNetns {
 }
 
 export function deleteNetns(ns: TestNetns): void {
-  if (!live.delete(ns.name)) return;
+  if (!live.delete(ns.name) && !kept.delete(ns.name)) return;
   ns.handle.close();
   try {
     execFileSync('ip', ['netns', 'delete', ns.name], { stdio: 'ignore' });
@@ -61,7 +66,13 @@ function deleteAll(): void {
 }
 
 afterEach(deleteAll);
-process.on('exit', deleteAll);
+afterAll(() => {
+  for (const ns of [...kept.values()]) deleteNetns(ns);
+});
+process.on('exit', () => {
+  deleteAll();
+  for (const ns of [...kept.values()]) deleteNetns(ns);
+});
 
 /**
  * Runs a command-line tool (`ip`, `rdma`...) for test set-up or as an oracle.
