@@ -5,10 +5,12 @@
  */
 import { benchInventory } from './inventory.ts';
 import { benchNetlink } from './netlink.ts';
+import { benchPrepare } from './prepare.ts';
 
 const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
   netlink: (log) => benchNetlink({ dumpRuns: 30, opRuns: 500, log }),
   inventory: (log) => benchInventory({ runs: 20, changes: 100, log }),
+  prepare: (log) => benchPrepare({ runs: 500, log }),
 };
 
 const args = process.argv.slice(2);
