@@ -88,6 +88,7 @@ export class Daemon {
     const log = o.log;
     const onError = (what: string) => (err: DriverError): void => {
       this.metrics.countError(err);
+      if (what === 'slice-publisher') this.metrics.slicePublishes.inc({ outcome: 'error' });
       log.warn({ err, component: what }, `${what}: ${err.message}`);
     };
     this.#http = new ObserveServer({ bindAddress: o.metricsAddress, metrics: this.metrics.registry, log });
@@ -114,6 +115,7 @@ export class Daemon {
       this.metrics.devicesPublished.set(inv.devices.length);
       this.metrics.devicesExcluded.set(inv.exclusions.length);
       publisher.update(publishable(inv, health));
+      void publisher.synced().then(() => this.metrics.slicePublishes.inc({ outcome: 'ok' }), () => {});
     };
     publish(first);
     watcher.subscribe(publish);
