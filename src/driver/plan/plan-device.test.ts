@@ -128,6 +128,12 @@ describe('planDevice', () => {
     expect(r.issues.find((x) => x.path === 'interface.mtu')?.message).toContain('9216');
   });
 
+  it("a VF's MTU may not exceed its PF's", () => {
+    const r = planDevice(input({ interface: { mtu: 9000 } }, { host: host({ pfMtu: 1500 }) }));
+    expect(r).toMatchObject({ ok: false, issues: [{ path: 'interface.mtu', message: expect.stringContaining('physical function') }] });
+    expect(planDevice(input({ interface: { mtu: 1500 } }, { host: host({ pfMtu: 1500 }) })).ok).toBe(true);
+  });
+
   it('dhcp and profile are reported as unsupported, not as invalid', () => {
     const d = planDevice(input({ interface: { dhcp: true } }));
     expect(d).toMatchObject({ ok: false, unsupported: true, issues: [{ path: 'interface.dhcp' }] });

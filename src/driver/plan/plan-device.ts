@@ -92,6 +92,8 @@ function planInterface(config: NetworkConfig, host: HostSnapshot, issues: Config
   const i = config.interface ?? {};
   if (i.mtu !== undefined && host.maxMtu !== undefined && host.maxMtu > 0 && i.mtu > host.maxMtu) {
     issues.push({ path: 'interface.mtu', message: `${i.mtu} is above the device's maximum MTU ${host.maxMtu}` });
+  } else if (i.mtu !== undefined && host.pfMtu !== undefined && i.mtu > host.pfMtu) {
+    issues.push({ path: 'interface.mtu', message: `${i.mtu} is above the MTU ${host.pfMtu} of the VF's physical function; raise the PF's MTU first` });
   }
   const vrfTable = i.vrf?.table;
   const routes = mergeBy(config.routes ?? [], copiedRoutes(host.routes, vrfTable), routeKey);

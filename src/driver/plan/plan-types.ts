@@ -114,6 +114,8 @@ export interface HostSnapshot {
   readonly groIpv4MaxSize?: number;
   /** Max MTU the device accepts (IFLA_MAX_MTU). */
   readonly maxMtu?: number;
+  /** An SR-IOV VF's PF MTU: a VF's MTU cannot usefully exceed it. */
+  readonly pfMtu?: number;
   readonly addresses: readonly SnapshotAddr[];
   readonly routes: readonly SnapshotRoute[];
   readonly rules: readonly SnapshotRule[];
