@@ -5,6 +5,7 @@
  */
 import type { ClaimUid } from '../common/ids.ts';
 import type { AllocationConfig } from '../config/claim-config/types.ts';
+import type { AttachedDevice, ClaimRecord } from './plan/plan-types.ts';
 
 /** `status.allocation.devices.results[]` (DeviceRequestAllocationResult). */
 export interface AllocationResult {
@@ -47,4 +48,9 @@ export interface ClaimSource {
 export interface EventSink {
   /** A Warning event on the claim (reason in UpperCamelCase, e.g. `ClaimPrepareFailed`). */
   claimWarning(claim: { readonly namespace: string; readonly name: string; readonly uid: string }, reason: string, message: string): void;
+}
+
+/** Where attached devices are reported (ResourceClaim `status.devices` in production). */
+export interface ClaimStatusSink {
+  devicesReady(record: ClaimRecord, devices: readonly AttachedDevice[]): void;
 }

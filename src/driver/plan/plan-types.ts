@@ -195,6 +195,29 @@ export interface DevicePlan {
   readonly cdiDeviceIds: readonly string[];
 }
 
+/** One device as it is in the pod after attach (for claim status and verification). */
+export interface AttachedDevice {
+  readonly device: string;
+  readonly ifIndex: number;
+  readonly name: string;
+  readonly mac: string;
+  /** Canonical CIDRs. */
+  readonly ips: readonly string[];
+}
+
+/**
+ * The attach journal of a claim: written `attaching` before the first kernel
+ * change and `attached` after the last, so a driver killed in between knows,
+ * after its restart, that the pod's devices must be finished or rolled back.
+ */
+export interface Attachment {
+  readonly state: 'attaching' | 'attached';
+  readonly sandboxId: string;
+  readonly netns: string;
+  readonly devices: readonly AttachedDevice[];
+  readonly at: string;
+}
+
 /** The stored state of one prepared claim (state/claim-store.ts). */
 export interface ClaimRecord {
   readonly version: 1;
@@ -206,4 +229,6 @@ export interface ClaimRecord {
   readonly devices: readonly DevicePlan[];
   /** CDI spec file written for this claim, if any. */
   readonly cdiSpec?: string;
+  /** Where its devices are now: absent while they are on the host. */
+  readonly attachment?: Attachment;
 }

@@ -1,0 +1,97 @@
+/**
+ * ClaimStatusWriter against the real kube-apiserver: the server-side apply of
+ * `status.devices` is accepted (the API validates conditions, networkData
+ * and that each entry matches an allocation result), written under our field
+ * manager, leaves another driver's entry alone, and is idempotent.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ClaimUid } from '../../src/common/ids.ts';
+import type { DriverError } from '../../src/common/errors.ts';
+import type { ClaimRecord } from '../../src/driver/plan/plan-types.ts';
+import { ClaimStatusWriter } from '../../src/surfaces/kube/claim-status.ts';
+import { KubeClient } from './kube-client.ts';
+import { kubeConfigFor, suffix } from './slice-fixtures.ts';
+
+const cp = inject('controlPlane');
+const kube = new KubeClient({ server: cp.server, token: cp.token, caPem: cp.caPem });
+const RESOURCE = '/apis/resource.k8s.io/v1';
+const DRIVER = 'netclaim.dev';
+const ns = `status-${suffix()}`;
+const cleanup: Array<() => Promise<unknown>> = [];
+
+interface RawClaim {
+  metadata: { name: string; uid: string; managedFields?: { manager: string; subresource?: string }[] };
+  status?: { devices?: Array<Record<string, unknown>> };
+}
+
+async function must<T>(what: string, p: Promise<{ status: number; body: T; text: string }>): Promise<T> {
+  const r = await p;
+  if (r.status !== 200 && r.status !== 201) throw new Error(`${what}: ${r.status} ${r.text}`);
+  return r.body;
+}
+
+beforeAll(async () => {
+  await must('namespace', kube.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }));
+  cleanup.push(() => kube.delete(`/api/v1/namespaces/${ns}`));
+  cleanup.push(() => kube.delete(`${RESOURCE}/namespaces/${ns}/resourceclaims`));
+});
+
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+describe('ClaimStatusWriter', () => {
+  it('applies Ready/NetworkReady and networkData for our devices only, idempotently', async () => {
+    const claim = await must<RawClaim>('create', kube.post(`${RESOURCE}/namespaces/${ns}/resourceclaims`, {
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'nic', namespace: ns },
+      spec: { devices: { requests: [{ name: 'nic', exactly: { deviceClassName: 'x' } }, { name: 'gpu', exactly: { deviceClassName: 'y' } }] } },
+    }));
+    const results = [
+      { request: 'nic', driver: DRIVER, pool: 'node-1', device: 'pci-0000-3b-00-0' },
+      { request: 'gpu', driver: 'gpu.example.com', pool: 'node-1', device: 'gpu-0' },
+    ];
+    const gpuEntry = { driver: 'gpu.example.com', pool: 'node-1', device: 'gpu-0', conditions: [{ type: 'Ready', status: 'True', reason: 'GpuReady', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] };
+    await must('allocate', kube.put(`${RESOURCE}/namespaces/${ns}/resourceclaims/nic/status`, {
+      ...claim, status: { allocation: { devices: { results, config: [] } }, reservedFor: [{ resource: 'pods', name: 'p', uid: crypto.randomUUID() }], devices: [gpuEntry] },
+    }));
+
+    const errors: DriverError[] = [];
+    const writer = new ClaimStatusWriter({ kubeConfig: kubeConfigFor(cp, cp.token), driverName: DRIVER, onError: (e) => errors.push(e) });
+    const record = {
+      version: 1, claim: { uid: claim.metadata.uid, namespace: ns, name: 'nic' }, podUid: 'p', podName: 'p', preparedAt: '',
+      devices: [{ request: 'nic', pool: 'node-1', device: 'pci-0000-3b-00-0', workloadEnv: true, identity: {}, env: [], cdiDeviceIds: [] }],
+    } as unknown as ClaimRecord & { claim: { uid: ClaimUid } };
+    const attached = [{ device: 'pci-0000-3b-00-0', ifIndex: 7, name: 'net1', mac: '02:00:00:00:00:01', ips: ['10.1.0.5/24', '2001:db8::5/64'] }];
+    writer.devicesReady(record, attached);
+    writer.devicesReady(record, attached);
+    await writer.flush();
+    expect(errors).toEqual([]);
+
+    const got = await must<RawClaim>('get', kube.get(`${RESOURCE}/namespaces/${ns}/resourceclaims/nic`));
+    const ours = got.status?.devices?.find((d) => d['driver'] === DRIVER);
+    expect(ours).toMatchObject({
+      pool: 'node-1', device: 'pci-0000-3b-00-0',
+      conditions: [{ type: 'Ready', status: 'True', reason: 'NetworkDeviceReady' }, { type: 'NetworkReady', status: 'True', reason: 'NetworkDeviceReady' }],
+      networkData: { interfaceName: 'net1', ips: ['10.1.0.5/24', '2001:db8::5/64'], hardwareAddress: '02:00:00:00:00:01' },
+    });
+    expect(got.status?.devices?.find((d) => d['driver'] === 'gpu.example.com')).toMatchObject({ device: 'gpu-0', conditions: [{ reason: 'GpuReady' }] });
+    expect(got.metadata.managedFields?.some((f) => f.manager === DRIVER && f.subresource === 'status')).toBe(true);
+  });
+
+  it('a refused write (a device the claim was not allocated) goes to onError, named', async () => {
+    const claim = await must<RawClaim>('create', kube.post(`${RESOURCE}/namespaces/${ns}/resourceclaims`, {
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'other', namespace: ns },
+      spec: { devices: { requests: [{ name: 'nic', exactly: { deviceClassName: 'x' } }] } },
+    }));
+    const errors: DriverError[] = [];
+    const writer = new ClaimStatusWriter({ kubeConfig: kubeConfigFor(cp, cp.token), driverName: DRIVER, onError: (e) => errors.push(e) });
+    const record = {
+      version: 1, claim: { uid: claim.metadata.uid, namespace: ns, name: 'other' }, podUid: 'p', podName: 'p', preparedAt: '',
+      devices: [{ request: 'nic', pool: 'node-1', device: 'not-allocated', workloadEnv: true, identity: {}, env: [], cdiDeviceIds: [] }],
+    } as unknown as ClaimRecord;
+    writer.devicesReady(record, [{ device: 'not-allocated', ifIndex: 1, name: 'net1', mac: '02:00:00:00:00:01', ips: [] }]);
+    await writer.flush();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'KUBE_REQUEST_FAILED', message: expect.stringContaining('resourceclaim') });
+  });
+});
