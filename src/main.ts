@@ -35,7 +35,8 @@ async function main(argv: readonly string[]): Promise<number> {
       out(pkg.version);
       return 0;
     case 'run':
-      return runDaemon(rest);
+      // A stopped daemon exits, whatever handles its libraries leave open.
+      process.exit(await runDaemon(rest));
     case 'inventory':
       return runInventory(rest, out);
     case 'links':

@@ -36,6 +36,9 @@ export const ERROR_CODES = [
   'PREPARE_DEVICE_CONFLICT',
   'PREPARE_UNSUPPORTED',
   'CDI_WRITE_FAILED',
+  // pod attach / detach (driver/attach)
+  'ATTACH_FAILED',
+  'DETACH_INCOMPLETE',
   // Kubernetes API (ResourceSlice publishing)
   'KUBE_REQUEST_FAILED',
   'KUBE_FIELDS_DROPPED',
@@ -45,6 +48,10 @@ export const ERROR_CODES = [
   'KUBELET_INSTANCE_LOCKED',
   'KUBELET_LISTEN_FAILED',
   'KUBELET_SERVER_CLOSED',
+  // NRI surface (ttrpc over the runtime's NRI socket)
+  'NRI_RPC_STATUS',
+  'NRI_CALL_TIMEOUT',
+  'NRI_CONNECTION_CLOSED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

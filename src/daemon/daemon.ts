@@ -171,14 +171,23 @@ export class Daemon {
   }
 
   async #stop(): Promise<void> {
-    await this.#server?.close().catch(() => {});
-    this.#health?.close();
-    await this.#publisher?.close().catch(() => {});
-    await this.#events?.close().catch(() => {});
-    await this.#watcher?.close();
-    this.#store?.close();
-    this.#host?.close();
-    await this.#http?.close();
+    const steps: [string, () => Promise<unknown> | unknown][] = [
+      ['kubelet plugin server', () => this.#server?.close()],
+      ['health', () => this.#health?.close()],
+      ['slice publisher', () => this.#publisher?.close()],
+      ['events', () => this.#events?.close()],
+      ['inventory watcher', () => this.#watcher?.close()],
+      ['claim store', () => this.#store?.close()],
+      ['host netns', () => this.#host?.close()],
+      ['http', () => this.#http?.close()],
+    ];
+    for (const [what, step] of steps) {
+      // A step that hangs (an API server that does not answer) must not keep the node's daemon from stopping.
+      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_STEP_MS).unref());
+      const outcome = await Promise.race([Promise.resolve().then(step).then(() => 'ok' as const, (err: unknown) => err), timeout]);
+      if (outcome === 'timeout') this.#o.log.warn({ step: what }, `stop: ${what} did not finish within ${STOP_STEP_MS} ms; going on`);
+      else if (outcome !== 'ok') this.#o.log.warn({ step: what, err: outcome }, `stop: ${what} failed`);
+    }
     this.#o.log.info('netclaim stopped');
   }
 }
@@ -188,5 +197,8 @@ function publishable(inv: Inventory, health: DeviceHealthView): PublishDevice[] 
   const bad = new Map(health.devices.filter((d) => d.health === 'unhealthy').map((d) => [d.deviceName, d.message ?? true]));
   return inv.devices.map((d) => ({ name: d.name, attributes: d.attributes, ...(bad.has(d.name) ? { unhealthy: bad.get(d.name)! } : {}) }));
 }
+
+/** How long each shutdown step may take. */
+const STOP_STEP_MS = 5_000;
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;

@@ -217,7 +217,8 @@ describe('netclaim run (the command)', () => {
       const logs = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string });
       expect(logs.map((l) => l.msg)).toContain('netclaim running');
       child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('no exit within 20 s'), 20_000))]);
+      expect(code, out).toBe(0);
       expect(existsSync(reg.socket)).toBe(false);
       expect(readdirSync(join(dir, 'kubelet', 'plugins', DRIVER)).filter((f) => f.endsWith('.sock'))).toEqual([]);
       expect(out).toContain('netclaim stopped');

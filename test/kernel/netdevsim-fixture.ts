@@ -34,6 +34,8 @@ export interface NetdevsimOptions {
   readonly ports?: number;
   /** SR-IOV VFs to enable on the device (sriov_numvfs); none by default. */
   readonly vfs?: number;
+  /** Queues per port (the combined channel maximum, `ethtool -l`); the kernel's default (1) when omitted. */
+  readonly queues?: number;
 }
 
 /** True when the running kernel has the netdevsim bus (module loaded or built in). */
@@ -75,14 +77,15 @@ interface IpNsimLink { ifindex: number; ifname: string; parentdev?: string; phys
  * Creates a netdevsim device whose netdevs appear inside `ns`, optionally
  * with `vfs` SR-IOV VFs (raising the debugfs max_vfs limit when needed).
  * Deleted after the test. Equivalent to:
- * `ip netns exec NS sh -c 'echo "ID PORTS" > /sys/bus/netdevsim/new_device'`
+ * `ip netns exec NS sh -c 'echo "ID PORTS [QUEUES]" > /sys/bus/netdevsim/new_device'`
  */
 export function createNetdevsim(ns: TestNetns, opts: NetdevsimOptions = {}): TestNetdevsim {
   const ports = opts.ports ?? 1;
   const id = nextId();
   const devName = `netdevsim${id}`;
   // Synchronous write on the main thread while it is inside the namespace.
-  ns.handle.within(() => { writeFileSync(`${BUS}/new_device`, `${id} ${ports}`); });
+  const spec = opts.queues !== undefined ? `${id} ${ports} ${opts.queues}` : `${id} ${ports}`;
+  ns.handle.within(() => { writeFileSync(`${BUS}/new_device`, spec); });
   live.add(id);
   const sysfsPath = `${BUS}/devices/${devName}`;
   const debugfsPath = `${DEBUGFS}/${devName}`;

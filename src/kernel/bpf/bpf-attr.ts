@@ -112,6 +112,15 @@ export function encodeLinkCreateAttr(c: LinkCreateAttr): Buffer {
   return a;
 }
 
+/** BPF_LINK_DETACH: { link_fd u32 @0 }. 4 bytes. */
+export const LINK_DETACH_ATTR_LEN = 4;
+
+export function encodeLinkDetachAttr(linkFd: number): Buffer {
+  const a = Buffer.alloc(LINK_DETACH_ATTR_LEN);
+  a.writeUInt32LE(linkFd >>> 0, 0);
+  return a;
+}
+
 // ---- what the kernel writes back -------------------------------------------
 
 /** The prefix of struct bpf_prog_info netclaim reads. */

@@ -14,7 +14,7 @@ import { syscallError, KernelError, type KernelErrorFields } from '../errors.ts'
 import type { Libc } from '../libc/index.ts';
 import {
   ID_ATTR_NEXT_ID, INFO_ATTR_INFO_LEN, LINK_INFO_LEN, PROG_INFO_LEN, QUERY_ATTR, decodeLinkInfo, decodeProgInfo,
-  encodeIdAttr, encodeInfoAttr, encodeProgQueryAttr, type BpfLinkInfo, type BpfProgInfo,
+  encodeIdAttr, encodeInfoAttr, encodeLinkDetachAttr, encodeProgAttachAttr, encodeProgQueryAttr, type BpfLinkInfo, type BpfProgInfo,
 } from './bpf-attr.ts';
 import { BPF_CMD, BPF_MPROG_MAX, bpfCmdOp } from './bpf-constants.ts';
 
@@ -140,4 +140,26 @@ export function bpfProgQuery(l: Libc, ifindex: number, attachType: number): BpfP
   const count = Math.min(attr.readUInt32LE(QUERY_ATTR.COUNT), BPF_MPROG_MAX);
   const ids = (b: Buffer): number[] => Array.from({ length: count }, (_, i) => b.readUInt32LE(i * 4));
   return { revision: attr.readBigUInt64LE(QUERY_ATTR.REVISION), progIds: ids(progIds), linkIds: ids(linkIds) };
+}
+
+/**
+ * Detaches bpf_link `linkFd` from its hook (the link object lives on,
+ * defunct, until its last fd closes). Not namespaced: the link knows its
+ * device. EINVAL for link types that cannot be detached.
+ * Equivalent to: `bpftool link detach id N`
+ */
+export function bpfLinkDetach(l: Libc, linkFd: number): void {
+  bpfCall(l, BPF_CMD.BPF_LINK_DETACH, encodeLinkDetachAttr(linkFd));
+}
+
+/**
+ * Detaches program `progFd` from an interface hook attached without a link
+ * (tcx: BPF_TCX_INGRESS/EGRESS); `ifindex` resolves in the calling thread's
+ * namespace, so run it inside `NetnsHandle.within()`. A link-owned
+ * attachment answers EBUSY (detach the link instead), a program not attached
+ * there ENOENT.
+ * Equivalent to: `bpftool net detach tcx_ingress|tcx_egress dev X` (bpftool ≥ 7.3)
+ */
+export function bpfProgDetach(l: Libc, ifindex: number, progFd: number, attachType: number): void {
+  bpfCall(l, BPF_CMD.BPF_PROG_DETACH, encodeProgAttachAttr({ target: ifindex, progFd, attachType }), { ifindex });
 }

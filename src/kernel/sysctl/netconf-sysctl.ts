@@ -51,7 +51,7 @@ function checkName(name: string): void {
 }
 
 /** The positive errno of a Node fs error (Node reports it negated), EIO when it has none. */
-function fsErrno(err: unknown): number {
+export function fsErrno(err: unknown): number {
   const code = (err as { code?: unknown }).code;
   const n = typeof code === 'string' ? (osConstants.errno as Record<string, number>)[code] : undefined;
   return n ?? EIO;

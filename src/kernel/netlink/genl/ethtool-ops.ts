@@ -35,7 +35,7 @@ export function ethtoolNotSupported(err: unknown): boolean {
 }
 
 /** The error with the device's ifindex added (the socket does not know it). */
-function withIfindex(err: unknown, ifindex: number): unknown {
+export function withIfindex(err: unknown, ifindex: number): unknown {
   if (!(err instanceof KernelError) || err.ifindex !== undefined) return err;
   return new KernelError(err.code, {
     op: err.op, errno: err.errno, ifindex,

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { bpfProgLoad, clsactAdd, progIdOf, tcBpfFilterAdd } from '../../../../test/kernel/bpf-fixture.ts';
 import { createNetns, ip, ipJson, testLibc, tool, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
+import { kernelError } from '../../../../test/kernel/kernel-error.ts';
 import { protocolName } from './tc-filter-codec.ts';
 import { TC_PARENT_EGRESS, TC_PARENT_INGRESS } from './tc-filter-constants.ts';
-import { tcFilterList } from './tc-filter-ops.ts';
+import { tcFilterDelete, tcFilterList } from './tc-filter-ops.ts';
 import type { TcFilter } from './tc-filter-types.ts';
 
 /** A namespace with a veth pair; returns the ifindex of `ncv0`. */
@@ -91,5 +92,23 @@ describe(`tcFilterList (${testLibc.backend})`, () => {
     const ns = createNetns('tf');
     expect(() => tcFilterList(ns.handle, 0, TC_PARENT_INGRESS)).toThrow(ConfigError);
     expect(() => tcFilterList(ns.handle, 1, -1)).toThrow(ConfigError);
+  });
+
+  it('tcFilterDelete removes one filter as listed, or a whole prio with handle 0; a missing one is ENOENT', () => {
+    const ns = createNetns('tf');
+    const idx = vethIn(ns);
+    const fd = bpfProgLoad('sched_cls', 'nc_tf_del', testLibc);
+    clsactAdd(ns.handle, idx);
+    for (const handle of [1, 2, 3]) tcBpfFilterAdd(ns.handle, idx, { direction: 'ingress', progFd: fd, name: `nc_d${handle}`, prio: 7, handle });
+    tcBpfFilterAdd(ns.handle, idx, { direction: 'ingress', progFd: fd, name: 'nc_other', prio: 8, protocol: 0x0800 });
+    const [f3] = tcFilterList(ns.handle, idx, TC_PARENT_INGRESS);
+    expect(f3).toMatchObject({ handle: 3, prio: 7 });
+    tcFilterDelete(ns.handle, idx, TC_PARENT_INGRESS, f3!);
+    expect(tcShow(ns, 'ingress').map((f) => [f.pref, f.options!.handle])).toEqual([[7, '0x2'], [7, '0x1'], [8, '0x1']]);
+    tcFilterDelete(ns.handle, idx, TC_PARENT_INGRESS, { handle: 0, prio: 7, protocol: 3, kind: 'bpf' });
+    expect(tcShow(ns, 'ingress').map((f) => [f.pref, f.options!.handle])).toEqual([[8, '0x1']]);
+    const gone = kernelError(() => tcFilterDelete(ns.handle, idx, TC_PARENT_INGRESS, f3!));
+    expect(gone.errnoName).toBe('ENOENT');
+    expect(gone.op).toBe('RTM_DELTFILTER');
   });
 });

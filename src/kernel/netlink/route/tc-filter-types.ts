@@ -50,3 +50,13 @@ export interface TcFilterSpec {
   /** cls_bpf options for an add: the program fd, its name, direct-action (default on). */
   readonly bpf?: { readonly fd: number; readonly name?: string; readonly directAction?: boolean };
 }
+
+/** What names one existing filter for RTM_DELTFILTER (a decoded TcFilter has all of it). */
+export interface TcFilterRef {
+  readonly handle: number;
+  readonly prio: number;
+  /** Host-order ethertype. */
+  readonly protocol: number;
+  readonly kind: string;
+  readonly chain?: number;
+}
