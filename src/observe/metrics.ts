@@ -23,6 +23,9 @@ export const KUBELET_METHODS = ['prepare', 'unprepare', 'get_info', 'notify_regi
 export type KubeletMethod = (typeof KUBELET_METHODS)[number];
 
 export const OUTCOMES = ['ok', 'error'] as const;
+
+/** The PodDriver's hooks, as `hook` label values. */
+export const NRI_HOOKS = ['run', 'stop', 'remove', 'create', 'sync'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** An error that is not a DriverError is counted under this code. */
@@ -55,6 +58,14 @@ export interface Metrics {
   readonly slicePublishes: Counter<'outcome'>;
   /** `netclaim_inventory_rebuilds_total` */
   readonly inventoryRebuilds: Counter;
+  /** `netclaim_nri_hooks_total{hook,outcome}`: NRI pod/container hooks (run, stop, remove, create, sync). */
+  readonly nriHooks: Counter<'hook' | 'outcome'>;
+  /** `netclaim_nri_hook_duration_seconds{hook,outcome}` */
+  readonly nriHookSeconds: Histogram<'hook' | 'outcome'>;
+  /** `netclaim_pods_unreconciled_total`: pods whose devices Synchronize could not put right. */
+  readonly podsUnreconciled: Counter;
+  /** `netclaim_detach_problems_total`: devices given back with something not restored (or not found). */
+  readonly detachProblems: Counter;
   /** `netclaim_health_updates_total`: device health changes sent to the kubelet. */
   readonly healthUpdates: Counter;
   /**
@@ -86,6 +97,16 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   });
   const errors = new Counter({ name: n('errors_total'), help: 'Errors, by netclaim error code.', labelNames: ['code'] as const, registers });
   const slicePublishes = new Counter({ name: n('slice_publishes_total'), help: 'ResourceSlice publish reconciles, by outcome.', labelNames: ['outcome'] as const, registers });
+  const nriHooks = new Counter({ name: n('nri_hooks_total'), help: 'NRI hooks, by hook and outcome.', labelNames: ['hook', 'outcome'] as const, registers });
+  const nriHookSeconds = new Histogram({
+    name: n('nri_hook_duration_seconds'), help: 'Duration of NRI hooks (attach in run, detach in stop).', labelNames: ['hook', 'outcome'] as const, buckets: [...LATENCY_BUCKETS], registers,
+  });
+  for (const hook of NRI_HOOKS) {
+    for (const outcome of OUTCOMES) {
+      nriHooks.inc({ hook, outcome }, 0);
+      nriHookSeconds.zero({ hook, outcome });
+    }
+  }
   for (const method of KUBELET_METHODS) {
     for (const outcome of OUTCOMES) {
       kubeletRequests.inc({ method, outcome }, 0);
@@ -108,6 +129,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     slicePublishes,
     inventoryRebuilds: new Counter({ name: n('inventory_rebuilds_total'), help: 'Inventory rebuilds (kernel events and resyncs).', registers }),
     healthUpdates: new Counter({ name: n('health_updates_total'), help: 'Device health updates sent to the kubelet.', registers }),
+    nriHooks, nriHookSeconds,
+    podsUnreconciled: new Counter({ name: n('pods_unreconciled_total'), help: 'Pods whose devices could not be put right after a reconnect or restart.', registers }),
+    detachProblems: new Counter({ name: n('detach_problems_total'), help: 'Claims whose devices were given back with something not restored.', registers }),
     async observe<T>(method: KubeletMethod, fn: () => Promise<T>, outcomeOf?: (result: T) => Outcome): Promise<T> {
       const start = process.hrtime.bigint();
       const record = (outcome: Outcome): void => {
