@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from './errors.ts';
-import { ipFromBytes, ipToBytes, parseCidr } from './ip.ts';
+import { cidrContains, ipFromBytes, ipToBytes, parseCidr } from './ip.ts';
 
 describe('IP text and bytes', () => {
   it.each([
@@ -41,5 +41,17 @@ describe('IP text and bytes', () => {
     expect(() => parseCidr('10.0.0.1/33')).toThrow(/prefix/);
     expect(() => parseCidr('10.0.0.1/2x')).toThrow(/prefix/);
     expect(() => parseCidr('nope/1')).toThrow(/not an IP/);
+  });
+});
+
+describe('cidrContains', () => {
+  it('compares the prefix bits of the same family only', () => {
+    expect(cidrContains('10.1.0.0/24', '10.1.0.200')).toBe(true);
+    expect(cidrContains('10.1.0.5/24', '10.1.1.1')).toBe(false);
+    expect(cidrContains('10.0.0.0/9', '10.127.255.255')).toBe(true);
+    expect(cidrContains('10.0.0.0/9', '10.128.0.0')).toBe(false);
+    expect(cidrContains('0.0.0.0/0', '192.0.2.1')).toBe(true);
+    expect(cidrContains('2001:db8::/64', '2001:db8::1')).toBe(true);
+    expect(cidrContains('2001:db8::/64', '10.0.0.1')).toBe(false);
   });
 });

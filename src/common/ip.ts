@@ -72,3 +72,17 @@ export function parseCidr(cidr: string): { readonly address: string; readonly pr
   }
   return { address, prefixLen, family };
 }
+
+/** `addr` lies in the network of `cidr` (same family, first prefixLen bits equal). */
+export function cidrContains(cidr: string, addr: string): boolean {
+  const net = parseCidr(cidr);
+  if (ipFamily(addr) !== net.family) return false;
+  const a = ipToBytes(net.address);
+  const b = ipToBytes(addr);
+  const full = Math.floor(net.prefixLen / 8);
+  for (let i = 0; i < full; i++) if (a[i] !== b[i]) return false;
+  const rest = net.prefixLen % 8;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (a[full]! & mask) === (b[full]! & mask);
+}

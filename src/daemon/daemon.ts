@@ -3,7 +3,8 @@
  *
  *   start   host netns → inventory watcher → claim store → ResourceSlice
  *           publisher (watch + drift repair) → claim driver → kubelet plugin
- *           server (registration, DRA v1/v1beta1, health) → /healthz /readyz /metrics
+ *           server (registration, DRA v1/v1beta1, health) → NRI plugin (pod
+ *           hooks: attach, detach) → /healthz /readyz /metrics
  *   stop    plugin server first (its sockets go, the kubelet stops calling),
  *           then publisher, events, watcher, store, HTTP. Slices stay: a
  *           restarting daemon finds them up to date and writes nothing.
@@ -31,6 +32,9 @@ import { KubeClaimSource } from '../surfaces/kube/claim-source.ts';
 import { KubeEventSink } from '../surfaces/kube/event-sink.ts';
 import { SlicePublisher, type PublishDevice } from '../surfaces/kube/slice-publisher.ts';
 import { KubeletPluginServer } from '../surfaces/kubelet/plugin-server.ts';
+import { ClaimStatusWriter } from '../surfaces/kube/claim-status.ts';
+import { NriPlugin } from '../surfaces/nri/nri-plugin.ts';
+import { PodDriver } from '../driver/pod-driver.ts';
 import { instrumentDriver } from './instrument.ts';
 
 export interface DaemonOptions {
@@ -50,6 +54,10 @@ export interface DaemonOptions {
   /** Rolling-update instance suffix (pod UID); undefined: plain socket names. */
   readonly instance?: string;
   readonly metricsAddress: string;
+  /** The runtime's NRI socket; undefined: no NRI plugin (devices are then never moved into pods). */
+  readonly nriSocket?: string;
+  /** NRI plugin index (two digits): the runtime calls plugins in index order. */
+  readonly nriPluginIndex?: string;
   /** A network namespace to treat as the host's (tests); default the daemon's own. */
   readonly hostNetns?: string;
   readonly libc: Libc;
@@ -66,6 +74,8 @@ export class Daemon {
   #events: KubeEventSink | undefined;
   #health: DeviceHealthView | undefined;
   #server: KubeletPluginServer | undefined;
+  #nri: NriPlugin | undefined;
+  #status: ClaimStatusWriter | undefined;
   #http: ObserveServer | undefined;
   #slicesPublished = false;
   #stopping: Promise<void> | undefined;
@@ -160,8 +170,49 @@ export class Daemon {
     await server.start();
     this.#http.addCheck('readiness', 'kubelet-registered', () => server.registrationStatus?.registered === true);
     this.#http.addCheck('readiness', 'slices-published', () => this.#slicesPublished);
+    if (o.nriSocket !== undefined) this.#startNri(o.nriSocket, host, store, watcher, onError);
     void server.registered.then(() => log.info({ socket: server.paths.registrationSocket }, 'registered with the kubelet'), () => {});
     log.info({ registration: server.paths.registrationSocket, dra: server.paths.draSocket, http: this.#http.address() }, 'netclaim running');
+  }
+
+  /** The pod side: NRI hooks → PodDriver → attach engine, claim status in the background. */
+  #startNri(socket: string, host: NetnsHandle, store: ClaimStore, watcher: InventoryWatcher, onError: (what: string) => (err: DriverError) => void): void {
+    const o = this.#o;
+    const log = o.log;
+    this.#status = new ClaimStatusWriter({ kubeConfig: o.kubeConfig, driverName: o.driverName, onError: onError('claim-status') });
+    const pods = new PodDriver({
+      store, host, libc: o.libc, status: this.#status,
+      rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
+      observer: {
+        hook: (hook, pod, ms, err) => {
+          const outcome = err === undefined ? 'ok' : 'error';
+          this.metrics.nriHooks.inc({ hook, outcome });
+          this.metrics.nriHookSeconds.observe({ hook, outcome }, ms / 1000);
+          const l = pod === undefined ? log : withContext(log, { podUid: pod.uid, component: 'nri' });
+          if (err === undefined) l.debug({ hook, ms: round(ms), pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook}`);
+          else {
+            this.metrics.countError(err);
+            l.warn({ hook, ms: round(ms), err, pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook} failed`);
+          }
+        },
+        detachProblems: (r, problems) => {
+          this.metrics.detachProblems.inc();
+          withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid }).warn({ problems }, 'devices given back with problems');
+          this.#events?.claimWarning(r.claim, 'NetworkDeviceDetachIncomplete', problems.join('; '));
+        },
+        unreconciled: (r, err) => {
+          this.metrics.podsUnreconciled.inc();
+          withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid }).error({ err }, 'pod devices could not be put right');
+          this.#events?.claimWarning(r.claim, 'NetworkDeviceReconcileFailed', err instanceof Error ? err.message : String(err));
+        },
+      },
+    });
+    this.#nri = new NriPlugin({
+      port: pods, socketPath: socket, pluginName: o.driverName, ...(o.nriPluginIndex === undefined ? {} : { pluginIdx: o.nriPluginIndex }),
+      log: withContext(log, { component: 'nri' }),
+    });
+    this.#nri.on('state', (to) => log.info({ state: to }, `nri plugin ${to}`));
+    this.#nri.start();
   }
 
   /** Graceful stop; idempotent. */
@@ -173,6 +224,8 @@ export class Daemon {
   async #stop(): Promise<void> {
     const steps: [string, () => Promise<unknown> | unknown][] = [
       ['kubelet plugin server', () => this.#server?.close()],
+      ['nri plugin', () => this.#nri?.close()],
+      ['claim status', () => this.#status?.flush()],
       ['health', () => this.#health?.close()],
       ['slice publisher', () => this.#publisher?.close()],
       ['events', () => this.#events?.close()],

@@ -13,12 +13,14 @@ import { compileDeviceFilter } from '../inventory/filter-cel.ts';
 import { DEFAULT_OPTIONS } from '../inventory/options.ts';
 import { libc } from '../kernel/libc/index.ts';
 import { DEFAULT_BIND_ADDRESS } from '../observe/http-server.ts';
+import { DEFAULT_NRI_SOCKET } from '../surfaces/nri/nri-plugin.ts';
 import { createLogger, logLevelFrom } from '../observe/logger.ts';
 
 export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] [--driver-name NAME]
                [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
                [--filter CEL] [--exclude GLOB,...] [--include-veth] [--compat dranet]
                [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
+               [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri]
                [--log-level LEVEL] [--host-netns PATH]
                                            run the node daemon (kubelet plugin + ResourceSlices)`;
 
@@ -50,6 +52,9 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       'rolling-update': { type: 'boolean', default: false },
       'metrics-address': { type: 'string', default: DEFAULT_BIND_ADDRESS },
       'log-level': { type: 'string' },
+      'nri-socket': { type: 'string', default: DEFAULT_NRI_SOCKET },
+      'nri-plugin-index': { type: 'string', default: '00' },
+      'no-nri': { type: 'boolean', default: false },
       'host-netns': { type: 'string' },
     },
   });
@@ -84,6 +89,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     taintUnhealthy: values['taint-unhealthy'],
     ...(instance === undefined ? {} : { instance }),
     metricsAddress: values['metrics-address'],
+    ...(values['no-nri'] ? {} : { nriSocket: values['nri-socket'], nriPluginIndex: values['nri-plugin-index'] }),
     ...(values['host-netns'] === undefined ? {} : { hostNetns: values['host-netns'] }),
     ...(values['log-level'] === undefined ? {} : { logLevel: values['log-level'] }),
   };

@@ -75,7 +75,32 @@ describe('ClaimStatusWriter', () => {
       networkData: { interfaceName: 'net1', ips: ['10.1.0.5/24', '2001:db8::5/64'], hardwareAddress: '02:00:00:00:00:01' },
     });
     expect(got.status?.devices?.find((d) => d['driver'] === 'gpu.example.com')).toMatchObject({ device: 'gpu-0', conditions: [{ reason: 'GpuReady' }] });
-    expect(got.metadata.managedFields?.some((f) => f.manager === DRIVER && f.subresource === 'status')).toBe(true);
+  });
+
+  it('kube-apiserver refuses a server-side apply of status when the opaque config has a name field (why the writer updates instead)', async () => {
+    const claim = await must<RawClaim>('create', kube.post(`${RESOURCE}/namespaces/${ns}/resourceclaims`, {
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'ssa', namespace: ns },
+      spec: { devices: { requests: [{ name: 'nic', exactly: { deviceClassName: 'x' } }] } },
+    }));
+    const results = [{ request: 'nic', driver: DRIVER, pool: 'node-1', device: 'd0' }];
+    const config = [{ source: 'FromClaim', requests: ['nic'], opaque: { driver: DRIVER, parameters: { interface: { name: 'net1', mtu: 1400 } } } }];
+    await must('allocate', kube.put(`${RESOURCE}/namespaces/${ns}/resourceclaims/ssa/status`, { ...claim, status: { allocation: { devices: { results, config } } } }));
+    const apply = { apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'ssa', namespace: ns }, status: { devices: [{ driver: DRIVER, pool: 'node-1', device: 'd0', networkData: { interfaceName: 'net1' } }] } };
+    const r = await kube.patch(`${RESOURCE}/namespaces/${ns}/resourceclaims/ssa/status?fieldManager=${DRIVER}&force=true`, apply, 'application/apply-patch+yaml');
+    // If this starts passing, the apiserver was fixed and the writer may go back to server-side apply.
+    expect({ status: r.status, text: r.text }).toMatchObject({ status: 422, text: expect.stringContaining('status.allocation') });
+
+    const errors: DriverError[] = [];
+    const writer = new ClaimStatusWriter({ kubeConfig: kubeConfigFor(cp, cp.token), driverName: DRIVER, onError: (e) => errors.push(e) });
+    const record = {
+      version: 1, claim: { uid: claim.metadata.uid, namespace: ns, name: 'ssa' }, podUid: 'p', podName: 'p', preparedAt: '',
+      devices: [{ request: 'nic', pool: 'node-1', device: 'd0', workloadEnv: true, identity: {}, env: [], cdiDeviceIds: [] }],
+    } as unknown as ClaimRecord;
+    writer.devicesReady(record, [{ device: 'd0', ifIndex: 3, name: 'net1', mac: '02:00:00:00:00:03', ips: ['10.0.0.3/24'] }]);
+    await writer.flush();
+    expect(errors).toEqual([]);
+    const got = await must<RawClaim>('get', kube.get(`${RESOURCE}/namespaces/${ns}/resourceclaims/ssa`));
+    expect(got.status?.devices?.[0]).toMatchObject({ networkData: { interfaceName: 'net1' } });
   });
 
   it('a refused write (a device the claim was not allocated) goes to onError, named', async () => {

@@ -84,13 +84,19 @@ describe('planDevice', () => {
     if (!r.ok) return;
     expect(r.plan.pod).toMatchObject({
       name: 'net1', addresses: ['192.168.5.2/24'], mtu: 9000, mac: '02:aa:00:00:00:01', gsoMaxSize: 65536,
-      routes: [
-        { destination: '10.2.0.0/16', gateway: '192.168.5.1', scope: 0, table: 254 },
-        { destination: '0.0.0.0/0', gateway: '10.1.0.1', scope: 0, table: 100 },
-      ],
+      // The host's default route in table 100 goes via 10.1.0.1, which 192.168.5.2/24 cannot reach.
+      routes: [{ destination: '10.2.0.0/16', gateway: '192.168.5.1', scope: 0, table: 254 }],
       neighbors: [{ destination: '10.1.0.9', hardwareAddr: '02:00:00:00:00:aa' }],
       sysctls: { 'ipv4.rp_filter': '2', 'ipv4.arp_ignore': '1', 'ipv4.forwarding': '1', 'ipv6.forwarding': '1' },
     });
+  });
+
+  it('configured addresses in another subnet: host routes via gateways they cannot reach, and their rules, are not copied', () => {
+    const r = planDevice(input({ interface: { addresses: ['192.168.7.2/24'] } }));
+    expect(r.ok && r.plan.pod?.routes).toEqual([]);
+    expect(r.ok && r.plan.pod?.rules).toEqual([]);
+    const same = planDevice(input({ interface: { addresses: ['10.1.0.77/24'] } }));
+    expect(same.ok && same.plan.pod?.routes.length).toBe(2);
   });
 
   it('under a VRF: copied routes go to the VRF table and host rules are not copied', () => {

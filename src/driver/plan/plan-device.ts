@@ -7,12 +7,13 @@
  *
  * What the pod gets beyond the config, as DraNet does: the host's global
  * addresses when the config names none, the host's routes on the device
- * (except the ones the kernel makes by itself, and the main table's default
- * route, which would collide with the pod's own), the rules that look up
- * those routes' tables (not under a VRF), and the permanent neighbours.
+ * (except the ones the kernel makes by itself, the main table's default
+ * route, which would collide with the pod's own, and routes whose gateway
+ * the pod's addresses cannot reach), the rules that look up those routes'
+ * tables (not under a VRF), and the permanent neighbours.
  * User entries win over copied ones with the same key.
  */
-import { AF_INET } from '../../common/ip.ts';
+import { AF_INET, cidrContains } from '../../common/ip.ts';
 import type { ConfigIssue } from '../../config/claim-config/issues.ts';
 import { RT_TABLE_MAIN } from '../../config/claim-config/defaults.ts';
 import type { NeighborConfig, NetworkConfig, RouteConfig, RuleConfig } from '../../config/claim-config/types.ts';
@@ -96,8 +97,15 @@ function planInterface(config: NetworkConfig, host: HostSnapshot, issues: Config
     issues.push({ path: 'interface.mtu', message: `${i.mtu} is above the MTU ${host.pfMtu} of the VF's physical function; raise the PF's MTU first` });
   }
   const vrfTable = i.vrf?.table;
-  const routes = mergeBy(config.routes ?? [], copiedRoutes(host.routes, vrfTable), routeKey);
-  const rules = i.vrf === undefined ? mergeBy(config.rules ?? [], host.rules.map(ruleOf), ruleKey) : (config.rules ?? []);
+  const addresses = i.addresses ?? host.addresses.filter((a) => a.scope === RT_SCOPE_UNIVERSE).map((a) => a.cidr);
+  // A host route is worth copying only if its gateway is reachable from the pod's addresses
+  // (configured addresses may put the device in another subnet), and a host rule only if it
+  // looks up a table that still gets a copied route.
+  const reachable = copiedRoutes(host.routes, vrfTable).filter((r) => r.gateway === undefined || addresses.some((a) => cidrContains(a, r.gateway!)));
+  const routes = mergeBy(config.routes ?? [], reachable, routeKey);
+  const tables = new Set(reachable.map((r) => r.table));
+  const copiedRules = host.rules.map(ruleOf).filter((r) => tables.has(r.table));
+  const rules = i.vrf === undefined ? mergeBy(config.rules ?? [], copiedRules, ruleKey) : (config.rules ?? []);
   const neighbors = mergeBy(config.neighbors ?? [], host.neighbors.map((n) => ({ destination: n.destination, hardwareAddr: n.hardwareAddr })),
     (n: NeighborConfig) => n.destination);
   const ethtool = planEthtool(config, host, issues);
@@ -105,8 +113,7 @@ function planInterface(config: NetworkConfig, host: HostSnapshot, issues: Config
     name: i.name ?? host.ifName,
     ...pick(i, ['mtu', 'gsoMaxSize', 'groMaxSize', 'gsoIPv4MaxSize', 'groIPv4MaxSize'] as const),
     ...(i.hardwareAddr === undefined ? {} : { mac: i.hardwareAddr }),
-    addresses: i.addresses ?? host.addresses.filter((a) => a.scope === RT_SCOPE_UNIVERSE).map((a) => a.cidr),
-    routes, rules, neighbors,
+    addresses, routes, rules, neighbors,
     sysctls: podSysctls(config),
     ...(i.vrf === undefined ? {} : { vrf: i.vrf }),
     ...(ethtool === undefined ? {} : { ethtool }),

@@ -22,6 +22,11 @@ export const CRASH_POINT_NAMES = [
   'prepare.after-store',
   'prepare.after-cdi',
   'unprepare.after-cdi-remove',
+  // pod attach (pod-driver.ts): the journal says `attaching`, then each device
+  'attach.after-journal',
+  'attach.after-device',
+  // pod detach: a device given back, the journal not yet cleared
+  'detach.after-device',
 ] as const;
 
 export type CrashPointName = (typeof CRASH_POINT_NAMES)[number];

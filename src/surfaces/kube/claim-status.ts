@@ -1,16 +1,22 @@
 /**
  * ResourceClaim `status.devices` for netclaim's devices once they are in the
- * pod (KEP-4817): a server-side apply on the claim's status subresource with
- * field manager `netclaim.dev`, holding only our own entries, so other
- * drivers' entries and other fields are never touched. Conditions `Ready`
- * and `NetworkReady` (reason `NetworkDeviceReady`), and `networkData`:
- * the interface name in the pod, its IPs in canonical CIDR form, its MAC.
+ * pod (KEP-4817): conditions `Ready` and `NetworkReady` (reason
+ * `NetworkDeviceReady`), and `networkData`: the interface name in the pod,
+ * its IPs in canonical CIDR form, its MAC. Other drivers' entries are kept.
+ *
+ * Read-modify-write (GET, then PUT of the status subresource with the
+ * resourceVersion read, retried on a conflict), not the server-side apply
+ * DraNet uses: kube-apiserver 1.37 refuses a server-side apply of the status
+ * of a claim whose opaque config has a `name` field anywhere inside
+ * (`interface.name`, the most common one) with "status.allocation: Invalid
+ * value: null: field cannot be modified once set"
+ * (test/conformance/claim-status.conformance.test.ts pins this).
  *
  * Written in the background, one claim at a time, never delaying the NRI
  * hook; a failure is reported to `onError` and not retried (the next attach
  * of the claim writes again).
  */
-import { PatchStrategy, ResourceV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { ResourceV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { DriverError } from '../../common/errors.ts';
 import type { ClaimStatusSink } from '../../driver/claim.ts';
 import type { AttachedDevice, ClaimRecord } from '../../driver/plan/plan-types.ts';
@@ -25,7 +31,7 @@ export interface ClaimStatusWriterOptions {
   readonly onWritten?: (record: ClaimRecord, ms: number) => void;
 }
 
-/** The apply body for a claim's devices (pure). */
+/** Our `status.devices` entries for a claim, as an apply-style object (pure). */
 export function claimStatusApply(driverName: string, record: ClaimRecord, devices: readonly AttachedDevice[], now: Date): Record<string, unknown> {
   const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const cond = (type: string): Record<string, unknown> => ({
@@ -60,18 +66,34 @@ export class ClaimStatusWriter implements ClaimStatusSink {
 
   devicesReady(record: ClaimRecord, devices: readonly AttachedDevice[]): void {
     if (devices.length === 0) return;
-    const body = claimStatusApply(this.#o.driverName, record, devices, new Date());
+    const ours = claimStatusApply(this.#o.driverName, record, devices, new Date()).status as { devices: Array<Record<string, unknown>> };
+    const { name, namespace } = record.claim;
     this.#queue = this.#queue.then(async () => {
       const start = performance.now();
       try {
-        await withDeadline(this.#o.timeoutMs ?? 3_000, (opts) => this.#api.patchNamespacedResourceClaimStatus(
-          { name: record.claim.name, namespace: record.claim.namespace, body, fieldManager: this.#o.driverName, force: true },
-          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, opts)));
+        for (let attempt = 1; ; attempt++) {
+          const claim = await withDeadline(this.#timeoutMs, (opts) => this.#api.readNamespacedResourceClaim({ name, namespace }, opts));
+          if (claim.metadata?.uid !== record.claim.uid) return; // deleted and re-created: not ours any more
+          const key = (d: { driver?: unknown; pool?: unknown; device?: unknown; shareID?: unknown }): string => `${String(d.driver)}/${String(d.pool)}/${String(d.device)}/${String(d.shareID ?? '')}`;
+          const mine = new Set(ours.devices.map(key));
+          const kept = (claim.status?.devices ?? []).filter((d) => !mine.has(key(d as never)));
+          const body = { ...claim, status: { ...claim.status, devices: [...kept, ...ours.devices] } } as typeof claim;
+          try {
+            await withDeadline(this.#timeoutMs, (opts) => this.#api.replaceNamespacedResourceClaimStatus({ name, namespace, body }, opts));
+            break;
+          } catch (err) {
+            if (attempt >= 3 || (err as { code?: number }).code !== 409) throw err;
+          }
+        }
         this.#o.onWritten?.(record, performance.now() - start);
       } catch (err) {
-        this.#o.onError?.(kubeError(`apply status of resourceclaim ${record.claim.namespace}/${record.claim.name}`, err));
+        this.#o.onError?.(kubeError(`update status of resourceclaim ${namespace}/${name}`, err));
       }
     });
+  }
+
+  get #timeoutMs(): number {
+    return this.#o.timeoutMs ?? 3_000;
   }
 
   /** Waits for the writes queued so far. */

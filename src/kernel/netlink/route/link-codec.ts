@@ -148,6 +148,7 @@ export function encodeLinkChange(
     change: change.up !== undefined ? IFF.IFF_UP : 0,
   });
   if (change.netnsFd !== undefined) w.attrU32(IFLA.IFLA_NET_NS_FD, change.netnsFd);
+  if (change.newIfIndex !== undefined) w.attrU32(IFLA.IFLA_NEW_IFINDEX, change.newIfIndex);
   if (change.name !== undefined) w.attrString(IFLA.IFLA_IFNAME, change.name);
   if (change.mtu !== undefined) w.attrU32(IFLA.IFLA_MTU, change.mtu);
   if (mac !== undefined) w.attrBytes(IFLA.IFLA_ADDRESS, mac);

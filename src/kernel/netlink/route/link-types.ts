@@ -140,6 +140,12 @@ export interface LinkChange {
   readonly master?: IfIndex | 0;
   /** Move to the namespace of this fd, in the same message as the other changes. */
   readonly netnsFd?: number;
+  /**
+   * With `netnsFd`: the ifindex to take in the target namespace (IFLA_NEW_IFINDEX,
+   * honoured on moves since Linux 6.5; a taken one fails the move with EBUSY;
+   * older kernels ignore it and keep the ifindex when it is free).
+   */
+  readonly newIfIndex?: number;
 }
 
 /** Kind-specific parameters for creating a link. */

@@ -83,4 +83,5 @@ export function validateLinkChange(index: number, c: LinkChange): void {
   if (c.groIpv4MaxSize !== undefined) checkUint(c.groIpv4MaxSize, 'groIpv4MaxSize');
   if (c.master !== undefined) checkUint(c.master, 'master', 0, 0x7fff_ffff);
   if (c.netnsFd !== undefined) checkUint(c.netnsFd, 'netnsFd', 0, 0x7fff_ffff);
+  if (c.newIfIndex !== undefined) checkUint(c.newIfIndex, 'newIfIndex', 1, 0x7fff_ffff);
 }

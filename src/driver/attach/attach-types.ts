@@ -1,0 +1,77 @@
+/**
+ * The attach engine's vocabulary: the steps of an attach in the order they
+ * run, what the caller hands in (the two namespaces and the FFI backend) and
+ * what comes back. Plain data; the pipeline is attach-device.ts.
+ */
+import type { Libc } from '../../kernel/libc/libc.ts';
+import type { NetnsHandle } from '../../kernel/netns/handle.ts';
+
+/**
+ * The steps of attachDevice, in order. A step that does not apply to a plan
+ * (no VRF, no eBPF detach, no RDMA in exclusive mode) is skipped, but the
+ * fault hook still sees it.
+ */
+export const ATTACH_STEPS = [
+  'find', 'host-down', 'ebpf-detach', 'move', 'sysctls', 'vrf', 'addresses', 'up', 'routes', 'rules', 'neighbors', 'ethtool', 'rdma',
+] as const;
+
+export type AttachStep = (typeof ATTACH_STEPS)[number];
+
+export interface AttachContext {
+  /** The driver's (host) namespace, where the device is before the attach. */
+  readonly host: NetnsHandle;
+  /** The pod's namespace. */
+  readonly pod: NetnsHandle;
+  readonly libc: Libc;
+  /** RDMA devices move with their netdev (the RDMA subsystem's netns mode is `exclusive`). */
+  readonly rdmaExclusive?: boolean;
+  /** Fault injection for tests: called before every step of ATTACH_STEPS, applicable or not; a throw fails that step. */
+  readonly fault?: (step: AttachStep) => void;
+}
+
+export interface AttachResult {
+  /** The interface's ifindex in the pod. */
+  readonly ifIndex: number;
+  /** Its name in the pod. */
+  readonly name: string;
+  readonly mac: string;
+  /** The addresses configured, canonical CIDRs. */
+  readonly ips: readonly string[];
+  /** The steps that ran, in order. */
+  readonly steps: readonly AttachStep[];
+  /** True when the device was already in the pod: only the idempotent steps ran again. */
+  readonly converged: boolean;
+}
+
+export interface DetachContext {
+  readonly host: NetnsHandle;
+  /** Absent when the pod's namespace is already gone. */
+  readonly pod?: NetnsHandle;
+  readonly libc: Libc;
+  readonly rdmaExclusive?: boolean;
+}
+
+/** What detach and restore could not do; they go on after each. */
+export interface DetachProblem {
+  /** `rdma`, `find`, `move`, `name`, `link`, `ethtool`, `sysctls`, `addresses`, `up`, `routes`, `rules`, `neighbors`. */
+  readonly step: string;
+  readonly message: string;
+}
+
+export interface DetachResult {
+  /**
+   * Where the netdev was found: in the pod (moved back), already on the host
+   * (e.g. returned by the kernel when the pod's namespace died, possibly
+   * renamed `devN`), or nowhere (a virtual device dies with its namespace).
+   */
+  readonly found: 'pod' | 'host' | 'gone';
+  /** What was put back (`rdma`, `move`, `name`, `mtu`, `addresses`...); empty when the host already matched. */
+  readonly restored: readonly string[];
+  readonly problems: readonly DetachProblem[];
+}
+
+/** What restoreHost changed, and what it could not. */
+export interface RestoreResult {
+  readonly restored: readonly string[];
+  readonly problems: readonly DetachProblem[];
+}

@@ -1,0 +1,165 @@
+/**
+ * PodDriver against the real kernel: claims prepared by ClaimDriver (veth
+ * devices in a "host" netns), then the NRI hooks as the runtime would call
+ * them with a "pod" netns. The attach engine's own step-by-step tests are in
+ * attach/; these check the pod-level rules: all or nothing per pod, the
+ * journal, fail-closed CreateContainer, restore on stop, Synchronize.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DRIVER_NAME } from '../common/driver.ts';
+import type { ClaimUid } from '../common/ids.ts';
+import { buildInventory } from '../inventory/build.ts';
+import { collectSnapshot } from '../inventory/collect.ts';
+import { DEFAULT_OPTIONS } from '../inventory/options.ts';
+import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import type { AllocatedClaim } from './claim.ts';
+import { ClaimDriver } from './claim-driver.ts';
+import { hostReads } from './host-reads.ts';
+import type { AttachedDevice, ClaimRecord } from './plan/plan-types.ts';
+import { PodDriver } from './pod-driver.ts';
+import type { NriPod } from './pod-port.ts';
+import { ClaimStore } from './state/claim-store.ts';
+
+const OPTIONS = { ...DEFAULT_OPTIONS, includeVeth: true };
+
+interface Env {
+  host: TestNetns;
+  pod: TestNetns;
+  dir: string;
+  devs: string[];
+  store: ClaimStore;
+  claims: ClaimDriver;
+  status: { record: ClaimRecord; devices: readonly AttachedDevice[] }[];
+  problems: string[];
+  faultAt?: string | undefined;
+  pods: PodDriver;
+}
+let env: Env;
+
+const links = (ns: TestNetns): string[] => ipJson<{ ifname: string }[]>(ns, 'link', 'show').map((l) => l.ifname).filter((n) => n !== 'lo').sort();
+const hostLink = (ns: TestNetns, name: string): { mtu: number; address: string; operstate: string } =>
+  ipJson<{ mtu: number; address: string; operstate: string }[]>(ns, 'link', 'show', 'dev', name)[0]!;
+const addrs = (ns: TestNetns, name: string): string[] =>
+  ipJson<{ addr_info: { local: string; prefixlen: number; scope: string }[] }[]>(ns, 'addr', 'show', 'dev', name)[0]!.addr_info
+    .filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`).sort();
+
+let seq = 0;
+async function prepare(podUid: string, devices: readonly string[], parameters?: unknown): Promise<AllocatedClaim> {
+  seq += 1;
+  const inv = buildInventory(collectSnapshot(env.host.handle, { sysfsRoot: '/sys' }, OPTIONS), OPTIONS);
+  const claim: AllocatedClaim = {
+    namespace: 'ns', name: `c${seq}`, uid: `90d00000-0000-4000-8000-${String(seq).padStart(12, '0')}` as ClaimUid,
+    reservedFor: [{ resource: 'pods', name: 'pod', uid: podUid }],
+    allocation: {
+      results: devices.map((ifName, i) => ({ request: `nic${i}`, driver: DRIVER_NAME, pool: 'node', device: inv.devices.find((d) => d.ifName === ifName)!.name })),
+      config: parameters === undefined ? [] : [{ source: 'FromClaim', opaque: { driver: DRIVER_NAME, parameters } }],
+    },
+  };
+  const driver = new ClaimDriver({
+    driverName: DRIVER_NAME, poolName: 'node', claims: { get: () => Promise.resolve(claim) }, store: env.store,
+    inventory: { current: inv, hold: () => {}, release: () => {} }, kernel: hostReads(env.host.handle, '/sys'), cdiDir: join(env.dir, 'cdi'),
+  });
+  const r = (await driver.prepare([{ namespace: claim.namespace, name: claim.name, uid: claim.uid }])).get(claim.uid);
+  if (r === undefined || 'error' in r) throw new Error(`prepare: ${JSON.stringify(r)}`);
+  return claim;
+}
+
+const nriPod = (uid: string, netns?: string): NriPod => ({ id: `sandbox-${uid}`, uid, name: 'pod', namespace: 'ns', ...(netns === undefined ? {} : { netns }) });
+
+beforeEach(() => {
+  const host = createNetns('phost');
+  const pod = createNetns('ppod');
+  const devs = [uniqueName('pd'), uniqueName('pd')];
+  for (const [i, d] of devs.entries()) {
+    ip(host, 'link', 'add', d, 'type', 'veth', 'peer', 'name', `${d}p`);
+    ip(host, 'addr', 'add', `10.80.${i}.2/24`, 'dev', d);
+    ip(host, 'link', 'set', d, 'up');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'nc-pod-driver-'));
+  const store = ClaimStore.open(join(dir, 'state'));
+  const partial = { host, pod, dir, devs, store, status: [], problems: [] } as unknown as Env;
+  partial.pods = new PodDriver({
+    store, host: host.handle, libc: testLibc, rdmaExclusive: () => false,
+    status: { devicesReady: (record, devices) => partial.status.push({ record, devices }) },
+    observer: { detachProblems: (_r, p) => partial.problems.push(...p) },
+    fault: (step) => { if (partial.faultAt === step) throw new Error(`injected fault at ${step}`); },
+  });
+  env = partial;
+});
+
+afterEach(() => {
+  env.store.close();
+  rmSync(env.dir, { recursive: true, force: true });
+});
+
+describe('PodDriver', () => {
+  it('RunPodSandbox attaches the pod\'s devices, journals them and reports status; StopPodSandbox gives them back restored', async () => {
+    const before = { link: hostLink(env.host, env.devs[0]!), addrs: addrs(env.host, env.devs[0]!) };
+    const claim = await prepare('pod-a', [env.devs[0]!], { interface: { name: 'net1', mtu: 1400, addresses: ['192.168.9.2/24'] } });
+    await env.pods.runPodSandbox(nriPod('pod-a', env.pod.path));
+    expect(links(env.pod)).toEqual(['net1']);
+    expect(addrs(env.pod, 'net1')).toEqual(['192.168.9.2/24']);
+    expect(env.store.get(claim.uid)?.attachment).toMatchObject({ state: 'attached', netns: env.pod.path, devices: [{ name: 'net1', ips: ['192.168.9.2/24'] }] });
+    expect(env.status.map((s) => s.devices.map((d) => d.name))).toEqual([['net1']]);
+
+    // Repeated (a sandbox retry): converges, nothing changes.
+    await env.pods.runPodSandbox(nriPod('pod-a', env.pod.path));
+    expect(links(env.pod)).toEqual(['net1']);
+
+    await env.pods.stopPodSandbox(nriPod('pod-a', env.pod.path));
+    expect(links(env.pod)).toEqual([]);
+    expect(hostLink(env.host, env.devs[0]!)).toMatchObject({ mtu: before.link.mtu, address: before.link.address });
+    expect(addrs(env.host, env.devs[0]!)).toEqual(before.addrs);
+    expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+    expect(env.problems).toEqual([]);
+  });
+
+  it('all or nothing per pod: a failure on the second device rolls back the first and fails the sandbox', async () => {
+    const claim = await prepare('pod-b', [env.devs[0]!, env.devs[1]!]);
+    const second = env.store.get(claim.uid)!.devices[1]!.device;
+    env.faultAt = `attach:${second}`;
+    await expect(env.pods.runPodSandbox(nriPod('pod-b', env.pod.path))).rejects.toThrow(/injected fault/);
+    expect(links(env.pod)).toEqual([]);
+    expect(links(env.host)).toEqual([...env.devs, ...env.devs.map((d) => `${d}p`)].sort());
+    expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+    env.faultAt = undefined;
+    await env.pods.runPodSandbox(nriPod('pod-b', env.pod.path));
+    expect(links(env.pod)).toEqual(env.devs.slice().sort());
+  });
+
+  it('CreateContainer is fail-closed: it attaches when RunPodSandbox was missed, and fails the container when it cannot', async () => {
+    await prepare('pod-c', [env.devs[0]!]);
+    expect(await env.pods.createContainer(nriPod('pod-c', env.pod.path), { id: 'c1', name: 'app', podId: 'sandbox-pod-c' })).toEqual({});
+    expect(links(env.pod)).toEqual([env.devs[0]]);
+    await prepare('pod-d', [env.devs[1]!]);
+    await expect(env.pods.createContainer(nriPod('pod-d'), { id: 'c2', name: 'app', podId: 'sandbox-pod-d' })).rejects.toThrow(/no network namespace/);
+    // A pod without netclaim claims is none of our business.
+    expect(await env.pods.createContainer(nriPod('other', env.pod.path), { id: 'c3', name: 'app', podId: 'x' })).toEqual({});
+  });
+
+  it('Synchronize gives back the devices of pods that are gone and re-attaches running pods that lack them', async () => {
+    const a = await prepare('pod-e', [env.devs[0]!]);
+    await env.pods.runPodSandbox(nriPod('pod-e', env.pod.path));
+    const b = await prepare('pod-f', [env.devs[1]!]);
+    const pod2 = createNetns('ppod2');
+    // pod-e is gone while the driver was away; pod-f runs but its sandbox hook was missed.
+    await env.pods.synchronize([nriPod('pod-f', pod2.path)], []);
+    expect(env.store.get(a.uid)?.attachment).toBeUndefined();
+    expect(links(env.pod)).toEqual([]);
+    expect(links(env.host)).toContain(env.devs[0]);
+    expect(env.store.get(b.uid)?.attachment?.state).toBe('attached');
+    expect(links(pod2)).toEqual([env.devs[1]]);
+  });
+
+  it('StopPodSandbox after the runtime deleted the netns: the veth died with it; reported, never thrown', async () => {
+    await prepare('pod-g', [env.devs[0]!]);
+    const pod = createNetns('ppod3');
+    await env.pods.runPodSandbox(nriPod('pod-g', pod.path));
+    ip(pod, 'link', 'del', env.devs[0]!); // as if the netns died and took the veth with it
+    await expect(env.pods.stopPodSandbox(nriPod('pod-g'))).resolves.toBeUndefined();
+    expect(env.problems.join('\n')).toMatch(/not found/);
+  });
+});
