@@ -3,6 +3,7 @@
  * prints exactly one JSON object (suite name → result) on stdout; progress
  * goes to stderr.
  */
+import { benchAttach } from './attach.ts';
 import { benchInventory } from './inventory.ts';
 import { benchNetlink } from './netlink.ts';
 import { benchPrepare } from './prepare.ts';
@@ -11,6 +12,7 @@ const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
   netlink: (log) => benchNetlink({ dumpRuns: 30, opRuns: 500, log }),
   inventory: (log) => benchInventory({ runs: 20, changes: 100, log }),
   prepare: (log) => benchPrepare({ runs: 500, log }),
+  attach: (log) => benchAttach({ runs: 300, log }),
 };
 
 const args = process.argv.slice(2);
