@@ -33,6 +33,7 @@ import { KubeEventSink } from '../surfaces/kube/event-sink.ts';
 import { SlicePublisher, type PublishDevice } from '../surfaces/kube/slice-publisher.ts';
 import { KubeletPluginServer } from '../surfaces/kubelet/plugin-server.ts';
 import { ClaimStatusWriter } from '../surfaces/kube/claim-status.ts';
+import { KubePodEvictor } from '../surfaces/kube/pod-evictor.ts';
 import { NriPlugin } from '../surfaces/nri/nri-plugin.ts';
 import { PodDriver } from '../driver/pod-driver.ts';
 import { instrumentDriver } from './instrument.ts';
@@ -58,6 +59,8 @@ export interface DaemonOptions {
   readonly nriSocket?: string;
   /** NRI plugin index (two digits): the runtime calls plugins in index order. */
   readonly nriPluginIndex?: string;
+  /** Evict a running pod whose devices cannot be put right after a restart (else: report only). */
+  readonly evictUnreconciled?: boolean;
   /** A network namespace to treat as the host's (tests); default the daemon's own. */
   readonly hostNetns?: string;
   readonly libc: Libc;
@@ -180,6 +183,7 @@ export class Daemon {
     const o = this.#o;
     const log = o.log;
     this.#status = new ClaimStatusWriter({ kubeConfig: o.kubeConfig, driverName: o.driverName, onError: onError('claim-status') });
+    const evictor = new KubePodEvictor({ kubeConfig: o.kubeConfig });
     const pods = new PodDriver({
       store, host, libc: o.libc, status: this.#status,
       rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
@@ -201,9 +205,18 @@ export class Daemon {
           this.#events?.claimWarning(r.claim, 'NetworkDeviceDetachIncomplete', problems.join('; '));
         },
         unreconciled: (r, err) => {
+          const text = err instanceof Error ? err.message : String(err);
+          const l = withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid });
           this.metrics.podsUnreconciled.inc();
-          withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid }).error({ err }, 'pod devices could not be put right');
-          this.#events?.claimWarning(r.claim, 'NetworkDeviceReconcileFailed', err instanceof Error ? err.message : String(err));
+          l.error({ err }, 'pod devices could not be put right');
+          this.#events?.claimWarning(r.claim, 'NetworkDeviceReconcileFailed', text);
+          this.#status?.devicesNotReady(r, text);
+          if (o.evictUnreconciled === true) {
+            evictor.evict(r.claim.namespace, r.podName, text).then(
+              () => l.warn({ pod: `${r.claim.namespace}/${r.podName}` }, 'pod evicted: its devices could not be put right'),
+              (e: unknown) => onError('evict')(e as DriverError),
+            );
+          }
         },
       },
     });

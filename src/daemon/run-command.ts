@@ -20,7 +20,7 @@ export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] 
                [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
                [--filter CEL] [--exclude GLOB,...] [--include-veth] [--compat dranet]
                [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
-               [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri]
+               [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
                [--log-level LEVEL] [--host-netns PATH]
                                            run the node daemon (kubelet plugin + ResourceSlices)`;
 
@@ -55,6 +55,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       'nri-socket': { type: 'string', default: DEFAULT_NRI_SOCKET },
       'nri-plugin-index': { type: 'string', default: '00' },
       'no-nri': { type: 'boolean', default: false },
+      'evict-unreconciled': { type: 'boolean', default: false },
       'host-netns': { type: 'string' },
     },
   });
@@ -90,6 +91,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ...(instance === undefined ? {} : { instance }),
     metricsAddress: values['metrics-address'],
     ...(values['no-nri'] ? {} : { nriSocket: values['nri-socket'], nriPluginIndex: values['nri-plugin-index'] }),
+    evictUnreconciled: values['evict-unreconciled'],
     ...(values['host-netns'] === undefined ? {} : { hostNetns: values['host-netns'] }),
     ...(values['log-level'] === undefined ? {} : { logLevel: values['log-level'] }),
   };

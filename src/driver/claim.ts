@@ -53,4 +53,11 @@ export interface EventSink {
 /** Where attached devices are reported (ResourceClaim `status.devices` in production). */
 export interface ClaimStatusSink {
   devicesReady(record: ClaimRecord, devices: readonly AttachedDevice[]): void;
+  /** The claim's devices could not be put in place in its pod (Ready=False with the reason). */
+  devicesNotReady(record: ClaimRecord, message: string): void;
+}
+
+/** Evicts a pod whose devices cannot be put right (policy `--evict-unreconciled`). */
+export interface PodEvictor {
+  evict(namespace: string, name: string, reason: string): Promise<void>;
 }

@@ -34,6 +34,7 @@ interface Env {
   claims: ClaimDriver;
   status: { record: ClaimRecord; devices: readonly AttachedDevice[] }[];
   problems: string[];
+  unreconciled: string[];
   faultAt?: string | undefined;
   pods: PodDriver;
 }
@@ -80,11 +81,14 @@ beforeEach(() => {
   }
   const dir = mkdtempSync(join(tmpdir(), 'nc-pod-driver-'));
   const store = ClaimStore.open(join(dir, 'state'));
-  const partial = { host, pod, dir, devs, store, status: [], problems: [] } as unknown as Env;
+  const partial = { host, pod, dir, devs, store, status: [], problems: [], unreconciled: [] } as unknown as Env;
   partial.pods = new PodDriver({
     store, host: host.handle, libc: testLibc, rdmaExclusive: () => false,
-    status: { devicesReady: (record, devices) => partial.status.push({ record, devices }) },
-    observer: { detachProblems: (_r, p) => partial.problems.push(...p) },
+    status: { devicesReady: (record, devices) => partial.status.push({ record, devices }), devicesNotReady: () => {} },
+    observer: {
+      detachProblems: (_r, p) => partial.problems.push(...p),
+      unreconciled: (r, err) => partial.unreconciled.push(`${r.claim.name}: ${err instanceof Error ? err.message : String(err)}`),
+    },
     fault: (step) => { if (partial.faultAt === step) throw new Error(`injected fault at ${step}`); },
   });
   env = partial;
@@ -152,6 +156,14 @@ describe('PodDriver', () => {
     expect(links(env.host)).toContain(env.devs[0]);
     expect(env.store.get(b.uid)?.attachment?.state).toBe('attached');
     expect(links(pod2)).toEqual([env.devs[1]]);
+  });
+
+  it('Synchronize reports a running pod whose device cannot be attached (it is gone from the host)', async () => {
+    const c = await prepare('pod-h', [env.devs[1]!]);
+    ip(env.host, 'link', 'del', env.devs[1]!);
+    await env.pods.synchronize([nriPod('pod-h', env.pod.path)], []);
+    expect(env.unreconciled).toEqual([expect.stringMatching(new RegExp(`^${c.name}: .*find`))]);
+    expect(env.store.get(c.uid)?.attachment).toBeUndefined();
   });
 
   it('StopPodSandbox after the runtime deleted the netns: the veth died with it; reported, never thrown', async () => {

@@ -9,6 +9,7 @@ import type { ClaimUid } from '../../src/common/ids.ts';
 import type { DriverError } from '../../src/common/errors.ts';
 import type { ClaimRecord } from '../../src/driver/plan/plan-types.ts';
 import { ClaimStatusWriter } from '../../src/surfaces/kube/claim-status.ts';
+import { KubePodEvictor } from '../../src/surfaces/kube/pod-evictor.ts';
 import { KubeClient } from './kube-client.ts';
 import { kubeConfigFor, suffix } from './slice-fixtures.ts';
 
@@ -101,6 +102,39 @@ describe('ClaimStatusWriter', () => {
     expect(errors).toEqual([]);
     const got = await must<RawClaim>('get', kube.get(`${RESOURCE}/namespaces/${ns}/resourceclaims/ssa`));
     expect(got.status?.devices?.[0]).toMatchObject({ networkData: { interfaceName: 'net1' } });
+  });
+
+  it('devicesNotReady writes Ready=False with the reason; the evictor evicts the pod through the Eviction API', async () => {
+    const claim = await must<RawClaim>('create', kube.post(`${RESOURCE}/namespaces/${ns}/resourceclaims`, {
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'broken', namespace: ns },
+      spec: { devices: { requests: [{ name: 'nic', exactly: { deviceClassName: 'x' } }] } },
+    }));
+    await must('allocate', kube.put(`${RESOURCE}/namespaces/${ns}/resourceclaims/broken/status`, {
+      ...claim, status: { allocation: { devices: { results: [{ request: 'nic', driver: DRIVER, pool: 'node-1', device: 'd1' }], config: [] } } },
+    }));
+    const errors: DriverError[] = [];
+    const kc = kubeConfigFor(cp, cp.token);
+    const writer = new ClaimStatusWriter({ kubeConfig: kc, driverName: DRIVER, onError: (e) => errors.push(e) });
+    const record = {
+      version: 1, claim: { uid: claim.metadata.uid, namespace: ns, name: 'broken' }, podUid: 'p', podName: 'victim', preparedAt: '',
+      devices: [{ request: 'nic', pool: 'node-1', device: 'd1', workloadEnv: true, identity: {}, env: [], cdiDeviceIds: [] }],
+    } as unknown as ClaimRecord;
+    writer.devicesNotReady(record, 'ATTACH_FAILED: attach of d1 failed at step move');
+    await writer.flush();
+    expect(errors).toEqual([]);
+    const got = await must<RawClaim>('get', kube.get(`${RESOURCE}/namespaces/${ns}/resourceclaims/broken`));
+    expect(got.status?.devices?.[0]).toMatchObject({
+      device: 'd1', conditions: [{ type: 'Ready', status: 'False', reason: 'NetworkDeviceNotReady', message: expect.stringContaining('step move') }, { type: 'NetworkReady', status: 'False' }],
+    });
+
+    await must('serviceaccount', kube.post(`/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }));
+    await must('pod', kube.post(`/api/v1/namespaces/${ns}/pods`, {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'victim' }, spec: { automountServiceAccountToken: false, containers: [{ name: 'c', image: 'example.invalid/x' }] },
+    }));
+    await new KubePodEvictor({ kubeConfig: kc }).evict(ns, 'victim', 'devices lost');
+    const after = await kube.get<{ metadata?: { deletionTimestamp?: string } }>(`/api/v1/namespaces/${ns}/pods/victim`);
+    expect(after.status === 404 || after.body.metadata?.deletionTimestamp !== undefined).toBe(true);
+    await expect(new KubePodEvictor({ kubeConfig: kc }).evict(ns, 'no-such-pod', 'x')).rejects.toMatchObject({ code: 'KUBE_REQUEST_FAILED' });
   });
 
   it('a refused write (a device the claim was not allocated) goes to onError, named', async () => {

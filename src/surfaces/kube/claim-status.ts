@@ -31,6 +31,18 @@ export interface ClaimStatusWriterOptions {
   readonly onWritten?: (record: ClaimRecord, ms: number) => void;
 }
 
+/** Ready=False for every device of the claim, with the reason (pure). */
+export function claimNotReadyEntries(driverName: string, record: ClaimRecord, message: string, now: Date): Array<Record<string, unknown>> {
+  const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return record.devices.map((plan) => ({
+    driver: driverName, pool: plan.pool, device: plan.device,
+    ...(plan.shareId === undefined ? {} : { shareID: plan.shareId }),
+    conditions: ['Ready', 'NetworkReady'].map((type) => ({
+      type, status: 'False', reason: 'NetworkDeviceNotReady', message: message.slice(0, 1024), lastTransitionTime: at,
+    })),
+  }));
+}
+
 /** Our `status.devices` entries for a claim, as an apply-style object (pure). */
 export function claimStatusApply(driverName: string, record: ClaimRecord, devices: readonly AttachedDevice[], now: Date): Record<string, unknown> {
   const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -67,6 +79,15 @@ export class ClaimStatusWriter implements ClaimStatusSink {
   devicesReady(record: ClaimRecord, devices: readonly AttachedDevice[]): void {
     if (devices.length === 0) return;
     const ours = claimStatusApply(this.#o.driverName, record, devices, new Date()).status as { devices: Array<Record<string, unknown>> };
+    this.#write(record, ours.devices);
+  }
+
+  devicesNotReady(record: ClaimRecord, message: string): void {
+    this.#write(record, claimNotReadyEntries(this.#o.driverName, record, message, new Date()));
+  }
+
+  /** Replaces our entries in the claim's status.devices, keeping everyone else's. */
+  #write(record: ClaimRecord, entries: readonly Record<string, unknown>[]): void {
     const { name, namespace } = record.claim;
     this.#queue = this.#queue.then(async () => {
       const start = performance.now();
@@ -75,9 +96,9 @@ export class ClaimStatusWriter implements ClaimStatusSink {
           const claim = await withDeadline(this.#timeoutMs, (opts) => this.#api.readNamespacedResourceClaim({ name, namespace }, opts));
           if (claim.metadata?.uid !== record.claim.uid) return; // deleted and re-created: not ours any more
           const key = (d: { driver?: unknown; pool?: unknown; device?: unknown; shareID?: unknown }): string => `${String(d.driver)}/${String(d.pool)}/${String(d.device)}/${String(d.shareID ?? '')}`;
-          const mine = new Set(ours.devices.map(key));
+          const mine = new Set(entries.map(key));
           const kept = (claim.status?.devices ?? []).filter((d) => !mine.has(key(d as never)));
-          const body = { ...claim, status: { ...claim.status, devices: [...kept, ...ours.devices] } } as typeof claim;
+          const body = { ...claim, status: { ...claim.status, devices: [...kept, ...entries] } } as typeof claim;
           try {
             await withDeadline(this.#timeoutMs, (opts) => this.#api.replaceNamespacedResourceClaimStatus({ name, namespace, body }, opts));
             break;
