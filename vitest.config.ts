@@ -28,7 +28,7 @@ export default defineConfig({
       {
         test: {
           name: 'conformance',
-          include: ['test/conformance/**/*.conformance.test.ts'],
+          include: ['test/conformance/**/*.conformance.test.ts', 'test/deploy/**/*.conformance.test.ts'],
           pool: 'forks',
           globalSetup: ['test/conformance/global-setup.ts'],
           testTimeout: 60_000,

@@ -16,6 +16,7 @@ describe('createMetrics', () => {
     expect(names.sort()).toEqual([
       'netclaim_claim_prepare_duration_seconds histogram',
       'netclaim_claims_prepared gauge',
+      'netclaim_detach_problems_total counter',
       'netclaim_devices_excluded gauge',
       'netclaim_devices_published gauge',
       'netclaim_errors_total counter',
@@ -23,6 +24,9 @@ describe('createMetrics', () => {
       'netclaim_inventory_rebuilds_total counter',
       'netclaim_kubelet_request_duration_seconds histogram',
       'netclaim_kubelet_requests_total counter',
+      'netclaim_nri_hook_duration_seconds histogram',
+      'netclaim_nri_hooks_total counter',
+      'netclaim_pods_unreconciled_total counter',
       'netclaim_slice_publishes_total counter',
     ]);
     for (const method of KUBELET_METHODS) {
@@ -30,6 +34,7 @@ describe('createMetrics', () => {
       expect(sample(text, `netclaim_kubelet_request_duration_seconds_count{method="${method}",outcome="ok"}`)).toBe(0);
     }
     expect(sample(text, 'netclaim_slice_publishes_total{outcome="ok"}')).toBe(0);
+    expect(sample(text, 'netclaim_nri_hooks_total{hook="run",outcome="error"}')).toBe(0);
     expect(text).toContain('netclaim_kubelet_request_duration_seconds_bucket{le="0.0005",method="prepare",outcome="ok"} 0');
     expect(text).toContain('netclaim_kubelet_request_duration_seconds_bucket{le="5",method="prepare",outcome="ok"} 0');
   });

@@ -8,6 +8,7 @@
 # itself crashes now and then at start-up under TCG emulation (SIGSEGV/SIGTRAP,
 # not our code); they run on the host kernel tier instead, and so do the crash
 # tests (*.crash.kernel.test.ts), which start a child Node.js per kill point.
+# The bundle test (test/bundle) checks packaging, not a kernel feature: host only.
 export PATH="$PWD/node_modules/.bin:$PATH" CI=true NETCLAIM_IN_VM=1
 : "${NC_REPORT_DIR:?}"
 mkdir -p "$NC_REPORT_DIR"
@@ -18,7 +19,7 @@ for backend in koffi ffi-rs; do
     rdma system set netns exclusive && echo "qemu-lane guest: RDMA netns mode: $(rdma system show netns 2>&1 | head -1)"
   fi
   echo "===== qemu-lane: kernel tests on $backend ====="
-  NETCLAIM_FFI=$backend vitest run --project kernel --exclude 'test/cli/**' --exclude '**/*.crash.kernel.test.ts' --reporter=default --reporter=json \
+  NETCLAIM_FFI=$backend vitest run --project kernel --exclude 'test/cli/**' --exclude '**/*.crash.kernel.test.ts' --exclude 'test/bundle/**' --reporter=default --reporter=json \
     --outputFile.json="$NC_REPORT_DIR/vm-$backend.json" 2>&1 | cat
   status=$?
   [ $status -eq 0 ] || rc=$status

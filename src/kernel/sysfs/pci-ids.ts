@@ -10,7 +10,7 @@
  * `C class  name` starts the class list (`\tsubclass`, `\t\tprog-if`).
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { assetPath } from '../../common/assets.ts';
 
 export interface PciNames {
   readonly vendorName?: string;
@@ -174,7 +174,7 @@ export function pciIdsFile(path: string): () => PciIdsTable | undefined {
 }
 
 /** The network subset shipped with netclaim. */
-export const SHIPPED_PCI_IDS = fileURLToPath(new URL('../../../data/pci.ids.network', import.meta.url));
+export const SHIPPED_PCI_IDS = assetPath('data/pci.ids.network');
 /** Where distributions install the full database. */
 export const HOST_PCI_IDS = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids'] as const;
 

@@ -5,11 +5,11 @@
  * generated code: four small files, no build step, and the .proto stays the
  * single source of truth.
  */
-import { fileURLToPath } from 'node:url';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { assetPath } from '../../common/assets.ts';
 
-const PROTO_ROOT = fileURLToPath(new URL('../../../proto/kubelet/', import.meta.url));
+const PROTO_ROOT = assetPath('proto/kubelet/');
 
 const FILES = [
   'pluginregistration/v1/api.proto',

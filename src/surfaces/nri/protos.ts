@@ -12,12 +12,12 @@
  * null), so a handler reads a message like the .proto reads. Unknown fields
  * (newer runtimes) are skipped; malformed bytes raise ProtocolError only.
  */
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
+import { assetPath } from '../../common/assets.ts';
 import { ProtocolError } from '../../common/errors.ts';
 
-const PROTO_ROOT = fileURLToPath(new URL('../../../proto/nri/', import.meta.url));
+const PROTO_ROOT = assetPath('proto/nri/');
 
 /** Fully qualified service names: part of every ttrpc Request. */
 export const NRI_SERVICE = {
