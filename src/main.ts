@@ -36,7 +36,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case 'run':
       // A stopped daemon exits, whatever handles its libraries leave open.
-      process.exit(await runDaemon(rest));
+      return process.exit(await runDaemon(rest));
     case 'inventory':
       return runInventory(rest, out);
     case 'links':

@@ -1,0 +1,38 @@
+# netclaim's node daemon in a distroless Node.js 24 image: the bundle from
+# `npm run bundle` and nothing else (no shell, no package manager). See
+# docs/packaging.md; test/bundle/bundle-chroot.kernel.test.ts proves the bundle
+# runs with only the node binary and its shared libraries beside it.
+#
+#   docker build --build-arg VERSION=$(node -p "require('./package.json').version") -t netclaim .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t netclaim .
+#
+# The build stage runs on each target platform, so npm installs that
+# platform's prebuilt FFI addons (koffi, ffi-rs) and the bundle ships them.
+
+FROM node:24-bookworm AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# No install script is needed: esbuild and the FFI addons come prebuilt as
+# per-platform npm packages, and the `node` dev dependency's download is
+# useless here (this stage has Node.js 24).
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY scripts/ scripts/
+COPY proto/ proto/
+COPY data/ data/
+COPY src/ src/
+RUN npm run bundle
+
+FROM gcr.io/distroless/nodejs24-debian12
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="netclaim" \
+      org.opencontainers.image.description="Kubernetes DRA driver for network devices: the node daemon" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
+COPY --from=build /src/dist/ /netclaim/
+# No USER: the daemon runs as uid 0 with the explicit capabilities its
+# DaemonSet grants (NET_ADMIN, SYS_ADMIN, BPF; docs/packaging.md says why),
+# since it writes the kubelet's root-owned plugin directories and enters pod
+# network namespaces. The distroless :nonroot variant would not work.
+ENTRYPOINT ["/nodejs/bin/node", "/netclaim/netclaim.mjs"]
+CMD ["run"]
