@@ -119,9 +119,9 @@ function conformTier(): void {
     : spawnSync('openssl', ['version']).status !== 0 ? 'needs openssl (control-plane certificates)'
     : process.env['NETCLAIM_SKIP_CONFORM'] === '1' ? 'NETCLAIM_SKIP_CONFORM=1' : undefined;
   if (reason) return skipTier('conform', reason, countTests('conformance'));
-  banner('tier conform: upstream kube-apiserver + etcd, kubelet and NRI peers (build or reuse, then vitest)');
+  banner('tier conform: upstream kube-apiserver + etcd, kubelet and NRI peers, Helm (build or reuse, then vitest)');
   const t0 = Date.now();
-  const codes = [run('bash', ['test/conformance/build.sh']), run('bash', ['test/conformance/peers/build-peers.sh'])];
+  const codes = [run('bash', ['test/conformance/build.sh']), run('bash', ['test/conformance/peers/build-peers.sh']), run('bash', ['test/deploy/build-helm.sh'])];
   console.log(`conformance builds: exit ${codes.join(', ')} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (codes.some((c) => c !== 0)) return record('conform', { passed: 0, failed: 1, skipped: 0 }, `builds exited ${codes.join(', ')}`);
   vitestTier('conform', 'conformance');

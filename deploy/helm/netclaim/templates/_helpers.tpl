@@ -1,0 +1,30 @@
+{{/* The base name of every object: the release name. */}}
+{{- define "netclaim.fullname" -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The driver name, also the domain of the published attributes. Fixed: claims and classes name it. */}}
+{{- define "netclaim.driverName" -}}
+netclaim.dev
+{{- end -}}
+
+{{- define "netclaim.selectorLabels" -}}
+app.kubernetes.io/name: netclaim
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* helm.sh/chart and managed-by are left out of deploy/install.yaml by its generator. */}}
+{{- define "netclaim.labels" -}}
+{{ include "netclaim.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "netclaim.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{- define "netclaim.serviceAccountUser" -}}
+system:serviceaccount:{{ .Release.Namespace }}:{{ include "netclaim.fullname" . }}
+{{- end -}}
