@@ -31,7 +31,7 @@ LABEL org.opencontainers.image.title="netclaim" \
       org.opencontainers.image.version="${VERSION}"
 COPY --from=build /src/dist/ /netclaim/
 # No USER: the daemon runs as uid 0 with the explicit capabilities its
-# DaemonSet grants (NET_ADMIN, SYS_ADMIN, BPF; docs/packaging.md says why),
+# DaemonSet grants (NET_ADMIN, SYS_ADMIN; docs/deployment.md says why),
 # since it writes the kubelet's root-owned plugin directories and enters pod
 # network namespaces. The distroless :nonroot variant would not work.
 ENTRYPOINT ["/nodejs/bin/node", "/netclaim/netclaim.mjs"]
