@@ -32,6 +32,7 @@ import { KubeClaimSource } from '../surfaces/kube/claim-source.ts';
 import { KubeEventSink } from '../surfaces/kube/event-sink.ts';
 import { SlicePublisher, type PublishDevice } from '../surfaces/kube/slice-publisher.ts';
 import { KubeletPluginServer } from '../surfaces/kubelet/plugin-server.ts';
+import { FileLock } from '../surfaces/kubelet/file-lock.ts';
 import { ClaimStatusWriter } from '../surfaces/kube/claim-status.ts';
 import { KubePodEvictor } from '../surfaces/kube/pod-evictor.ts';
 import { NriPlugin } from '../surfaces/nri/nri-plugin.ts';
@@ -78,6 +79,7 @@ export class Daemon {
   #health: DeviceHealthView | undefined;
   #server: KubeletPluginServer | undefined;
   #nri: NriPlugin | undefined;
+  #sharedLock: FileLock | undefined;
   #status: ClaimStatusWriter | undefined;
   #http: ObserveServer | undefined;
   #slicesPublished = false;
@@ -104,7 +106,9 @@ export class Daemon {
       if (what === 'slice-publisher') this.metrics.slicePublishes.inc({ outcome: 'error' });
       log.warn({ err, component: what }, `${what}: ${err.message}`);
     };
-    this.#http = new ObserveServer({ bindAddress: o.metricsAddress, metrics: this.metrics.registry, log });
+    // In rolling-update mode the old instance still runs beside this one: the port, the store and the pod hooks are shared.
+    const shared = o.instance !== undefined;
+    this.#http = new ObserveServer({ bindAddress: o.metricsAddress, metrics: this.metrics.registry, log, reusePort: shared });
     await this.#http.listen();
 
     const host = this.#host = o.hostNetns === undefined ? NetnsHandle.current({ libc: o.libc }) : NetnsHandle.open(o.hostNetns, { libc: o.libc });
@@ -114,7 +118,7 @@ export class Daemon {
     const first = watcher.start();
     log.info({ devices: first.devices.length, excluded: first.exclusions.length }, 'inventory ready');
 
-    const store = this.#store = ClaimStore.open(o.stateDir);
+    const store = this.#store = ClaimStore.open(o.stateDir, { shared });
     for (const p of store.problems) onError('claim-store')(p);
     this.metrics.claimsPrepared.set(store.size);
 
@@ -146,7 +150,7 @@ export class Daemon {
       driverName: o.driverName, poolName: o.nodeName,
       claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
       kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events,
-      resolve: { dranetCompat: o.dranetConfigs }, health: () => health,
+      resolve: { dranetCompat: o.dranetConfigs }, health: () => health, sharedStore: shared,
       observer: {
         claimPrepared: (r, ms, fromStore) => {
           this.metrics.claimPrepareSeconds.observe({ outcome: 'ok' }, ms / 1000);
@@ -173,19 +177,28 @@ export class Daemon {
     await server.start();
     this.#http.addCheck('readiness', 'kubelet-registered', () => server.registrationStatus?.registered === true);
     this.#http.addCheck('readiness', 'slices-published', () => this.#slicesPublished);
-    if (o.nriSocket !== undefined) this.#startNri(o.nriSocket, host, store, watcher, onError);
+    if (o.nriSocket !== undefined) {
+      // The pod hooks take the lock the kubelet calls take across instances (the plugin server's serialize.lock).
+      const lock = shared ? FileLock.open(server.paths.serializeLock, o.libc) : undefined;
+      this.#sharedLock = lock;
+      this.#startNri(o.nriSocket, host, store, watcher, onError, lock);
+    }
     void server.registered.then(() => log.info({ socket: server.paths.registrationSocket }, 'registered with the kubelet'), () => {});
     log.info({ registration: server.paths.registrationSocket, dra: server.paths.draSocket, http: this.#http.address() }, 'netclaim running');
   }
 
   /** The pod side: NRI hooks → PodDriver → attach engine, claim status in the background. */
-  #startNri(socket: string, host: NetnsHandle, store: ClaimStore, watcher: InventoryWatcher, onError: (what: string) => (err: DriverError) => void): void {
+  #startNri(
+    socket: string, host: NetnsHandle, store: ClaimStore, watcher: InventoryWatcher, onError: (what: string) => (err: DriverError) => void,
+    lock: FileLock | undefined,
+  ): void {
     const o = this.#o;
     const log = o.log;
     this.#status = new ClaimStatusWriter({ kubeConfig: o.kubeConfig, driverName: o.driverName, onError: onError('claim-status') });
     const evictor = new KubePodEvictor({ kubeConfig: o.kubeConfig });
     const pods = new PodDriver({
       store, host, libc: o.libc, status: this.#status,
+      ...(lock === undefined ? {} : { shared: { lock: () => lock.lock(), unlock: () => lock.unlock() } }),
       rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
       observer: {
         hook: (hook, pod, ms, err) => {
@@ -244,6 +257,7 @@ export class Daemon {
       ['events', () => this.#events?.close()],
       ['inventory watcher', () => this.#watcher?.close()],
       ['claim store', () => this.#store?.close()],
+      ['shared lock', () => this.#sharedLock?.close()],
       ['host netns', () => this.#host?.close()],
       ['http', () => this.#http?.close()],
     ];

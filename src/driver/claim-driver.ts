@@ -61,6 +61,8 @@ export interface ClaimDriverOptions {
   readonly resolve?: ResolveOptions;
   readonly health?: () => HealthView;
   readonly now?: () => Date;
+  /** Another instance may write the store (rolling update): re-read it at each call (calls already hold the cross-instance lock). */
+  readonly sharedStore?: boolean;
 }
 
 export class ClaimDriver implements DriverPort {
@@ -75,6 +77,7 @@ export class ClaimDriver implements DriverPort {
   }
 
   async prepare(claims: readonly ClaimRef[]): Promise<ReadonlyMap<ClaimUid, PrepareResult>> {
+    if (this.#o.sharedStore === true) this.#o.store.refresh();
     const out = new Map<ClaimUid, PrepareResult>();
     const fetched = await Promise.all(claims.map(async (ref) => {
       const start = performance.now();
@@ -92,6 +95,7 @@ export class ClaimDriver implements DriverPort {
   }
 
   async unprepare(claims: readonly ClaimRef[]): Promise<ReadonlyMap<ClaimUid, UnprepareResult>> {
+    if (this.#o.sharedStore === true) this.#o.store.refresh();
     const out = new Map<ClaimUid, UnprepareResult>();
     for (const ref of claims) {
       const start = performance.now();

@@ -22,6 +22,7 @@ import type { AttachedDevice, ClaimRecord } from './plan/plan-types.ts';
 import { PodDriver } from './pod-driver.ts';
 import type { NriPod } from './pod-port.ts';
 import { ClaimStore } from './state/claim-store.ts';
+import { FileLock } from '../surfaces/kubelet/file-lock.ts';
 
 const OPTIONS = { ...DEFAULT_OPTIONS, includeVeth: true };
 
@@ -164,6 +165,31 @@ describe('PodDriver', () => {
     await env.pods.synchronize([nriPod('pod-h', env.pod.path)], []);
     expect(env.unreconciled).toEqual([expect.stringMatching(new RegExp(`^${c.name}: .*find`))]);
     expect(env.store.get(c.uid)?.attachment).toBeUndefined();
+  });
+
+  it('two instances sharing the store (rolling update): concurrent hooks for one pod run one after the other and converge', async () => {
+    const lockPath = join(env.dir, 'serialize.lock');
+    const locks = [FileLock.open(lockPath, testLibc), FileLock.open(lockPath, testLibc)];
+    const stores = [ClaimStore.open(join(env.dir, 'state'), { shared: true }), ClaimStore.open(join(env.dir, 'state'), { shared: true })];
+    try {
+      const c = await prepare('pod-s', [env.devs[0]!, env.devs[1]!]); // written through env.store, unknown to the two until they refresh
+      const [a, b] = stores.map((store, i) => new PodDriver({
+        store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false,
+        shared: { lock: () => locks[i]!.lock(), unlock: () => locks[i]!.unlock() },
+      }));
+      await Promise.all([a!.runPodSandbox(nriPod('pod-s', env.pod.path)), b!.runPodSandbox(nriPod('pod-s', env.pod.path))]);
+      expect(links(env.pod)).toEqual([...env.devs].sort());
+      stores[0]!.refresh();
+      expect(stores[0]!.get(c.uid)?.attachment?.state).toBe('attached');
+      await Promise.all([a!.stopPodSandbox(nriPod('pod-s', env.pod.path)), b!.stopPodSandbox(nriPod('pod-s', env.pod.path))]);
+      expect(links(env.pod)).toEqual([]);
+      expect(links(env.host)).toEqual([...env.devs, ...env.devs.map((d) => `${d}p`)].sort());
+      stores[1]!.refresh();
+      expect(stores[1]!.get(c.uid)?.attachment).toBeUndefined();
+    } finally {
+      for (const s of stores) s.close();
+      for (const l of locks) l.close();
+    }
   });
 
   it('StopPodSandbox after the runtime deleted the netns: the veth died with it; reported, never thrown', async () => {

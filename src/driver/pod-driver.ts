@@ -47,6 +47,13 @@ export interface PodDriverOptions {
   readonly rdmaExclusive: () => boolean;
   readonly status?: ClaimStatusSink;
   readonly observer?: PodObserver;
+  /**
+   * Another daemon instance may share the store (rolling update): each hook
+   * then holds this cross-process lock and re-reads the store first, so two
+   * instances handling the same pod run one after the other and the second
+   * converges.
+   */
+  readonly shared?: { lock(): Promise<void>; unlock(): void };
   /** Fault injection for tests: called before each device's attach. */
   readonly fault?: (step: string) => void;
   readonly now?: () => Date;
@@ -103,8 +110,11 @@ export class PodDriver implements PodPort {
   /** Runs hooks one at a time; `rethrow` false swallows errors (after reporting them). */
   #serial<T>(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, fn: () => T, rethrow = true): Promise<T> {
     const run = async (): Promise<T> => {
+      const shared = this.#o.shared;
+      if (shared !== undefined) await shared.lock();
       const start = performance.now();
       try {
+        if (shared !== undefined) this.#o.store.refresh();
         const r = fn();
         this.#o.observer?.hook?.(hook, pod, performance.now() - start);
         return r;
@@ -112,6 +122,8 @@ export class PodDriver implements PodPort {
         this.#o.observer?.hook?.(hook, pod, performance.now() - start, err);
         if (rethrow) throw err;
         return undefined as T;
+      } finally {
+        shared?.unlock();
       }
     };
     const next = this.#queue.then(run, run);

@@ -53,6 +53,12 @@ export interface ObserveServerOptions {
   readonly liveness?: Readonly<Record<string, HealthCheck>>;
   readonly readiness?: Readonly<Record<string, HealthCheck>>;
   readonly checkTimeoutMs?: number;
+  /**
+   * SO_REUSEPORT: two daemon instances (a rolling update's old and new pod,
+   * both on the host network) can listen on the same port at once; the
+   * kernel spreads connections between them.
+   */
+  readonly reusePort?: boolean;
   /** Check state changes (failing / passing again) are logged here. */
   readonly log?: Logger;
 }
@@ -91,7 +97,7 @@ export class ObserveServer {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new ConfigError(`observe server: cannot listen on ${where}: ${err.message}`, { cause: err, context: { bindAddress: where } }));
       this.#server.once('error', onError);
-      this.#server.listen({ host: this.#bind.host, port: this.#bind.port }, () => {
+      this.#server.listen({ host: this.#bind.host, port: this.#bind.port, reusePort: this.#o.reusePort === true }, () => {
         this.#server.off('error', onError);
         resolve();
       });

@@ -22,6 +22,7 @@ import { KubeClient } from './kube-client.ts';
 import { peersBinDir } from './peers/binaries.ts';
 import { closeAllPeerProcesses } from './peers/json-lines.ts';
 import { KubeletPeer, type HealthEvent } from './peers/kubelet-peer.ts';
+import { freePort } from './control-plane.ts';
 import { ensureNode, kubeConfigFor, sliceList, suffix, waitFor, SLICES } from './slice-fixtures.ts';
 
 const cp = inject('controlPlane');
@@ -48,7 +49,11 @@ async function must<T>(what: string, p: Promise<{ status: number; body: T; text:
 }
 
 /** A claim for one device, allocated on our node and reserved for a pod, as the scheduler would leave it. */
-async function allocatedClaim(name: string, device: string, parameters?: unknown): Promise<{ namespace: string; name: string; uid: string }> {
+function allocatedClaim(name: string, device: string, parameters?: unknown): Promise<{ namespace: string; name: string; uid: string }> {
+  return allocatedClaimOn(node, name, device, parameters);
+}
+
+async function allocatedClaimOn(onNode: string, name: string, device: string, parameters?: unknown): Promise<{ namespace: string; name: string; uid: string }> {
   const claim = await must<RawClaim>('create claim', kube.post(`${RESOURCE}/namespaces/${kns}/resourceclaims`, {
     apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name, namespace: kns },
     spec: {
@@ -61,10 +66,10 @@ async function allocatedClaim(name: string, device: string, parameters?: unknown
   const status = {
     allocation: {
       devices: {
-        results: [{ request: 'nic', driver: DRIVER, pool: node, device }],
+        results: [{ request: 'nic', driver: DRIVER, pool: onNode, device }],
         config: parameters === undefined ? [] : [{ source: 'FromClaim', requests: ['nic'], opaque: { driver: DRIVER, parameters } }],
       },
-      nodeSelector: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }] },
+      nodeSelector: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [onNode] }] }] },
     },
     reservedFor: [{ resource: 'pods', name: `pod-${name}`, uid: crypto.randomUUID() }],
   };
@@ -190,6 +195,56 @@ describe('netclaim daemon', () => {
     ip(pod, 'link', 'set', devs[1]!, 'netns', netns.name);
     await kubelet.unprepare(DRIVER, [claim]);
   });
+});
+
+describe('rolling update: two instances side by side (surge)', () => {
+  it('share the metrics port, the store and the kubelet root; the kubelet uses the newest; the old one leaves cleanly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nc-surge-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const surgeNode = `surge-${suffix()}`;
+    await ensureNode(kube, surgeNode);
+    cleanup.push(() => kube.delete(`/api/v1/nodes/${surgeNode}`));
+    cleanup.push(() => kube.delete(`${SLICES}?fieldSelector=${encodeURIComponent(`spec.nodeName=${surgeNode},spec.driver=${DRIVER}`)}`));
+    const peer = await KubeletPeer.start({ registry: join(dir, 'kubelet', 'plugins_registry') });
+    const port = await freePort();
+    const make = (instance: string): Daemon => new Daemon({
+      kubeConfig: kubeConfigFor(cp, cp.token), nodeName: surgeNode, driverName: DRIVER,
+      kubeletRootDir: join(dir, 'kubelet'), stateDir: join(dir, 'state'), cdiDir: join(dir, 'cdi'), sysfsRoot: '/sys',
+      inventory: { ...DEFAULT_OPTIONS, includeVeth: true, plumbingNames: [...DEFAULT_OPTIONS.plumbingNames, '*p'] },
+      attributeDomain: DRIVER, dranetConfigs: true, taintUnhealthy: false, metricsAddress: `127.0.0.1:${port}`,
+      hostNetns: netns.path, libc: testLibc, log: createLogger({ level: 'silent' }), instance,
+    });
+    const old = make('pod-old');
+    await old.start();
+    cleanup.push(() => old.stop());
+    await peer.waitForEvent((e) => e['event'] === 'registered' && String(e['socket']).includes('pod-old'), 15_000, 'old registered');
+    const fresh = make('pod-new');
+    await fresh.start(); // the same port: SO_REUSEPORT
+    cleanup.push(() => fresh.stop());
+    await peer.waitForEvent((e) => e['event'] === 'registered' && String(e['socket']).includes('pod-new'), 15_000, 'new registered');
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+
+    // The scheduler's claim on a device of this node; the kubelet calls the newest instance.
+    const device = await waitFor('published device', async () => {
+      for (const s of await sliceList(kube, surgeNode, DRIVER)) {
+        const d = s.spec.devices?.find((x) => (x.attributes?.[`${DRIVER}/ifName`] as { string?: string } | undefined)?.string === devs[2]);
+        if (d) return d.name;
+      }
+      return undefined;
+    });
+    const claim = await allocatedClaimOn(surgeNode, `surge-${suffix()}`, device);
+    const r = await peer.prepare(DRIVER, [claim]);
+    expect(r).toMatchObject({ ok: true, endpoint: expect.stringContaining('pod-new') });
+    expect(readdirSync(join(dir, 'state'))).toContain(`${claim.uid}.json`);
+
+    await old.stop();
+    await peer.waitForEvent((e) => e['event'] === 'deregistered' && String(e['socket']).includes('pod-old'), 10_000, 'old de-registered');
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    expect((await peer.unprepare(DRIVER, [claim])).response).toEqual({ claims: { [claim.uid]: {} } });
+    expect(readdirSync(join(dir, 'state'))).not.toContain(`${claim.uid}.json`);
+    await fresh.stop();
+    await peer.close();
+  }, 60_000);
 });
 
 describe('netclaim run (the command)', () => {

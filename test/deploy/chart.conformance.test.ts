@@ -44,7 +44,7 @@ const EVERYTHING = {
   cdiDir: '/etc/cdi',
   netnsDir: '/run/netns',
   nri: { enabled: false, socket: '/var/run/nri/nri.sock', pluginIndex: '10' },
-  rollingUpdate: { surge: true },
+  rollingUpdate: { surge: false },
   metrics: { port: 9300 },
   serviceMonitor: { enabled: true, interval: '15s', scrapeTimeout: '5s', labels: { release: 'prometheus' } },
   validatingAdmissionPolicy: { enabled: false },
@@ -163,8 +163,8 @@ describe('the Helm chart', () => {
       '--compat=dranet', '--no-nri', '--include-veth', '--taint-unhealthy', '--evict-unreconciled', '--exclude=eth0,ib*',
       `--filter=${EVERYTHING.filter}`, '--metrics-address=:9300', '--log-level=debug', '--kubelet-root-dir=/data/kubelet',
     ]));
-    expect(c.args).toContain('--rolling-update');
-    expect(ds.spec!['updateStrategy']).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    expect(c.args).not.toContain('--rolling-update'); // surge off: the old pod stops first
+    expect(ds.spec!['updateStrategy']).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
     expect(c.securityContext['privileged']).toBe(true);
     expect(c.livenessProbe.httpGet.port).toBe(9300);
     const role = objects.find((o) => o.kind === 'ClusterRole') as unknown as { rules: Array<{ resources: string[] }> };
@@ -178,15 +178,15 @@ describe('the Helm chart', () => {
     expect(sm.metadata.labels).toMatchObject({ release: 'prometheus' });
   });
 
-  it('the defaults run unprivileged with NET_ADMIN and SYS_ADMIN only, and replace pods one at a time on updates', () => {
+  it('the defaults run unprivileged with NET_ADMIN and SYS_ADMIN only, and update by surge (the new pod registers before the old leaves)', () => {
     const ds = daemonSetOf(render(SCENARIOS[0]!));
     const c = podSpecOf(ds).containers[0]!;
     expect(c.securityContext).toEqual({
       capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'SYS_ADMIN'] },
       readOnlyRootFilesystem: true, runAsUser: 0, seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(c.args).not.toContain('--rolling-update');
-    expect(ds.spec!['updateStrategy']).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
+    expect(c.args).toContain('--rolling-update');
+    expect(ds.spec!['updateStrategy']).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
     expect((ds.spec!['template'] as { spec: { hostNetwork: boolean } }).spec.hostNetwork).toBe(true);
   });
 

@@ -37,6 +37,31 @@ function corruptOpen(name: string, content: string): ClaimStore {
 }
 
 describe('ClaimStore', () => {
+  it('shared (rolling update): refresh() sees the other instance\'s writes and deletes; open keeps young temp files', () => {
+    const a = ClaimStore.open(dir, { shared: true });
+    const b = ClaimStore.open(dir, { shared: true });
+    try {
+      a.put(recA);
+      expect(b.get(UID.a)).toBeUndefined();
+      b.refresh();
+      expect(b.get(UID.a)).toEqual(recA);
+      expect(b.byPod('pod-1').map((r) => r.claim.uid)).toEqual([UID.a]);
+      a.delete(UID.a);
+      b.refresh();
+      expect(b.get(UID.a)).toBeUndefined();
+      expect(b.byPod('pod-1')).toEqual([]);
+    } finally {
+      a.close();
+      b.close();
+    }
+    const inFlight = '.x.json.tmp-99-1';
+    writeFileSync(join(dir, inFlight), 'half');
+    ClaimStore.open(dir, { shared: true }).close();
+    expect(existsSync(join(dir, inFlight))).toBe(true); // may be the other instance's write in progress
+    ClaimStore.open(dir).close();
+    expect(existsSync(join(dir, inFlight))).toBe(false);
+  });
+
   it('creates its directory 0700 and writes records 0600 that read back after reopening', () => {
     const store = ClaimStore.open(dir);
     expect(statSync(dir).mode & 0o777).toBe(0o700);

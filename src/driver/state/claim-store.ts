@@ -16,7 +16,7 @@
  * already keeps a second daemon from starting, and opening clears every
  * temp file it finds on that assumption.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, existsSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateError } from '../../common/errors.ts';
 import type { ClaimRecord } from '../plan/plan-types.ts';
@@ -30,6 +30,8 @@ import { crashPoint } from './crash-points.ts';
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 const CORRUPT_SUFFIX = '.corrupt';
+/** In a shared store, a temp file younger than this may be another instance's write in progress. */
+const SHARED_TEMP_AGE_MS = 60_000;
 
 interface Loaded {
   readonly records: Map<string, ClaimRecord>;
@@ -44,6 +46,7 @@ export class ClaimStore {
    * `*.corrupt`). The daemon reports them; it never drops them silently.
    */
   readonly problems: readonly StateError[];
+  readonly #problems: StateError[];
   readonly #records: Map<string, ClaimRecord>;
   readonly #byPod = new Map<string, Set<string>>();
   #dirFd: number | undefined;
@@ -54,7 +57,8 @@ export class ClaimStore {
     this.dir = dir;
     this.#dirFd = dirFd;
     this.#records = loaded.records;
-    this.problems = loaded.problems;
+    this.#problems = [...loaded.problems];
+    this.problems = this.#problems;
     for (const r of this.#records.values()) this.#index(r);
     this.#writeOptions = { dirFd, onStep: (step) => crashPoint(`store.${step}`) };
     this.#removeOptions = { dirFd, onStep: (step) => crashPoint(`store.${step}`) };
@@ -65,18 +69,37 @@ export class ClaimStore {
    * left, load every `<claimUid>.json`, move unreadable ones aside. Throws
    * StateError (STATE_WRITE_FAILED) only when the directory itself is unusable.
    */
-  static open(dir: string): ClaimStore {
+  static open(dir: string, opts: { readonly shared?: boolean } = {}): ClaimStore {
     let dirFd: number;
     let loaded: Loaded;
     try {
       mkdirSync(dir, { recursive: true, mode: DIR_MODE });
-      removeStaleTempFiles(dir);
+      // Shared (rolling update: the other instance may be writing right now): only temp files old enough to be a crash's.
+      const now = Date.now();
+      removeStaleTempFiles(dir, opts.shared === true ? (name) => now - statSync(join(dir, name)).mtimeMs > SHARED_TEMP_AGE_MS : undefined);
       loaded = loadRecords(dir);
       dirFd = openSync(dir, 'r');
     } catch (err) {
       throw new StateError(`cannot open the claim store at ${dir}`, { cause: err, context: { dir } }, 'STATE_WRITE_FAILED');
     }
     return new ClaimStore(dir, dirFd, loaded);
+  }
+
+  /**
+   * Re-reads every record from disk, for a store another process writes too
+   * (two daemon instances during a rolling update, each under the shared
+   * lock). Unreadable records are reported in `problems` as at open.
+   */
+  refresh(): void {
+    const records = this.#open();
+    const loaded = loadRecords(this.dir);
+    records.clear();
+    this.#byPod.clear();
+    for (const [uid, r] of loaded.records) {
+      records.set(uid, r);
+      this.#index(r);
+    }
+    this.#problems.push(...loaded.problems);
   }
 
   get size(): number {
