@@ -71,7 +71,16 @@ export function loadProgram(l: Libc, type: ProgramType, name: string): number {
   attr.writeBigUInt64LE(l.addressOf(insns), 8);
   attr.writeBigUInt64LE(l.addressOf(license), 16);
   attr.write(name, 48);
-  const fd = bpfCall(l, BPF_CMD.BPF_PROG_LOAD, attr);
+  // The verifier gives up with EAGAIN when a signal is pending for the thread (seen under load);
+  // libbpf retries the load up to 5 times for that reason, and so does this fixture.
+  let fd = -1;
+  for (let attempt = 1; fd < 0; attempt++) {
+    try {
+      fd = bpfCall(l, BPF_CMD.BPF_PROG_LOAD, attr);
+    } catch (err) {
+      if (attempt >= 5 || !(err instanceof KernelError) || err.errnoName !== 'EAGAIN') throw err;
+    }
+  }
   // insns and license must stay alive until the call returns: referencing them here keeps them so.
   if (insns.length === 0 || license.length === 0) throw new Error('unreachable');
   return fd;
