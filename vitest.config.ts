@@ -1,9 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects: `unit` (pure code, no privileges), `kernel` (real netlink
-// in throwaway namespaces, root) and `conformance` (T3: upstream kube-apiserver +
+// Four projects: `unit` (pure code, no privileges), `kernel` (real netlink
+// in throwaway namespaces, root), `conformance` (T3: upstream kube-apiserver +
 // etcd built from Go modules by test/conformance/build.sh, one control plane per
-// run from its globalSetup). Kernel test files run in separate processes
+// run from its globalSetup) and `e2e` (T4: a kubelet + containerd node, one per run). Kernel test files run in separate processes
 // (forks), never threads: setns is per-thread and ffi-rs must load on a main thread.
 export default defineConfig({
   test: {
@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts'],
-          exclude: ['**/*.kernel.test.ts', '**/*.conformance.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.kernel.test.ts', '**/*.conformance.test.ts', '**/*.e2e.test.ts', '**/node_modules/**'],
           pool: 'forks',
         },
       },
@@ -33,6 +33,18 @@ export default defineConfig({
           globalSetup: ['test/conformance/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.e2e.test.ts'],
+          pool: 'forks',
+          // One node for the run: files take turns (each starts its own netclaim).
+          fileParallelism: false,
+          globalSetup: ['test/e2e/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 900_000,
         },
       },
     ],

@@ -4,6 +4,7 @@
  * goes to stderr.
  */
 import { benchAttach } from './attach.ts';
+import { benchE2e } from './e2e.ts';
 import { benchInventory } from './inventory.ts';
 import { benchNetlink } from './netlink.ts';
 import { benchPrepare } from './prepare.ts';
@@ -13,6 +14,7 @@ const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
   inventory: (log) => benchInventory({ runs: 20, changes: 100, log }),
   prepare: (log) => benchPrepare({ runs: 500, log }),
   attach: (log) => benchAttach({ runs: 300, log }),
+  e2e: (log) => benchE2e({ pods: 20, log }),
 };
 
 const args = process.argv.slice(2);

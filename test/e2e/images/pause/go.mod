@@ -1,0 +1,3 @@
+module netclaim.io/e2e/images/pause
+
+go 1.26

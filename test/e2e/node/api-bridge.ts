@@ -1,0 +1,58 @@
+/**
+ * Carries TCP connections across network namespaces through a Unix socket, which
+ * any namespace can reach through the file system. The e2e node's processes reach
+ * the API server (which listens on the host's loopback, like the conformance tier's)
+ * at https://127.0.0.1:6443 of their own namespace:
+ *
+ *   node side  (a process inside the node):  tcp 127.0.0.1:6443 -> unix SOCK
+ *   host side  (in the test process):        unix SOCK -> tcp 127.0.0.1:<apiserver port>
+ *
+ * Bytes are piped unchanged, so TLS runs end to end and the serving certificate's
+ * 127.0.0.1 SAN is what the node's clients check.
+ *
+ *   node test/e2e/node/api-bridge.ts tcp-to-unix PORT SOCK     (runs until killed)
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+function pipeBoth(a: Socket, b: Socket): void {
+  a.pipe(b);
+  b.pipe(a);
+  const end = (): void => {
+    a.destroy();
+    b.destroy();
+  };
+  a.once('error', end).once('close', end);
+  b.once('error', end).once('close', end);
+}
+
+/** Host side: accepts on a Unix socket, connects each one to host:port. */
+export function unixToTcp(sock: string, host: string, port: number): Promise<Server> {
+  rmSync(sock, { force: true });
+  const server = createServer((c) => pipeBoth(c, createConnection({ host, port })));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(sock, () => resolve(server));
+  });
+}
+
+/** Node side: accepts on 127.0.0.1:port, connects each one to the Unix socket. */
+export function tcpToUnix(port: number, sock: string): Promise<Server> {
+  const server = createServer((c) => pipeBoth(c, createConnection({ path: sock })));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const [mode, port, sock] = process.argv.slice(2);
+  if (mode !== 'tcp-to-unix' || !port || !sock) {
+    console.error('usage: node api-bridge.ts tcp-to-unix PORT SOCK');
+    process.exit(2);
+  }
+  await tcpToUnix(Number(port), sock);
+  console.log(`api-bridge: 127.0.0.1:${port} -> ${sock}`);
+  process.on('SIGTERM', () => process.exit(0));
+}

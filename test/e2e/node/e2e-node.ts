@@ -1,0 +1,383 @@
+/**
+ * The whole node of the e2e tier (T4), assembled from upstream parts built from Go
+ * modules, with netclaim deployed on it as deploy/install.yaml deploys it:
+ *
+ *   host netns, loopback     etcd + kube-apiserver (the conformance tier's fixture),
+ *                            kube-scheduler, kube-controller-manager
+ *   node (node-sandbox.ts)   containerd 2.x (CRI, NRI and CDI on, runc, CNI bridge),
+ *                            the kubelet (cgroupfs, cgroup v1), netclaim (`run` with the
+ *                            DaemonSet's args, env and service account), and the pods
+ *
+ * The node reaches the API server at https://127.0.0.1:6443 of its own namespace
+ * (api-bridge.ts). The local OCI images (pause, tools) are imported into containerd
+ * before the kubelet starts, so nothing is pulled.
+ *
+ *   const node = await startE2eNode({ log });   ...   await node.stop();
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { listedFeatureGates, startControlPlane, type ControlPlane } from '../../conformance/control-plane.ts';
+import { KubeClient } from '../../conformance/kube-client.ts';
+import { unixToTcp } from './api-bridge.ts';
+import { NODE_IP, startNodeSandbox, type NodeSandbox } from './node-sandbox.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..', '..');
+const nodeBin = join(repo, 'node_modules', '.bin', 'node');
+export const NODE_NAME = 'nc-e2e-node';
+export const API_PORT_IN_NODE = 6443;
+export const TOOLS_IMAGE = 'netclaim.test/e2e-tools:1';
+
+export interface E2eBins {
+  /** kube-apiserver, etcd */
+  controlPlane: string;
+  /** kubelet, kube-scheduler, kube-controller-manager */
+  k8s: string;
+  /** containerd, containerd-shim-runc-v2, ctr, crictl, CNI plugins (bridge, host-local, loopback) */
+  runtime: string;
+  /** pause.oci.tar, tools.oci.tar */
+  images: string;
+}
+
+/** Runs a build script that prints its output folder last (they reuse a matching build). */
+export function buildOutput(script: string): string {
+  const r = spawnSync('bash', [join(repo, script)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${script} failed (exit ${r.status ?? r.signal})`);
+  return r.stdout.trim().split('\n').pop() ?? '';
+}
+
+export function resolveBins(): E2eBins {
+  return {
+    controlPlane: buildOutput('test/conformance/build.sh'),
+    k8s: buildOutput('test/e2e/node-k8s/build.sh'),
+    runtime: buildOutput('test/e2e/runtime/build-runtime.sh'),
+    images: buildOutput('test/e2e/images/build-images.sh'),
+  };
+}
+
+export interface DaemonDeployment {
+  /** The DaemonSet container's args (deploy/install.yaml). */
+  args: string[];
+  namespace: string;
+  serviceAccount: string;
+  /** Every object of install.yaml except the DaemonSet (the daemon runs as a node process here). */
+  objects: Array<Record<string, unknown>>;
+}
+
+/** What deploy/install.yaml says about running netclaim. */
+export function readDeployment(): DaemonDeployment {
+  const docs = parseAllDocuments(readFileSync(join(repo, 'deploy', 'install.yaml'), 'utf8')).map((d) => d.toJSON() as Record<string, unknown>).filter(Boolean);
+  const ds = docs.find((d) => d['kind'] === 'DaemonSet') as { metadata: { namespace: string }; spec: { template: { spec: { serviceAccountName: string; containers: Array<{ name: string; args: string[] }> } } } };
+  if (!ds) throw new Error('deploy/install.yaml has no DaemonSet');
+  const c = ds.spec.template.spec.containers[0]!;
+  return {
+    args: c.args,
+    namespace: ds.metadata.namespace,
+    serviceAccount: ds.spec.template.spec.serviceAccountName,
+    objects: docs.filter((d) => d['kind'] !== 'DaemonSet'),
+  };
+}
+
+/** What test files (other processes) need to use a running node. */
+export interface E2eNodeState {
+  /** The API server on the host's loopback, for the tests. */
+  server: string;
+  token: string;
+  caPem: string;
+  /** The API server as the node's processes reach it. */
+  nodeServer: string;
+  dir: string;
+  logs: string;
+  netns: string;
+  holderPid: number;
+  cgroupRoot: string;
+  nodeName: string;
+  driverName: string;
+  bins: E2eBins;
+  /** kubeconfig with a token of netclaim's service account bound to the Node. */
+  netclaimKubeconfig: string;
+  /** The DaemonSet container's args from deploy/install.yaml. */
+  daemonArgs: string[];
+  version: string;
+  /** Milliseconds per start step. */
+  timings: Record<string, number>;
+}
+
+export interface E2eNode {
+  state: E2eNodeState;
+  cp: ControlPlane;
+  sandbox: NodeSandbox;
+  api: KubeClient;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, diag?: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}${diag ? `\n${diag()}` : ''}`);
+    await sleep(200);
+  }
+}
+
+export function tail(path: string, lines = 30): string {
+  try {
+    return `--- ${path}\n${readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')}`;
+  } catch {
+    return `--- ${path}: (no log)`;
+  }
+}
+
+function gatesFor(bin: string, wanted: Record<string, boolean>): string {
+  const help = spawnSync(bin, ['--help'], { encoding: 'utf8', maxBuffer: 16 << 20 }).stdout;
+  const listed = listedFeatureGates(help);
+  return Object.entries(wanted).filter(([g]) => listed.has(g)).map(([g, v]) => `${g}=${v}`).join(',');
+}
+
+function kubeconfigFor(server: string, caPem: string, token: string): string {
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}
+users:
+- name: u
+  user:
+    token: ${token}
+contexts:
+- name: e2e
+  context: {cluster: e2e, user: u}
+current-context: e2e
+`;
+}
+
+function fill(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{([A-Z_]+)\}\}/g, (m, k: string) => {
+    if (!(k in values)) throw new Error(`containerd config template: no value for ${m}`);
+    return values[k]!;
+  });
+}
+
+/** The sandbox image build-images.sh made (images.txt lists "archive name" lines). */
+function pauseImage(imagesDir: string): string {
+  const line = readFileSync(join(imagesDir, 'images.txt'), 'utf8').split('\n').find((l) => l.includes('pause'));
+  const name = line?.split(/\s+/).find((w) => w.includes('pause:'));
+  if (!name) throw new Error(`no pause image in ${imagesDir}/images.txt`);
+  return name;
+}
+
+function kubeletConfig(cgroupRoot: string, gates: string): string {
+  const featureGates = gates ? gates.split(',').map((g) => `  ${g.replace('=', ': ')}`).join('\n') : '';
+  return `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+# This machine mounts cgroup v1 controllers (plus an empty v2 hierarchy); the kubelet
+# still runs on v1 when told so (deprecated, not removed, in 1.37).
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupRoot: ${cgroupRoot}
+containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
+address: ${NODE_IP}
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
+failSwapOn: false
+# The node's disk is the development machine's: never evict or collect images for space here.
+evictionHard: {memory.available: "1Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+serializeImagePulls: false
+# Pod status reaches the API server without the default 10 s batching delay.
+nodeStatusUpdateFrequency: 4s
+syncFrequency: 10s
+${featureGates ? `featureGates:\n${featureGates}\n` : ''}`;
+}
+
+function cniConfig(): string {
+  return JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'nc-e2e',
+    plugins: [
+      { type: 'bridge', bridge: 'nce2ebr0', isGateway: true, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } },
+    ],
+  }, null, 2);
+}
+
+export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2eBins } = {}): Promise<E2eNode> {
+  const log = opts.log ?? ((): void => {});
+  const timings: Record<string, number> = {};
+  const step = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
+    const t = Date.now();
+    const v = await f();
+    timings[name] = Date.now() - t;
+    log(`${name}: ${timings[name]} ms`);
+    return v;
+  };
+  const bins = opts.bins ?? (await step('builds', () => resolveBins()));
+  await step('bundle', () => {
+    const r = spawnSync(nodeBin, [join(repo, 'scripts', 'bundle.ts')], { cwd: repo, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`npm run bundle failed: ${r.stderr}`);
+  });
+  mkdirSync('/var/tmp/netclaim-e2e', { recursive: true });
+  const dir = mkdtempSync('/var/tmp/netclaim-e2e/run-');
+  const id = randomBytes(3).toString('hex');
+  const deployment = readDeployment();
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const stop = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        log(`cleanup: ${(e as Error).message}`);
+      }
+    }
+  };
+
+  try {
+    const cp = await step('control plane', () => startControlPlane({ nodeNames: [NODE_NAME], log }));
+    cleanups.push(() => cp.stop());
+    const api = new KubeClient({ server: cp.server, token: cp.token, caPem: cp.caPem });
+    const sandbox = await step('node sandbox', () => startNodeSandbox({ id, dir, log }));
+    cleanups.push(() => sandbox.stop());
+    const logs = join(dir, 'logs');
+    mkdirSync(logs, { recursive: true });
+
+    // The API server, as the node sees it.
+    const bridgeSock = join(dir, 'apiserver.sock');
+    const port = Number(new URL(cp.server).port);
+    const hostBridge: Server = await unixToTcp(bridgeSock, '127.0.0.1', port);
+    cleanups.push(() => new Promise<void>((r) => hostBridge.close(() => r())));
+    sandbox.spawn(nodeBin, [join(here, 'api-bridge.ts'), 'tcp-to-unix', String(API_PORT_IN_NODE), bridgeSock], join(logs, 'api-bridge.log'));
+    const nodeServer = `https://127.0.0.1:${API_PORT_IN_NODE}`;
+    const adminKubeconfig = join(dir, 'admin.kubeconfig');
+    writeFileSync(adminKubeconfig, kubeconfigFor(nodeServer, cp.caPem, cp.token), { mode: 0o600 });
+    const hostAdminKubeconfig = cp.kubeconfigPath;
+
+    // Control-plane controllers, on the host side next to the API server.
+    const gates = cp.featureGates;
+    await step('scheduler + controller-manager', async () => {
+      const launch = (bin: string, args: string[], name: string): ChildProcess => {
+        const fd = openSync(join(logs, `${name}.log`), 'a');
+        const c = spawn(bin, args, { stdio: ['ignore', fd, fd] });
+        closeSync(fd);
+        cleanups.push(async () => {
+          if (c.exitCode !== null || c.signalCode !== null) return;
+          const exited = new Promise<void>((r) => c.once('exit', () => r()));
+          c.kill('SIGTERM');
+          const t = setTimeout(() => c.kill('SIGKILL'), 3000);
+          await exited;
+          clearTimeout(t);
+        });
+        return c;
+      };
+      const schedBin = join(bins.k8s, 'kube-scheduler');
+      launch(schedBin, ['--kubeconfig', hostAdminKubeconfig, '--authentication-kubeconfig', hostAdminKubeconfig, '--authorization-kubeconfig', hostAdminKubeconfig,
+        '--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=0', `--feature-gates=${gatesFor(schedBin, gates)}`, '--v=2'], 'kube-scheduler');
+      const cmBin = join(bins.k8s, 'kube-controller-manager');
+      launch(cmBin, ['--kubeconfig', hostAdminKubeconfig, '--authentication-kubeconfig', hostAdminKubeconfig, '--authorization-kubeconfig', hostAdminKubeconfig,
+        '--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=0', '--use-service-account-credentials=false',
+        '--service-account-private-key-file', join(cp.dir, 'sa.key'), '--root-ca-file', cp.caCertPath,
+        '--controllers=*', `--feature-gates=${gatesFor(cmBin, gates)}`, '--v=2'], 'kube-controller-manager');
+    });
+
+    // containerd, and the local images.
+    const runtimeConfig = join(dir, 'containerd.toml');
+    mkdirSync(join(dir, 'cni-conf'), { recursive: true });
+    writeFileSync(join(dir, 'cni-conf', '10-nc-e2e.conflist'), cniConfig());
+    writeFileSync(runtimeConfig, fill(readFileSync(join(repo, 'test/e2e/runtime/containerd-config.toml.tmpl'), 'utf8'), {
+      ROOT: '/var/lib/containerd', STATE: '/run/containerd', SOCKET: '/run/containerd/containerd.sock',
+      NRI_SOCKET: '/var/run/nri/nri.sock', CDI_DIR: '/var/run/cdi', CNI_BIN: bins.runtime, CNI_CONF: join(dir, 'cni-conf'),
+      SHIM_SOCKET_DIR: '/run/containerd/s', RUNC: '/usr/sbin/runc', PAUSE_IMAGE: pauseImage(bins.images),
+    }));
+    const pathEnv = { PATH: `${bins.runtime}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` };
+    await step('containerd', async () => {
+      const c = sandbox.spawn(join(bins.runtime, 'containerd'), ['--config', runtimeConfig], join(logs, 'containerd.log'), pathEnv);
+      await until('containerd', 60_000, () => {
+        if (c.exitCode !== null) throw new Error(`containerd exited ${c.exitCode}`);
+        return sandbox.exec(join(bins.runtime, 'ctr'), ['--address', '/run/containerd/containerd.sock', 'version']).status === 0 || undefined;
+      }, () => tail(join(logs, 'containerd.log')));
+    });
+    await step('image import', () => {
+      for (const img of ['pause.oci.tar', 'tools.oci.tar']) {
+        const r = sandbox.exec(join(bins.runtime, 'ctr'), ['--address', '/run/containerd/containerd.sock', '-n', 'k8s.io', 'images', 'import', '--local', join(bins.images, img)], { timeoutMs: 120_000 });
+        if (r.status !== 0) throw new Error(`ctr images import ${img}: ${r.stderr}`);
+      }
+    });
+
+    // The kubelet, as system:node:<name> (Node authorizer + NodeRestriction apply).
+    await step('kubelet', async () => {
+      const kubeletBin = join(bins.k8s, 'kubelet');
+      const cfg = join(dir, 'kubelet.yaml');
+      writeFileSync(cfg, kubeletConfig(sandbox.cgroupRoot, gatesFor(kubeletBin, gates)));
+      const kc = join(dir, 'kubelet.kubeconfig');
+      writeFileSync(kc, kubeconfigFor(nodeServer, cp.caPem, cp.nodeTokens[NODE_NAME]!), { mode: 0o600 });
+      sandbox.spawn(kubeletBin, ['--config', cfg, '--kubeconfig', kc, '--hostname-override', NODE_NAME, '--node-ip', NODE_IP, '--v=2'], join(logs, 'kubelet.log'), pathEnv);
+      await until('node Ready', 120_000, async () => {
+        const r = await api.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(`/api/v1/nodes/${NODE_NAME}`);
+        return r.status === 200 && r.body.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+      }, () => tail(join(logs, 'kubelet.log')) + '\n' + tail(join(logs, 'containerd.log')));
+    });
+
+    // netclaim: install.yaml's objects (namespace, service account, RBAC, device classes,
+    // admission policy) applied, and the daemon run with the DaemonSet's args and env and a
+    // token of its service account bound to this Node (as a pod's token would be, through its pod).
+    const driverName = 'netclaim.dev';
+    await step('deploy objects', async () => {
+      for (const o of deployment.objects) await applyObject(api, o);
+    });
+    const saToken = await tokenFor(api, deployment.namespace, deployment.serviceAccount, NODE_NAME);
+    const netclaimKubeconfig = join(dir, 'netclaim.kubeconfig');
+    writeFileSync(netclaimKubeconfig, kubeconfigFor(nodeServer, cp.caPem, saToken), { mode: 0o600 });
+
+    const state: E2eNodeState = {
+      server: cp.server, token: cp.token, caPem: cp.caPem, nodeServer, dir, logs, netns: sandbox.netns, holderPid: sandbox.holderPid,
+      cgroupRoot: sandbox.cgroupRoot, nodeName: NODE_NAME, driverName, bins, netclaimKubeconfig, daemonArgs: deployment.args,
+      version: cp.version, timings,
+    };
+    writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
+    return { state, cp, sandbox, api, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function applyObject(api: KubeClient, o: Record<string, unknown>): Promise<void> {
+  const meta = o['metadata'] as { name: string; namespace?: string };
+  const [group, version] = String(o['apiVersion']).includes('/') ? String(o['apiVersion']).split('/') : ['', String(o['apiVersion'])];
+  const plural = `${String(o['kind']).toLowerCase()}${String(o['kind']).endsWith('s') ? 'es' : 's'}`
+    .replace(/ys$/, 'ies').replace(/policys$/, 'policies');
+  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
+  const path = meta.namespace ? `${base}/namespaces/${meta.namespace}/${plural}` : `${base}/${plural}`;
+  const r = await api.post(path, o);
+  if (r.status !== 201 && r.status !== 409) throw new Error(`create ${String(o['kind'])} ${meta.name}: ${r.status} ${r.text}`);
+}
+
+async function tokenFor(api: KubeClient, ns: string, sa: string, nodeName: string): Promise<string> {
+  const node = await api.get<{ metadata: { uid: string } }>(`/api/v1/nodes/${nodeName}`);
+  const r = await api.post<{ status: { token: string } }>(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
+    apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+    spec: { expirationSeconds: 86400, boundObjectRef: { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: node.body.metadata.uid } },
+  });
+  if (r.status !== 201) throw new Error(`token for ${ns}/${sa}: ${r.status} ${r.text}`);
+  return r.body.status.token;
+}
+
