@@ -9,9 +9,12 @@
  *   vm       T2: the same kernel tests inside the QEMU lane (Debian's kernel with
  *            dummy, vrf, vlan, ipvlan, bond, netdevsim, soft-RoCE), once per backend
  *   conform  T3: upstream kube-apiserver + etcd, and kubelet/NRI peers, built from Go modules
+ *   e2e      T4: a node (kubelet, containerd, scheduler, controller-manager built from Go
+ *            modules) running pods whose ResourceClaims get their NICs
  *
  * Flags: --tier NAME (repeatable) runs only those tiers.
- * NETCLAIM_SKIP_VM=1 / NETCLAIM_SKIP_CONFORM=1 skip the QEMU lane / conformance (loudly).
+ * NETCLAIM_SKIP_VM=1 / NETCLAIM_SKIP_CONFORM=1 / NETCLAIM_SKIP_E2E=1 skip the QEMU lane /
+ * conformance / node e2e (loudly).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -127,6 +130,23 @@ function conformTier(): void {
   vitestTier('conform', 'conformance');
 }
 if (wanted('conform')) conformTier();
+
+/** T4: the node e2e tier; its builds are cached and reused like the conformance tier's. */
+function e2eTier(): void {
+  const reason = process.getuid?.() !== 0 ? 'needs root (network and mount namespaces, cgroups, a kubelet and containerd)'
+    : spawnSync('go', ['version']).status !== 0 ? 'needs Go (builds the kubelet, containerd and friends from Go modules)'
+    : spawnSync('openssl', ['version']).status !== 0 ? 'needs openssl (control-plane certificates)'
+    : process.env['NETCLAIM_SKIP_E2E'] === '1' ? 'NETCLAIM_SKIP_E2E=1' : undefined;
+  if (reason) return skipTier('e2e', reason, countTests('e2e'));
+  banner('tier e2e: a kubelet + containerd node (build or reuse, then vitest)');
+  const t0 = Date.now();
+  const builds = ['test/conformance/build.sh', 'test/e2e/node-k8s/build.sh', 'test/e2e/runtime/build-runtime.sh', 'test/e2e/images/build-images.sh'];
+  const codes = builds.map((b) => run('bash', [b]));
+  console.log(`e2e builds: exit ${codes.join(', ')} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (codes.some((c) => c !== 0)) return record('e2e', { passed: 0, failed: 1, skipped: 0 }, `builds exited ${codes.join(', ')}`);
+  vitestTier('e2e', 'e2e');
+}
+if (wanted('e2e')) e2eTier();
 
 rmSync(work, { recursive: true, force: true });
 banner('summary');

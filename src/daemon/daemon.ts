@@ -14,7 +14,7 @@
  */
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { DriverError } from '../common/errors.ts';
+import { StateError, type DriverError } from '../common/errors.ts';
 import { ClaimDriver } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { hostReads } from '../driver/host-reads.ts';
@@ -83,6 +83,8 @@ export class Daemon {
   #status: ClaimStatusWriter | undefined;
   #http: ObserveServer | undefined;
   #slicesPublished = false;
+  #started = false;
+  #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(o: DaemonOptions) {
@@ -98,7 +100,26 @@ export class Daemon {
     return this.#http?.address();
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts everything; /readyz fails until the whole start is done. A stop() that comes
+   * in the middle (SIGTERM right after the container starts) waits for the start step in
+   * flight, and start() then rejects with DAEMON_STOPPED instead of touching closed parts.
+   */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  /** True once stop() was called: a start() that rejects then is not a failure. */
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
+  #ensureNotStopping(): void {
+    if (this.#stopping !== undefined) throw new StateError('netclaim was stopped while starting');
+  }
+
+  async #start(): Promise<void> {
     const o = this.#o;
     const log = o.log;
     const onError = (what: string) => (err: DriverError): void => {
@@ -110,6 +131,9 @@ export class Daemon {
     const shared = o.instance !== undefined;
     this.#http = new ObserveServer({ bindAddress: o.metricsAddress, metrics: this.metrics.registry, log, reusePort: shared });
     await this.#http.listen();
+    this.#ensureNotStopping();
+    // Until the start is complete the other readiness checks are not registered yet.
+    this.#http.addCheck('readiness', 'started', () => this.#started);
 
     const host = this.#host = o.hostNetns === undefined ? NetnsHandle.current({ libc: o.libc }) : NetnsHandle.open(o.hostNetns, { libc: o.libc });
     this.#http.addCheck('liveness', 'kernel', () => linkGetByName(host, 'lo') !== undefined);
@@ -126,6 +150,7 @@ export class Daemon {
       kubeConfig: o.kubeConfig, nodeName: o.nodeName, driver: o.driverName, taintUnhealthy: o.taintUnhealthy, onError: onError('slice-publisher'),
     });
     await publisher.start();
+    this.#ensureNotStopping();
     const health = this.#health = new DeviceHealthView(watcher, o.nodeName, o.attributeDomain);
     const publish = (inv: Inventory): void => {
       this.metrics.inventoryRebuilds.inc();
@@ -175,6 +200,7 @@ export class Daemon {
       ...(o.instance === undefined ? {} : { instance: o.instance }), libc: o.libc,
     });
     await server.start();
+    this.#ensureNotStopping();
     this.#http.addCheck('readiness', 'kubelet-registered', () => server.registrationStatus?.registered === true);
     this.#http.addCheck('readiness', 'slices-published', () => this.#slicesPublished);
     if (o.nriSocket !== undefined) {
@@ -184,6 +210,7 @@ export class Daemon {
       this.#startNri(o.nriSocket, host, store, watcher, onError, lock);
     }
     void server.registered.then(() => log.info({ socket: server.paths.registrationSocket }, 'registered with the kubelet'), () => {});
+    this.#started = true;
     log.info({ registration: server.paths.registrationSocket, dra: server.paths.draSocket, http: this.#http.address() }, 'netclaim running');
   }
 
@@ -248,6 +275,11 @@ export class Daemon {
   }
 
   async #stop(): Promise<void> {
+    // Let the start step in flight finish first (bounded), so nothing is closed under it.
+    if (this.#starting !== undefined && !this.#started) {
+      const settled = this.#starting.then(() => 'ok', () => 'ok');
+      await Promise.race([settled, new Promise((r) => setTimeout(r, STOP_STEP_MS).unref())]);
+    }
     const steps: [string, () => Promise<unknown> | unknown][] = [
       ['kubelet plugin server', () => this.#server?.close()],
       ['nri plugin', () => this.#nri?.close()],

@@ -115,6 +115,8 @@ export async function runDaemon(argv: readonly string[]): Promise<number> {
   try {
     await daemon.start();
   } catch (err) {
+    // A signal during the start: stopping, not failing.
+    if (daemon.stopping) return stopped.promise;
     log.fatal({ err }, 'start failed');
     await daemon.stop().catch(() => {});
     return 1;

@@ -282,4 +282,50 @@ describe('netclaim run (the command)', () => {
       await peer.close();
     }
   }, 60_000);
+
+  it('SIGTERM in the middle of the start: exit 0, no fatal error, and /readyz never 200 before the start is complete', async () => {
+    // Found by the node e2e tier: /readyz answered 200 before the readiness checks were
+    // registered (a rolling update would have stopped the old pod too early), and a stop
+    // during the start closed the slice publisher under it ("update() after close()").
+    const dir = mkdtempSync(join(tmpdir(), 'nc-run-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const runNode = `run-${suffix()}`;
+    await ensureNode(kube, runNode);
+    cleanup.push(() => kube.delete(`/api/v1/nodes/${runNode}`));
+    cleanup.push(() => kube.delete(`${SLICES}?fieldSelector=${encodeURIComponent(`spec.nodeName=${runNode},spec.driver=${DRIVER}`)}`));
+    const port = await freePort();
+    const child = spawn(resolve('node_modules/.bin/node'), [
+      'src/main.ts', 'run', '--node-name', runNode, '--kubeconfig', cp.kubeconfigPath, '--kubelet-root-dir', join(dir, 'kubelet'),
+      '--state-dir', join(dir, 'state'), '--cdi-dir', join(dir, 'cdi'), '--metrics-address', `127.0.0.1:${port}`, '--host-netns', netns.path, '--no-nri',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let readyBeforeRunning = false;
+    let signalled = false;
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const probe = setInterval(() => {
+      fetch(`http://127.0.0.1:${port}/readyz`).then((r) => {
+        if (r.status === 200 && !out.includes('netclaim running')) readyBeforeRunning = true;
+      }, () => {});
+    }, 2);
+    child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('inventory ready') && !signalled) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    try {
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('no exit within 20 s'), 20_000))]);
+      expect(code, out).toBe(0);
+      expect(out).not.toContain('"level":"fatal"');
+      expect(out).toContain('netclaim stopped');
+      expect(readyBeforeRunning).toBe(false);
+      const pluginDir = join(dir, 'kubelet', 'plugins', DRIVER);
+      expect(existsSync(pluginDir) ? readdirSync(pluginDir).filter((f) => f.endsWith('.sock')) : []).toEqual([]);
+    } finally {
+      clearInterval(probe);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 60_000);
 });

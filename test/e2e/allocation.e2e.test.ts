@@ -15,6 +15,9 @@ import {
 import { until } from './node/e2e-node.ts';
 
 const node = inject('e2eNode');
+
+/** `ip -j -d addr` of a device without the IPv6 DAD flag, which clears on its own a second after an address is added. */
+const linkState = (name: string): unknown => JSON.parse(JSON.stringify(ipJson(node, ['-d', 'addr', 'show', 'dev', name])), (k, v: unknown) => (k === 'tentative' ? undefined : v));
 const api = apiOf(node);
 const ns = 'e2e-alloc';
 let daemon: NetclaimDaemon;
@@ -37,7 +40,7 @@ describe('scenario 5: an invalid config', () => {
     addMacvlan(node, { name: 'nca5a', lower: 'nca5low', addresses: ['192.168.75.5/24'] });
     cleanups.push(() => deleteDevice(node, 'nca5a'));
     await publishedDevice(node, 'nca5a');
-    const before = ipJson(node, ['-d', 'addr', 'show', 'dev', 'nca5a']);
+    const before = linkState('nca5a');
 
     // The API server takes any opaque parameters; netclaim is the one that reads them.
     await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims`, claimObject(ns, 'bad', claimSpec([request('nic', byIfName('nca5a'))], {
@@ -58,9 +61,9 @@ describe('scenario 5: an invalid config', () => {
     const pod = await getPod(api, ns, 'p5');
     expect(pod?.status?.phase).toBe('Pending');
     expect(pod?.status?.containerStatuses?.[0]?.state).not.toHaveProperty('running');
-    expect(ipJson(node, ['-d', 'addr', 'show', 'dev', 'nca5a'])).toEqual(before);
+    expect(linkState('nca5a')).toEqual(before);
     await deleteAndWait(api, `/api/v1/namespaces/${ns}/pods/p5`);
-    expect(ipJson(node, ['-d', 'addr', 'show', 'dev', 'nca5a'])).toEqual(before);
+    expect(linkState('nca5a')).toEqual(before);
   });
 });
 
@@ -74,7 +77,7 @@ describe('scenario 8: matchAttribute over a published attribute', () => {
       cleanups.push(() => deleteDevice(node, name));
       await publishedDevice(node, name);
     }
-    const prefix = (p: string): string => `device.attributes["netclaim.dev"].ifName.startsWith("${p}")`;
+    const prefix = (p: string): string => `device.attributes["netclaim.dev"].?ifName.orValue("").startsWith("${p}")`;
     const spec = (left: string, right: string): Record<string, unknown> => claimSpec(
       [request('left', prefix(left)), request('right', prefix(right))], undefined,
       [{ requests: ['left', 'right'], matchAttribute: 'netclaim.dev/alias' }]);
@@ -85,8 +88,6 @@ describe('scenario 8: matchAttribute over a published attribute', () => {
     const claim = await claimStatus(api, ns, 'pair');
     const results = (claim.status!.allocation as { devices: { results: Array<{ request: string; device: string }> } }).devices.results;
     const byRequest = Object.fromEntries(results.map((r) => [r.request, r.device]));
-    const left = await publishedDevice(node, 'ncm8l1').catch(() => undefined);
-    void left;
     expect(containerLinks(node, pod).map((l) => l.ifname).filter((n) => n.startsWith('ncm8')).sort()).toEqual(['ncm8l1', 'ncm8r1']);
     expect(Object.keys(byRequest).sort()).toEqual(['left', 'right']);
 

@@ -161,6 +161,26 @@ describe('KubeletPluginServer: one instance per socket names, rolling updates', 
     await startServer({ dirs: d });
   });
 
+  it('removes its lock file on close, and the files of instances that died without closing, never a live one\'s', async () => {
+    const d = testDirs();
+    const live = await startServer({ dirs: d, instance: 'live' });
+    // A dead instance: its lock file (nobody holds it) and its stale sockets.
+    writeFileSync(join(d.pluginDir, 'instance-dead.lock'), '4242\n');
+    await staleSocket(join(d.pluginDir, 'dra-dead.sock'));
+    await staleSocket(join(d.registryDir, `${DRIVER}-dead-reg.sock`));
+    const next = await startServer({ dirs: d, instance: 'next' });
+    expect(existsSync(join(d.pluginDir, 'instance-dead.lock'))).toBe(false);
+    expect(existsSync(join(d.pluginDir, 'dra-dead.sock'))).toBe(false);
+    expect(existsSync(join(d.registryDir, `${DRIVER}-dead-reg.sock`))).toBe(false);
+    // The live one keeps everything and still serves.
+    expect(isSocket(live.server.paths.draSocket) && isSocket(live.server.paths.registrationSocket)).toBe(true);
+    expect(existsSync(live.server.paths.instanceLock)).toBe(true);
+    expect((await prepare(live.server.paths.draSocket)).claims['uid-a'].error).toBe('');
+    await live.server.close();
+    expect(existsSync(live.server.paths.instanceLock)).toBe(false);
+    expect(existsSync(next.server.paths.instanceLock)).toBe(true);
+  });
+
   it('serializes prepare across instances through serialize.lock', async () => {
     const d = testDirs();
     const a = await startServer({ dirs: d, instance: 'a' });

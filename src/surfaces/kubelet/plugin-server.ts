@@ -25,7 +25,9 @@ import { FileLock } from './file-lock.ts';
 import { HealthStreams } from './health-service.ts';
 import { SERVICE, serviceDefinition, type KubeletServiceVersion } from './protos.ts';
 import { registrationHandlers, type RegistrationStatus } from './registration-service.ts';
-import { ensureDir, kubeletPaths, prepareSocketPath, removeOwnSocket, secureSocket, type KubeletPaths, type SocketIdentity } from './socket-files.ts';
+import {
+  ensureDir, kubeletPaths, otherInstances, prepareSocketPath, removeOwnSocket, secureSocket, unlinkIfPresent, type KubeletPaths, type SocketIdentity,
+} from './socket-files.ts';
 
 export type { RegistrationStatus } from './registration-service.ts';
 export type DraServiceVersion = Extract<KubeletServiceVersion, `${string}.DRAPlugin`>;
@@ -136,6 +138,7 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
     // Under the instance lock any socket at our paths is a leftover of a dead instance.
     prepareSocketPath(paths.draSocket);
     prepareSocketPath(paths.registrationSocket);
+    if (this.#opts.instance !== undefined) this.#sweepDeadInstances(libc);
     const serial = this.#opts.serialize ?? true;
     if (serial) this.#serializeLock = FileLock.open(paths.serializeLock, libc);
 
@@ -206,8 +209,37 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
     for (const s of this.#servers.splice(0)) s.forceShutdown();
     for (const id of [this.#regSocket, this.#draSocket]) if (id) removeOwnSocket(id);
     this.#serializeLock?.close();
+    // A pod UID is never reused, so a rolling-update instance's lock file would only pile up.
+    // Removed while still held: our sockets are gone, and only this pod could want the name.
+    if (this.#instanceLock && this.#opts.instance !== undefined) unlinkIfPresent(this.#instanceLock.path);
     this.#instanceLock?.close();
     this.#registered.reject(err);
+  }
+
+  /**
+   * Rolling-update instances that died without a teardown (SIGKILL, OOM, node crash) leave
+   * their sockets in the kubelet's dirs and their lock file; the kubelet keeps dialing such a
+   * registration socket. An instance whose lock we can take is dead: its files go.
+   */
+  #sweepDeadInstances(libc: Libc): void {
+    const { driverName } = this;
+    const { paths } = this;
+    for (const other of otherInstances(driverName, dirname(paths.registrationSocket), dirname(paths.draSocket), this.#opts.instance!)) {
+      const lock = FileLock.open(other.instanceLock, libc);
+      try {
+        if (!lock.tryLock()) continue;
+        for (const sock of [other.registrationSocket, other.draSocket]) {
+          try {
+            prepareSocketPath(sock);
+          } catch {
+            /* not a socket: somebody else's file, left alone */
+          }
+        }
+        unlinkIfPresent(other.instanceLock);
+      } finally {
+        lock.close();
+      }
+    }
   }
 
   #onStatus(s: RegistrationStatus): void {

@@ -4,7 +4,7 @@
  * at a socket path is somebody else's data (or a mis-set hostPath), so it
  * stops the start with a clear error instead.
  */
-import { chmodSync, lstatSync, mkdirSync, unlinkSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, DriverError } from '../../common/errors.ts';
 
@@ -101,4 +101,27 @@ export function removeOwnSocket(id: SocketIdentity): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+}
+
+/** Removes a file if it is there; a file already gone is fine. */
+export function unlinkIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Other rolling-update instances with a lock file in the plugin dir (`instance-<suffix>.lock`),
+ * by suffix, with the socket and lock paths each one uses.
+ */
+export function otherInstances(driverName: string, registryDir: string, pluginDir: string, self: string): KubeletPaths[] {
+  const out: KubeletPaths[] = [];
+  for (const f of readdirSync(pluginDir)) {
+    const m = /^instance-(.+)\.lock$/.exec(f);
+    if (!m || m[1] === self || !INSTANCE_RE.test(m[1]!)) continue;
+    out.push(kubeletPaths(driverName, registryDir, pluginDir, m[1]));
+  }
+  return out;
 }

@@ -27,13 +27,28 @@ function pipeBoth(a: Socket, b: Socket): void {
   b.once('error', end).once('close', end);
 }
 
+export interface Bridge {
+  server: Server;
+  /** Stops accepting and cuts every open connection (the node's clients hold theirs for good). */
+  close(): void;
+}
+
 /** Host side: accepts on a Unix socket, connects each one to host:port. */
-export function unixToTcp(sock: string, host: string, port: number): Promise<Server> {
+export function unixToTcp(sock: string, host: string, port: number): Promise<Bridge> {
   rmSync(sock, { force: true });
-  const server = createServer((c) => pipeBoth(c, createConnection({ host, port })));
+  const open = new Set<Socket>();
+  const server = createServer((c) => {
+    open.add(c);
+    c.once('close', () => open.delete(c));
+    pipeBoth(c, createConnection({ host, port }));
+  });
+  const close = (): void => {
+    server.close();
+    for (const c of open) c.destroy();
+  };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(sock, () => resolve(server));
+    server.listen(sock, () => resolve({ server, close }));
   });
 }
 

@@ -17,19 +17,20 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { listedFeatureGates, startControlPlane, type ControlPlane } from '../../conformance/control-plane.ts';
 import { KubeClient } from '../../conformance/kube-client.ts';
 import { unixToTcp } from './api-bridge.ts';
-import { NODE_IP, startNodeSandbox, type NodeSandbox } from './node-sandbox.ts';
+import { NODE_IP, startNodeSandbox, sweepStaleSandboxes, type NodeSandbox } from './node-sandbox.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..', '..');
 const nodeBin = join(repo, 'node_modules', '.bin', 'node');
 export const NODE_NAME = 'nc-e2e-node';
+/** Run dirs of e2e nodes (on disk: containerd's overlay snapshots live there). */
+export const RUN_ROOT = '/var/tmp/netclaim-e2e';
 export const API_PORT_IN_NODE = 6443;
 export const TOOLS_IMAGE = 'netclaim.test/e2e-tools:1';
 
@@ -236,8 +237,9 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
     const r = spawnSync(nodeBin, [join(repo, 'scripts', 'bundle.ts')], { cwd: repo, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`npm run bundle failed: ${r.stderr}`);
   });
-  mkdirSync('/var/tmp/netclaim-e2e', { recursive: true });
-  const dir = mkdtempSync('/var/tmp/netclaim-e2e/run-');
+  mkdirSync(RUN_ROOT, { recursive: true });
+  sweepStaleSandboxes(RUN_ROOT, log);
+  const dir = mkdtempSync(join(RUN_ROOT, 'run-'));
   const id = randomBytes(3).toString('hex');
   const deployment = readDeployment();
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -263,8 +265,8 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
     // The API server, as the node sees it.
     const bridgeSock = join(dir, 'apiserver.sock');
     const port = Number(new URL(cp.server).port);
-    const hostBridge: Server = await unixToTcp(bridgeSock, '127.0.0.1', port);
-    cleanups.push(() => new Promise<void>((r) => hostBridge.close(() => r())));
+    const hostBridge = await unixToTcp(bridgeSock, '127.0.0.1', port);
+    cleanups.push(() => hostBridge.close());
     sandbox.spawn(nodeBin, [join(here, 'api-bridge.ts'), 'tcp-to-unix', String(API_PORT_IN_NODE), bridgeSock], join(logs, 'api-bridge.log'));
     const nodeServer = `https://127.0.0.1:${API_PORT_IN_NODE}`;
     const adminKubeconfig = join(dir, 'admin.kubeconfig');

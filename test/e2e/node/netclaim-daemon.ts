@@ -34,10 +34,14 @@ export function daemonReady(node: E2eNodeState): boolean {
   return r.status === 0;
 }
 
-export async function startNetclaim(node: E2eNodeState, opts: { podUid?: string; env?: NodeJS.ProcessEnv; waitReady?: boolean } = {}): Promise<NetclaimDaemon> {
+/**
+ * extraArgs: what a chart value adds to the DaemonSet's args (e.g. `--include-veth` for
+ * `includeVeth: true`); everything else is install.yaml's.
+ */
+export async function startNetclaim(node: E2eNodeState, opts: { podUid?: string; env?: NodeJS.ProcessEnv; waitReady?: boolean; extraArgs?: string[] } = {}): Promise<NetclaimDaemon> {
   const podUid = opts.podUid ?? `00000000-0000-4000-8000-${String(process.pid).padStart(6, '0')}${String(++generation).padStart(6, '0')}`;
   const logPath = join(node.logs, `netclaim-${podUid.slice(-12)}.log`);
-  const args = node.daemonArgs.map((a) => a.replace('$(NODE_NAME)', node.nodeName));
+  const args = [...node.daemonArgs.map((a) => a.replace('$(NODE_NAME)', node.nodeName)), ...(opts.extraArgs ?? [])];
   const child = nodeProcesses(node).spawn(nodeBin, [join(repo, 'dist', 'netclaim.mjs'), ...args], logPath, {
     NODE_NAME: node.nodeName, POD_UID: podUid, KUBECONFIG: node.netclaimKubeconfig, ...opts.env,
   });

@@ -162,6 +162,33 @@ function holderScript(dir: string): string {
   return lines.join('\n');
 }
 
+/**
+ * Removes what an earlier run left when it died before stop(): sandboxes whose cgroup
+ * subtree holds no process any more (a live run always has its holder there) lose their
+ * cgroups, namespace and run dir. Live sandboxes of concurrent runs are left alone.
+ */
+export function sweepStaleSandboxes(runRoot: string, log: (l: string) => void = () => {}): void {
+  const pidsRoot = join(CGROUP_FS, 'pids');
+  for (const e of existsSync(pidsRoot) ? readdirSync(pidsRoot) : []) {
+    const m = /^nc-e2e-([0-9a-f]+)$/.exec(e);
+    if (!m || pidsIn(join(pidsRoot, e)).length > 0) continue;
+    for (const h of cgroupHierarchies()) {
+      try {
+        removeCgroup(join(h, e));
+      } catch {
+        /* a process appeared: leave it */
+      }
+    }
+    spawnSync('ip', ['netns', 'del', `nce2e-${m[1]}`]);
+    log(`removed the leftovers of sandbox ${m[1]}`);
+  }
+  for (const d of existsSync(runRoot) ? readdirSync(runRoot) : []) {
+    const idFile = join(runRoot, d, 'sandbox.id');
+    if (!d.startsWith('run-') || !existsSync(idFile)) continue;
+    if (!existsSync(join(pidsRoot, `nc-e2e-${readFileSync(idFile, 'utf8').trim()}`))) rmSync(join(runRoot, d), { recursive: true, force: true });
+  }
+}
+
 export async function startNodeSandbox(opts: { id: string; dir: string; log?: (l: string) => void }): Promise<NodeSandbox> {
   const log = opts.log ?? ((): void => {});
   const { id, dir } = opts;
@@ -206,6 +233,7 @@ export async function startNodeSandbox(opts: { id: string; dir: string; log?: (l
 
   try {
     for (const sub of ['run', 'var-lib', 'var-log', 'tunables', 'mnt/cgroup']) mkdirSync(join(dir, sub), { recursive: true });
+    writeFileSync(join(dir, 'sandbox.id'), id);
     for (const [k, v] of Object.entries(KUBELET_TUNABLES)) writeFileSync(join(dir, 'tunables', k.replace('/', '.')), `${v}\n`);
     for (const h of hierarchies) makeCgroup(h, `${cgroupRoot.slice(1)}/node`);
 

@@ -94,7 +94,8 @@ export function request(name: string, cel: string, count = 1): Obj {
   return { name, exactly: { deviceClassName: 'netclaim', selectors: [{ cel: { expression: cel } }], allocationMode: 'ExactCount', count } };
 }
 
-export const byIfName = (ifName: string): string => `device.attributes["netclaim.dev"].ifName == "${ifName}"`;
+/** Optional chaining: a device whose netdev is elsewhere (here: the machine's own NIC, whose PCI function the node sees) has no ifName. */
+export const byIfName = (ifName: string): string => `device.attributes["netclaim.dev"].?ifName.orValue("") == "${ifName}"`;
 
 export function claimSpec(requests: Obj[], config?: Obj, constraints?: Obj[]): Obj {
   return {
