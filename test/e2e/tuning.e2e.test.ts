@@ -70,7 +70,7 @@ describe('scenario 4: full tuning', () => {
     const published = await publishedDevice(node, 'nctu4a');
     expect(published.attributes['netclaim.dev/ebpf']).toEqual({ bool: true });
     const hostFeatures = features(onNode(node, 'ethtool', ['-k', 'nctu4a']));
-    expect(hostFeatures['tcp-segmentation-offload']).toBe('on');
+    expect(hostFeatures['tx-tcp-segmentation']).toBe('on');
 
     await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims`, claimObject(ns, 'tuned', claimSpec([request('nic', byIfName('nctu4a'))], {
       interface: {
@@ -91,7 +91,7 @@ describe('scenario 4: full tuning', () => {
     const links = JSON.parse(nodeProcesses(node).exec(nodeBin, [join(repo, 'dist', 'netclaim.mjs'), 'links', '--netns', `/proc/${pid}/ns/net`, '--json']).stdout) as Array<Record<string, unknown>>;
     expect(links.find((l) => l['name'] === 'fast0')).toMatchObject({ gsoIpv4MaxSize: 131072, groIpv4MaxSize: 131072, gsoMaxSize: 131072 });
     const inPod = features(inContainer(node, pod, ['ethtool', '-k', 'fast0']));
-    expect(inPod['tcp-segmentation-offload']).toBe('off');
+    expect(inPod['tx-tcp-segmentation']).toBe('off');
     expect(inPod['tx-nocache-copy']).toBe('on');
 
     // No eBPF program on it in the pod: the node's tc, in the container's network namespace.
@@ -103,7 +103,7 @@ describe('scenario 4: full tuning', () => {
     const back = await until('nctu4a back on the node', 30_000, () => linkOnNode(node, 'nctu4a'));
     // Restored: MTU, MAC and features as before; the detached program stays detached (documented).
     expect(back.mtu).toBe(1500);
-    expect(features(onNode(node, 'ethtool', ['-k', 'nctu4a']))['tcp-segmentation-offload']).toBe('on');
+    expect(features(onNode(node, 'ethtool', ['-k', 'nctu4a']))['tx-tcp-segmentation']).toBe('on');
     expect(onNode(node, 'tc', ['filter', 'show', 'dev', 'nctu4a', 'ingress'])).not.toContain('nc_e2e_prog');
   });
 });
