@@ -19,6 +19,9 @@ import { summarize } from './stats.ts';
 
 export async function benchE2e(opts: { pods: number; log: (s: string) => void }): Promise<unknown> {
   const node = await startE2eNode({ log: opts.log });
+  // Interrupted: the node's processes, cgroups and namespace go too.
+  const interrupted = (): void => void node.stop().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const state = node.state;
   const daemon = await startNetclaim(state);
   const api = apiOf(state);
@@ -37,7 +40,8 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void })
       const spec = podSpec(withClaim ? [{ name: 'nic', resourceClaimTemplateName: 'nic' }] : []);
       const t0 = performance.now();
       await create(api, `/api/v1/namespaces/${ns}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns }, spec });
-      await until(`${name} Ready`, 120_000, async () => isReady(await getPod(api, ns, name)) || undefined);
+      // Polled every 10 ms: the resolution of the numbers below.
+      await until(`${name} Ready`, 120_000, async () => isReady(await getPod(api, ns, name)) || undefined, undefined, 10);
       const ms = performance.now() - t0;
       await deleteAndWait(api, `/api/v1/namespaces/${ns}/pods/${name}`);
       if (withClaim) await until('ncbench0 back on the node', 30_000, () => linkOnNode(state, 'ncbench0'));

@@ -119,7 +119,7 @@ export interface E2eNode {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, diag?: () => string): Promise<T> {
+export async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, diag?: () => string, pollMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -130,7 +130,7 @@ export async function until<T>(what: string, timeoutMs: number, check: () => Pro
       last = e;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}${diag ? `\n${diag()}` : ''}`);
-    await sleep(200);
+    await sleep(pollMs);
   }
 }
 

@@ -20,7 +20,7 @@
  *    removes the cgroups, the namespace and the run dir.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const NODE_IP = '10.254.254.2';
@@ -171,7 +171,8 @@ export function sweepStaleSandboxes(runRoot: string, log: (l: string) => void = 
   const pidsRoot = join(CGROUP_FS, 'pids');
   for (const e of existsSync(pidsRoot) ? readdirSync(pidsRoot) : []) {
     const m = /^nc-e2e-([0-9a-f]+)$/.exec(e);
-    if (!m || pidsIn(join(pidsRoot, e)).length > 0) continue;
+    // A sandbox being set up right now has no process yet for a moment: only old ones count.
+    if (!m || pidsIn(join(pidsRoot, e)).length > 0 || Date.now() - statSync(join(pidsRoot, e)).mtimeMs < 60_000) continue;
     for (const h of cgroupHierarchies()) {
       try {
         removeCgroup(join(h, e));
