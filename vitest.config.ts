@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 // Four projects: `unit` (pure code, no privileges), `kernel` (real netlink
 // in throwaway namespaces, root), `conformance` (T3: upstream kube-apiserver +
 // etcd built from Go modules by test/conformance/build.sh, one control plane per
-// run from its globalSetup) and `e2e` (T4: a kubelet + containerd node, one per run). Kernel test files run in separate processes
-// (forks), never threads: setns is per-thread and ffi-rs must load on a main thread.
+// run from its globalSetup) and `e2e` (T4: a kubelet + containerd node, one per
+// run). Kernel test files run in separate processes (forks), never threads: setns
+// is per-thread and ffi-rs must load on a main thread.
 export default defineConfig({
   test: {
     projects: [

@@ -365,8 +365,8 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
 async function applyObject(api: KubeClient, o: Record<string, unknown>): Promise<void> {
   const meta = o['metadata'] as { name: string; namespace?: string };
   const [group, version] = String(o['apiVersion']).includes('/') ? String(o['apiVersion']).split('/') : ['', String(o['apiVersion'])];
-  const plural = `${String(o['kind']).toLowerCase()}${String(o['kind']).endsWith('s') ? 'es' : 's'}`
-    .replace(/ys$/, 'ies').replace(/policys$/, 'policies');
+  // The resource names of install.yaml's kinds: deviceclasses, validatingadmissionpolicies, …
+  const plural = `${String(o['kind']).toLowerCase()}${String(o['kind']).endsWith('s') ? 'es' : 's'}`.replace(/ys$/, 'ies');
   const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
   const path = meta.namespace ? `${base}/namespaces/${meta.namespace}/${plural}` : `${base}/${plural}`;
   const r = await api.post(path, o);
