@@ -15,24 +15,10 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$here/apiserver"
-cache="${NETCLAIM_CONFORMANCE_CACHE:-/var/tmp/netclaim-conformance}"
+LOG_PREFIX=conformance-build
+source "$here/../lib/go-build-env.sh"
 committed="$(sed -n 's#^[[:space:]]*k8s\.io/kubernetes[[:space:]]\+\(v[^[:space:]]*\).*#\1#p' "$src/go.mod" | head -1)"
 k8s="${NETCLAIM_K8S_VERSION:-$committed}"
-
-export GOMODCACHE="$cache/gomod"
-export GOCACHE="$cache/gocache"
-export GOFLAGS="-buildvcs=false"
-export CGO_ENABLED=0
-mkdir -p "$GOMODCACHE" "$GOCACHE"
-
-log() { printf 'conformance-build: %s\n' "$*" >&2; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-
-if ! command -v go >/dev/null 2>&1; then
-  log "go is not installed"
-  exit 3
-fi
 
 t0="$(now)"
 if [ "$k8s" = "$committed" ]; then

@@ -16,24 +16,11 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$here/helm"
-cache="${NETCLAIM_CONFORMANCE_CACHE:-/var/tmp/netclaim-conformance}"
+LOG_PREFIX=build-helm
+source "$here/../lib/go-build-env.sh"
 bin="$cache/helm/bin"
 
-export GOMODCACHE="$cache/gomod"
-export GOCACHE="$cache/gocache"
-export GOFLAGS="-buildvcs=false"
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export CGO_ENABLED=0
-mkdir -p "$GOMODCACHE" "$GOCACHE" "$bin"
-
-log() { printf 'build-helm: %s\n' "$*" >&2; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-
-if ! command -v go >/dev/null 2>&1; then
-  log "go is not installed"
-  exit 3
-fi
+mkdir -p "$bin"
 
 exec 9>"$cache/helm/.lock"
 flock 9

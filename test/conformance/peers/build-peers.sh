@@ -20,24 +20,11 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 conf="$(cd "$here/.." && pwd)"
-cache="${NETCLAIM_CONFORMANCE_CACHE:-/var/tmp/netclaim-conformance}"
+LOG_PREFIX=build-peers
+source "$here/../../lib/go-build-env.sh"
 bin="$cache/peers/bin"
 
-export GOMODCACHE="$cache/gomod"
-export GOCACHE="$cache/gocache"
-export GOFLAGS="-buildvcs=false"
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export CGO_ENABLED=0
-mkdir -p "$GOMODCACHE" "$GOCACHE" "$bin"
-
-log() { printf 'build-peers: %s\n' "$*" >&2; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-
-if ! command -v go >/dev/null 2>&1; then
-  log "go is not installed"
-  exit 3
-fi
+mkdir -p "$bin"
 
 # name | module dir | extra go build flags
 targets=(
@@ -59,6 +46,7 @@ srchash="$(
       find "$d" -maxdepth 1 -type f \( -name '*.go' -o -name 'go*.mod' -o -name 'go*.sum' \) -print
     done
     echo "$here/build-peers.sh"
+    echo "$here/../../lib/go-build-env.sh"
   } | LC_ALL=C sort | xargs sha256sum | sed "s#  $conf/#  #" | sha256sum | cut -c1-16
 )"
 stamp="src=$srchash $(go env GOVERSION)"

@@ -34,28 +34,17 @@ set -euo pipefail
 umask 022
 
 here="$(cd "$(dirname "$0")" && pwd)"
-cache="${NETCLAIM_CONFORMANCE_CACHE:-/var/tmp/netclaim-conformance}"
+LOG_PREFIX=build-images
+source "$here/../../lib/go-build-env.sh"
 out="$cache/e2e/images"
 pause_image="${NETCLAIM_PAUSE_IMAGE:-registry.k8s.io/pause:3.10.2}"
 tools_image="netclaim.test/e2e-tools:1"
 
-export GOMODCACHE="$cache/gomod"
-export GOCACHE="$cache/gocache"
-export GOFLAGS="-buildvcs=false"
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
-mkdir -p "$GOMODCACHE" "$GOCACHE" "$out"
-
-log() { printf 'build-images: %s\n' "$*" >&2; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+export GOOS=linux GOARCH=amd64
+mkdir -p "$out"
 
 if [ "$(uname -m)" != x86_64 ]; then
   log "only linux/amd64 is supported (this is $(uname -m))"
-  exit 3
-fi
-if ! command -v go >/dev/null 2>&1; then
-  log "go is not installed"
   exit 3
 fi
 

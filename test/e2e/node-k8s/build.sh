@@ -14,24 +14,11 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-cache="${NETCLAIM_CONFORMANCE_CACHE:-/var/tmp/netclaim-conformance}"
+LOG_PREFIX=node-k8s-build
+source "$here/../../lib/go-build-env.sh"
 k8s="$(sed -n 's#^[[:space:]]*k8s\.io/kubernetes[[:space:]]\+\(v[^[:space:]]*\).*#\1#p' "$here/go.mod" | head -1)"
 
-export GOMODCACHE="$cache/gomod"
-export GOCACHE="$cache/gocache"
-export GOFLAGS="-buildvcs=false"
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export CGO_ENABLED=0
-mkdir -p "$GOMODCACHE" "$GOCACHE" "$cache/e2e"
-
-log() { printf 'node-k8s-build: %s\n' "$*" >&2; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-
-if ! command -v go >/dev/null 2>&1; then
-  log "go is not installed"
-  exit 3
-fi
+mkdir -p "$cache/e2e"
 
 bin="$cache/e2e/k8s-$k8s/bin"
 mkdir -p "$bin"
@@ -40,7 +27,7 @@ flock 9
 
 tools=(kubelet kube-scheduler kube-controller-manager)
 t0="$(now)"
-stamp="k8s=$k8s $(go env GOVERSION) gosum=$(sha256sum "$here/go.sum" | cut -c1-16) script=$(sha256sum "$0" | cut -c1-16)"
+stamp="k8s=$k8s $(go env GOVERSION) gosum=$(sha256sum "$here/go.sum" | cut -c1-16) script=$(cat "$0" "$here/../../lib/go-build-env.sh" | sha256sum | cut -c1-16)"
 all_present() { local t; for t in "${tools[@]}"; do [ -x "$bin/$t" ] || return 1; done; }
 if all_present && [ "$(cat "$bin/.stamp" 2>/dev/null)" = "$stamp" ]; then
   log "reusing $bin ($stamp) [$(secs "$t0" "$(now)") s]"

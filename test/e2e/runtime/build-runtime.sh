@@ -27,24 +27,11 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-cache="${NETCLAIM_CONFORMANCE_CACHE:-/var/tmp/netclaim-conformance}"
+LOG_PREFIX=build-runtime
+source "$here/../../lib/go-build-env.sh"
 bin="$cache/e2e/runtime/bin"
 
-export GOMODCACHE="$cache/gomod"
-export GOCACHE="$cache/gocache"
-export GOFLAGS="-buildvcs=false"
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export CGO_ENABLED=0
-mkdir -p "$GOMODCACHE" "$GOCACHE" "$bin"
-
-log() { printf 'build-runtime: %s\n' "$*" >&2; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-
-if ! command -v go >/dev/null 2>&1; then
-  log "go is not installed"
-  exit 3
-fi
+mkdir -p "$bin"
 
 exec 9>"$cache/e2e/runtime/.lock"
 flock 9
