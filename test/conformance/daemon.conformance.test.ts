@@ -8,7 +8,8 @@
  * device moved away (into a pod) stays published; unprepare removes the
  * claim's state; SIGTERM removes the sockets.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -248,18 +249,27 @@ describe('rolling update: two instances side by side (surge)', () => {
 });
 
 describe('netclaim run (the command)', () => {
-  it('starts from flags, registers, and on SIGTERM stops with its sockets removed', async () => {
+  /** `netclaim run` from the sources for a fresh node, its files in a temp dir (all removed after the file). */
+  async function spawnRun(extraArgs: string[], beforeStart?: (dir: string) => Promise<void>): Promise<{ dir: string; child: ChildProcessByStdio<null, Readable, Readable> }> {
     const dir = mkdtempSync(join(tmpdir(), 'nc-run-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const runNode = `run-${suffix()}`;
     await ensureNode(kube, runNode);
     cleanup.push(() => kube.delete(`/api/v1/nodes/${runNode}`));
     cleanup.push(() => kube.delete(`${SLICES}?fieldSelector=${encodeURIComponent(`spec.nodeName=${runNode},spec.driver=${DRIVER}`)}`));
-    const peer = await KubeletPeer.start({ registry: join(dir, 'kubelet', 'plugins_registry') });
+    await beforeStart?.(dir);
     const child = spawn(resolve('node_modules/.bin/node'), [
       'src/main.ts', 'run', '--node-name', runNode, '--kubeconfig', cp.kubeconfigPath, '--kubelet-root-dir', join(dir, 'kubelet'),
-      '--state-dir', join(dir, 'state'), '--cdi-dir', join(dir, 'cdi'), '--metrics-address', '127.0.0.1:0', '--host-netns', netns.path,
+      '--state-dir', join(dir, 'state'), '--cdi-dir', join(dir, 'cdi'), '--host-netns', netns.path, ...extraArgs,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return { dir, child };
+  }
+
+  it('starts from flags, registers, and on SIGTERM stops with its sockets removed', async () => {
+    let peer!: KubeletPeer;
+    const { dir, child } = await spawnRun(['--metrics-address', '127.0.0.1:0'], async (d) => {
+      peer = await KubeletPeer.start({ registry: join(d, 'kubelet', 'plugins_registry') });
+    });
     let out = '';
     child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
     child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
@@ -287,17 +297,8 @@ describe('netclaim run (the command)', () => {
     // Found by the node e2e tier: /readyz answered 200 before the readiness checks were
     // registered (a rolling update would have stopped the old pod too early), and a stop
     // during the start closed the slice publisher under it ("update() after close()").
-    const dir = mkdtempSync(join(tmpdir(), 'nc-run-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const runNode = `run-${suffix()}`;
-    await ensureNode(kube, runNode);
-    cleanup.push(() => kube.delete(`/api/v1/nodes/${runNode}`));
-    cleanup.push(() => kube.delete(`${SLICES}?fieldSelector=${encodeURIComponent(`spec.nodeName=${runNode},spec.driver=${DRIVER}`)}`));
     const port = await freePort();
-    const child = spawn(resolve('node_modules/.bin/node'), [
-      'src/main.ts', 'run', '--node-name', runNode, '--kubeconfig', cp.kubeconfigPath, '--kubelet-root-dir', join(dir, 'kubelet'),
-      '--state-dir', join(dir, 'state'), '--cdi-dir', join(dir, 'cdi'), '--metrics-address', `127.0.0.1:${port}`, '--host-netns', netns.path, '--no-nri',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { dir, child } = await spawnRun(['--metrics-address', `127.0.0.1:${port}`, '--no-nri']);
     let out = '';
     let readyBeforeRunning = false;
     let signalled = false;
