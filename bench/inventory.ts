@@ -64,7 +64,7 @@ async function changeLatencyMs(h: NetnsHandle, o: InventoryOptions, changes: num
 }
 
 export async function benchInventory(o: InventoryBenchOptions): Promise<Record<string, unknown>> {
-  const all: InventoryOptions = { ...DEFAULT_OPTIONS, includeVeth: true };
+  const all: InventoryOptions = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
   return withNamespace(500, async (h) => {
     o.log('inventory: discovery of 1,001 netdevs…');
     const published = discoveryMs(h, all, o.runs);

@@ -83,7 +83,7 @@ export async function benchPrepare(o: PrepareBenchOptions): Promise<Record<strin
   execFileSync('ip', ['-n', ns, '-batch', '-'], { input: lines.join('\n') });
   const libc = loadLibc('koffi');
   const h = NetnsHandle.open(`/run/netns/${ns}`, { libc });
-  const options = { ...DEFAULT_OPTIONS, includeVeth: true };
+  const options = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
   const inv = buildInventory(collectSnapshot(h, { sysfsRoot: '/sys' }, options), options);
   const devices = inv.devices.filter((d) => /^ncb\d+$/.test(d.ifName ?? '')).map((d) => d.name);
   const claims = devices.map((d, i) => claimFor(i, d));

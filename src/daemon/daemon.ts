@@ -22,6 +22,7 @@ import { ClaimStore } from '../driver/state/claim-store.ts';
 import type { Inventory } from '../inventory/model.ts';
 import type { InventoryOptions } from '../inventory/options.ts';
 import { InventoryWatcher } from '../inventory/watcher.ts';
+import { heldDevicesFile } from '../driver/state/held-devices-file.ts';
 import type { Libc } from '../kernel/libc/libc.ts';
 import { linkGetByName } from '../kernel/netlink/route/link-ops.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
@@ -138,13 +139,19 @@ export class Daemon {
     const host = this.#host = o.hostNetns === undefined ? NetnsHandle.current({ libc: o.libc }) : NetnsHandle.open(o.hostNetns, { libc: o.libc });
     this.#http.addCheck('liveness', 'kernel', () => linkGetByName(host, 'lo') !== undefined);
 
-    const watcher = this.#watcher = new InventoryWatcher(host, { sysfsRoot: o.sysfsRoot }, o.inventory, { libc: o.libc });
-    const first = watcher.start();
-    log.info({ devices: first.devices.length, excluded: first.exclusions.length }, 'inventory ready');
-
     const store = this.#store = ClaimStore.open(o.stateDir, { shared });
     for (const p of store.problems) onError('claim-store')(p);
     this.metrics.claimsPrepared.set(store.size);
+
+    // Devices of stored claims are held before the first snapshot, so the first slice still offers them.
+    const heldStore = heldDevicesFile(o.stateDir, { onProblem: (what, err) => log.warn({ err }, `held devices: ${what}`) });
+    const watcher = this.#watcher = new InventoryWatcher(host, { sysfsRoot: o.sysfsRoot }, o.inventory, { libc: o.libc, heldStore });
+    for (const r of store.list()) for (const d of r.devices) watcher.hold(d.device, d.identity);
+    const first = watcher.start();
+    const puzzling = unknownTopologyLogger(log);
+    puzzling(first);
+    watcher.subscribe(puzzling);
+    log.info({ devices: first.devices.length, excluded: first.exclusions.length, held: watcher.held.length }, 'inventory ready');
 
     const publisher = this.#publisher = new SlicePublisher({
       kubeConfig: o.kubeConfig, nodeName: o.nodeName, driver: o.driverName, taintUnhealthy: o.taintUnhealthy, onError: onError('slice-publisher'),
@@ -305,6 +312,20 @@ export class Daemon {
 }
 
 /** Devices for the slice publisher, unhealthy ones marked (tainted when the flag is on). */
+/** Logs each object the inventory could not place (`unknown-topology`) once, with the path that puzzled it. */
+function unknownTopologyLogger(log: Logger): (inv: Inventory) => void {
+  const seen = new Set<string>();
+  return (inv) => {
+    for (const e of inv.exclusions) {
+      if (e.code !== 'unknown-topology') continue;
+      const key = `${e.subject}:${e.ifName ?? e.pciAddress ?? e.rdmaDevice ?? e.busDevice}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      log.warn({ object: key, reason: e.reason }, `inventory: not publishing ${key}, a topology netclaim does not model: ${e.reason}`);
+    }
+  };
+}
+
 function publishable(inv: Inventory, health: DeviceHealthView): PublishDevice[] {
   const bad = new Map(health.devices.filter((d) => d.health === 'unhealthy').map((d) => [d.deviceName, d.message ?? true]));
   return inv.devices.map((d) => ({ name: d.name, attributes: d.attributes, ...(bad.has(d.name) ? { unhealthy: bad.get(d.name)! } : {}) }));

@@ -1,7 +1,8 @@
 /**
  * `netclaim run`: flags → DaemonOptions, then run until SIGTERM/SIGINT.
  * Every flag has an environment fallback where a DaemonSet sets it from the
- * downward API (NODE_NAME, POD_UID).
+ * downward API (NODE_NAME, POD_UID, NODE_IPS: the node's InternalIPs, so the
+ * interface holding one is never published).
  */
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -9,16 +10,15 @@ import { DRIVER_NAME } from '../common/driver.ts';
 import { ConfigError } from '../common/errors.ts';
 import { Daemon, type DaemonOptions } from './daemon.ts';
 import { DRANET_DOMAIN } from '../inventory/attributes/names.ts';
-import { compileDeviceFilter } from '../inventory/filter-cel.ts';
-import { DEFAULT_OPTIONS } from '../inventory/options.ts';
 import { libc } from '../kernel/libc/index.ts';
 import { DEFAULT_BIND_ADDRESS } from '../observe/http-server.ts';
 import { DEFAULT_NRI_SOCKET } from '../surfaces/nri/nri-plugin.ts';
+import { INVENTORY_FLAGS, inventoryOptionsFromFlags } from '../surfaces/cli/inventory-flags.ts';
 import { createLogger, logLevelFrom } from '../observe/logger.ts';
 
 export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] [--driver-name NAME]
                [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
-               [--filter CEL] [--exclude GLOB,...] [--include-veth] [--compat dranet]
+               [--include-kind KIND,...] [--node-ip IP,...] [--exclude GLOB,...] [--filter CEL] [--compat dranet]
                [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
                [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
                [--log-level LEVEL] [--host-netns PATH]
@@ -44,9 +44,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       'state-dir': { type: 'string', default: RUN_DEFAULTS.stateDir },
       'cdi-dir': { type: 'string', default: RUN_DEFAULTS.cdiDir },
       'sysfs-root': { type: 'string', default: RUN_DEFAULTS.sysfsRoot },
-      filter: { type: 'string' },
-      exclude: { type: 'string', multiple: true, default: [] },
-      'include-veth': { type: 'boolean', default: false },
+      ...INVENTORY_FLAGS,
       compat: { type: 'string' },
       'taint-unhealthy': { type: 'boolean', default: false },
       'rolling-update': { type: 'boolean', default: false },
@@ -78,13 +76,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   return {
     kubeConfig, nodeName, driverName,
     kubeletRootDir: values['kubelet-root-dir'], stateDir: values['state-dir'], cdiDir: values['cdi-dir'], sysfsRoot: values['sysfs-root'],
-    inventory: {
-      ...DEFAULT_OPTIONS,
-      naming: dranet ? 'dranet' : 'netclaim',
-      includeVeth: values['include-veth'],
-      excludeNames: values.exclude.flatMap((e) => e.split(',')).filter(Boolean),
-      ...(values.filter === undefined ? {} : { filter: compileDeviceFilter(values.filter, '--filter') }),
-    },
+    inventory: inventoryOptionsFromFlags(values, dranet ? 'dranet' : 'netclaim', dranet, nodeIpsFromEnv(env)),
     attributeDomain: dranet ? DRANET_DOMAIN : driverName,
     dranetConfigs: true,
     taintUnhealthy: values['taint-unhealthy'],
@@ -122,4 +114,10 @@ export async function runDaemon(argv: readonly string[]): Promise<number> {
     return 1;
   }
   return stopped.promise;
+}
+
+/** NODE_IPS from the downward API (status.hostIPs: one or two addresses, comma-separated), if set. */
+function nodeIpsFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const v = env['NODE_IPS'];
+  return v === undefined || v.trim() === '' ? undefined : v;
 }

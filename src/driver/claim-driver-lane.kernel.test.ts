@@ -36,7 +36,7 @@ function driverOver(h: NetnsHandle, claim: AllocatedClaim): { driver: ClaimDrive
   const dir = mkdtempSync(join(tmpdir(), 'nc-lane-driver-'));
   const store = ClaimStore.open(join(dir, 'state'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
-  const options = { ...DEFAULT_OPTIONS, includeVeth: true };
+  const options = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
   const driver = new ClaimDriver({
     driverName: DRIVER_NAME, poolName: 'lane', claims: { get: () => Promise.resolve(claim) }, store,
     inventory: { current: buildInventory(collectSnapshot(h, { sysfsRoot: '/sys' }, options), options), hold: () => {}, release: () => {} },
@@ -46,7 +46,7 @@ function driverOver(h: NetnsHandle, claim: AllocatedClaim): { driver: ClaimDrive
 }
 
 function claimFor(h: NetnsHandle, ifName: string, parameters: unknown): AllocatedClaim {
-  const options = { ...DEFAULT_OPTIONS, includeVeth: true };
+  const options = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
   const device = buildInventory(collectSnapshot(h, { sysfsRoot: '/sys' }, options), options).devices.find((d) => d.ifName === ifName)!;
   return {
     namespace: 'lane', name: 'c', uid: `1a000000-0000-4000-8000-${String(Date.now() % 1e12).padStart(12, '0')}` as ClaimUid,

@@ -26,7 +26,7 @@ import { CRASH_AT_ENV, type CrashPointName } from './state/crash-points.ts';
 
 const NODE = process.versions.node.startsWith('24.') ? process.execPath : resolve('node_modules/.bin/node');
 const CHILD = new URL('../../test/fixtures/claim-driver/driver-child.ts', import.meta.url).pathname;
-const OPTIONS = { ...DEFAULT_OPTIONS, includeVeth: true };
+const OPTIONS = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
 
 const PREPARE_POINTS: readonly CrashPointName[] = [
   'prepare.after-plan', 'prepare.after-cdi', 'store.before-temp-write', 'store.after-temp-write', 'store.after-fsync',

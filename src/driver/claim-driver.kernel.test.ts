@@ -22,7 +22,7 @@ import { hostReads } from './host-reads.ts';
 import { ClaimStore } from './state/claim-store.ts';
 
 const POOL = 'node-a';
-const OPTIONS: InventoryOptions = { ...DEFAULT_OPTIONS, includeVeth: true };
+const OPTIONS: InventoryOptions = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
 
 class MemoryClaims implements ClaimSource {
   readonly claims = new Map<string, AllocatedClaim>();

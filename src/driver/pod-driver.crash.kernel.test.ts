@@ -25,7 +25,7 @@ import { CRASH_AT_ENV, type CrashPointName } from './state/crash-points.ts';
 
 const NODE = process.versions.node.startsWith('24.') ? process.execPath : resolve('node_modules/.bin/node');
 const CHILD = new URL('../../test/fixtures/claim-driver/pod-child.ts', import.meta.url).pathname;
-const OPTIONS = { ...DEFAULT_OPTIONS, includeVeth: true };
+const OPTIONS = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
 const POD = 'pod-crash';
 
 const dirs: string[] = [];

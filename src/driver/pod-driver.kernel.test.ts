@@ -24,7 +24,7 @@ import type { NriPod } from './pod-port.ts';
 import { ClaimStore } from './state/claim-store.ts';
 import { FileLock } from '../surfaces/kubelet/file-lock.ts';
 
-const OPTIONS = { ...DEFAULT_OPTIONS, includeVeth: true };
+const OPTIONS = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
 
 interface Env {
   host: TestNetns;

@@ -1,109 +1,239 @@
 /**
  * From a snapshot to the inventory: a pure function, so every decision
  * (which device, which name, which attributes, what is left out and why) is
- * tested without a kernel. Steps: exclusions → devices from links → devices
- * for PCI functions whose netdev is elsewhere → RDMA-only devices →
- * attributes → admin filter → names checked unique.
+ * tested without a kernel.
+ *
+ * The ownership model (docs/inventory.md): every PCI function, netdev and
+ * RDMA device is in exactly one state — part of one published device (free,
+ * or held by netclaim), or excluded with a code. Steps: direct causes per
+ * object (exclusions.ts) → units (units.ts) → a unit with any cause is
+ * excluded whole, with its strongest cause → a held unit is published as
+ * held → the rest become devices (a movable netdev, or an RDMA-only device)
+ * → attributes, admin filter, names checked unique.
  */
 import type { DeviceName } from '../common/ids.ts';
 import type { Link } from '../kernel/netlink/route/link-types.ts';
 import type { IbDevice, PciFunction } from '../kernel/sysfs/sysfs-types.ts';
 import { deviceAttributes, type DeviceFacts } from './attributes/build.ts';
 import { attributeProblems } from './attributes/limits.ts';
-import { netdevDeviceName, pciDeviceName, rdmaDeviceName } from './device-name.ts';
-import { linkExclusions, pciExclusion } from './exclusions.ts';
-import type { Device, Exclusion, Inventory, InventorySnapshot } from './model.ts';
+import { netdevDeviceName, pciDeviceName, rdmaDeviceName, vmbusDeviceName } from './device-name.ts';
+import { type Cause, linkCauses, pciCause, strongest } from './exclusions.ts';
+import type { Device, DeviceKind, Exclusion, Inventory, InventorySnapshot } from './model.ts';
 import type { InventoryOptions } from './options.ts';
+import { buildUnits, netKey, type ObjectKey, pciKey, rdmaKey, type Unit } from './units.ts';
 
 const RDMA_CM = '/dev/infiniband/rdma_cm';
 
+/** A device before attributes and the admin filter: what it is made of. */
 interface Draft {
   readonly name: DeviceName;
   readonly facts: DeviceFacts;
+  readonly objects: readonly string[];
+  /** The held device it stands for, when netclaim holds it. */
+  readonly held?: Device;
 }
 
-export function buildInventory(s: InventorySnapshot, o: InventoryOptions): Inventory {
+/** A cause, with the object it was found on (to explain it on the unit's other objects). */
+interface Found extends Cause {
+  readonly on: string;
+}
+
+/**
+ * The inventory of a snapshot. `held`: the devices netclaim holds (prepared
+ * for a pod), with their last published form; they stay published while
+ * their netdev is away, or gone with its namespace.
+ */
+export function buildInventory(s: InventorySnapshot, o: InventoryOptions, held: readonly Device[] = []): Inventory {
+  const ctx = context(s, held);
+  const direct = directCauses(s, o, ctx);
   const exclusions: Exclusion[] = [];
-  const excludedLinks = linkExclusions(s.links, s.defaultRoutes, o);
-  const pciBad = new Map<string, Exclusion>();
-  for (const f of s.pci.values()) {
-    const ex = pciExclusion(f);
-    if (ex && isNetworkOrRdma(f, s.ib)) pciBad.set(f.address, ex);
-  }
-  exclusions.push(...pciBad.values());
-
   const drafts: Draft[] = [];
-  const usedRdma = new Set<string>();
-  const pciWithLinks = new Set<string>();
-  const linksByPci = groupLinksByPci(s);
-
-  for (const link of s.links) {
-    const ex = excludedLinks.get(link.index);
-    const addr = s.linkPci.get(link.index);
-    if (ex) { exclusions.push({ ...ex, ...(addr ? { pciAddress: addr } : {}) }); continue; }
-    const pci = addr !== undefined ? s.pci.get(addr) : undefined;
-    if (addr !== undefined && pciBad.has(addr)) continue;
-    const rdmaName = rdmaOfLink(s, link, pci, linksByPci.get(addr ?? '')?.length ?? 0);
-    if (rdmaName) usedRdma.add(rdmaName);
-    if (pci) pciWithLinks.add(pci.address);
-    const siblings = addr !== undefined ? linksByPci.get(addr) ?? [] : [];
-    drafts.push({
-      name: pci ? pciDeviceName(pci.address, siblings.length > 1 ? link.physPortName ?? link.name : undefined) : netdevDeviceName(link.name),
-      facts: facts(s, pci ? (pci.physfn ? 'vf' : 'pci') : 'virtual', { link, pci, rdmaName }),
-    });
+  const placed = new Set<string>();
+  for (const unit of buildUnits(s)) {
+    const heldHere = heldOfUnit(unit, ctx);
+    const found = strongestFound(unitKeys(unit).map((k) => direct.get(k)).filter((c): c is Found => c !== undefined));
+    if (heldHere) {
+      drafts.push(heldDraft(heldHere, unit, s, ctx));
+      placed.add(heldHere.name);
+      continue;
+    }
+    const verdict = found ?? publishUnit(unit, s, ctx);
+    if ('code' in verdict) exclusions.push(...unitExclusions(unit, verdict, ctx));
+    else drafts.push(...verdict);
   }
-
-  // PCI NICs whose netdev is not in this namespace (in a pod, or not created): still devices.
-  for (const f of s.pci.values()) {
-    if (pciWithLinks.has(f.address) || pciBad.has(f.address) || !f.classCode.startsWith('02')) continue;
-    const rdmaName = f.rdmaDevices.find((r) => !usedRdma.has(r));
-    if (rdmaName) usedRdma.add(rdmaName);
-    drafts.push({ name: pciDeviceName(f.address), facts: facts(s, f.physfn ? 'vf' : 'pci', { pci: f, rdmaName }) });
-  }
-
-  // RDMA devices with no netdev published here: InfiniBand-only HCAs, or software devices.
-  for (const ib of s.ib) {
-    if (usedRdma.has(ib.name)) continue;
-    const viaLink = excludedRdmaNetdev(s, ib, excludedLinks);
-    if (viaLink) { exclusions.push({ rdmaDevice: ib.name, code: viaLink.code, reason: `its netdev ${viaLink.ifName}: ${viaLink.reason}` }); continue; }
-    const pci = ib.pciAddress !== undefined ? s.pci.get(ib.pciAddress) : undefined;
-    if (pci && pciBad.has(pci.address)) continue;
-    drafts.push({ name: pci ? pciDeviceName(pci.address) : rdmaDeviceName(ib.name), facts: facts(s, 'rdma', { pci, rdmaName: ib.name }) });
-  }
-
+  // Held devices with nothing left in this namespace: a virtual device moved into a pod.
+  for (const h of held) if (!placed.has(h.name)) drafts.push({ name: h.name, facts: { kind: h.kind, addrs: [] }, objects: h.objects ?? [], held: h });
   const devices = finish(drafts, s, o, exclusions);
-  return { devices, exclusions, ...(s.rdmaNetnsMode ? { rdmaNetnsMode: s.rdmaNetnsMode } : {}) };
+  return { devices, exclusions: exclusions.sort(byObject), ...(s.rdmaNetnsMode ? { rdmaNetnsMode: s.rdmaNetnsMode } : {}) };
 }
 
-function isNetworkOrRdma(f: PciFunction, ib: readonly IbDevice[]): boolean {
-  return f.classCode.startsWith('02') || ib.some((d) => d.pciAddress === f.address);
+interface Context {
+  readonly links: ReadonlyMap<number, Link>;
+  readonly ib: ReadonlyMap<string, IbDevice>;
+  readonly heldByObject: ReadonlyMap<string, Device>;
+  readonly heldPci: ReadonlySet<string>;
 }
 
-function groupLinksByPci(s: InventorySnapshot): Map<string, Link[]> {
-  const out = new Map<string, Link[]>();
-  for (const l of s.links) {
-    const a = s.linkPci.get(l.index);
-    if (a !== undefined) (out.get(a) ?? out.set(a, []).get(a)!).push(l);
+function context(s: InventorySnapshot, held: readonly Device[]): Context {
+  const heldByObject = new Map<string, Device>();
+  for (const h of held) {
+    if (h.pciAddress !== undefined) heldByObject.set(pciKey(h.pciAddress), h);
+    if (h.rdmaDevice !== undefined) heldByObject.set(rdmaKey(h.rdmaDevice), h);
+    // A virtual device is found by its interface name while it is still on the host.
+    if (h.pciAddress === undefined && h.ifName !== undefined) heldByObject.set(`ifname:${h.ifName}`, h);
+  }
+  return {
+    links: new Map(s.links.map((l) => [l.index as number, l])),
+    ib: new Map(s.ib.map((d) => [d.name, d])),
+    heldByObject,
+    heldPci: new Set(held.map((h) => h.pciAddress).filter((a): a is NonNullable<typeof a> => a !== undefined)),
+  };
+}
+
+/** Every object's own cause, by object key. */
+function directCauses(s: InventorySnapshot, o: InventoryOptions, ctx: Context): Map<ObjectKey, Found> {
+  const out = new Map<ObjectKey, Found>();
+  for (const [index, c] of linkCauses(s, o)) out.set(netKey(index), { ...c, on: `netdev ${ctx.links.get(index)!.name}` });
+  for (const f of s.pci.values()) {
+    const c = pciCause(f) ?? heldVfCause(f, ctx.heldPci);
+    if (c) out.set(pciKey(f.address), { ...c, on: `PCI function ${f.address}` });
   }
   return out;
 }
 
-/** The RDMA device of a link: RDMA netlink's netdev association first, then sysfs (one netdev per function). */
-function rdmaOfLink(s: InventorySnapshot, link: Link, pci: PciFunction | undefined, linksOnPci: number): string | undefined {
-  const port = s.rdmaPorts.find((p) => p.netdevIndex === link.index && (p.netdevName === undefined || p.netdevName === link.name));
-  if (port) return port.devName;
-  if (pci && linksOnPci <= 1 && pci.rdmaDevices.length > 0) return pci.rdmaDevices[0];
-  return undefined;
+/** An SR-IOV PF whose VF is in a pod: moving the PF would take the VF's uplink with it. */
+function heldVfCause(f: PciFunction, heldPci: ReadonlySet<string>): Cause | undefined {
+  const vf = f.sriov?.vfs.find((v) => heldPci.has(v.address));
+  return vf ? { code: 'pf-of-held-vf', reason: `its VF ${vf.address} is in a pod` } : undefined;
 }
 
-function excludedRdmaNetdev(s: InventorySnapshot, ib: IbDevice, excluded: ReadonlyMap<number, Exclusion>): Exclusion | undefined {
-  for (const p of s.rdmaPorts) {
-    if (p.devName === ib.name && p.netdevIndex !== undefined && excluded.has(p.netdevIndex)) return excluded.get(p.netdevIndex);
+function strongestFound(found: readonly Found[]): Found | undefined {
+  return strongest(found) as Found | undefined;
+}
+
+function unitKeys(u: Unit): ObjectKey[] {
+  return [...u.netdevs.map(netKey), ...u.pci.map(pciKey), ...u.rdma.map(rdmaKey)];
+}
+
+function heldOfUnit(u: Unit, ctx: Context): Device | undefined {
+  for (const a of u.pci) { const h = ctx.heldByObject.get(pciKey(a)); if (h) return h; }
+  for (const r of u.rdma) { const h = ctx.heldByObject.get(rdmaKey(r)); if (h) return h; }
+  if (u.pci.length === 0) {
+    for (const i of u.netdevs) { const h = ctx.heldByObject.get(`ifname:${ctx.links.get(i)!.name}`); if (h) return h; }
   }
   return undefined;
 }
 
-function facts(s: InventorySnapshot, kind: Device['kind'], d: { link?: Link; pci?: PciFunction | undefined; rdmaName?: string | undefined }): DeviceFacts {
+/** An object key (`pci:0000:3b:00.0`) as a reason names it (`PCI function 0000:3b:00.0`). */
+function describe(object: string): string {
+  const [type, ...rest] = object.split(':');
+  const v = rest.join(':');
+  return type === 'pci' ? `PCI function ${v}` : type === 'rdma' ? `RDMA device ${v}` : `netdev ${v}`;
+}
+
+/** The names of a unit's objects as devices and exclusions show them. */
+function objectNames(u: Unit, ctx: Context): string[] {
+  return [...u.netdevs.map((i) => `netdev:${ctx.links.get(i)!.name}`), ...u.pci.map((a) => `pci:${a}`), ...u.rdma.map((r) => `rdma:${r}`)];
+}
+
+function unitExclusions(u: Unit, c: Found, ctx: Context): Exclusion[] {
+  const why = (self: string): string => (self === c.on ? c.reason : `${c.on}: ${c.reason}`);
+  return [
+    ...u.netdevs.map((i): Exclusion => { const n = ctx.links.get(i)!.name; return { subject: 'netdev', ifName: n, code: c.code, reason: why(`netdev ${n}`) }; }),
+    ...u.pci.map((a): Exclusion => ({ subject: 'pci', pciAddress: a, code: c.code, reason: why(`PCI function ${a}`) })),
+    ...u.rdma.map((r): Exclusion => ({ subject: 'rdma', rdmaDevice: r, code: c.code, reason: why(`RDMA device ${r}`) })),
+  ];
+}
+
+/** The devices a cause-free, unheld unit becomes, or why it cannot be published. */
+function publishUnit(u: Unit, s: InventorySnapshot, ctx: Context): Draft[] | Found {
+  const objects = objectNames(u, ctx);
+  const unknown = (reason: string): Found => ({ code: 'unknown-topology', reason, on: describe(objects[0] ?? u.id) });
+  const links = u.netdevs.map((i) => ctx.links.get(i)!);
+  const fn = (a: string | undefined): PciFunction | undefined => (a !== undefined ? s.pci.get(a) : undefined);
+
+  if (u.vmbus.length > 0) {
+    const synthetic = links.filter((l) => s.linkVmbus?.has(l.index));
+    if (u.vmbus.length > 1 || synthetic.length !== 1 || u.pci.length > 1 || u.rdma.length > 1) {
+      return unknown(`a Hyper-V NIC unit the model cannot split (${objects.join(', ')})`);
+    }
+    const link = synthetic[0]!;
+    return [{ name: vmbusDeviceName(u.vmbus[0]!), objects, facts: facts(s, 'synthetic', { link, pci: fn(u.pci[0]), rdmaName: u.rdma[0] }) }];
+  }
+
+  if (links.length === 0) return netdevlessUnit(u, s, ctx, objects, unknown);
+
+  if (u.pci.length === 0) {
+    // A virtual netdev (with a soft-RoCE device on it, perhaps).
+    if (links.length > 1 || u.rdma.length > 1) return unknown(`virtual links joined by one RDMA device (${objects.join(', ')})`);
+    const link = links[0]!;
+    return [{ name: netdevDeviceName(link.name), objects, facts: facts(s, 'virtual', { link, rdmaName: u.rdma[0] }) }];
+  }
+
+  const owners = new Set(links.map((l) => s.linkPci.get(l.index)));
+  if (owners.size > 1) return unknown(`netdevs of several PCI functions joined by RDMA (${objects.join(', ')})`);
+  const pci = fn([...owners][0]);
+  if (!pci) return unknown(`PCI function ${[...owners][0]} is not readable in sysfs`);
+  const kind: DeviceKind = pci.physfn ? 'vf' : 'pci';
+  if (links.length === 1) {
+    const link = links[0]!;
+    if (u.rdma.length > 1) return unknown(`netdev ${link.name} with several RDMA devices (${u.rdma.join(', ')})`);
+    return [{ name: pciDeviceName(pci.address), objects, facts: facts(s, kind, { link, pci, rdmaName: u.rdma[0] }) }];
+  }
+  // Several netdevs on one function (mlx4 dual port, MANA vPorts): one device each, when every RDMA device belongs to exactly one.
+  const rdmaOf = new Map<number, string>();
+  for (const r of u.rdma) {
+    const ports = new Set(s.rdmaPorts.filter((p) => p.devName === r && p.netdevIndex !== undefined && ctx.links.has(p.netdevIndex)).map((p) => p.netdevIndex!));
+    if (ports.size !== 1) return unknown(`PCI function ${pci.address} has ${links.length} netdevs and RDMA device ${r} cannot be given to exactly one of them`);
+    const [i] = ports;
+    if (rdmaOf.has(i!)) return unknown(`netdev ${ctx.links.get(i!)!.name} has several RDMA devices`);
+    rdmaOf.set(i!, r);
+  }
+  const extra = u.pci.filter((a) => a !== pci.address);
+  if (extra.length > 0) return unknown(`PCI function ${pci.address} shares its netdevs with ${extra.join(', ')}`);
+  // The function itself goes with the first of its devices (each object belongs to exactly one device).
+  return links.map((link, i): Draft => {
+    const r = rdmaOf.get(link.index);
+    return {
+      name: pciDeviceName(pci.address, link.physPortName ?? link.name),
+      objects: [`netdev:${link.name}`, ...(r !== undefined ? [`rdma:${r}`] : []), ...(i === 0 ? [`pci:${pci.address}`] : [])],
+      facts: facts(s, kind, { link, pci, rdmaName: r }),
+    };
+  });
+}
+
+/**
+ * A unit with no netdev in this namespace: an RDMA-only device (InfiniBand or
+ * EFA, no netdev by nature), or hardware someone else has (its netdev is in
+ * a namespace netclaim did not move it to).
+ */
+function netdevlessUnit(u: Unit, s: InventorySnapshot, ctx: Context, objects: string[], unknown: (r: string) => Found): Draft[] | Found {
+  const on = describe(objects[0] ?? u.id);
+  if (u.rdma.length === 0) {
+    return { code: 'owned-elsewhere', reason: 'a network function with no netdev in the host namespace: another agent (a CNI) has it, or its netdev was not created', on };
+  }
+  if (u.rdma.length > 1 || u.pci.length > 1) return unknown(`RDMA devices without a netdev the model cannot split (${objects.join(', ')})`);
+  const ib = ctx.ib.get(u.rdma[0]!)!;
+  const ethernet = ib.ports.some((p) => p.linkLayer?.toLowerCase() === 'ethernet');
+  if (ethernet) {
+    return { code: 'owned-elsewhere', reason: `RoCE/iWARP device ${ib.name} has no netdev in the host namespace: another agent has its netdev`, on: `RDMA device ${ib.name}` };
+  }
+  const pci = u.pci[0] !== undefined ? s.pci.get(u.pci[0]) : undefined;
+  const name = pci ? pciDeviceName(pci.address) : rdmaDeviceName(ib.name);
+  return [{ name, objects, facts: facts(s, 'rdma', { pci, rdmaName: ib.name }) }];
+}
+
+/** A held device: fresh facts where its objects are still here, its last attributes for what is away. */
+function heldDraft(h: Device, u: Unit, s: InventorySnapshot, ctx: Context): Draft {
+  const objects = objectNames(u, ctx);
+  const link = u.netdevs.map((i) => ctx.links.get(i)!).find((l) => (h.pciAddress !== undefined ? s.linkPci.get(l.index) === h.pciAddress : l.name === h.ifName))
+    ?? (u.netdevs.length === 1 ? ctx.links.get(u.netdevs[0]!) : undefined);
+  const pci = h.pciAddress !== undefined ? s.pci.get(h.pciAddress) : undefined;
+  const rdmaName = h.rdmaDevice !== undefined && ctx.ib.has(h.rdmaDevice) ? h.rdmaDevice : undefined;
+  return { name: h.name, objects, held: h, facts: facts(s, h.kind, { link, pci, rdmaName }) };
+}
+
+function facts(s: InventorySnapshot, kind: DeviceKind, d: { link?: Link | undefined; pci?: PciFunction | undefined; rdmaName?: string | undefined }): DeviceFacts {
   const ib = d.rdmaName !== undefined ? s.ib.find((x) => x.name === d.rdmaName) : undefined;
   const rdmaPort = d.rdmaName !== undefined ? s.rdmaPorts.find((p) => p.devName === d.rdmaName && (!d.link || p.netdevIndex === d.link.index)) ?? s.rdmaPorts.find((p) => p.devName === d.rdmaName) : undefined;
   const index = d.link?.index;
@@ -122,30 +252,55 @@ function facts(s: InventorySnapshot, kind: Device['kind'], d: { link?: Link; pci
 
 function finish(drafts: readonly Draft[], s: InventorySnapshot, o: InventoryOptions, exclusions: Exclusion[]): Device[] {
   const byName = new Map<string, Device>();
-  for (const { name, facts: f } of drafts) {
-    const { attributes, dropped } = deviceAttributes(f, o.naming);
-    const where = { ...(f.link ? { ifName: f.link.name } : {}), ...(f.pci ? { pciAddress: f.pci.address } : {}), ...(f.rdmaName ? { rdmaDevice: f.rdmaName } : {}) };
+  const refuse = (d: Draft, code: 'invalid' | 'admin-cel', reason: string): void => { exclusions.push(...objectExclusions(d.objects, code, reason)); };
+  for (const d of [...drafts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const f = d.facts;
+    const fresh = deviceAttributes(f, o.naming);
+    // Held and away: the last published attributes, refreshed by whatever is still readable here.
+    const merged = d.held && !f.link ? { ...d.held.attributes, ...fresh.attributes } : fresh.attributes;
+    const attributes = attributeProblems(merged).length === 0 ? merged : fresh.attributes;
     const problems = attributeProblems(attributes);
-    if (problems.length) { exclusions.push({ ...where, code: 'invalid', reason: problems.join('; ') }); continue; }
-    if (byName.has(name)) { exclusions.push({ ...where, code: 'invalid', reason: `device name ${name} already taken` }); continue; }
-    const verdict = o.filter?.evaluate(attributes) ?? true;
-    if (verdict !== true) {
-      exclusions.push({ ...where, code: 'admin-cel', reason: verdict === false ? `filter ${o.filter!.expression} is false` : `filter error: ${verdict}` });
-      continue;
+    if (problems.length) { refuse(d, 'invalid', problems.join('; ')); continue; }
+    if (byName.has(d.name)) { refuse(d, 'invalid', `device name ${d.name} already taken`); continue; }
+    if (!d.held) {
+      const verdict = o.filter?.evaluate(attributes) ?? true;
+      if (verdict !== true) { refuse(d, 'admin-cel', verdict === false ? `filter ${o.filter!.expression} is false` : `filter error: ${verdict}`); continue; }
     }
     const ib = f.ib;
-    const chars = ib ? [...ib.charDevices.map((c) => c.path), ...(s.rdmaCm ? [RDMA_CM] : [])] : [];
-    byName.set(name, {
-      name,
+    const chars = ib ? [...ib.charDevices.map((c) => c.path), ...(s.rdmaCm ? [RDMA_CM] : [])] : (d.held?.charDevices ?? []);
+    const ifName = f.link?.name ?? d.held?.ifName;
+    const pciAddress = f.pci?.address ?? d.held?.pciAddress;
+    const rdmaDevice = f.rdmaName ?? d.held?.rdmaDevice;
+    byName.set(d.name, {
+      name: d.name,
       kind: f.kind,
-      ...(f.link ? { ifName: f.link.name, ifIndex: f.link.index } : {}),
-      ...(f.pci ? { pciAddress: f.pci.address } : {}),
-      ...(f.rdmaName ? { rdmaDevice: f.rdmaName } : {}),
+      ...(ifName !== undefined ? { ifName } : {}),
+      ...(f.link ? { ifIndex: f.link.index } : d.held?.ifIndex !== undefined ? { ifIndex: d.held.ifIndex } : {}),
+      ...(pciAddress !== undefined ? { pciAddress } : {}),
+      ...(rdmaDevice !== undefined ? { rdmaDevice } : {}),
       charDevices: chars,
       netdevPresent: f.link !== undefined,
       attributes,
-      dropped,
+      dropped: fresh.dropped,
+      objects: d.objects,
+      ...(d.held ? { held: true } : {}),
     });
   }
-  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...byName.values()];
+}
+
+function objectExclusions(objects: readonly string[], code: 'invalid' | 'admin-cel', reason: string): Exclusion[] {
+  return objects.map((o): Exclusion => {
+    const [type, ...rest] = o.split(':');
+    const v = rest.join(':');
+    if (type === 'netdev') return { subject: 'netdev', ifName: v, code, reason };
+    if (type === 'pci') return { subject: 'pci', pciAddress: v, code, reason };
+    return { subject: 'rdma', rdmaDevice: v, code, reason };
+  });
+}
+
+function byObject(a: Exclusion, b: Exclusion): number {
+  const ka = `${a.subject}:${a.ifName ?? a.pciAddress ?? a.rdmaDevice ?? a.busDevice ?? ''}`;
+  const kb = `${b.subject}:${b.ifName ?? b.pciAddress ?? b.rdmaDevice ?? b.busDevice ?? ''}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }

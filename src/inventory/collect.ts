@@ -8,7 +8,7 @@
 import { isDriverError } from '../common/errors.ts';
 import { ebpfAttachedList } from '../kernel/bpf/ebpf-attached.ts';
 import type { AttachedPrograms } from '../kernel/bpf/ebpf-types.ts';
-import { ethtoolLinkModesGet } from '../kernel/netlink/genl/ethtool-ops.ts';
+import { ethtoolFeaturesGet, ethtoolLinkModesGet } from '../kernel/netlink/genl/ethtool-ops.ts';
 import type { EthtoolLinkModes } from '../kernel/netlink/genl/ethtool-types.ts';
 import { rdmaNetnsModeGet, rdmaPortList } from '../kernel/netlink/rdma/rdma-ops.ts';
 import type { RdmaNetnsMode, RdmaPort } from '../kernel/netlink/rdma/rdma-types.ts';
@@ -17,11 +17,11 @@ import { linkList } from '../kernel/netlink/route/link-ops.ts';
 import type { Link } from '../kernel/netlink/route/link-types.ts';
 import { routeList } from '../kernel/netlink/route/route-ops.ts';
 import type { NetnsHandle } from '../kernel/netns/handle.ts';
-import { pciAddressOfBusDevice } from '../kernel/sysfs/bus-device.ts';
+import { resolveBusParent } from '../kernel/sysfs/bus-device.ts';
 import { listIbDevices, rdmaCmPresent } from '../kernel/sysfs/infiniband.ts';
 import { listPciFunctions, readPciFunction } from '../kernel/sysfs/pci.ts';
 import type { PciFunction } from '../kernel/sysfs/sysfs-types.ts';
-import { linkExclusions } from './exclusions.ts';
+import { linkCauses } from './exclusions.ts';
 import type { InventorySnapshot } from './model.ts';
 import type { InventoryOptions } from './options.ts';
 
@@ -36,13 +36,15 @@ export function collectSnapshot(h: NetnsHandle, c: CollectOptions, o: InventoryO
   const links = linkList(h, { vf: true });
   const addrs = addrList(h);
   const defaultRoutes = routeList(h, { table: 254 }).filter((r) => r.dst === 'default');
-  const { linkPci, pci, ib, rdmaCm } = sysfsFacts(c.sysfsRoot, links);
+  const sysfs = sysfsFacts(c.sysfsRoot, links);
   const { ports, mode } = rdmaFacts(h);
-  const candidates = publishable(links, defaultRoutes, o);
+  const candidates = publishable({ links, addrs, defaultRoutes, ...sysfs }, o);
+  const netnsLocal = netnsLocalLinks(h, links, candidates);
   const ethtool = new Map<number, EthtoolLinkModes>();
   const ebpf = new Map<number, AttachedPrograms>();
   if (c.details ?? true) {
     for (const l of candidates) {
+      if (netnsLocal.has(l.index)) continue;
       const modes = optional(() => ethtoolLinkModesGet(h, l.index));
       if (modes) ethtool.set(l.index, modes);
       const progs = optional(() => ebpfAttachedList(h, l.index, l));
@@ -50,39 +52,63 @@ export function collectSnapshot(h: NetnsHandle, c: CollectOptions, o: InventoryO
     }
   }
   return {
-    links, addrs, defaultRoutes, linkPci, pci, ib, rdmaPorts: ports, rdmaCm, ethtool, ebpf,
+    links, addrs, defaultRoutes, ...sysfs, rdmaPorts: ports, ethtool, ebpf, netnsLocal,
     ...(mode ? { rdmaNetnsMode: mode } : {}),
   };
 }
 
 /**
- * The sysfs part of a snapshot: network-class PCI functions, the function
- * behind each link (from the parent device netlink reports, so it works for
- * any namespace), RDMA devices and their functions.
+ * Links the kernel will not move, on kernels that do not say so in the link
+ * itself: up to 6.11 ethtool reports the fixed feature `netns-local`; 6.15+
+ * sends IFLA_NETNS_IMMUTABLE with every link (then nothing is asked here).
+ * 6.12–6.14 report neither; exclusions.ts falls back to the kinds known to
+ * be immovable.
  */
-export function sysfsFacts(root: string, links: readonly Link[]): Pick<InventorySnapshot, 'linkPci' | 'pci' | 'ib' | 'rdmaCm'> {
+function netnsLocalLinks(h: NetnsHandle, links: readonly Link[], candidates: readonly Link[]): Set<number> {
+  const out = new Set<number>();
+  if (links.some((l) => l.netnsImmutable !== undefined)) return out;
+  for (const l of candidates) {
+    const f = optional(() => ethtoolFeaturesGet(h, l.index));
+    if (f?.active['netns-local'] === true) out.add(l.index);
+  }
+  return out;
+}
+
+/**
+ * The sysfs part of a snapshot: network-class PCI functions, the bus device
+ * behind each link (from the parent device netlink reports, so it works for
+ * any namespace) — a PCI function, a VMBus device, or one the model does not
+ * know — RDMA devices and their functions.
+ */
+export function sysfsFacts(root: string, links: readonly Link[]): Pick<InventorySnapshot, 'linkPci' | 'linkVmbus' | 'linkUnknown' | 'pci' | 'ib' | 'rdmaCm'> {
   const pci = new Map<string, PciFunction>(listPciFunctions(root, { classPrefix: '02' }).map((f) => [f.address, f]));
-  const add = (addr: string): void => {
-    if (pci.has(addr)) return;
+  const add = (addr: string): boolean => {
+    if (pci.has(addr)) return true;
     const f = optional(() => readPciFunction(root, addr));
     if (f) pci.set(f.address, f);
+    return f !== undefined;
   };
   const linkPci = new Map<number, string>();
+  const linkVmbus = new Map<number, string>();
+  const linkUnknown = new Map<number, string>();
   for (const l of links) {
-    const addr = l.parentDevBusName && l.parentDevName ? pciAddressOfBusDevice(root, l.parentDevBusName, l.parentDevName) : undefined;
-    if (addr === undefined) continue;
-    linkPci.set(l.index, addr);
-    add(addr);
+    if (l.parentDevBusName === undefined || l.parentDevName === undefined) continue;
+    const p = resolveBusParent(root, l.parentDevBusName, l.parentDevName);
+    if (p.kind === 'pci' && add(p.address)) linkPci.set(l.index, p.address);
+    else if (p.kind === 'pci') linkUnknown.set(l.index, `PCI function ${p.address} (parent of ${l.name}) is not in ${root}/bus/pci/devices`);
+    else if (p.kind === 'vmbus') linkVmbus.set(l.index, p.id);
+    else if (p.kind === 'test') continue;
+    else linkUnknown.set(l.index, `${l.name}: ${p.problem}`);
   }
   const ib = listIbDevices(root);
   for (const d of ib) if (d.pciAddress !== undefined) add(d.pciAddress);
-  return { linkPci, pci, ib, rdmaCm: rdmaCmPresent(root) };
+  return { linkPci, linkVmbus, linkUnknown, pci, ib, rdmaCm: rdmaCmPresent(root) };
 }
 
-/** Links not excluded by name, kind or route: only these get ethtool and eBPF queries. */
-function publishable(links: readonly Link[], defaultRoutes: InventorySnapshot['defaultRoutes'], o: InventoryOptions): Link[] {
-  const ex = linkExclusions(links, defaultRoutes, o);
-  return links.filter((l) => !ex.has(l.index));
+/** Links with no direct cause to leave them out: only these get ethtool and eBPF queries. */
+function publishable(s: Pick<InventorySnapshot, 'links' | 'addrs' | 'defaultRoutes' | 'linkPci' | 'linkVmbus' | 'linkUnknown'>, o: InventoryOptions): Link[] {
+  const ex = linkCauses(s, o);
+  return s.links.filter((l) => !ex.has(l.index));
 }
 
 /** RDMA netlink facts; a kernel without the RDMA subsystem has none. */

@@ -3,7 +3,8 @@
  * the hardware allows. PCI functions are named by address (`pci-0000-3b-00-0`,
  * the same form DraNet uses, so names carry over); other netdevs by interface
  * name when it is a DNS label, else `net-` + base32 of the name; RDMA devices
- * without PCI by `rdma-` + their name.
+ * without PCI by `rdma-` + their name; Hyper-V synthetic NICs by `vmbus-` + their
+ * VMBus GUID.
  */
 import type { DeviceName } from '../common/ids.ts';
 import { isDnsLabel } from './attributes/limits.ts';
@@ -15,6 +16,11 @@ export function pciDeviceName(address: string, port?: string): DeviceName {
 
 export function netdevDeviceName(ifName: string): DeviceName {
   return (isDnsLabel(ifName) ? ifName : `net-${base32(ifName)}`) as DeviceName;
+}
+
+/** A Hyper-V synthetic NIC, by its VMBus instance GUID (stable across reboots and renames). */
+export function vmbusDeviceName(guid: string): DeviceName {
+  return `vmbus-${guid.toLowerCase()}` as DeviceName;
 }
 
 export function rdmaDeviceName(rdmaName: string): DeviceName {

@@ -6,8 +6,8 @@ import { DEFAULT_OPTIONS } from './options.ts';
 
 describe('diffInventories', () => {
   it('reports added, removed and changed devices with the attributes that changed', () => {
-    const a = buildInventory(snapshot({ links: [link(5, 'm0', { kind: 'macvlan' }), link(6, 'm1', { kind: 'macvlan' })] }), DEFAULT_OPTIONS);
-    const b = buildInventory(snapshot({ links: [link(5, 'm0', { kind: 'macvlan', mtu: 9000 }), link(7, 'm2', { kind: 'macvlan' })] }), DEFAULT_OPTIONS);
+    const a = buildInventory(snapshot({ links: [link(5, 'm0', { kind: 'macvlan' }), link(6, 'm1', { kind: 'macvlan' })] }), { ...DEFAULT_OPTIONS, includeKinds: ['macvlan'] });
+    const b = buildInventory(snapshot({ links: [link(5, 'm0', { kind: 'macvlan', mtu: 9000 }), link(7, 'm2', { kind: 'macvlan' })] }), { ...DEFAULT_OPTIONS, includeKinds: ['macvlan'] });
     const d = diffInventories(a, b);
     expect(d.added.map((x) => x.name)).toEqual(['m2']);
     expect(d.removed.map((x) => x.name)).toEqual(['m1']);

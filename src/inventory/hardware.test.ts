@@ -28,7 +28,12 @@ const LINKS = [
 function host(withUplink = false): { devices: readonly Device[]; exclusions: ReturnType<typeof buildInventory>['exclusions'] } {
   const tree = buildSysfsTree();
   trees.push(tree);
-  const s = snapshot({ links: [...snapshot().links, ...LINKS], ...sysfsFacts(tree.root, LINKS), ...(withUplink ? { defaultRoutes: [defaultRoute(2)] } : {}) });
+  const s = snapshot({
+    links: [...snapshot().links, ...LINKS], ...sysfsFacts(tree.root, LINKS), ...(withUplink ? { defaultRoutes: [defaultRoute(2)] } : {}),
+    // erdma binds the VM's virtio NIC whose MAC matches (drivers/infiniband/hw/erdma/erdma_main.c: erdma_enum_and_get_netdev,
+    // ib_device_set_netdev(.., 1)), so RDMA netlink names eth0 as port 1's netdev.
+    rdmaPorts: [{ devIndex: 4, devName: 'erdma_0', port: 1, state: 'ACTIVE', netdevIndex: 2, netdevName: 'eth0' }],
+  });
   return buildInventory(s, DEFAULT_OPTIONS);
 }
 
@@ -39,8 +44,7 @@ describe('discovery on hardware-shaped sysfs trees', () => {
   it('finds every NIC function, VF and RDMA-only device, and leaves out vfio and unbound functions', () => {
     const inv = host();
     expect(inv.devices.map((d) => [d.name, d.kind, d.ifName ?? '-', d.rdmaDevice ?? '-'])).toEqual([
-      ['pci-0000-00-03-0', 'pci', 'eth0', '-'],
-      ['pci-0000-00-06-0', 'rdma', '-', 'erdma_0'],
+      ['pci-0000-00-03-0', 'pci', 'eth0', 'erdma_0'],
       ['pci-0000-17-00-0', 'pci', 'ens1f0np0', 'mlx5_0'],
       ['pci-0000-17-00-2', 'vf', 'ens1f0v0', 'mlx5_2'],
       ['pci-0000-17-00-3', 'vf', 'ens1f0v1', 'mlx5_3'],
@@ -49,7 +53,7 @@ describe('discovery on hardware-shaped sysfs trees', () => {
       ['pci-0000-81-01-0', 'vf', 'ens2f0v0', '-'],
       ['pci-0000-81-01-1', 'vf', 'ens2f0v1', '-'],
     ]);
-    expect(inv.exclusions.filter((e) => e.pciAddress).map((e) => [e.pciAddress, e.code])).toEqual([
+    expect(inv.exclusions.filter((e) => e.subject === 'pci').map((e) => [e.pciAddress, e.code])).toEqual([
       ['0000:af:00.0', 'userspace-driver'], ['0000:af:00.1', 'unbound'],
     ]);
   });
@@ -79,12 +83,12 @@ describe('discovery on hardware-shaped sysfs trees', () => {
     expect(plain(d)['mac']).toBe('00:00:10:87:fe:80:00:00:00:00:00:00:b8:3f:d2:03:00:a1:b2:c4');
   });
 
-  it('eRDMA: an RDMA-only device with no netdev attributes and no NUMA node', () => {
-    const d = host().devices.find((x) => x.name === 'pci-0000-00-06-0')!;
-    const a = plain(d);
-    expect(a).toMatchObject({ kind: 'rdma', rdma: true, rdmaDevice: 'erdma_0', driver: 'erdma', pciVendorId: '1ded', 'resource.kubernetes.io/pcieRoot': 'pci0000:00' });
-    expect([a['ifName'], a['mtu'], a['numaNode'], a['resource.kubernetes.io/numaNode']]).toEqual([undefined, undefined, undefined, undefined]);
+  it('eRDMA: the iWARP function goes with the virtio NIC it binds (one device, both functions), never as a netdev-less device', () => {
+    const d = host().devices.find((x) => x.name === 'pci-0000-00-03-0')!;
+    expect(d.objects).toEqual(['netdev:eth0', 'pci:0000:00:03.0', 'pci:0000:00:06.0', 'rdma:erdma_0']);
+    expect(plain(d)).toMatchObject({ kind: 'pci', rdma: true, rdmaDevice: 'erdma_0', ifName: 'eth0', driver: 'virtio-pci', rdmaLinkLayer: 'ethernet' });
     expect(d.charDevices).toEqual(['/dev/infiniband/uverbs4', '/dev/infiniband/rdma_cm']);
+    expect(host().devices.some((x) => x.pciAddress === '0000:00:06.0')).toBe(false);
   });
 
   it('E810 PF and iavf VFs on NUMA 1 under pci0000:80', () => {
@@ -95,10 +99,17 @@ describe('discovery on hardware-shaped sysfs trees', () => {
     expect(vf).toMatchObject({ driver: 'iavf', sriovPf: '0000:81:00.0', vfIndex: 1, pciDevice: 'Ethernet Adaptive Virtual Function' });
   });
 
-  it('virtio NIC: found through its virtio parent; excluded when it is the uplink', () => {
+  it('virtio NIC: found through its virtio parent; when it is the uplink its PCI function (and the eRDMA bound to it) is left out too', () => {
     expect(plain(host().devices.find((x) => x.name === 'pci-0000-00-03-0')!)).toMatchObject({ driver: 'virtio-pci', pciVendorId: '1af4', ifName: 'eth0' });
     const withUplink = host(true);
-    expect(withUplink.devices.some((d) => d.ifName === 'eth0')).toBe(false);
-    expect(withUplink.exclusions.find((e) => e.ifName === 'eth0')).toMatchObject({ code: 'uplink', pciAddress: '0000:00:03.0' });
+    // The bug this guards: eth0 left out, its function 0000:00:03.0 published again as a netdev-less device.
+    expect(withUplink.devices.filter((d) => d.ifName === 'eth0' || d.pciAddress === '0000:00:03.0' || d.pciAddress === '0000:00:06.0' || d.rdmaDevice === 'erdma_0')).toEqual([]);
+    const codes = withUplink.exclusions.filter((e) => ['eth0', '0000:00:03.0', '0000:00:06.0', 'erdma_0'].includes(e.ifName ?? e.pciAddress ?? e.rdmaDevice ?? ''));
+    expect(codes.map((e) => [e.subject, e.code, e.reason])).toEqual([
+      ['netdev', 'uplink', "carries the node's IPv4 default route"],
+      ['pci', 'uplink', "netdev eth0: carries the node's IPv4 default route"],
+      ['pci', 'uplink', "netdev eth0: carries the node's IPv4 default route"],
+      ['rdma', 'uplink', "netdev eth0: carries the node's IPv4 default route"],
+    ]);
   });
 });

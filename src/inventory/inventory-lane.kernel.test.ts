@@ -16,6 +16,8 @@ import { buildInventory } from './build.ts';
 import { collectSnapshot } from './collect.ts';
 import { DEFAULT_OPTIONS } from './options.ts';
 
+/** Test devices are virtual kinds: publish them all. */
+const ALL = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
 const emptySys = mkdtempSync(join(tmpdir(), 'nc-sys-'));
 afterAll(() => rmSync(emptySys, { recursive: true, force: true }));
 const cleanups: (() => void)[] = [];
@@ -26,7 +28,7 @@ describe(`inventory on lane-only devices (${testLibc.backend})`, () => {
   it.skipIf(!hasNetdevsim())(`netdevsim ports with SR-IOV VFs${hasNetdevsim() ? '' : ` (${needsQemuLane('netdevsim')})`}`, () => {
     const ns = createNetns('nsim');
     const dev = createNetdevsim(ns, { ports: 2, vfs: 3 });
-    const inv = buildInventory(collectSnapshot(ns.handle, { sysfsRoot: '/sys' }, DEFAULT_OPTIONS), DEFAULT_OPTIONS);
+    const inv = buildInventory(collectSnapshot(ns.handle, { sysfsRoot: '/sys' }, ALL), ALL);
     const ports = inv.devices.filter((d) => d.ifName && dev.netdevs.includes(d.ifName));
     expect(ports.map((d) => d.ifName).sort()).toEqual([...dev.netdevs].sort());
     const vfLinks = JSON.parse(tool('ip', ['-n', ns.name, '-j', 'link', 'show'])) as { ifname: string; vfinfo_list?: unknown[] }[];
@@ -48,7 +50,7 @@ describe(`inventory on lane-only devices (${testLibc.backend})`, () => {
     tool('ip', ['link', 'set', netdev, 'up']);
     rdmaLinkAdd(host, rxe, 'rxe', netdev);
     cleanups.push(() => rdmaLinkDelete(host, rdmaDevGetByName(host, rxe).index));
-    const inv = buildInventory(collectSnapshot(host, { sysfsRoot: '/sys' }, DEFAULT_OPTIONS), DEFAULT_OPTIONS);
+    const inv = buildInventory(collectSnapshot(host, { sysfsRoot: '/sys' }, ALL), ALL);
     const d = inv.devices.find((x) => x.ifName === netdev)!;
     const link = (JSON.parse(tool('rdma', ['-j', 'link', 'show', `${rxe}/1`])) as { state: string; netdev: string }[])[0]!;
     expect(link.netdev).toBe(netdev);

@@ -30,7 +30,7 @@ const hasVlan = hasDummy && (() => {
   }
 })();
 
-const opts = (o: Partial<InventoryOptions> = {}): InventoryOptions => ({ ...DEFAULT_OPTIONS, includeVeth: true, ...o });
+const opts = (o: Partial<InventoryOptions> = {}): InventoryOptions => ({ ...DEFAULT_OPTIONS, includeKinds: ['*'], ...o });
 const inventory = (ns: TestNetns, o: Partial<InventoryOptions> = {}) => {
   const options = opts(o);
   return buildInventory(collectSnapshot(ns.handle, { sysfsRoot: emptySys }, options), options);
@@ -94,7 +94,7 @@ describe(`inventory discovery (${testLibc.backend})`, () => {
     ip(ns, 'route', 'add', 'default', 'via', '192.0.2.1', 'dev', br!, 'metric', '10');
     ip(ns, 'addr', 'add', '198.51.100.2/24', 'dev', up!);
     ip(ns, 'route', 'add', 'default', 'via', '198.51.100.1', 'dev', up!, 'metric', '20');
-    const inv = inventory(ns, { includeVeth: false });
+    const inv = inventory(ns, { includeKinds: [] });
     const code = (n: string): string | undefined => inv.exclusions.find((e) => e.ifName === n)?.code;
     expect([code(br!), code(m1!), code(other!), code(m1p!)]).toEqual(['uplink', 'uplink-member', 'veth', 'veth']);
     expect(inv.devices.map((d) => d.name)).toEqual([up]); // the metric-20 default is not the uplink

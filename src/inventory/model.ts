@@ -21,6 +21,15 @@ export interface InventorySnapshot {
   readonly defaultRoutes: readonly Route[];
   /** The PCI function behind each link (by ifindex), resolved by the collector (netlink parent device, sysfs). */
   readonly linkPci: ReadonlyMap<number, string>;
+  /** The VMBus device (instance GUID) behind each Hyper-V netvsc link, by ifindex. */
+  readonly linkVmbus?: ReadonlyMap<number, string>;
+  /** Links with a parent device the model does not know (virtio-mmio, sub-function, USB, dangling), with why. */
+  readonly linkUnknown?: ReadonlyMap<number, string>;
+  /**
+   * Links whose `netns-local` ethtool feature is set (kernels before 6.12, which
+   * report no IFLA_NETNS_IMMUTABLE); on 6.15+ the link itself says it.
+   */
+  readonly netnsLocal?: ReadonlySet<number>;
   /** PCI functions by address: network controllers, plus any a link or RDMA device points at. */
   readonly pci: ReadonlyMap<string, PciFunction>;
   readonly ib: readonly IbDevice[];
@@ -36,11 +45,13 @@ export interface InventorySnapshot {
 
 /**
  * `pci`: a PCI function with a kernel network driver (a NIC or SR-IOV PF);
- * `vf`: an SR-IOV virtual function; `virtual`: a netdev with no PCI function
- * (veth, macvlan, vxlan, dummy...); `rdma`: an RDMA device with no netdev
- * (InfiniBand-only HCA, or an IPoIB port left on the host).
+ * `vf`: an SR-IOV virtual function; `virtual`: a netdev with no bus device
+ * (veth, macvlan, vxlan, dummy...; only kinds the admin opted in);
+ * `rdma`: an RDMA device with no netdev (InfiniBand-only HCA, EFA, or an
+ * IPoIB port left on the host); `synthetic`: a paravirtual NIC with no PCI
+ * function (Hyper-V netvsc, with its accelerated VF when it has one).
  */
-export type DeviceKind = 'pci' | 'vf' | 'virtual' | 'rdma';
+export type DeviceKind = 'pci' | 'vf' | 'virtual' | 'rdma' | 'synthetic';
 
 export interface Device {
   /** Stable, DNS-label device name (PCI based where there is a PCI function). */
@@ -58,16 +69,64 @@ export interface Device {
   readonly attributes: Attributes;
   /** Attributes left out to stay within the API's 32 per device. */
   readonly dropped: readonly string[];
+  /**
+   * Every object this device stands for (`netdev:<name>`, `pci:<address>`, `rdma:<name>`): its unit
+   * (docs/inventory.md, "Ownership"). No object belongs to two devices, or to a device and an exclusion.
+   */
+  readonly objects?: readonly string[];
+  /** Published because netclaim holds it (prepared for a pod), from its last known attributes where it is away. */
+  readonly held?: boolean;
 }
 
-export type ExclusionCode =
-  | 'loopback' | 'uplink' | 'uplink-member' | 'plumbing' | 'veth' | 'userspace-driver' | 'unbound'
-  | 'admin-name' | 'admin-cel' | 'invalid';
+/**
+ * Why an object is not published. Every PCI function, netdev and RDMA device
+ * the snapshot shows is either part of exactly one published device or has
+ * exactly one exclusion (docs/inventory.md, "Ownership"). When several causes
+ * apply, the first in this list wins, so the result does not depend on the
+ * order the kernel listed things in.
+ *
+ * - `loopback`: `lo`.
+ * - `uplink`: carries a default route of the main table (any metric) or the
+ *   node's InternalIP; also every object of the same unit (its PCI function,
+ *   that function's other netdevs, its RDMA devices).
+ * - `uplink-member`: something the uplink depends on: a bond/team/bridge
+ *   member, a lower device (VLAN/macvlan parent), Hyper-V's enslaved VF, and
+ *   their units.
+ * - `representor`: a switchdev representor (or the PF unit carrying them).
+ * - `netns-local`: the kernel refuses to move it (IFLA_NETNS_IMMUTABLE,
+ *   ethtool `netns-local`, or a kind known to be immutable).
+ * - `enslaved`: member of a bond, team, bridge, VRF or OVS bridge that is not
+ *   the uplink's; moving it would silently take it out of its master.
+ * - `unknown-topology`: a shape the model does not know (unknown bus,
+ *   dangling link, a network function whose netdev could not be resolved).
+ * - `userspace-driver`, `unbound`: a PCI function bound to vfio/uio, or to nothing.
+ * - `admin-name`: the admin's `--exclude` globs.
+ * - `plumbing`: container runtime / CNI / kube-proxy devices (by name or kind).
+ * - `kind-not-included`: a virtual kind the admin did not opt in (`--include-kind`).
+ * - `owned-elsewhere`: hardware whose netdev is not in the host namespace and
+ *   that netclaim did not move (a CNI or another agent has it).
+ * - `pf-of-held-vf`: an SR-IOV PF while one of its VFs is in a pod.
+ * - `admin-cel`: the admin's CEL filter is false (or failed).
+ * - `invalid`: attributes outside the API limits, or a duplicate name.
+ */
+export const EXCLUSION_CODES = [
+  'loopback', 'uplink', 'uplink-member', 'representor', 'netns-local', 'enslaved', 'unknown-topology',
+  'userspace-driver', 'unbound', 'admin-name', 'plumbing', 'kind-not-included', 'owned-elsewhere', 'pf-of-held-vf',
+  'admin-cel', 'invalid',
+] as const;
+
+export type ExclusionCode = (typeof EXCLUSION_CODES)[number];
+
+/** The kind of object an exclusion is about. */
+export type ExclusionSubject = 'netdev' | 'pci' | 'rdma' | 'bus';
 
 export interface Exclusion {
+  readonly subject: ExclusionSubject;
   readonly ifName?: string;
   readonly pciAddress?: string;
   readonly rdmaDevice?: string;
+  /** A non-PCI bus device (`vmbus:<guid>`, `auxiliary:mlx5_core.sf.2`) for subject `bus`. */
+  readonly busDevice?: string;
   readonly code: ExclusionCode;
   readonly reason: string;
 }

@@ -5,8 +5,14 @@ import type { DeviceFilter } from './filter-cel.ts';
 export interface InventoryOptions {
   /** `netclaim` (default) or `dranet` attribute names. */
   readonly naming: AttributeNaming;
-  /** Publish veth interfaces too (default false: they are container plumbing). */
-  readonly includeVeth: boolean;
+  /**
+   * Virtual link kinds (IFLA_INFO_KIND: `macvlan`, `vlan`, `veth`, `dummy`, `ipoib`…) to publish.
+   * Default none: netdevs without a bus device are published only when the admin opts their kind in.
+   * `*` opts every movable kind in (the reference peer's wider default, `--compat dranet`).
+   */
+  readonly includeKinds: readonly string[];
+  /** The node's InternalIP(s): the interface holding one is an uplink, like a default-route interface. */
+  readonly nodeIps: readonly string[];
   /** Interface-name globs of container-runtime/CNI plumbing never published. */
   readonly plumbingNames: readonly string[];
   /** Admin interface-name globs to leave out. */
@@ -15,16 +21,28 @@ export interface InventoryOptions {
   readonly filter?: DeviceFilter;
 }
 
-/** Interfaces that belong to the container runtime, CNI or kube-proxy. */
+/**
+ * Interfaces that belong to the kernel, the container runtime, CNI or
+ * kube-proxy: never published, whatever kinds are opted in.
+ */
 export const DEFAULT_PLUMBING_NAMES: readonly string[] = [
-  'docker*', 'cni*', 'cilium_*', 'lxc*', 'flannel.*', 'cali*', 'vxlan.calico', 'vxlan-v6.calico', 'tunl0',
-  'kube-ipvs0', 'kube-bridge', 'nodelocaldns', 'weave', 'datapath', 'genev_sys_*', 'ovs-system', 'antrea-*',
-  'virbr*', 'podman*', 'nerdctl*',
+  // created by the kernel when a module loads (ifb: numifbs=2 by default; the ip_gre/ipip/sit fallback devices)
+  'ifb*', 'tunl0', 'gre0', 'gretap0', 'erspan0', 'ip_vti0', 'ip6_vti0', 'sit0', 'ip6tnl0', 'ip6gre0', 'pimreg*',
+  // container runtimes and virtualisation
+  'docker*', 'podman*', 'nerdctl*', 'virbr*', 'lxcbr*', 'lxdbr*',
+  // CNI plugins and kube-proxy
+  'cni*', 'cbr0', 'cilium_*', 'lxc*', 'flannel*', 'cali*', 'vxlan.calico', 'vxlan-v6.calico', 'kube-ipvs0',
+  'kube-bridge', 'kube-dummy-if', 'nodelocaldns', 'weave', 'vethwe*', 'datapath', 'genev_sys_*', 'vxlan_sys_*',
+  'ovs-system', 'br-int', 'br-ex', 'br-local', 'ovn-k8s-*', 'breth*', 'antrea-*', 'nmstate*', 'kube-ovn*', 'mirror0',
 ];
+
+/** Every kind, for `--include-kind '*'`. */
+export const ALL_KINDS = '*';
 
 export const DEFAULT_OPTIONS: InventoryOptions = {
   naming: 'netclaim',
-  includeVeth: false,
+  includeKinds: [],
+  nodeIps: [],
   plumbingNames: DEFAULT_PLUMBING_NAMES,
   excludeNames: [],
 };

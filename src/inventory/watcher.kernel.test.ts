@@ -40,7 +40,7 @@ describe(`InventoryWatcher (${testLibc.backend})`, () => {
     const ns = createNetns('w');
     const [a, b] = ['a', 'b'].map((t) => uniqueName(t));
     ip(ns, 'link', 'add', a!, 'type', 'veth', 'peer', 'name', b!);
-    const w = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, { ...DEFAULT_OPTIONS, includeVeth: true }, { libc: testLibc, ebpfPollMs: 100 });
+    const w = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, { ...DEFAULT_OPTIONS, includeKinds: ['*'] }, { libc: testLibc, ebpfPollMs: 100 });
     watchers.push(w);
     expect(w.start().devices.map((d) => d.ifName).sort()).toEqual([a, b].sort());
 
@@ -82,7 +82,7 @@ describe(`InventoryWatcher (${testLibc.backend})`, () => {
     const ns = createNetns('w');
     const [a, b] = ['a', 'b'].map((t) => uniqueName(t));
     ip(ns, 'link', 'add', a!, 'type', 'veth', 'peer', 'name', b!);
-    const w = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, { ...DEFAULT_OPTIONS, includeVeth: true }, { libc: testLibc, ebpfPollMs: 100 });
+    const w = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, { ...DEFAULT_OPTIONS, includeKinds: ['*'] }, { libc: testLibc, ebpfPollMs: 100 });
     watchers.push(w);
     w.start();
     const index = Number(ip(ns, '-o', 'link', 'show', a!).split(':')[0]);
@@ -105,7 +105,7 @@ describe(`InventoryWatcher (${testLibc.backend})`, () => {
     const pod = createNetns('pod');
     const [a, b] = ['a', 'b'].map((t) => uniqueName(t));
     ip(ns, 'link', 'add', a!, 'mtu', '2000', 'type', 'veth', 'peer', 'name', b!);
-    const w = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, { ...DEFAULT_OPTIONS, includeVeth: true }, { libc: testLibc, ebpfPollMs: 0 });
+    const w = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, { ...DEFAULT_OPTIONS, includeKinds: ['*'] }, { libc: testLibc, ebpfPollMs: 0 });
     watchers.push(w);
     w.start();
     w.hold(a!);

@@ -5,10 +5,13 @@
  * net. Changes are debounced, rebuilt from a fresh snapshot, and delivered as
  * the full current set plus a diff.
  *
- * Devices whose netdev leaves the host namespace keep their last attributes:
- * PCI NICs always (their function stays), virtual ones while held (`hold()`,
- * used by the driver for devices it moved into a pod).
+ * Devices netclaim holds (`hold()`, called by the driver for every device
+ * of a prepared claim) stay published while their netdev is in a pod, with
+ * their last known attributes. Those attributes are kept in a HeldDeviceStore
+ * (a file in the state directory), so a restarted daemon publishes them from
+ * its first slice: hold the stored claims' devices before `start()`.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { NETLINK_ROUTE } from '../kernel/netlink/constants.ts';
 import { NetlinkMonitor } from '../kernel/netlink/monitor.ts';
 import { routeEventsOpen, type RouteEvent } from '../kernel/netlink/route/route-events.ts';
@@ -18,14 +21,30 @@ import { buildInventory } from './build.ts';
 import { collectSnapshot, type CollectOptions } from './collect.ts';
 import { diffInventories, isEmptyDiff, type InventoryDiff } from './diff.ts';
 import { ebpfFingerprint } from './ebpf-poll.ts';
-import type { Device, Inventory } from './model.ts';
+import type { DeviceName, PciAddress } from '../common/ids.ts';
+import type { Device, DeviceKind, Inventory } from './model.ts';
 import type { InventoryOptions } from './options.ts';
 
 /** RTNLGRP_TC: qdisc and classic tc filter changes. */
 const RTNLGRP_TC = 4;
 
+/** Where the last known form of held devices survives a restart. */
+export interface HeldDeviceStore {
+  load(): readonly Device[];
+  save(devices: readonly Device[]): void;
+}
+
+/** What the driver knows of a held device from its claim record, for when nothing better is known. */
+export interface HeldHint {
+  readonly kind?: string;
+  readonly ifName?: string;
+  readonly pciAddress?: string;
+  readonly rdmaDevice?: string;
+}
+
 export interface WatchOptions {
   readonly libc: Libc;
+  readonly heldStore?: HeldDeviceStore;
   /** Quiet time after an event before rebuilding (ms, default 25). */
   readonly debounceMs?: number;
   /** Safety-net full resync (ms, default 60 000). */
@@ -40,9 +59,12 @@ export class InventoryWatcher {
   readonly #h: NetnsHandle;
   readonly #collect: CollectOptions;
   readonly #options: InventoryOptions;
-  readonly #watch: Required<WatchOptions>;
+  readonly #watch: Required<Omit<WatchOptions, 'heldStore'>>;
+  readonly #heldStore: HeldDeviceStore | undefined;
+  #persisted: Map<string, Device> | undefined;
   readonly #listeners = new Set<InventoryListener>();
-  readonly #held = new Set<string>();
+  /** Held device name → its last known form (a stub from the driver's hint until it is seen). */
+  readonly #held = new Map<string, Device>();
   #current: Inventory | undefined;
   #monitors: NetlinkMonitor<unknown>[] = [];
   #timers: NodeJS.Timeout[] = [];
@@ -55,7 +77,9 @@ export class InventoryWatcher {
     this.#h = h;
     this.#collect = collect;
     this.#options = options;
-    this.#watch = { debounceMs: 25, resyncMs: 60_000, ebpfPollMs: 250, ...watch };
+    const { heldStore, ...timing } = watch;
+    this.#watch = { debounceMs: 25, resyncMs: 60_000, ebpfPollMs: 250, ...timing };
+    this.#heldStore = heldStore;
   }
 
   /** Subscribes to kernel events, then takes the first snapshot (so no change falls in between). */
@@ -86,14 +110,28 @@ export class InventoryWatcher {
     return () => this.#listeners.delete(fn);
   }
 
-  /** Keeps a device (with its last attributes) while its netdev is away; `release()` undoes it. */
-  hold(name: string): void {
-    this.#held.add(name);
+  /**
+   * Keeps a device published (with its last attributes) while netclaim holds it, its netdev
+   * in a pod or gone with the pod's namespace; `release()` undoes it. Before `start()`, the
+   * stored form from the last run is used; `hint` (from the claim record) stands in when
+   * there is none.
+   */
+  hold(name: string, hint: HeldHint = {}): void {
+    if (this.#held.has(name)) return;
+    const known = this.#current?.devices.find((d) => d.name === name) ?? this.#loadPersisted().get(name) ?? stub(name, hint);
+    this.#held.set(name, known);
+    this.#saveHeld();
   }
 
   release(name: string): void {
-    this.#held.delete(name);
+    if (!this.#held.delete(name)) return;
+    this.#saveHeld();
     this.rescan('release');
+  }
+
+  /** The names netclaim holds. */
+  get held(): readonly string[] {
+    return [...this.#held.keys()];
   }
 
   /** Schedules a rebuild after the debounce interval (events coalesce). */
@@ -138,35 +176,50 @@ export class InventoryWatcher {
   #rebuild(): Inventory {
     this.#rebuilds++;
     const snapshot = collectSnapshot(this.#h, this.#collect, this.#options);
-    const next = this.#keepDevicesAway(buildInventory(snapshot, this.#options));
+    const next = buildInventory(snapshot, this.#options, [...this.#held.values()]);
     const diff = diffInventories(this.#current, next);
     this.#current = next;
+    this.#refreshHeld(next);
     this.#ebpfPrint = ebpfFingerprint(this.#h, next.devices, this.#watch.libc);
     if (!isEmptyDiff(diff)) for (const fn of this.#listeners) fn(next, diff);
     return next;
   }
 
-  /**
-   * A device whose netdev left (into a pod) keeps its last link attributes;
-   * a held virtual device stays listed even though it vanished here.
-   */
-  #keepDevicesAway(next: Inventory): Inventory {
-    const prev = this.#current;
-    if (!prev) return next;
-    const before = new Map(prev.devices.map((d) => [d.name as string, d]));
-    const devices: Device[] = next.devices.map((d) => {
-      const p = before.get(d.name);
-      if (d.netdevPresent || !p) return d;
-      return { ...d, ...(p.ifName !== undefined ? { ifName: p.ifName } : {}), attributes: { ...p.attributes, ...d.attributes } };
-    });
-    const names = new Set(devices.map((d) => d.name as string));
-    for (const name of this.#held) {
-      const p = before.get(name);
-      if (p && !names.has(name)) devices.push({ ...p, netdevPresent: false });
+  /** Held devices take their newest published form (saved when it changed). */
+  #refreshHeld(inv: Inventory): void {
+    let changed = false;
+    for (const d of inv.devices) {
+      const before = this.#held.get(d.name);
+      if (before === undefined || isDeepStrictEqual(before, d)) continue;
+      this.#held.set(d.name, d);
+      changed = true;
     }
-    devices.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { ...next, devices };
+    if (changed) this.#saveHeld();
   }
+
+  #loadPersisted(): Map<string, Device> {
+    this.#persisted ??= new Map((this.#heldStore?.load() ?? []).map((d) => [d.name as string, d]));
+    return this.#persisted;
+  }
+
+  #saveHeld(): void {
+    this.#heldStore?.save([...this.#held.values()]);
+  }
+}
+
+/** A held device known only from the claim record: published with whatever is still readable. */
+function stub(name: string, hint: HeldHint): Device {
+  const kind: DeviceKind = isDeviceKind(hint.kind) ? hint.kind : hint.pciAddress !== undefined ? 'pci' : hint.ifName !== undefined ? 'virtual' : 'rdma';
+  return {
+    name: name as DeviceName, kind, attributes: {}, dropped: [], charDevices: [], netdevPresent: false, held: true,
+    ...(hint.ifName !== undefined ? { ifName: hint.ifName } : {}),
+    ...(hint.pciAddress !== undefined ? { pciAddress: hint.pciAddress as PciAddress } : {}),
+    ...(hint.rdmaDevice !== undefined ? { rdmaDevice: hint.rdmaDevice } : {}),
+  };
+}
+
+function isDeviceKind(k: string | undefined): k is DeviceKind {
+  return k === 'pci' || k === 'vf' || k === 'virtual' || k === 'rdma' || k === 'synthetic';
 }
 
 /** Neighbour churn and link-local noise do not change what we publish; everything else may. */

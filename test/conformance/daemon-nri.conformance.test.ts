@@ -84,7 +84,7 @@ for (const runtime of ['current', 'legacy'] as const) {
       daemon = new Daemon({
         kubeConfig: kubeConfigFor(cp, cp.token), nodeName: node, driverName: DRIVER,
         kubeletRootDir: join(root, 'kubelet'), stateDir: join(root, 'state'), cdiDir: join(root, 'cdi'), sysfsRoot: '/sys',
-        inventory: { ...DEFAULT_OPTIONS, includeVeth: true, plumbingNames: [...DEFAULT_OPTIONS.plumbingNames, '*p'] },
+        inventory: { ...DEFAULT_OPTIONS, includeKinds: ['*'], plumbingNames: [...DEFAULT_OPTIONS.plumbingNames, '*p'] },
         attributeDomain: DRIVER, dranetConfigs: true, taintUnhealthy: false, metricsAddress: '127.0.0.1:0',
         nriSocket: join(root, 'nri.sock'), hostNetns: host.path, libc: testLibc, log: createLogger({ level: process.env['NETCLAIM_TEST_LOG'] === '1' ? 'debug' : 'silent' }),
       });

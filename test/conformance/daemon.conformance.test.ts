@@ -108,7 +108,7 @@ beforeAll(async () => {
   daemon = new Daemon({
     kubeConfig: kubeConfigFor(cp, cp.token), nodeName: node, driverName: DRIVER,
     kubeletRootDir: join(root, 'kubelet'), stateDir: join(root, 'state'), cdiDir: join(root, 'cdi'), sysfsRoot: '/sys',
-    inventory: { ...DEFAULT_OPTIONS, includeVeth: true, plumbingNames: [...DEFAULT_OPTIONS.plumbingNames, '*p'] },
+    inventory: { ...DEFAULT_OPTIONS, includeKinds: ['*'], plumbingNames: [...DEFAULT_OPTIONS.plumbingNames, '*p'] },
     attributeDomain: DRIVER, dranetConfigs: true, taintUnhealthy: false, metricsAddress: '127.0.0.1:0',
     hostNetns: netns.path, libc: testLibc, log: createLogger({ level: 'silent' }),
   });
@@ -211,7 +211,7 @@ describe('rolling update: two instances side by side (surge)', () => {
     const make = (instance: string): Daemon => new Daemon({
       kubeConfig: kubeConfigFor(cp, cp.token), nodeName: surgeNode, driverName: DRIVER,
       kubeletRootDir: join(dir, 'kubelet'), stateDir: join(dir, 'state'), cdiDir: join(dir, 'cdi'), sysfsRoot: '/sys',
-      inventory: { ...DEFAULT_OPTIONS, includeVeth: true, plumbingNames: [...DEFAULT_OPTIONS.plumbingNames, '*p'] },
+      inventory: { ...DEFAULT_OPTIONS, includeKinds: ['*'], plumbingNames: [...DEFAULT_OPTIONS.plumbingNames, '*p'] },
       attributeDomain: DRIVER, dranetConfigs: true, taintUnhealthy: false, metricsAddress: `127.0.0.1:${port}`,
       hostNetns: netns.path, libc: testLibc, log: createLogger({ level: 'silent' }), instance,
     });

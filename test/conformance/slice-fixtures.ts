@@ -113,7 +113,7 @@ export function inventoryDevices(): { devices: readonly Device[]; dispose: () =>
     links: [...snapshot().links, ...links], addrs, ebpf: ebpf as never, ethtool: ethtool as never, linkPci: new Map([[90, nic.address]]),
     pci: pciMap(nic), ib: [ibDevice('mlx5_9', { pciAddress: nic.address })],
     rdmaPorts: [{ devIndex: 9, devName: 'mlx5_9', port: 1, state: 'ACTIVE', netdevIndex: 90, netdevName: 'ens9f0np0' }],
-  }), { ...DEFAULT_OPTIONS, includeVeth: true }).devices;
+  }), { ...DEFAULT_OPTIONS, includeKinds: ['*'] }).devices;
   return { devices: [...hw, ...virt], dispose: () => tree.dispose() };
 }
 

@@ -11,15 +11,14 @@ import type { AttributeValue } from '../../inventory/attributes/limits.ts';
 import { buildInventory } from '../../inventory/build.ts';
 import { collectSnapshot } from '../../inventory/collect.ts';
 import type { InventoryDiff } from '../../inventory/diff.ts';
-import { compileDeviceFilter } from '../../inventory/filter-cel.ts';
 import type { Device, Inventory } from '../../inventory/model.ts';
-import { DEFAULT_OPTIONS, type InventoryOptions } from '../../inventory/options.ts';
 import { InventoryWatcher } from '../../inventory/watcher.ts';
 import { libc } from '../../kernel/libc/index.ts';
 import { NetnsHandle } from '../../kernel/netns/handle.ts';
+import { INVENTORY_FLAGS, INVENTORY_FLAGS_USAGE, inventoryOptionsFromFlags } from './inventory-flags.ts';
 
-export const INVENTORY_USAGE = `  netclaim inventory [--json] [--watch] [--netns PATH] [--sysfs-root DIR]
-                     [--include-veth] [--exclude GLOB,...] [--filter CEL] [--naming netclaim|dranet]
+export const INVENTORY_USAGE = `  netclaim inventory [--json] [--watch] [--netns PATH] [--sysfs-root DIR] [--naming netclaim|dranet]
+                     ${INVENTORY_FLAGS_USAGE}
                                            the devices this node would publish, and what is left out and why`;
 
 export async function runInventory(argv: readonly string[], out: (s: string) => void): Promise<number> {
@@ -31,22 +30,14 @@ export async function runInventory(argv: readonly string[], out: (s: string) => 
       watch: { type: 'boolean', default: false },
       netns: { type: 'string' },
       'sysfs-root': { type: 'string', default: '/sys' },
-      'include-veth': { type: 'boolean', default: false },
-      exclude: { type: 'string', multiple: true, default: [] },
-      filter: { type: 'string' },
+      ...INVENTORY_FLAGS,
       naming: { type: 'string', default: 'netclaim' },
     },
   });
   if (values.naming !== 'netclaim' && values.naming !== 'dranet') {
     throw new ConfigError(`--naming must be "netclaim" or "dranet", got "${values.naming}"`, { context: { field: '--naming' } });
   }
-  const options: InventoryOptions = {
-    ...DEFAULT_OPTIONS,
-    naming: values.naming,
-    includeVeth: values['include-veth'],
-    excludeNames: values.exclude.flatMap((e) => e.split(',')).filter(Boolean),
-    ...(values.filter !== undefined ? { filter: compileDeviceFilter(values.filter, '--filter') } : {}),
-  };
+  const options = inventoryOptionsFromFlags(values, values.naming);
   const collect = { sysfsRoot: values['sysfs-root'] };
   const h = values.netns ? NetnsHandle.open(values.netns) : NetnsHandle.current();
   try {
@@ -101,7 +92,7 @@ export function formatTable(inv: Inventory): string {
   const rows = inv.devices.map((d) => [
     d.name, d.kind, d.ifName ?? '-', d.pciAddress ?? '-', val(d.attributes['resource.kubernetes.io/numaNode']),
     val(d.attributes['resource.kubernetes.io/pcieRoot']), d.rdmaDevice ?? '-',
-    attr(d, 'speed') === '-' ? '-' : `${attr(d, 'speed')}Mb/s`, d.netdevPresent ? attr(d, 'state') : 'in use (netdev away)',
+    attr(d, 'speed') === '-' ? '-' : `${attr(d, 'speed')}Mb/s`, d.netdevPresent ? attr(d, 'state') : d.held ? 'in use (netdev in a pod)' : 'no netdev (RDMA only)',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: readonly string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
@@ -109,7 +100,7 @@ export function formatTable(inv: Inventory): string {
   if (inv.devices.length === 0) lines.push('(no devices)');
   if (inv.exclusions.length) {
     lines.push('', 'EXCLUDED');
-    for (const e of inv.exclusions) lines.push(`  ${e.ifName ?? e.pciAddress ?? e.rdmaDevice ?? '?'}${e.ifName && e.pciAddress ? ` (${e.pciAddress})` : ''}: ${e.reason} [${e.code}]`);
+    for (const e of inv.exclusions) lines.push(`  ${e.subject} ${e.ifName ?? e.pciAddress ?? e.rdmaDevice ?? e.busDevice ?? '?'}: ${e.reason} [${e.code}]`);
   }
   if (inv.rdmaNetnsMode) lines.push('', `RDMA netns mode: ${inv.rdmaNetnsMode}`);
   return lines.join('\n');

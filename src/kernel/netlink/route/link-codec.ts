@@ -80,6 +80,7 @@ const LINK_ATTRS = attrTable<LinkCtx>({
   [IFLA.IFLA_PHYS_PORT_ID]: (b, o, l, c) => { c.l.physPortId = hex(b, o, l); },
   [IFLA.IFLA_PHYS_SWITCH_ID]: (b, o, l, c) => { c.l.physSwitchId = hex(b, o, l); },
   [IFLA.IFLA_NUM_VF]: (b, o, l, c) => { c.l.numVf = readU32(b, o, l); },
+  [IFLA.IFLA_NETNS_IMMUTABLE]: (b, o, l, c) => { c.l.netnsImmutable = bool(b, o, l); },
   [IFLA.IFLA_VFINFO_LIST]: (_b, o, l, c) => { c.vfOff = o; c.vfLen = l; },
   [IFLA.IFLA_CARRIER]: (b, o, l, c) => { c.l.carrier = bool(b, o, l); },
   [IFLA.IFLA_OPERSTATE]: (b, o, l, c) => { c.l.operState = OPER_STATES[readU8(b, o, l)] ?? 'UNKNOWN'; },

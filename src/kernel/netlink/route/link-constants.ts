@@ -15,6 +15,8 @@ export const IFLA = {
   IFLA_PROTO_DOWN_REASON: 55, IFLA_PARENT_DEV_NAME: 56, IFLA_PARENT_DEV_BUS_NAME: 57,
   IFLA_GRO_MAX_SIZE: 58, IFLA_TSO_MAX_SIZE: 59, IFLA_TSO_MAX_SEGS: 60, IFLA_ALLMULTI: 61,
   IFLA_DEVLINK_PORT: 62, IFLA_GSO_IPV4_MAX_SIZE: 63, IFLA_GRO_IPV4_MAX_SIZE: 64,
+  /** u8, 6.15+: the kernel refuses to move the device to another namespace (was ethtool's netns-local). */
+  IFLA_NETNS_IMMUTABLE: 67,
 } as const;
 
 export const IFLA_INFO = {

@@ -110,6 +110,11 @@ export interface Link {
   readonly physPortId?: string;
   readonly physSwitchId?: string;
   readonly numVf?: number;
+  /**
+   * IFLA_NETNS_IMMUTABLE (6.15+): the kernel refuses to move this device to another namespace.
+   * Absent on older kernels, where ethtool's `netns-local` feature says it (up to 6.11).
+   */
+  readonly netnsImmutable?: boolean;
   /** SR-IOV VFs (IFLA_VFINFO_LIST); only with the `vf` query option, and only from PFs whose driver reports VFs. */
   readonly vfs?: readonly LinkVf[];
   readonly carrier?: boolean;
