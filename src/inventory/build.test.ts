@@ -170,3 +170,118 @@ describe('buildInventory: what is published', () => {
     expect(() => compileDeviceFilter('device.attributes[', '--filter')).toThrow(/--filter: invalid CEL expression/);
   });
 });
+
+describe('buildInventory: the ownership model, bug by bug', () => {
+  const roce = (address: string, rdma: string, extra: Parameters<typeof pciFn>[1] = {}) => pciFn(address, { rdmaDevices: [rdma], ...extra });
+  const port = (devName: string, netdevIndex: number) => ({ devIndex: 0, devName, port: 1, state: 'ACTIVE', netdevIndex });
+
+  it('a RoCE uplink takes its PCI function and its RDMA device with it (no claim gets the uplink HCA)', () => {
+    const pf = roce('0000:17:00.0', 'mlx5_0');
+    const s = snapshot({
+      links: [link(4, 'ens1f0np0')], linkPci: new Map([[4, pf.address]]), pci: pciMap(pf), ib: [ibDevice('mlx5_0', { pciAddress: pf.address })],
+      rdmaPorts: [port('mlx5_0', 4)], defaultRoutes: [defaultRoute(4)],
+    });
+    const inv = buildInventory(s, opts());
+    expect(inv.devices).toEqual([]);
+    expect(inv.exclusions.filter((e) => e.code === 'uplink').map((e) => e.subject)).toEqual(['netdev', 'pci', 'rdma']);
+  });
+
+  it('bonds, bridges and other links the kernel will not move are never published, whatever kinds are opted in', () => {
+    const s = snapshot({ links: [link(5, 'bond1', { kind: 'bond' }), link(6, 'br1', { kind: 'bridge' }), link(7, 'vrf-red', { kind: 'vrf' }), link(8, 'm0', { kind: 'macvlan', netnsImmutable: true })] });
+    const inv = buildInventory(s, virt());
+    expect(inv.devices).toEqual([]);
+    expect(['bond1', 'br1', 'vrf-red', 'm0'].map((n) => why(inv, n))).toEqual(['netns-local', 'netns-local', 'netns-local', 'netns-local']);
+    // Up to 6.11 the kernel says it through ethtool's netns-local feature.
+    expect(why(buildInventory(snapshot({ links: [link(9, 'x0', { kind: 'macvlan' })], netnsLocal: new Set([9]) }), virt()), 'x0')).toBe('netns-local');
+  });
+
+  it('members of a bond that is not the uplink are never published (moving one silently leaves the bond), nor their functions', () => {
+    const a = pciFn('0000:3b:00.0');
+    const b = pciFn('0000:3b:00.1');
+    const s = snapshot({
+      links: [link(5, 'bond1', { kind: 'bond' }), link(6, 'ens1f0', { master: 5 as never, slaveKind: 'bond' }), link(7, 'ens1f1', { master: 5 as never, slaveKind: 'bond' })],
+      linkPci: new Map([[6, a.address], [7, b.address]]), pci: pciMap(a, b),
+    });
+    const inv = buildInventory(s, opts());
+    expect(inv.devices).toEqual([]);
+    expect(inv.exclusions.filter((e) => e.subject === 'pci').map((e) => [e.pciAddress, e.code])).toEqual([['0000:3b:00.0', 'enslaved'], ['0000:3b:00.1', 'enslaved']]);
+  });
+
+  it('the interface holding the node\'s InternalIP is an uplink even without a default route', () => {
+    const nic = pciFn('0000:5e:00.0');
+    const s = snapshot({ links: [link(5, 'ens5')], linkPci: new Map([[5, nic.address]]), pci: pciMap(nic), addrs: [addr(5, '2001:db8::7/64')] });
+    expect(buildInventory(s, opts()).devices).toHaveLength(1);
+    const inv = buildInventory(s, opts({ nodeIps: ['2001:DB8:0::7'] }));
+    expect(inv.devices).toEqual([]);
+    expect(inv.exclusions.find((e) => e.pciAddress === nic.address)).toMatchObject({ code: 'uplink', reason: "netdev ens5: holds the node's InternalIP 2001:db8::7" });
+  });
+
+  it('a VLAN uplink excludes its parent and the parent\'s function; a macvlan on top of the uplink stays publishable', () => {
+    const nic = pciFn('0000:5e:00.0');
+    const s = snapshot({
+      links: [link(5, 'ens5'), link(6, 'ens5.100', { kind: 'vlan', link: 5 as never }), link(7, 'mv0', { kind: 'macvlan', link: 6 as never })],
+      linkPci: new Map([[5, nic.address]]), pci: pciMap(nic), defaultRoutes: [defaultRoute(6)],
+    });
+    const inv = buildInventory(s, opts({ includeKinds: ['macvlan'] }));
+    expect(names(inv)).toEqual(['mv0']);
+    expect([why(inv, 'ens5.100'), why(inv, 'ens5')]).toEqual(['uplink', 'uplink-member']);
+    expect(inv.exclusions.find((e) => e.pciAddress === nic.address)).toMatchObject({ code: 'uplink-member', reason: 'netdev ens5: lower device of uplink ens5.100' });
+  });
+
+  it('switchdev: representors and the PF that carries them are never published; the VFs are', () => {
+    const pf = pciFn('0000:17:00.0', { sriov: { totalVfs: 8, numVfs: 1, vfs: [{ index: 0, address: '0000:17:00.2' as never }] } });
+    const vf = pciFn('0000:17:00.2', { physfn: { address: pf.address, vfIndex: 0 } });
+    const sw = { physSwitchId: 'a088c20300b12c3e' };
+    const s = snapshot({
+      links: [link(4, 'p0', { ...sw, physPortName: 'p0' }), link(5, 'pf0vf0', { ...sw, physPortName: 'pf0vf0', netnsImmutable: true }), link(6, 'ens1f0v0')],
+      linkPci: new Map([[4, pf.address], [5, pf.address], [6, vf.address]]), pci: pciMap(pf, vf),
+    });
+    const inv = buildInventory(s, opts());
+    expect(names(inv)).toEqual(['pci-0000-17-00-2']);
+    expect([why(inv, 'p0'), why(inv, 'pf0vf0')]).toEqual(['representor', 'representor']);
+    // Legacy mode: the PF's port is named p0 too, but no representors share its switch id.
+    const legacy = snapshot({ links: [link(4, 'ens1f0np0', { ...sw, physPortName: 'p0' })], linkPci: new Map([[4, pf.address]]), pci: pciMap(pf) });
+    expect(names(buildInventory(legacy, opts()))).toEqual(['pci-0000-17-00-0']);
+  });
+
+  it('an SR-IOV PF is not published while one of its VFs is in a pod; a VF of an excluded PF stays publishable', () => {
+    const pf = pciFn('0000:17:00.0', { sriov: { totalVfs: 8, numVfs: 1, vfs: [{ index: 0, address: '0000:17:00.2' as never }] } });
+    const vf = pciFn('0000:17:00.2', { physfn: { address: pf.address, vfIndex: 0 } });
+    const s = snapshot({ links: [link(4, 'ens1f0np0'), link(6, 'ens1f0v0')], linkPci: new Map([[4, pf.address], [6, vf.address]]), pci: pciMap(pf, vf) });
+    const free = buildInventory(s, opts());
+    expect(names(free)).toEqual(['pci-0000-17-00-0', 'pci-0000-17-00-2']);
+    const vfDevice = free.devices[1]!;
+    const away = snapshot({ links: [link(4, 'ens1f0np0')], linkPci: new Map([[4, pf.address]]), pci: pciMap(pf, vf) });
+    const inv = buildInventory(away, opts(), [vfDevice]);
+    expect(names(inv)).toEqual(['pci-0000-17-00-2']);
+    expect(inv.exclusions.find((e) => e.pciAddress === pf.address)).toMatchObject({ code: 'pf-of-held-vf', reason: 'its VF 0000:17:00.2 is in a pod' });
+    // The PF as the uplink: its VF is still publishable.
+    expect(names(buildInventory({ ...s, defaultRoutes: [defaultRoute(4)] }, opts()))).toEqual(['pci-0000-17-00-2']);
+  });
+
+  it('a shape the model does not know is never published: it is listed as unknown-topology with what puzzled it', () => {
+    const s = snapshot({ links: [link(5, 'eth1', { parentDevBusName: 'virtio', parentDevName: 'virtio3' })], linkUnknown: new Map([[5, 'eth1: virtio device virtio3 has no PCI function above it']]) });
+    const inv = buildInventory(s, virt());
+    expect(inv.devices).toEqual([]);
+    expect(inv.exclusions.find((e) => e.ifName === 'eth1')).toMatchObject({ code: 'unknown-topology', reason: 'eth1: virtio device virtio3 has no PCI function above it' });
+  });
+
+  it('Hyper-V: the synthetic NIC is published with its accelerated VF as one device; the uplink\'s VF goes with the uplink', () => {
+    const vf0 = roce('f628:00:02.0', 'mlx5_0');
+    const vf1 = roce('a1b2:00:02.0', 'mlx5_1');
+    const guid0 = '000d3a6e-0001-0001-0001-000000000000';
+    const guid1 = '000d3a6e-0002-0002-0002-000000000000';
+    const s = snapshot({
+      links: [
+        link(2, 'eth0', { parentDevBusName: 'vmbus', parentDevName: guid0 }), link(3, 'enP63016s1', { master: 2 as never, flags: 0x1843 }),
+        link(4, 'eth1', { parentDevBusName: 'vmbus', parentDevName: guid1 }), link(5, 'enP41394s2', { master: 4 as never, flags: 0x1843 }),
+      ],
+      linkPci: new Map([[3, vf0.address], [5, vf1.address]]), linkVmbus: new Map([[2, guid0], [4, guid1]]), pci: pciMap(vf0, vf1),
+      ib: [ibDevice('mlx5_0', { pciAddress: vf0.address }), ibDevice('mlx5_1', { pciAddress: vf1.address })], defaultRoutes: [defaultRoute(2)],
+    });
+    const inv = buildInventory(s, opts());
+    expect(inv.devices.map((d) => [d.name, d.kind, d.ifName, d.pciAddress, d.rdmaDevice])).toEqual([[`vmbus-${guid1}`, 'synthetic', 'eth1', vf1.address, 'mlx5_1']]);
+    // The VF is part of the uplink's unit: the strongest cause (uplink) covers it, its function and its RDMA device.
+    expect(inv.exclusions.filter((e) => e.code === 'uplink').map((e) => e.ifName ?? e.pciAddress ?? e.rdmaDevice)).toEqual(['enP63016s1', 'eth0', vf0.address, 'mlx5_0']);
+  });
+});

@@ -52,9 +52,9 @@ export function buildInventory(s: InventorySnapshot, o: InventoryOptions, held: 
   for (const unit of buildUnits(s)) {
     const heldHere = heldOfUnit(unit, ctx);
     const found = strongestFound(unitKeys(unit).map((k) => direct.get(k)).filter((c): c is Found => c !== undefined));
-    if (heldHere) {
-      drafts.push(heldDraft(heldHere, unit, s, ctx));
-      placed.add(heldHere.name);
+    if (heldHere.length > 0) {
+      drafts.push(...heldDrafts(heldHere, unit, s, ctx));
+      for (const h of heldHere) placed.add(h.name);
       continue;
     }
     const verdict = found ?? publishUnit(unit, s, ctx);
@@ -62,7 +62,9 @@ export function buildInventory(s: InventorySnapshot, o: InventoryOptions, held: 
     else drafts.push(...verdict);
   }
   // Held devices with nothing left in this namespace: a virtual device moved into a pod.
-  for (const h of held) if (!placed.has(h.name)) drafts.push({ name: h.name, facts: { kind: h.kind, addrs: [] }, objects: h.objects ?? [], held: h });
+  for (const h of held) {
+    if (!placed.has(h.name)) drafts.push({ name: h.name, facts: { kind: h.kind, addrs: [] }, objects: (h.objects ?? []).filter((x) => !isPresentAnywhere(x, s)), held: h });
+  }
   const devices = finish(drafts, s, o, exclusions);
   return { devices, exclusions: exclusions.sort(byObject), ...(s.rdmaNetnsMode ? { rdmaNetnsMode: s.rdmaNetnsMode } : {}) };
 }
@@ -70,17 +72,18 @@ export function buildInventory(s: InventorySnapshot, o: InventoryOptions, held: 
 interface Context {
   readonly links: ReadonlyMap<number, Link>;
   readonly ib: ReadonlyMap<string, IbDevice>;
-  readonly heldByObject: ReadonlyMap<string, Device>;
+  readonly heldByObject: ReadonlyMap<string, readonly Device[]>;
   readonly heldPci: ReadonlySet<string>;
 }
 
 function context(s: InventorySnapshot, held: readonly Device[]): Context {
-  const heldByObject = new Map<string, Device>();
+  const heldByObject = new Map<string, Device[]>();
+  const index = (key: string, h: Device): void => { (heldByObject.get(key) ?? heldByObject.set(key, []).get(key)!).push(h); };
   for (const h of held) {
-    if (h.pciAddress !== undefined) heldByObject.set(pciKey(h.pciAddress), h);
-    if (h.rdmaDevice !== undefined) heldByObject.set(rdmaKey(h.rdmaDevice), h);
+    if (h.pciAddress !== undefined) index(pciKey(h.pciAddress), h);
+    if (h.rdmaDevice !== undefined) index(rdmaKey(h.rdmaDevice), h);
     // A virtual device is found by its interface name while it is still on the host.
-    if (h.pciAddress === undefined && h.ifName !== undefined) heldByObject.set(`ifname:${h.ifName}`, h);
+    if (h.pciAddress === undefined && h.ifName !== undefined) index(`ifname:${h.ifName}`, h);
   }
   return {
     links: new Map(s.links.map((l) => [l.index as number, l])),
@@ -115,13 +118,14 @@ function unitKeys(u: Unit): ObjectKey[] {
   return [...u.netdevs.map(netKey), ...u.pci.map(pciKey), ...u.rdma.map(rdmaKey)];
 }
 
-function heldOfUnit(u: Unit, ctx: Context): Device | undefined {
-  for (const a of u.pci) { const h = ctx.heldByObject.get(pciKey(a)); if (h) return h; }
-  for (const r of u.rdma) { const h = ctx.heldByObject.get(rdmaKey(r)); if (h) return h; }
-  if (u.pci.length === 0) {
-    for (const i of u.netdevs) { const h = ctx.heldByObject.get(`ifname:${ctx.links.get(i)!.name}`); if (h) return h; }
-  }
-  return undefined;
+/** The held devices standing for objects of this unit (several for a multi-port function), by name. */
+function heldOfUnit(u: Unit, ctx: Context): Device[] {
+  const out = new Map<string, Device>();
+  const add = (h: Device | undefined): void => { if (h) out.set(h.name, h); };
+  for (const a of u.pci) for (const h of ctx.heldByObject.get(pciKey(a)) ?? []) add(h);
+  for (const r of u.rdma) for (const h of ctx.heldByObject.get(rdmaKey(r)) ?? []) add(h);
+  if (u.pci.length === 0) for (const i of u.netdevs) for (const h of ctx.heldByObject.get(`ifname:${ctx.links.get(i)!.name}`) ?? []) add(h);
+  return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** An object key (`pci:0000:3b:00.0`) as a reason names it (`PCI function 0000:3b:00.0`). */
@@ -223,14 +227,33 @@ function netdevlessUnit(u: Unit, s: InventorySnapshot, ctx: Context, objects: st
   return [{ name, objects, facts: facts(s, 'rdma', { pci, rdmaName: ib.name }) }];
 }
 
-/** A held device: fresh facts where its objects are still here, its last attributes for what is away. */
-function heldDraft(h: Device, u: Unit, s: InventorySnapshot, ctx: Context): Draft {
-  const objects = objectNames(u, ctx);
-  const link = u.netdevs.map((i) => ctx.links.get(i)!).find((l) => (h.pciAddress !== undefined ? s.linkPci.get(l.index) === h.pciAddress : l.name === h.ifName))
-    ?? (u.netdevs.length === 1 ? ctx.links.get(u.netdevs[0]!) : undefined);
-  const pci = h.pciAddress !== undefined ? s.pci.get(h.pciAddress) : undefined;
-  const rdmaName = h.rdmaDevice !== undefined && ctx.ib.has(h.rdmaDevice) ? h.rdmaDevice : undefined;
-  return { name: h.name, objects, held: h, facts: facts(s, h.kind, { link, pci, rdmaName }) };
+/**
+ * The held devices of a unit: fresh facts where their objects are still
+ * here, their last attributes for what is away. Each keeps the objects it
+ * was published with; what else of the unit is here goes with the first
+ * (a unit is published whole: a free port of a held multi-port function
+ * waits until the held one is released).
+ */
+function heldDrafts(held: readonly Device[], u: Unit, s: InventorySnapshot, ctx: Context): Draft[] {
+  const present = objectNames(u, ctx);
+  const taken = new Set<string>();
+  const drafts = held.map((h): Draft => {
+    const own = (h.objects ?? []).filter((o) => !taken.has(o) && (present.includes(o) || !isPresentAnywhere(o, s)));
+    for (const o of own) taken.add(o);
+    const link = u.netdevs.map((i) => ctx.links.get(i)!).find((l) => l.name === h.ifName && (h.pciAddress === undefined || s.linkPci.get(l.index) === h.pciAddress));
+    const pci = h.pciAddress !== undefined ? s.pci.get(h.pciAddress) : undefined;
+    const rdmaName = h.rdmaDevice !== undefined && ctx.ib.has(h.rdmaDevice) ? h.rdmaDevice : undefined;
+    return { name: h.name, objects: own, held: h, facts: facts(s, h.kind, { link, pci, rdmaName }) };
+  });
+  const rest = present.filter((o) => !taken.has(o));
+  return drafts.map((d, i) => (i === 0 ? { ...d, objects: [...d.objects, ...rest] } : d));
+}
+
+/** Whether an object (`netdev:eth1`, `pci:…`, `rdma:…`) is in this snapshot at all. */
+function isPresentAnywhere(o: string, s: InventorySnapshot): boolean {
+  const [type, ...rest] = o.split(':');
+  const v = rest.join(':');
+  return type === 'netdev' ? s.links.some((l) => l.name === v) : type === 'pci' ? s.pci.has(v) : s.ib.some((d) => d.name === v);
 }
 
 function facts(s: InventorySnapshot, kind: DeviceKind, d: { link?: Link | undefined; pci?: PciFunction | undefined; rdmaName?: string | undefined }): DeviceFacts {

@@ -18,7 +18,9 @@ const MAIN_TABLE = 254;
 /** Uplink ifindex → why it is one. */
 export function uplinkIndexes(links: readonly Link[], defaultRoutes: readonly Route[], addrs: readonly Addr[], nodeIps: readonly string[]): Map<number, string> {
   const out = new Map<number, string>();
-  for (const r of defaultRoutes) {
+  // In a fixed order (family, metric, interface), so the reason given does not depend on the kernel's dump order.
+  const routes = [...defaultRoutes].sort((a, b) => a.family - b.family || (a.priority ?? 0) - (b.priority ?? 0) || (a.oif ?? 0) - (b.oif ?? 0));
+  for (const r of routes) {
     if (r.dst !== 'default' || r.table !== MAIN_TABLE || (r.type ?? 'unicast') !== 'unicast') continue;
     const family = r.family === 10 ? 'IPv6' : 'IPv4';
     const why = `carries the node's ${family} default route${r.priority ? ` (metric ${r.priority})` : ''}`;
@@ -27,7 +29,7 @@ export function uplinkIndexes(links: readonly Link[], defaultRoutes: readonly Ro
   }
   const ips = new Set(nodeIps.map(canonicalIp));
   if (ips.size > 0) {
-    for (const a of addrs) {
+    for (const a of [...addrs].sort((x, y) => (x.address < y.address ? -1 : x.address > y.address ? 1 : 0))) {
       if (ips.has(canonicalIp(a.address)) && !out.has(a.index)) out.set(a.index, `holds the node's InternalIP ${a.address}`);
     }
   }

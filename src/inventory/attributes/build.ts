@@ -3,30 +3,16 @@
  * within the API limits by construction: values are typed, lists are cut on
  * whole items, free text is cut to 64 UTF-8 bytes on a character boundary,
  * and when more than 32 attributes would result the lowest-priority ones are
- * dropped (and listed).
+ * dropped (and listed). The standard attributes come first; netclaim's own
+ * values are here, DraNet's (the `dranet` naming) in dranet.ts.
  */
-import type { AttachedPrograms } from '../../kernel/bpf/ebpf-types.ts';
-import type { EthtoolLinkModes } from '../../kernel/netlink/genl/ethtool-types.ts';
-import type { RdmaPort } from '../../kernel/netlink/rdma/rdma-types.ts';
-import type { Addr } from '../../kernel/netlink/route/addr-types.ts';
-import type { Link } from '../../kernel/netlink/route/link-types.ts';
-import type { IbDevice, PciFunction } from '../../kernel/sysfs/sysfs-types.ts';
-import type { DeviceKind } from '../model.ts';
+import type { PciFunction } from '../../kernel/sysfs/sysfs-types.ts';
+import { dranetAttributeValues } from './dranet.ts';
+import type { DeviceFacts } from './facts.ts';
 import { type Attributes, type AttributeValue, fitList, fitText, MAX_ATTRIBUTES_PER_DEVICE } from './limits.ts';
 import { ATTRIBUTES, type AttributeName, type AttributeNaming, qualifiedName, STANDARD } from './names.ts';
 
-/** Everything known about one device, from every source. */
-export interface DeviceFacts {
-  readonly kind: DeviceKind;
-  readonly link?: Link;
-  readonly addrs: readonly Addr[];
-  readonly pci?: PciFunction;
-  readonly rdmaName?: string;
-  readonly ib?: IbDevice;
-  readonly rdmaPort?: RdmaPort;
-  readonly ethtool?: EthtoolLinkModes;
-  readonly ebpf?: AttachedPrograms;
-}
+export type { DeviceFacts } from './facts.ts';
 
 /** ARPHRD_* → the encapsulation names iproute2 prints. */
 const ENCAPSULATION: Readonly<Record<number, string>> = {
@@ -38,7 +24,7 @@ const str = (s: string | undefined): AttributeValue | undefined => (s === undefi
 const int = (n: number | undefined): AttributeValue | undefined => (n === undefined ? undefined : { int: n });
 const bool = (b: boolean | undefined): AttributeValue | undefined => (b === undefined ? undefined : { bool: b });
 
-/** Our attribute values, unqualified, before limits (undefined = not published). */
+/** netclaim's attribute values, unqualified, before limits (undefined = not published). */
 export function attributeValues(f: DeviceFacts): Record<AttributeName, AttributeValue | undefined> {
   const { link, pci, ib, rdmaPort, ebpf } = f;
   const port = ib?.ports.find((p) => p.port === (rdmaPort?.port ?? 1)) ?? ib?.ports[0];
@@ -93,6 +79,16 @@ function uniqueSorted(names: readonly (string | undefined)[] | undefined): strin
   return [...new Set((names ?? []).filter((n): n is string => !!n))].sort();
 }
 
+/**
+ * `resource.kubernetes.io/pciBusID`: the PCI address in extended BDF notation
+ * (`0000:17:00.0`), only in the form upstream's GetPCIBusIDAttribute accepts
+ * (k8s.io/dynamic-resource-allocation/deviceattribute pci.go verifyPCIBDFFormat),
+ * so it equals what a GPU driver publishes for the same function.
+ */
+export function pciBusId(pci: PciFunction | undefined): string | undefined {
+  return pci && /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f]$/.test(pci.address) ? pci.address : undefined;
+}
+
 /** The published attribute map (standard ones first), and what was dropped to fit. */
 export function deviceAttributes(f: DeviceFacts, naming: AttributeNaming): { attributes: Attributes; dropped: string[] } {
   const out: Record<string, AttributeValue> = {};
@@ -103,8 +99,9 @@ export function deviceAttributes(f: DeviceFacts, naming: AttributeNaming): { att
     else out[name] = v;
   };
   put(STANDARD.pcieRoot, str(f.pci?.pcieRoot));
+  put(STANDARD.pciBusID, str(pciBusId(f.pci)));
   put(STANDARD.numaNode, int(f.pci?.numaNode));
-  const values = attributeValues(f);
+  const values: Partial<Record<AttributeName, AttributeValue | undefined>> = naming === 'dranet' ? dranetAttributeValues(f) : attributeValues(f);
   for (const name of ATTRIBUTES) {
     const q = qualifiedName(name, naming);
     if (q !== undefined) put(q, values[name]);

@@ -35,7 +35,7 @@ describe('API limits', () => {
 
 const arbText = fc.string({ maxLength: 120 });
 const arbFacts: fc.Arbitrary<DeviceFacts> = fc.record({
-  kind: fc.constantFrom<DeviceKind>('pci', 'vf', 'virtual', 'rdma'),
+  kind: fc.constantFrom<DeviceKind>('pci', 'vf', 'virtual', 'rdma', 'synthetic'),
   name: fc.string({ minLength: 1, maxLength: 15 }),
   alias: fc.option(arbText, { nil: undefined }),
   mtu: fc.integer({ min: 68, max: 65535 }),
@@ -70,8 +70,9 @@ describe('deviceAttributes', () => {
       const { attributes, dropped } = deviceAttributes(f, naming);
       expect(attributeProblems(attributes)).toEqual([]);
       expect(Object.keys(attributes).length).toBeLessThanOrEqual(MAX_ATTRIBUTES_PER_DEVICE);
-      // Priority: identity attributes are never the ones dropped.
+      // Priority: identity attributes are never the ones dropped; DraNet's 23 and the 3 standard ones always fit.
       expect(dropped).not.toContain('netclaim.dev/ifName');
+      if (naming === 'dranet') expect(dropped).toEqual([]);
     }), { numRuns: 500 });
   });
 
@@ -80,6 +81,8 @@ describe('deviceAttributes', () => {
     const full: DeviceFacts = { ...f, link: { ...f.link!, alias: 'uplink to spine', permMac: '02:00:00:00:00:99' }, addrs: [{ index: 5, family: 2, address: '10.0.0.1', prefixLen: 24, scope: 'global', flags: [], rawFlags: 0 } as never, { index: 5, family: 10, address: 'fd00::1', prefixLen: 64, scope: 'global', flags: [], rawFlags: 0 } as never], ebpf: { tcFilters: [{ direction: 'ingress', prio: 1, handle: 1, protocol: 'all', name: 'f' }], tcx: [{ direction: 'egress', progId: 1, name: 't' }], xdp: [{ mode: 'generic', progId: 2, name: 'x' }] }, ethtool: { speed: 100000, duplex: 'full' } };
     const { attributes, dropped } = deviceAttributes(full, 'netclaim');
     expect(Object.keys(attributes)).toHaveLength(32);
-    expect(dropped).toEqual(['netclaim.dev/xdpProgramName', 'netclaim.dev/alias', 'netclaim.dev/permMac', 'netclaim.dev/duplex']);
+    // The three standard attributes come first and are never the ones dropped.
+    expect(Object.keys(attributes).slice(0, 3)).toEqual(['resource.kubernetes.io/pcieRoot', 'resource.kubernetes.io/pciBusID', 'resource.kubernetes.io/numaNode']);
+    expect(dropped).toEqual(['netclaim.dev/tcxProgramNames', 'netclaim.dev/xdpProgramName', 'netclaim.dev/alias', 'netclaim.dev/permMac', 'netclaim.dev/duplex']);
   });
 });

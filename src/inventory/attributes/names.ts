@@ -1,17 +1,22 @@
 /**
  * Attribute names. netclaim publishes under its driver domain; the Kubernetes
  * standard attributes use `resource.kubernetes.io`. A DraNet compatibility
- * mode renames ours to `dra.net/...` so DeviceClasses written for DraNet keep
- * working (see docs/inventory.md).
+ * mode renames ours to `dra.net/...`, with DraNet's values (dranet.ts), so
+ * DeviceClasses written for DraNet keep working (docs/migrate-from-dranet.md).
  */
 
 /** The driver name, and the domain of netclaim's own attributes. */
 export { DRIVER_NAME } from '../../common/driver.ts';
 import { DRIVER_NAME } from '../../common/driver.ts';
 
-/** Standard attributes (k8s.io/dynamic-resource-allocation/deviceattribute). */
+/**
+ * Standard attributes (k8s.io/dynamic-resource-allocation/deviceattribute,
+ * attribute.go: StandardDeviceAttributePCIeRoot, StandardDeviceAttributePCIBusID,
+ * StandardDeviceAttributeNUMANode), published first, in this order.
+ */
 export const STANDARD = {
   pcieRoot: 'resource.kubernetes.io/pcieRoot',
+  pciBusID: 'resource.kubernetes.io/pciBusID',
   numaNode: 'resource.kubernetes.io/numaNode',
 } as const;
 
@@ -30,14 +35,21 @@ export const ATTRIBUTES = [
 
 export type AttributeName = (typeof ATTRIBUTES)[number];
 
-/** DraNet's names for the attributes both drivers publish (compatibility mode). */
-export const DRANET_NAMES: Partial<Record<AttributeName, string>> = {
+/**
+ * DraNet's names for the attributes both drivers publish (compatibility
+ * mode): all 23 of kubernetes-sigs/dranet pkg/apis/attributes.go.
+ */
+const DRANET = {
   ifName: 'ifName', pciAddress: 'pciAddress', mac: 'mac', mtu: 'mtu', encapsulation: 'encapsulation',
   alias: 'alias', state: 'state', type: 'type', ipv4: 'ipv4', ipv6: 'ipv6', tcFilterNames: 'tcFilterNames',
   tcxProgramNames: 'tcxProgramNames', ebpf: 'ebpf', sriov: 'sriov', sriovVfs: 'sriovVfs', sriovVf: 'isSriovVf',
   virtual: 'virtual', rdma: 'rdma', rdmaDevice: 'rdmaDevice', numaNode: 'numaNode', pciVendor: 'pciVendor',
   pciDevice: 'pciDevice', pciSubsystem: 'pciSubsystem',
-};
+} as const satisfies Partial<Record<AttributeName, string>>;
+export const DRANET_NAMES: Readonly<Partial<Record<AttributeName, string>>> = DRANET;
+
+/** Our attributes that have a DraNet counterpart. */
+export type DranetAttribute = keyof typeof DRANET;
 export const DRANET_DOMAIN = 'dra.net';
 
 export type AttributeNaming = 'netclaim' | 'dranet';
