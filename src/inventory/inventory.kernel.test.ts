@@ -4,7 +4,7 @@
  * Every published attribute is cross-checked against `ip -j`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNetns, deleteNetns, ip, ipJson, kernelHasLinkKind, needsQemuLane, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
@@ -57,7 +57,7 @@ function crossCheck(ns: TestNetns, d: Device): void {
 }
 
 describe(`inventory discovery (${testLibc.backend})`, () => {
-  it('publishes veth, macvlan, vxlan and bridge devices with attributes that match ip', () => {
+  it('publishes veth, macvlan and vxlan devices with attributes that match ip; a bridge never (the kernel will not move it)', () => {
     const ns = createNetns('inv');
     const [va, vb, mv, vx, br] = ['a', 'b', 'm', 'x', 'r'].map((t) => uniqueName(t));
     ip(ns, 'link', 'add', va!, 'mtu', '9000', 'type', 'veth', 'peer', 'name', vb!);
@@ -70,7 +70,7 @@ describe(`inventory discovery (${testLibc.backend})`, () => {
     ip(ns, 'addr', 'add', 'fd42::1/64', 'dev', va!, 'nodad');
     ip(ns, 'link', 'set', va!, 'alias', 'storage uplink');
     const inv = inventory(ns);
-    expect(inv.devices.map((d) => d.name).sort()).toEqual([va, vb, mv, vx, br].sort());
+    expect(inv.devices.map((d) => d.name).sort()).toEqual([va, vb, mv, vx].sort());
     for (const d of inv.devices) {
       expect(d.kind).toBe('virtual');
       crossCheck(ns, d);
@@ -79,10 +79,15 @@ describe(`inventory discovery (${testLibc.backend})`, () => {
     expect(s(a, 'alias')).toBe('storage uplink');
     expect(s(a, 'speed')).toBe(10000); // veth reports 10 Gb/s through ethtool
     expect(s(a, 'ebpf')).toBe(false);
-    expect(inv.exclusions.map((e) => [e.ifName, e.code])).toEqual([['lo', 'loopback']]);
+    expect(inv.exclusions.map((e) => [e.ifName, e.code]).sort()).toEqual([[br, 'netns-local'], ['lo', 'loopback']].sort());
+    // 6.15+ says so in the link (IFLA_NETNS_IMMUTABLE), up to 6.11 in ethtool's netns-local feature; 6.12-6.14 in neither (the kind list).
+    const reason = inv.exclusions.find((e) => e.ifName === br)!.reason;
+    const [major, minor] = release().split('.').map(Number) as [number, number];
+    const v = major * 100 + minor;
+    expect(reason).toMatch(v >= 615 ? /IFLA_NETNS_IMMUTABLE/ : v <= 611 ? /netns-local \(ethtool feature\)/ : /bridge devices cannot change namespace/);
   });
 
-  it('leaves out the default-route uplink and its bridge members, veth by default', () => {
+  it('leaves out every default-route uplink (backup routes too) and its bridge members; veth only when opted in', () => {
     const ns = createNetns('inv');
     const [up, br, m1, m1p, other, otherp] = ['u', 'br', 'm', 'mp', 'o', 'op'].map((t) => uniqueName(t));
     ip(ns, 'link', 'add', br!, 'type', 'bridge');
@@ -94,10 +99,14 @@ describe(`inventory discovery (${testLibc.backend})`, () => {
     ip(ns, 'route', 'add', 'default', 'via', '192.0.2.1', 'dev', br!, 'metric', '10');
     ip(ns, 'addr', 'add', '198.51.100.2/24', 'dev', up!);
     ip(ns, 'route', 'add', 'default', 'via', '198.51.100.1', 'dev', up!, 'metric', '20');
-    const inv = inventory(ns, { includeKinds: [] });
+    const free = uniqueName('f');
+    ip(ns, 'link', 'add', free, 'type', 'vxlan', 'id', '8', 'dstport', '4789');
+    const inv = inventory(ns, { includeKinds: ['vxlan'] });
     const code = (n: string): string | undefined => inv.exclusions.find((e) => e.ifName === n)?.code;
-    expect([code(br!), code(m1!), code(other!), code(m1p!)]).toEqual(['uplink', 'uplink-member', 'veth', 'veth']);
-    expect(inv.devices.map((d) => d.name)).toEqual([up]); // the metric-20 default is not the uplink
+    expect([code(br!), code(m1!), code(other!), code(m1p!)]).toEqual(['uplink', 'uplink-member', 'kind-not-included', 'kind-not-included']);
+    // The metric-20 default is a backup route the node still needs: an uplink too.
+    expect(code(up!)).toBe('uplink');
+    expect(inv.devices.map((d) => d.name)).toEqual([free]);
   });
 
   it.skipIf(!hasDummy || !hasBond || !hasVlan)(`publishes dummy and vlan, leaves out bond slaves of a bond uplink${!hasDummy || !hasBond || !hasVlan ? ` (${needsQemuLane('dummy, 8021q and bonding')})` : ''}`, () => {

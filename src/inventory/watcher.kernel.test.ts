@@ -12,6 +12,7 @@ import { createNetns, ip, kernelAtLeast, testLibc, uniqueName } from '../../test
 import type { InventoryDiff } from './diff.ts';
 import { DEFAULT_OPTIONS } from './options.ts';
 import { InventoryWatcher } from './watcher.ts';
+import { heldDevicesFile } from '../driver/state/held-devices-file.ts';
 
 const emptySys = mkdtempSync(join(tmpdir(), 'nc-sys-'));
 afterAll(() => rmSync(emptySys, { recursive: true, force: true }));
@@ -118,5 +119,39 @@ describe(`InventoryWatcher (${testLibc.backend})`, () => {
     const gone = nextDiff(w, (d) => d.removed.some((x) => x.name === a));
     w.release(a!);
     await gone;
+  });
+
+  it('a restarted watcher publishes held devices from its first snapshot, with the attributes the last run saved', () => {
+    const ns = createNetns('w');
+    const pod = createNetns('pod');
+    const state = mkdtempSync(join(tmpdir(), 'nc-state-'));
+    try {
+      const [a, b] = ['a', 'b'].map((t) => uniqueName(t));
+      ip(ns, 'link', 'add', a!, 'mtu', '2100', 'type', 'veth', 'peer', 'name', b!);
+      const options = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
+      // First run: publishes, holds and moves `a` into a pod, then dies.
+      const first = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, options, { libc: testLibc, ebpfPollMs: 0, heldStore: heldDevicesFile(state) });
+      first.start();
+      first.hold(a!);
+      ip(ns, 'link', 'set', a!, 'netns', pod.name);
+      // Second run: holds what the claim records say before its first snapshot.
+      const second = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, options, { libc: testLibc, ebpfPollMs: 0, heldStore: heldDevicesFile(state) });
+      watchers.push(first, second);
+      second.hold(a!, { kind: 'virtual', ifName: a! });
+      const d = second.start().devices.find((x) => x.name === a);
+      expect(d).toMatchObject({ held: true, netdevPresent: false, ifName: a });
+      expect(d!.attributes['netclaim.dev/mtu']).toEqual({ int: 2100 });
+      // Without the saved form, the claim record's hint still keeps it published (no attributes left to show).
+      const third = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, options, { libc: testLibc, ebpfPollMs: 0 });
+      watchers.push(third);
+      third.hold(a!, { kind: 'virtual', ifName: a! });
+      expect(third.start().devices.find((x) => x.name === a)).toMatchObject({ held: true, ifName: a });
+      // And a watcher that holds nothing does not invent it.
+      const fourth = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, options, { libc: testLibc, ebpfPollMs: 0, heldStore: heldDevicesFile(state) });
+      watchers.push(fourth);
+      expect(fourth.start().devices.some((x) => x.name === a)).toBe(false);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 });

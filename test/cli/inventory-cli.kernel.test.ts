@@ -27,7 +27,7 @@ describe('netclaim inventory', () => {
       expect(r.status, `exit ${r.status}, signal ${r.signal}, error ${r.error?.message}, stderr: ${r.stderr}`).toBe(0);
       return JSON.parse(r.stdout) as SliceJson;
     };
-    const out = run();
+    const out = run('--include-kind', 'macvlan');
     expect(out.driver).toBe('netclaim.dev');
     expect(out.devices.map((d) => d.name)).toEqual([m]);
     const oracle = ipJson<{ ifname: string; ifindex: number; mtu: number; address: string }[]>(ns, 'link', 'show', m!)[0]!;
@@ -35,25 +35,30 @@ describe('netclaim inventory', () => {
       'netclaim.dev/ifName': { string: oracle.ifname }, 'netclaim.dev/mtu': { int: oracle.mtu },
       'netclaim.dev/mac': { string: oracle.address }, 'netclaim.dev/ipv4': { string: '10.3.0.1/16' }, 'netclaim.dev/type': { string: 'macvlan' },
     });
-    expect(out.exclusions.map((e) => [e.ifName, e.code]).sort()).toEqual([[a, 'veth'], [b, 'veth'], ['lo', 'loopback']].sort());
-    // Options: veths published, names excluded, a CEL filter, DraNet names.
-    expect(run('--include-veth', '--exclude', b!).devices.map((d) => d.name).sort()).toEqual([a, m].sort());
-    expect(run('--include-veth', '--filter', 'device.attributes["netclaim.dev"].type == "veth" && device.attributes["netclaim.dev"].mtu == 9000').devices.map((d) => d.name)).toEqual([a]);
-    expect(Object.keys(run('--naming', 'dranet').devices[0]!.attributes)).toContain('dra.net/ifName');
+    expect(out.exclusions.map((e) => [e.ifName, e.code]).sort()).toEqual([[a, 'kind-not-included'], [b, 'kind-not-included'], ['lo', 'loopback']].sort());
+    // By default no virtual kind is published.
+    expect(run().devices).toEqual([]);
+    // Options: kinds (comma lists, repeated, and the --include-veth alias), names excluded, a CEL filter, DraNet names.
+    expect(run('--include-kind', 'macvlan,veth', '--exclude', b!).devices.map((d) => d.name).sort()).toEqual([a, m].sort());
+    expect(run('--include-kind', 'macvlan', '--include-veth').devices.map((d) => d.name).sort()).toEqual([a, b, m].sort());
+    expect(run('--include-kind', '*', '--filter', 'device.attributes["netclaim.dev"].type == "veth" && device.attributes["netclaim.dev"].mtu == 9000').devices.map((d) => d.name)).toEqual([a]);
+    expect(Object.keys(run('--naming', 'dranet', '--include-kind', 'macvlan').devices[0]!.attributes)).toContain('dra.net/ifName');
+    // The node's InternalIP makes its interface an uplink.
+    expect(run('--include-kind', 'macvlan', '--node-ip', '10.3.0.1').exclusions.find((e) => e.ifName === m)).toMatchObject({ code: 'uplink' });
   });
 
   it('prints a readable table with the excluded interfaces and why', () => {
     const ns = createNetns('cli');
     const m = uniqueName('m');
     ip(ns, 'link', 'add', m, 'type', 'vxlan', 'id', '5', 'dstport', '4789');
-    const text = execFileSync(process.execPath, [bin, 'inventory', '--netns', ns.path, '--sysfs-root', emptySys], { encoding: 'utf8' });
+    const text = execFileSync(process.execPath, [bin, 'inventory', '--netns', ns.path, '--sysfs-root', emptySys, '--include-kind', 'vxlan'], { encoding: 'utf8' });
     expect(text).toMatch(new RegExp(`^DEVICE\\s+KIND\\s+INTERFACE\\s+PCI\\s+NUMA\\s+PCIE ROOT\\s+RDMA\\s+SPEED\\s+STATE\\n${m}\\s+virtual\\s+${m}\\s`));
-    expect(text).toContain('EXCLUDED\n  lo: loopback interface [loopback]');
+    expect(text).toContain('EXCLUDED\n  netdev lo: loopback interface [loopback]');
   });
 
   it('rejects a bad filter or naming with the flag in the message, exit code 1', () => {
     const ns = createNetns('cli');
-    for (const [args, msg] of [[['--filter', 'device.attributes['], /--filter: invalid CEL expression/], [['--naming', 'x'], /--naming must be/]] as const) {
+    for (const [args, msg] of [[['--filter', 'device.attributes['], /--filter: invalid CEL expression/], [['--naming', 'x'], /--naming must be/], [['--node-ip', 'nope'], /--node-ip: "nope" is not an IP address/], [['--include-kind', 'Mac Vlan'], /--include-kind: "Mac Vlan" is not a link kind/]] as const) {
       let err: { status: number | null; signal: string | null; stderr: string } | undefined;
       try {
         execFileSync(process.execPath, [bin, 'inventory', '--netns', ns.path, ...args], { encoding: 'utf8', stdio: 'pipe' });
@@ -70,7 +75,7 @@ describe('netclaim inventory --watch', () => {
     const ns = createNetns('cli');
     const m = uniqueName('m');
     ip(ns, 'link', 'add', m, 'type', 'vxlan', 'id', '5', 'dstport', '4789');
-    const child = spawn(process.execPath, [bin, 'inventory', '--watch', '--json', '--netns', ns.path, '--sysfs-root', emptySys], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'inventory', '--watch', '--json', '--netns', ns.path, '--sysfs-root', emptySys, '--include-kind', 'vxlan,dummy,macvlan,veth'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: string[] = [];
     let buf = '';
     const waitFor = (pred: (l: string) => boolean, ms = 15_000): Promise<string> => new Promise((resolve, reject) => {

@@ -88,7 +88,7 @@ describe('dranet naming: the values DraNet publishes', () => {
     expect(value(dranet({ kind: 'virtual', link: link(7, 'veth1', { kind: 'veth' }) }), 'isSriovVf')).toBeUndefined();
   });
 
-  it('a PCI function whose netdev is not here (in a pod) has no link attributes: no sriov, virtual, isSriovVf, mac…', () => {
+  it('a PCI function whose netdev is not in the host namespace has no link attributes: no sriov, virtual, isSriovVf, mac…', () => {
     // db.go: ifName, mac, mtu, encapsulation, alias, state, type, ipv4/6, tc*, ebpf, sriov, sriovVfs, isSriovVf and
     // virtual are all set in addLinkAttributes, which runs only for links in the host namespace.
     expect(Object.keys(dranet({ kind: 'vf', pci: { ...cx7Vf, rdmaDevices: ['mlx5_2'] }, rdmaName: 'mlx5_2' })).sort()).toEqual([
@@ -161,11 +161,18 @@ describe('dranet naming: the values DraNet publishes', () => {
     expect(value(dranet({ link: pfLink, pci: cx7 }), 'virtual')).toBe(false);
   });
 
-  it('a Hyper-V synthetic NIC: a plain device, not virtual, no PCI attributes', () => {
-    // db.go discoverNetworkInterfaces: no PCI address in the path and not under /sys/devices/virtual →
+  it('a Hyper-V synthetic NIC: a plain device, not virtual; with Accelerated Networking, its VF\'s PCI attributes', () => {
+    // db.go discoverNetworkInterfaces: no PCI address in the netvsc netdev's path and not under /sys/devices/virtual →
     // published "as if it were virtual" but with virtual=false; sriov from <netdev>/device/sriov_totalvfs (none on VMBus).
-    const a = dranet({ kind: 'synthetic', link: link(3, 'eth1', { parentDevBusName: 'vmbus', parentDevName: '000d3a6e-0000-0000-0000-000000000001' }) });
+    const netvsc = link(3, 'eth1', { parentDevBusName: 'vmbus', parentDevName: '000d3a6e-0000-0000-0000-000000000001' });
+    const a = dranet({ kind: 'synthetic', link: netvsc });
     expect([value(a, 'type'), value(a, 'virtual'), value(a, 'sriov'), value(a, 'rdma'), value(a, 'pciAddress')]).toEqual(['device', false, false, false, undefined]);
+    // The accelerated VF (its PF is on the Hyper-V host: no physfn) is one device with the netvsc NIC here; DraNet
+    // publishes it as a PCI device of its own (addPCIAttributes), whose PCI values these are.
+    const vf = pciFn('0000:00:02.0' as PciAddress, { deviceId: '101a', subsystemVendorId: '15b3', subsystemDeviceId: '0190', vendorName: 'Mellanox Technologies' });
+    const accel = dranet({ kind: 'synthetic', link: netvsc, pci: vf });
+    expect([value(accel, 'pciAddress'), value(accel, 'pciSubsystem'), value(accel, 'isSriovVf'), value(accel, 'sriov'), value(accel, 'virtual')])
+      .toEqual(['0000:00:02.0', '0190', undefined, false, false]);
   });
 
   it('sriov and sriovVfs: from the PCI function behind the netdev; sriovVfs only on SR-IOV PFs', () => {
