@@ -23,8 +23,10 @@ export function deviceHealth(d: Device, attr: (name: string) => string | undefin
   if (!d.netdevPresent && d.ifName !== undefined) return { health: 'unknown', message: 'the device is in a pod' };
   const port = attr('rdmaPortState');
   if (port !== undefined && port !== 'active') return { health: 'unhealthy', message: `RDMA port ${port}` };
+  // netclaim publishes `lowerlayerdown`, DraNet naming `lower-layer-down` (Go's LinkOperState strings).
   const state = attr('state');
-  if (state === 'lowerlayerdown' || state === 'notpresent') return { health: 'unhealthy', message: `link ${state}` };
+  const bare = state?.replaceAll('-', '');
+  if (bare === 'lowerlayerdown' || bare === 'notpresent') return { health: 'unhealthy', message: `link ${state}` };
   return { health: 'healthy' };
 }
 

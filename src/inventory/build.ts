@@ -262,6 +262,7 @@ function facts(s: InventorySnapshot, kind: DeviceKind, d: { link?: Link | undefi
   const index = d.link?.index;
   return {
     kind,
+    ...(s.numaNodes !== undefined ? { hostNumaNodes: s.numaNodes } : {}),
     addrs: index !== undefined ? s.addrs.filter((a) => a.index === index) : [],
     ...(d.link ? { link: d.link } : {}),
     ...(d.pci ? { pci: d.pci } : {}),

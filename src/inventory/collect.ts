@@ -20,6 +20,7 @@ import type { NetnsHandle } from '../kernel/netns/handle.ts';
 import { resolveBusParent } from '../kernel/sysfs/bus-device.ts';
 import { listIbDevices, rdmaCmPresent } from '../kernel/sysfs/infiniband.ts';
 import { listPciFunctions, readPciFunction } from '../kernel/sysfs/pci.ts';
+import { numaNodeCount } from '../kernel/sysfs/sysfs-files.ts';
 import type { PciFunction } from '../kernel/sysfs/sysfs-types.ts';
 import { linkCauses } from './exclusions.ts';
 import type { InventorySnapshot } from './model.ts';
@@ -80,7 +81,7 @@ function netnsLocalLinks(h: NetnsHandle, links: readonly Link[], candidates: rea
  * any namespace) — a PCI function, a VMBus device, or one the model does not
  * know — RDMA devices and their functions.
  */
-export function sysfsFacts(root: string, links: readonly Link[]): Pick<InventorySnapshot, 'linkPci' | 'linkVmbus' | 'linkUnknown' | 'pci' | 'ib' | 'rdmaCm'> {
+export function sysfsFacts(root: string, links: readonly Link[]): Pick<InventorySnapshot, 'linkPci' | 'linkVmbus' | 'linkUnknown' | 'pci' | 'ib' | 'rdmaCm' | 'numaNodes'> {
   const pci = new Map<string, PciFunction>(listPciFunctions(root, { classPrefix: '02' }).map((f) => [f.address, f]));
   const add = (addr: string): boolean => {
     if (pci.has(addr)) return true;
@@ -102,7 +103,8 @@ export function sysfsFacts(root: string, links: readonly Link[]): Pick<Inventory
   }
   const ib = listIbDevices(root);
   for (const d of ib) if (d.pciAddress !== undefined) add(d.pciAddress);
-  return { linkPci, linkVmbus, linkUnknown, pci, ib, rdmaCm: rdmaCmPresent(root) };
+  const numaNodes = numaNodeCount(root);
+  return { linkPci, linkVmbus, linkUnknown, pci, ib, rdmaCm: rdmaCmPresent(root), ...(numaNodes !== undefined ? { numaNodes } : {}) };
 }
 
 /** Links with no direct cause to leave them out: only these get ethtool and eBPF queries. */

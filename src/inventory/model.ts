@@ -36,6 +36,8 @@ export interface InventorySnapshot {
   /** RDMA ports from RDMA netlink (netdev association as seen from this namespace). */
   readonly rdmaPorts: readonly RdmaPort[];
   readonly rdmaNetnsMode?: RdmaNetnsMode;
+  /** NUMA nodes of the host (sysfs), when known: DraNet publishes `numaNode` only on hosts with several. */
+  readonly numaNodes?: number;
   /** `/dev/infiniband/rdma_cm` exists. */
   readonly rdmaCm: boolean;
   /** Per ifindex. */

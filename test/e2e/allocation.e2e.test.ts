@@ -77,7 +77,7 @@ describe('scenario 8: matchAttribute over a published attribute', () => {
       cleanups.push(() => deleteDevice(node, name));
       await publishedDevice(node, name);
     }
-    const prefix = (p: string): string => `device.attributes["netclaim.dev"].?ifName.orValue("").startsWith("${p}")`;
+    const prefix = (p: string): string => `device.attributes["netclaim.dev"].ifName.startsWith("${p}")`;
     const spec = (left: string, right: string): Record<string, unknown> => claimSpec(
       [request('left', prefix(left)), request('right', prefix(right))], undefined,
       [{ requests: ['left', 'right'], matchAttribute: 'netclaim.dev/alias' }]);

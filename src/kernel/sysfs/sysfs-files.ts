@@ -6,7 +6,7 @@
  * and hot-unplug — and leaves it to the caller to decide what is required.
  */
 import { readFileSync, readdirSync, readlinkSync, realpathSync, existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 
 /** The sysfs mount the readers use unless told otherwise. */
 export const DEFAULT_SYSFS_ROOT = '/sys';
@@ -73,4 +73,10 @@ export const isPlainName = (name: string): boolean =>
 /** Sorts names with trailing numbers numerically (`uverbs2` before `uverbs10`). */
 export function naturalCompare(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
+}
+
+/** How many NUMA nodes the host has (`/sys/devices/system/node/nodeN`); undefined when sysfs does not say. */
+export function numaNodeCount(root: string): number | undefined {
+  const n = listDir(join(root, 'devices', 'system', 'node')).filter((d) => /^node\d+$/.test(d)).length;
+  return n === 0 ? undefined : n;
 }

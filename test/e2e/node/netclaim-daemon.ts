@@ -35,13 +35,19 @@ export function daemonReady(node: E2eNodeState): boolean {
 }
 
 /**
- * extraArgs: what a chart value adds to the DaemonSet's args (e.g. `--include-veth` for
- * `includeVeth: true`); everything else is install.yaml's.
+ * The chart value every e2e daemon runs with: the node's devices are macvlans, a virtual kind
+ * published only when opted in (`includeKinds: [macvlan]`).
+ */
+export const E2E_VALUE_ARGS: readonly string[] = ['--include-kind=macvlan'];
+
+/**
+ * extraArgs: what other chart values add to the DaemonSet's args (e.g. `--include-veth` for
+ * `includeVeth: true`); everything else is install.yaml's, plus E2E_VALUE_ARGS.
  */
 export async function startNetclaim(node: E2eNodeState, opts: { podUid?: string; env?: NodeJS.ProcessEnv; waitReady?: boolean; extraArgs?: string[] } = {}): Promise<NetclaimDaemon> {
   const podUid = opts.podUid ?? `00000000-0000-4000-8000-${String(process.pid).padStart(6, '0')}${String(++generation).padStart(6, '0')}`;
   const logPath = join(node.logs, `netclaim-${podUid.slice(-12)}.log`);
-  const args = [...node.daemonArgs.map((a) => a.replace('$(NODE_NAME)', node.nodeName)), ...(opts.extraArgs ?? [])];
+  const args = [...node.daemonArgs.map((a) => a.replace('$(NODE_NAME)', node.nodeName)), ...E2E_VALUE_ARGS, ...(opts.extraArgs ?? [])];
   const child = nodeProcesses(node).spawn(nodeBin, [join(repo, 'dist', 'netclaim.mjs'), ...args], logPath, {
     NODE_NAME: node.nodeName, POD_UID: podUid, KUBECONFIG: node.netclaimKubeconfig, ...opts.env,
   });
