@@ -47,8 +47,10 @@ export const DEFAULT_OPTIONS: InventoryOptions = {
   excludeNames: [],
 };
 
-/** `*` and `?` globs, anchored. */
+/** `*` and `?` globs, anchored. One combined test first: most names match none. */
 export function globMatcher(globs: readonly string[]): (name: string) => string | undefined {
-  const compiled = globs.map((g) => [g, new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)] as const);
-  return (name) => compiled.find(([, re]) => re.test(name))?.[0];
+  const source = (g: string): string => `^${g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`;
+  const compiled = globs.map((g) => [g, new RegExp(source(g))] as const);
+  const any = globs.length === 0 ? undefined : new RegExp(globs.map((g) => `(?:${source(g)})`).join('|'));
+  return (name) => (any?.test(name) ? compiled.find(([, re]) => re.test(name))?.[0] : undefined);
 }

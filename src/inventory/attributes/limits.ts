@@ -26,8 +26,20 @@ export type AttributeValue =
 /** Qualified name → value, as a device's `attributes` map in a ResourceSlice. */
 export type Attributes = Readonly<Record<string, AttributeValue>>;
 
+/** Names already checked: a node publishes the same few dozen names on every device. */
+const qualifiedNames = new Map<string, boolean>();
+
 /** `domain/identifier` or a bare identifier, as the API validates it. */
 export function isQualifiedName(name: string): boolean {
+  let ok = qualifiedNames.get(name);
+  if (ok === undefined) {
+    ok = checkQualifiedName(name);
+    if (qualifiedNames.size < 4096) qualifiedNames.set(name, ok);
+  }
+  return ok;
+}
+
+function checkQualifiedName(name: string): boolean {
   const parts = name.split('/');
   if (parts.length === 1) return IDENTIFIER.test(name);
   if (parts.length !== 2) return false;
@@ -45,7 +57,8 @@ export function valueProblem(v: AttributeValue): string | undefined {
   return typeof v.bool === 'boolean' ? undefined : 'not a boolean';
 }
 
-const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
+/** Bytes of UTF-8; ASCII (nearly every value) needs no encoding pass. */
+const utf8Length = (s: string): number => (/^[\x00-\x7f]*$/.test(s) ? s.length : Buffer.byteLength(s, 'utf8'));
 
 /**
  * A string that fits: cut to 64 bytes on a character boundary. Used only for
