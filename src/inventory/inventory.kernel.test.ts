@@ -3,11 +3,13 @@
  * with an empty sysfs fixture root so this machine's own PCI devices stay out.
  * Every published attribute is cross-checked against `ip -j`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNetns, deleteNetns, ip, ipJson, kernelHasLinkKind, needsQemuLane, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { buildInventory } from './build.ts';
 import { collectSnapshot } from './collect.ts';
 import type { Device } from './model.ts';
@@ -124,6 +126,67 @@ describe(`inventory discovery (${testLibc.backend})`, () => {
     for (const d of inv.devices) crossCheck(ns, d);
     expect(inv.devices.map((d) => s(d, 'type')).sort()).toEqual(['dummy', 'vlan']);
     expect([bond, s1, s2].map((n) => inv.exclusions.find((e) => e.ifName === n)?.code)).toEqual(['uplink', 'uplink-member', 'uplink-member']);
+  });
+
+  it('a macvlan built on top of the uplink stays publishable; the uplink\'s macvlan parent (a lower device) does not', () => {
+    const ns = createNetns('inv');
+    const [a, b, child, up] = ['a', 'b', 'c', 'u'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', a!, 'type', 'veth', 'peer', 'name', b!);
+    ip(ns, 'link', 'add', child!, 'link', a!, 'type', 'macvlan');
+    ip(ns, 'link', 'add', up!, 'link', b!, 'type', 'macvlan');
+    for (const n of [a!, b!, up!]) ip(ns, 'link', 'set', n, 'up');
+    ip(ns, 'addr', 'add', '192.0.2.2/24', 'dev', a!);
+    ip(ns, 'route', 'add', 'default', 'via', '192.0.2.1', 'dev', a!);
+    ip(ns, 'addr', 'add', '198.51.100.2/24', 'dev', up!);
+    ip(ns, 'route', 'add', 'default', 'via', '198.51.100.1', 'dev', up!, 'metric', '500');
+    const inv = inventory(ns, { includeKinds: ['macvlan', 'veth'] });
+    const code = (n: string): string | undefined => inv.exclusions.find((e) => e.ifName === n)?.code;
+    expect(inv.devices.map((d) => d.ifName)).toEqual([child]);
+    expect([code(a!), code(up!), code(b!)]).toEqual(['uplink', 'uplink', 'uplink-member']);
+  });
+
+  it.skipIf(!hasDummy || !hasVlan)(`a VLAN uplink excludes its parent${!hasDummy || !hasVlan ? ` (${needsQemuLane('dummy and 8021q')})` : ''}`, () => {
+    const ns = createNetns('inv');
+    const [parent, vlan, other] = ['pa', 'vl', 'ot'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', parent!, 'type', 'dummy');
+    ip(ns, 'link', 'add', other!, 'type', 'dummy');
+    ip(ns, 'link', 'add', 'link', parent!, 'name', vlan!, 'type', 'vlan', 'id', '100');
+    for (const n of [parent!, vlan!]) ip(ns, 'link', 'set', n, 'up');
+    ip(ns, 'addr', 'add', '192.0.2.2/24', 'dev', vlan!);
+    ip(ns, 'route', 'add', 'default', 'via', '192.0.2.1', 'dev', vlan!);
+    const inv = inventory(ns);
+    expect(inv.devices.map((d) => d.ifName)).toEqual([other]);
+    expect(inv.exclusions.find((e) => e.ifName === parent)).toMatchObject({ code: 'uplink-member', reason: `lower device of uplink ${vlan}` });
+  });
+
+  it.skipIf(!hasDummy || !hasBond)(`a bond that is not the uplink: the bond is immovable, its members enslaved${!hasDummy || !hasBond ? ` (${needsQemuLane('dummy and bonding')})` : ''}`, () => {
+    const ns = createNetns('inv');
+    const [bond, s1, s2] = ['bo', 's', 's'].map((t) => uniqueName(t));
+    ip(ns, 'link', 'add', bond!, 'type', 'bond', 'mode', 'active-backup');
+    for (const x of [s1!, s2!]) { ip(ns, 'link', 'add', x, 'type', 'dummy'); ip(ns, 'link', 'set', x, 'master', bond!); }
+    const inv = inventory(ns);
+    expect(inv.devices).toEqual([]);
+    expect([bond, s1, s2].map((n) => inv.exclusions.find((e) => e.ifName === n)?.code)).toEqual(['netns-local', 'enslaved', 'enslaved']);
+  });
+
+  it('this machine\'s own NICs, read through the real /sys and the host namespace (read-only): no uplink function, no ifb published', () => {
+    const host = NetnsHandle.current({ libc: testLibc });
+    try {
+      const options = opts({ includeKinds: [] });
+      const inv = buildInventory(collectSnapshot(host, { sysfsRoot: '/sys', details: false }, options), options);
+      // Oracles: the default routes `ip` shows, and the PCI function each uplink's sysfs device path walks up to.
+      const routes = JSON.parse(execFileSync('ip', ['-j', 'route', 'show', 'default'], { encoding: 'utf8' })) as { dev?: string }[];
+      const uplinks = [...new Set(routes.map((r) => r.dev).filter((d): d is string => d !== undefined))];
+      for (const dev of uplinks) {
+        const bdf = realpathSync(`/sys/class/net/${dev}`).split('/').reverse().find((p) => /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(p));
+        expect(inv.devices.some((d) => d.ifName === dev || (bdf !== undefined && (d.pciAddress === bdf || d.objects?.includes(`pci:${bdf}`)))), `uplink ${dev} (${bdf})`).toBe(false);
+        expect(inv.exclusions.find((e) => e.ifName === dev)?.code).toBe('uplink');
+        if (bdf !== undefined) expect(inv.exclusions.find((e) => e.pciAddress === bdf)?.code).toBe('uplink');
+      }
+      expect(inv.devices.some((d) => d.ifName?.startsWith('ifb'))).toBe(false);
+    } finally {
+      host.close();
+    }
   });
 
   it('keeps working when a device moves away: a virtual netdev leaves the inventory of its namespace', () => {

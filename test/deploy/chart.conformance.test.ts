@@ -35,6 +35,7 @@ const EVERYTHING = {
   logLevel: 'debug',
   filter: 'device.attributes["dra.net"].rdma == true || device.attributes["dra.net"].virtual == false',
   exclude: ['eth0', 'ib*'],
+  includeKinds: ['macvlan', 'ipvlan'],
   includeVeth: true,
   compat: 'dranet',
   taintUnhealthy: true,
@@ -160,7 +161,7 @@ describe('the Helm chart', () => {
     const spec = podSpecOf(ds);
     const c = spec.containers[0]!;
     expect(c.args).toEqual(expect.arrayContaining([
-      '--compat=dranet', '--no-nri', '--include-veth', '--taint-unhealthy', '--evict-unreconciled', '--exclude=eth0,ib*',
+      '--compat=dranet', '--no-nri', '--include-kind=macvlan,ipvlan', '--include-veth', '--taint-unhealthy', '--evict-unreconciled', '--exclude=eth0,ib*',
       `--filter=${EVERYTHING.filter}`, '--metrics-address=:9300', '--log-level=debug', '--kubelet-root-dir=/data/kubelet',
     ]));
     expect(c.args).not.toContain('--rolling-update'); // surge off: the old pod stops first
