@@ -71,7 +71,9 @@ export function linkCauses(
   const admin = globMatcher(o.excludeNames);
   const byIndex = new Map(s.links.map((l) => [l.index as number, l]));
   const { uplinks, members } = uplinkClosure(s.links, s.defaultRoutes, s.addrs, o.nodeIps);
-  const switchIds = new Set(s.links.filter((l) => l.physSwitchId !== undefined && REPRESENTOR_PORT.test(l.physPortName ?? '')).map((l) => l.physSwitchId));
+  // The functions that carry VF/SF/PF representors: their `pN` port is the uplink representor (switchdev mode).
+  // Per function, not per switch id: both PFs of one adapter share the id, and one may stay in legacy mode.
+  const repOwners = new Set(s.links.filter((l) => l.physSwitchId !== undefined && REPRESENTOR_PORT.test(l.physPortName ?? '')).map((l) => s.linkPci.get(l.index) ?? `switch:${l.physSwitchId}`));
   const kinds = new Set(o.includeKinds);
   for (const l of s.links) {
     const causes: Cause[] = [];
@@ -82,7 +84,7 @@ export function linkCauses(
     if (up !== undefined) add('uplink', up);
     const member = members.get(l.index);
     if (member !== undefined) add('uplink-member', member);
-    if (isRepresentor(l, switchIds)) add('representor', `switchdev representor (port ${l.physPortName}, switch ${l.physSwitchId})`);
+    if (isRepresentor(l, repOwners.has(s.linkPci.get(l.index) ?? `switch:${l.physSwitchId}`))) add('representor', `switchdev representor (port ${l.physPortName}, switch ${l.physSwitchId})`);
     const immovable = immovableWhy(l, s.netnsLocal, s.links);
     if (immovable !== undefined) add('netns-local', immovable);
     if (master?.kind !== undefined && ENSLAVING_KINDS.has(master.kind)) {
@@ -116,11 +118,11 @@ function immovableWhy(l: Link, netnsLocal: ReadonlySet<number> | undefined, link
   return undefined;
 }
 
-function isRepresentor(l: Link, switchIds: ReadonlySet<string | undefined>): boolean {
+function isRepresentor(l: Link, functionHasRepresentors: boolean): boolean {
   if (l.physSwitchId === undefined || l.physPortName === undefined) return false;
   if (REPRESENTOR_PORT.test(l.physPortName)) return true;
-  // `p0` is the uplink representor only when its switch has representors (switchdev); in legacy mode the PF's port is `p0` too.
-  return PHYSICAL_PORT.test(l.physPortName) && switchIds.has(l.physSwitchId);
+  // `p0` is the uplink representor only on a function in switchdev mode (one with representors); in legacy mode the PF's port is `p0` too.
+  return PHYSICAL_PORT.test(l.physPortName) && functionHasRepresentors;
 }
 
 /** Why a PCI function cannot be handed to a pod through its kernel netdev, or undefined. */
