@@ -40,6 +40,7 @@ describe('decodeLink: golden RTM_NEWLINK captured from Linux 6.18', () => {
       ...DEFAULTS, index: 1, name: 'lo', type: 772, flags: IFF.IFF_UP | IFF.IFF_LOOPBACK | IFF.IFF_RUNNING | IFF.IFF_LOWER_UP,
       up: true, operState: 'UNKNOWN', mtu: 65536, minMtu: 0, maxMtu: 0, altNames: [], numTxQueues: 1, numRxQueues: 1,
       carrier: true, mac: '00:00:00:00:00:00', broadcast: '00:00:00:00:00:00',
+      netnsImmutable: true, // the kernel's own answer (IFLA_NETNS_IMMUTABLE): loopback never moves
     });
   });
 
@@ -48,7 +49,7 @@ describe('decodeLink: golden RTM_NEWLINK captured from Linux 6.18', () => {
     expect(without(l)).toEqual({
       ...DEFAULTS, ...ETHER, index: 3, name: 'ncv0', flags: IFF.IFF_BROADCAST | IFF.IFF_MULTICAST, up: false,
       operState: 'DOWN', mtu: 9000, altNames: ['ncv0-alternative-name'], alias: 'pod uplink', numTxQueues: 2,
-      numRxQueues: 2, carrier: false, mac: '02:00:00:00:00:01', kind: 'veth', link: 2,
+      numRxQueues: 2, carrier: false, mac: '02:00:00:00:00:01', kind: 'veth', link: 2, netnsImmutable: false,
     });
     expect(l.xdp).toBeUndefined();
   });
@@ -63,7 +64,7 @@ describe('decodeLink: golden RTM_NEWLINK captured from Linux 6.18', () => {
     expect(without(decodeOne(fixture('ncbr0')))).toEqual({
       ...DEFAULTS, ...ETHER, index: 4, name: 'ncbr0', flags: IFF.IFF_UP | IFF.IFF_BROADCAST | IFF.IFF_MULTICAST,
       up: true, operState: 'DOWN', mtu: 1500, altNames: [], numTxQueues: 1, numRxQueues: 1, carrier: false,
-      mac: '02:00:00:00:00:10', kind: 'bridge',
+      mac: '02:00:00:00:00:10', kind: 'bridge', netnsImmutable: true,
     });
   });
 
@@ -72,7 +73,7 @@ describe('decodeLink: golden RTM_NEWLINK captured from Linux 6.18', () => {
     expect(without(l)).toEqual({
       ...DEFAULTS, ...ETHER, tsoMaxSize: 65536, index: 5, name: 'ncvx0', flags: IFF.IFF_BROADCAST | IFF.IFF_MULTICAST,
       up: false, operState: 'DOWN', mtu: 1500, altNames: [], numTxQueues: 1, numRxQueues: 1, carrier: true,
-      mac: '02:00:00:00:00:20', kind: 'vxlan',
+      mac: '02:00:00:00:00:20', kind: 'vxlan', netnsImmutable: false,
     });
   });
 
@@ -134,11 +135,12 @@ describe('decodeLink: hand-built attributes (hardware NICs, XDP)', () => {
       w.attrU32(IFLA.IFLA_NUM_VF, 8);
       w.attrU8(IFLA.IFLA_OPERSTATE, 6);
       w.attrU8(IFLA.IFLA_CARRIER, 1);
+      w.attrU8(IFLA.IFLA_NETNS_IMMUTABLE, 1); // 67 (6.15+): an mlx5 uplink in switchdev mode
     }));
     expect(l).toEqual({
       index: 7, name: 'ncx0', type: 1, flags: 0, up: false, operState: 'UP', mtu: 0, altNames: [],
       permMac: 'b8:ce:f6:00:01:02', parentDevName: '0000:3b:00.0', parentDevBusName: 'pci', physPortName: 'p0',
-      physPortId: '00112233', physSwitchId: 'aabbccddeeff0011', numVf: 8, carrier: true,
+      physPortId: '00112233', physSwitchId: 'aabbccddeeff0011', numVf: 8, carrier: true, netnsImmutable: true,
     });
   });
 
