@@ -211,7 +211,7 @@ function reordered(s: InventorySnapshot, seed: number): InventorySnapshot {
 }
 
 describe('ownership invariants over random topologies', () => {
-  it('(a)(b)(d) one state per object, no shared objects, every device reachable; held devices stay when their netdevs leave', () => {
+  it('(a)(b)(d) one state per object, no shared objects, every device reachable; held devices stay when their netdevs leave', { timeout: 60_000 }, () => {
     fc.assert(fc.property(TOPOLOGY, (t) => {
       const s = toSnapshot(t);
       const o = optionsOf(t);
@@ -224,7 +224,7 @@ describe('ownership invariants over random topologies', () => {
     }), { numRuns: 300 });
   });
 
-  it('(c) the result does not depend on the order the kernel listed things in', () => {
+  it('(c) the result does not depend on the order the kernel listed things in', { timeout: 60_000 }, () => {
     fc.assert(fc.property(TOPOLOGY, fc.integer({ min: 1, max: 1 << 30 }), (t, seed) => {
       const s = toSnapshot(t);
       const o = optionsOf(t);
