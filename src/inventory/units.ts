@@ -39,7 +39,8 @@ export function buildUnits(s: InventorySnapshot): Unit[] {
   const union = (a: ObjectKey, b: ObjectKey): void => {
     const ra = find(a);
     const rb = find(b);
-    if (ra !== rb) (ra < rb ? parent.set(rb, ra) : parent.set(ra, rb));
+    if (ra < rb) parent.set(rb, ra);
+    else if (rb < ra) parent.set(ra, rb);
   };
   const byIndex = new Map(s.links.map((l) => [l.index as number, l]));
   for (const f of s.pci.keys()) find(pciKey(f));

@@ -58,7 +58,8 @@ export function valueProblem(v: AttributeValue): string | undefined {
 }
 
 /** Bytes of UTF-8; ASCII (nearly every value) needs no encoding pass. */
-const utf8Length = (s: string): number => (/^[\x00-\x7f]*$/.test(s) ? s.length : Buffer.byteLength(s, 'utf8'));
+const NON_ASCII = /[^\u0000-\u007f]/u; // eslint-disable-line no-control-regex -- the ASCII range, NUL included
+const utf8Length = (s: string): number => (NON_ASCII.test(s) ? Buffer.byteLength(s, 'utf8') : s.length);
 
 /**
  * A string that fits: cut to 64 bytes on a character boundary. Used only for
