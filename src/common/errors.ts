@@ -35,9 +35,15 @@ export const ERROR_CODES = [
   'PREPARE_DEVICE_NOT_FOUND',
   'PREPARE_DEVICE_CONFLICT',
   'PREPARE_UNSUPPORTED',
+  'PREPARE_DEVICE_EMPTY',
   'CDI_WRITE_FAILED',
+  // claim unprepare
+  'UNPREPARE_DEVICES_IN_POD',
   // pod attach / detach (driver/attach)
   'ATTACH_FAILED',
+  'ATTACH_HOST_NETNS',
+  'ATTACH_DEVICE_EMPTY',
+  'ATTACH_NOT_IN_PLACE',
   'DETACH_INCOMPLETE',
   // Kubernetes API (ResourceSlice publishing)
   'KUBE_REQUEST_FAILED',

@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StateError, type DriverError } from '../common/errors.ts';
-import { ClaimDriver } from '../driver/claim-driver.ts';
+import { ClaimDriver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { hostReads } from '../driver/host-reads.ts';
 import { ClaimStore } from '../driver/state/claim-store.ts';
@@ -80,6 +80,7 @@ export class Daemon {
   #health: DeviceHealthView | undefined;
   #server: KubeletPluginServer | undefined;
   #nri: NriPlugin | undefined;
+  #pods: PodDriver | undefined;
   #sharedLock: FileLock | undefined;
   #status: ClaimStatusWriter | undefined;
   #http: ObserveServer | undefined;
@@ -183,6 +184,8 @@ export class Daemon {
       claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
       kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events,
       resolve: { dranetCompat: o.dranetConfigs }, health: () => health, sharedStore: shared,
+      // NodeUnprepareResources gives a claim's devices back from its pod first (the pod driver starts with the NRI plugin, below).
+      ...(o.nriSocket === undefined ? {} : { pods: { returnDevices: (uid: string) => this.#pods?.returnDevices(uid) ?? notStarted(store, uid) } }),
       observer: {
         claimPrepared: (r, ms, fromStore) => {
           this.metrics.claimPrepareSeconds.observe({ outcome: 'ok' }, ms / 1000);
@@ -230,7 +233,7 @@ export class Daemon {
     const log = o.log;
     this.#status = new ClaimStatusWriter({ kubeConfig: o.kubeConfig, driverName: o.driverName, onError: onError('claim-status') });
     const evictor = new KubePodEvictor({ kubeConfig: o.kubeConfig });
-    const pods = new PodDriver({
+    const pods = this.#pods = new PodDriver({
       store, host, libc: o.libc, status: this.#status,
       ...(lock === undefined ? {} : { shared: { lock: () => lock.lock(), unlock: () => lock.unlock() } }),
       rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
@@ -289,7 +292,7 @@ export class Daemon {
     }
     const steps: [string, () => Promise<unknown> | unknown][] = [
       ['kubelet plugin server', () => this.#server?.close()],
-      ['nri plugin', () => this.#nri?.close()],
+      ['nri plugin', () => { this.#pods?.close(); return this.#nri?.close(); }],
       ['claim status', () => this.#status?.flush()],
       ['health', () => this.#health?.close()],
       ['slice publisher', () => this.#publisher?.close()],
@@ -330,6 +333,10 @@ function publishable(inv: Inventory, health: DeviceHealthView): PublishDevice[] 
   const bad = new Map(health.devices.filter((d) => d.health === 'unhealthy').map((d) => [d.deviceName, d.message ?? true]));
   return inv.devices.map((d) => ({ name: d.name, attributes: d.attributes, ...(bad.has(d.name) ? { unhealthy: bad.get(d.name)! } : {}) }));
 }
+
+/** Before the pod driver exists, a claim's devices count as not given back (the kubelet retries unprepare). */
+const notStarted = (store: ClaimStore, uid: string): NotReturned[] =>
+  (store.get(uid)?.devices ?? []).map((d) => ({ device: d.device, reason: 'may be in the pod (the NRI side is still starting)' }));
 
 /** How long each shutdown step may take. */
 const STOP_STEP_MS = 5_000;

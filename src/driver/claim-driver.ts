@@ -10,9 +10,17 @@
  * the record is durable. A crash before that leaves at most a CDI file,
  * which the retried prepare rewrites and an unprepare removes by name.
  *
- * Unprepare, per claim: remove the CDI spec, then the record: exactly that
- * claim's, never another claim of the same pod. A claim that was never
- * prepared (or whose unprepare already ran) succeeds.
+ * Unprepare, per claim: if the claim's journal says its devices are (being)
+ * attached to a pod, give them back first (the pod driver, as for a pod that
+ * is gone); a device not back on the host and restored (still in the pod,
+ * or not yet returned by the kernel) fails the claim's unprepare with
+ * UNPREPARE_DEVICES_IN_POD and keeps everything, so the kubelet retries and
+ * the host snapshot is never lost (invariant I2, docs/pods.md). After a
+ * crash the kubelet may retry NodeUnprepareResources before the NRI plugin
+ * has synchronized; this is what keeps that retry from dropping the record
+ * of a device still in a pod. Then remove the CDI spec, then the record:
+ * exactly that claim's, never another claim of the same pod. A claim that
+ * was never prepared (or whose unprepare already ran) succeeds.
  *
  * One claim's failure never fails another: every claim gets its own answer.
  * Claims are fetched concurrently and planned one after another (the
@@ -28,7 +36,7 @@ import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
 import { workloadEnv } from './cdi/workload-env.ts';
 import type { AllocatedClaim, ClaimSource, EventSink } from './claim.ts';
 import type { ClaimRecord, DevicePlan } from './plan/plan-types.ts';
-import { prepareClaim, type PrepareContext } from './prepare-claim.ts';
+import { ownResults, prepareClaim, type PrepareContext } from './prepare-claim.ts';
 import { crashPoint } from './state/crash-points.ts';
 import type { ClaimStore } from './state/claim-store.ts';
 
@@ -38,6 +46,23 @@ export interface InventoryView {
   /** Keep a device listed while its netdev is in a pod. */
   hold(name: string): void;
   release(name: string): void;
+}
+
+/** A device that could not be given back to the host yet, and why. */
+export interface NotReturned {
+  readonly device: string;
+  /** Where it is, as a phrase after the device name (`is still in the pod's network namespace (...)`). */
+  readonly reason: string;
+}
+
+/** Gives a claim's devices back from its pod before its record goes (PodDriver implements it). */
+export interface DeviceReturner {
+  /**
+   * Detaches what the claim's journal says is in a pod and clears the journal
+   * when every device is back and restored (or proven gone); returns the
+   * devices that are not (their journal stays). Synchronous.
+   */
+  returnDevices(uid: ClaimUid): readonly NotReturned[];
 }
 
 /** What the driver reports as it goes (logs, metrics); every method is optional to implement. */
@@ -63,6 +88,12 @@ export interface ClaimDriverOptions {
   readonly now?: () => Date;
   /** Another instance may write the store (rolling update): re-read it at each call (calls already hold the cross-instance lock). */
   readonly sharedStore?: boolean;
+  /**
+   * Gives devices back from pods at unprepare (the PodDriver). Without it
+   * (no NRI plugin), a claim whose journal says its devices are in a pod is
+   * not unprepared until a pod hook has given them back.
+   */
+  readonly pods?: DeviceReturner;
 }
 
 export class ClaimDriver implements DriverPort {
@@ -101,6 +132,7 @@ export class ClaimDriver implements DriverPort {
       const start = performance.now();
       try {
         const record = this.#o.store.get(ref.uid);
+        if (record?.attachment !== undefined) this.#returnDevices(record);
         removeClaimCdiSpec(this.#o.cdiDir, ref.uid);
         crashPoint('unprepare.after-cdi-remove');
         if (record !== undefined) {
@@ -114,6 +146,18 @@ export class ClaimDriver implements DriverPort {
       }
     }
     return out;
+  }
+
+  /** Gives the claim's devices back from its pod; throws UNPREPARE_DEVICES_IN_POD (retryable, nothing removed) for any that is not back. */
+  #returnDevices(record: ClaimRecord): void {
+    const a = record.attachment!;
+    const left = this.#o.pods?.returnDevices(record.claim.uid as ClaimUid)
+      ?? record.devices.map((d) => ({ device: d.device, reason: 'may be in the pod (no NRI plugin runs in this process to give it back)' }));
+    if (left.length === 0) return;
+    throw new DriverError('UNPREPARE_DEVICES_IN_POD',
+      `claim ${record.claim.namespace}/${record.claim.name} (pod ${record.podName}, network namespace ${a.netns}): ${left.map((d) => `device ${d.device} ${d.reason}`).join('; ')}; ` +
+      'its host snapshot and journal are kept until every device is back on the host and restored; the kubelet retries',
+      { context: { devices: left, netns: a.netns, journal: a.state } });
   }
 
   #prepareOne(ref: ClaimRef, claim: AllocatedClaim | undefined, start: number): PrepareResult {
@@ -136,12 +180,13 @@ export class ClaimDriver implements DriverPort {
   #plan(claim: AllocatedClaim): ClaimRecord {
     const o = this.#o;
     const byName = new Map(o.inventory.current.devices.map((d) => [d.name as string, d]));
+    // Before planning: a device another claim holds may be in its pod, with nothing on the host to plan from.
+    this.#checkConflicts(claim.uid, ownResults(claim, o));
     const planned = prepareClaim(claim, {
       driverName: o.driverName, poolName: o.poolName, resolve: o.resolve ?? {},
       device: (name) => byName.get(name), snapshot: o.kernel.snapshot, charDevices: o.kernel.charDevices,
       now: o.now ?? (() => new Date()),
     });
-    this.#checkConflicts(planned);
     crashPoint('prepare.after-plan');
     const record = withCdi(planned, o.cdiDir);
     crashPoint('prepare.after-cdi');
@@ -151,11 +196,11 @@ export class ClaimDriver implements DriverPort {
     return record;
   }
 
-  /** A device moves into one pod only: refuse one another stored claim already has. */
-  #checkConflicts(record: ClaimRecord): void {
+  /** A device moves into one pod only: refuse one another stored claim already has (I3). */
+  #checkConflicts(uid: string, results: readonly { readonly device: string; readonly pool: string }[]): void {
     for (const other of this.#o.store.list()) {
-      if (other.claim.uid === record.claim.uid) continue;
-      const shared = other.devices.filter((d) => record.devices.some((x) => x.device === d.device && x.pool === d.pool));
+      if (other.claim.uid === uid) continue;
+      const shared = other.devices.filter((d) => results.some((x) => x.device === d.device && x.pool === d.pool));
       if (shared.length > 0) {
         throw driverError('PREPARE_DEVICE_CONFLICT',
           `device ${shared.map((d) => d.device).join(', ')} is already prepared for claim ${other.claim.namespace}/${other.claim.name} (pod ${other.podName})`,
@@ -167,7 +212,7 @@ export class ClaimDriver implements DriverPort {
   #failed(ref: ClaimRef, op: 'prepare' | 'unprepare', err: unknown, start: number): { error: string } {
     this.#o.observer?.claimFailed?.(ref, op, err, performance.now() - start);
     const message = errorText(err);
-    if (op === 'prepare') this.#o.events?.claimWarning(ref, 'ClaimPrepareFailed', message);
+    this.#o.events?.claimWarning(ref, op === 'prepare' ? 'ClaimPrepareFailed' : 'ClaimUnprepareFailed', message);
     return { error: message };
   }
 }

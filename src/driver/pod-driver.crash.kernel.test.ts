@@ -3,7 +3,10 @@
  * pod-driver.ts) leaves a journal a restarted driver acts on: Synchronize
  * finishes the attach of a pod that runs, gives the devices of a pod that
  * does not back to the host restored, and a repeated StopPodSandbox
- * converges. Never a device half-configured in a pod nobody tracks.
+ * converges. A NodeUnprepareResources killed anywhere (detach, journal
+ * write, CDI removal, record unlink) never leaves a device that is not back
+ * and restored without its record and journal (I2), and the kubelet's retry
+ * converges (I4). Never a device half-configured in a pod nobody tracks.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +24,7 @@ import { ClaimDriver } from './claim-driver.ts';
 import { hostReads } from './host-reads.ts';
 import { PodDriver } from './pod-driver.ts';
 import { ClaimStore } from './state/claim-store.ts';
-import { CRASH_AT_ENV, type CrashPointName } from './state/crash-points.ts';
+import { CRASH_AT_ENV } from './state/crash-points.ts';
 
 const NODE = process.versions.node.startsWith('24.') ? process.execPath : resolve('node_modules/.bin/node');
 const CHILD = new URL('../../test/fixtures/claim-driver/pod-child.ts', import.meta.url).pathname;
@@ -69,18 +72,25 @@ async function setup(): Promise<Setup> {
   return { host, pod, dir, devs, claim };
 }
 
-function child(op: 'run' | 'stop', s: Setup, crashAt?: CrashPointName): { acked: boolean; signal: NodeJS.Signals | null; stderr: string } {
+/** Runs one hook (or, `unprepare`, the kubelet's NodeUnprepareResources) in a child process, killed at `crashAt` if given. */
+function child(op: 'run' | 'stop' | 'unprepare', s: Setup, crashAt?: string): { acked: boolean; signal: NodeJS.Signals | null; stderr: string } {
   const env = { ...process.env };
   delete env[CRASH_AT_ENV];
   if (crashAt !== undefined) env[CRASH_AT_ENV] = crashAt;
-  const r = spawnSync(NODE, [CHILD, op, s.host.path, s.pod.path, join(s.dir, 'state'), POD], { env, encoding: 'utf8', timeout: 30_000 });
+  const args = [CHILD, op, s.host.path, s.pod.path, join(s.dir, 'state'), POD, s.claim.uid, join(s.dir, 'cdi')];
+  const r = spawnSync(NODE, args, { env, encoding: 'utf8', timeout: 30_000 });
   return { acked: r.stdout.includes('ack'), signal: r.signal, stderr: r.stderr };
 }
 
-/** A restarted driver in this process over the same store. */
-function restarted(s: Setup): { pods: PodDriver; store: ClaimStore } {
+/** A restarted driver in this process over the same store: the pod driver, and a claim driver that gives devices back through it. */
+function restarted(s: Setup): { pods: PodDriver; claims: ClaimDriver; store: ClaimStore } {
   const store = ClaimStore.open(join(s.dir, 'state'));
-  return { store, pods: new PodDriver({ store, host: s.host.handle, libc: testLibc, rdmaExclusive: () => false }) };
+  const pods = new PodDriver({ store, host: s.host.handle, libc: testLibc, rdmaExclusive: () => false });
+  const claims = new ClaimDriver({
+    driverName: DRIVER_NAME, poolName: 'node', store, pods, cdiDir: join(s.dir, 'cdi'), kernel: hostReads(s.host.handle, '/sys'),
+    claims: { get: () => Promise.resolve(s.claim) }, inventory: { current: { devices: [] }, hold: () => {}, release: () => {} },
+  });
+  return { store, pods, claims };
 }
 
 const names = (ns: TestNetns): string[] => ipJson<{ ifname: string }[]>(ns, 'link', 'show').map((l) => l.ifname).filter((n) => n !== 'lo').sort();
@@ -117,6 +127,37 @@ describe('a driver killed mid-attach or mid-detach', () => {
         expect(names(s.host)).toEqual([...s.devs, ...s.devs.map((d) => `${d}p`)].sort());
         expect(s.devs.map((d) => mtuOf(s.host, d))).toEqual([1500, 1500]);
       } finally {
+        store.close();
+      }
+    });
+  }
+
+  // I2 and I4 as a property of the unprepare path: wherever the kubelet's NodeUnprepareResources
+  // is killed, a device that is not back on the host and restored still has its record and
+  // journal, and the kubelet's retry after the restart converges with no other help.
+  const UNPREPARE_KILLS = [
+    'detach.after-device@1', 'detach.after-device@2', 'store.before-temp-write', 'store.after-temp-write', 'store.after-fsync',
+    'store.after-rename', 'store.after-dir-fsync', 'unprepare.after-cdi-remove', 'store.before-unlink', 'store.after-unlink',
+  ];
+  for (const point of UNPREPARE_KILLS) {
+    it(`unprepare of a claim whose devices are in the pod, killed at ${point}: no device is ever without its record; the retry converges`, async () => {
+      const s = await setup();
+      expect(child('run', s).acked).toBe(true);
+      const k = child('unprepare', s, point);
+      expect(k.signal, k.stderr).toBe('SIGKILL');
+      const { claims, pods, store } = restarted(s);
+      try {
+        const record = store.get(s.claim.uid);
+        for (const d of s.devs) {
+          const restored = names(s.host).includes(d) && mtuOf(s.host, d) === 1500;
+          if (!restored) expect(record?.attachment, `${d} is not restored but its journal is gone`).toBeDefined();
+        }
+        expect((await claims.unprepare([{ namespace: 'ns', name: 'c', uid: s.claim.uid }])).get(s.claim.uid)).toEqual({});
+        expect(store.get(s.claim.uid)).toBeUndefined();
+        expect(names(s.pod)).toEqual([]);
+        expect(s.devs.map((d) => mtuOf(s.host, d))).toEqual([1500, 1500]);
+      } finally {
+        pods.close();
         store.close();
       }
     });

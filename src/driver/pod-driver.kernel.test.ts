@@ -9,22 +9,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DRIVER_NAME } from '../common/driver.ts';
-import type { ClaimUid } from '../common/ids.ts';
-import { buildInventory } from '../inventory/build.ts';
-import { collectSnapshot } from '../inventory/collect.ts';
-import { DEFAULT_OPTIONS } from '../inventory/options.ts';
+import { deviceOf, prepareClaim } from '../../test/kernel/claim-fixture.ts';
 import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import type { Device } from '../inventory/model.ts';
 import type { AllocatedClaim } from './claim.ts';
-import { ClaimDriver } from './claim-driver.ts';
-import { hostReads } from './host-reads.ts';
 import type { AttachedDevice, ClaimRecord } from './plan/plan-types.ts';
 import { PodDriver } from './pod-driver.ts';
 import type { NriPod } from './pod-port.ts';
 import { ClaimStore } from './state/claim-store.ts';
 import { FileLock } from '../surfaces/kubelet/file-lock.ts';
-
-const OPTIONS = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
 
 interface Env {
   host: TestNetns;
@@ -32,7 +25,6 @@ interface Env {
   dir: string;
   devs: string[];
   store: ClaimStore;
-  claims: ClaimDriver;
   status: { record: ClaimRecord; devices: readonly AttachedDevice[] }[];
   problems: string[];
   unreconciled: string[];
@@ -49,24 +41,11 @@ const addrs = (ns: TestNetns, name: string): string[] =>
     .filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`).sort();
 
 let seq = 0;
-async function prepare(podUid: string, devices: readonly string[], parameters?: unknown): Promise<AllocatedClaim> {
+/** Prepares a claim of `devices` (interfaces of the host) for `podUid`, as the kubelet's NodePrepareResources would. */
+async function prepare(podUid: string, devices: readonly string[], parameters?: unknown, over: Partial<Device> = {}): Promise<AllocatedClaim> {
   seq += 1;
-  const inv = buildInventory(collectSnapshot(env.host.handle, { sysfsRoot: '/sys' }, OPTIONS), OPTIONS);
-  const claim: AllocatedClaim = {
-    namespace: 'ns', name: `c${seq}`, uid: `90d00000-0000-4000-8000-${String(seq).padStart(12, '0')}` as ClaimUid,
-    reservedFor: [{ resource: 'pods', name: 'pod', uid: podUid }],
-    allocation: {
-      results: devices.map((ifName, i) => ({ request: `nic${i}`, driver: DRIVER_NAME, pool: 'node', device: inv.devices.find((d) => d.ifName === ifName)!.name })),
-      config: parameters === undefined ? [] : [{ source: 'FromClaim', opaque: { driver: DRIVER_NAME, parameters } }],
-    },
-  };
-  const driver = new ClaimDriver({
-    driverName: DRIVER_NAME, poolName: 'node', claims: { get: () => Promise.resolve(claim) }, store: env.store,
-    inventory: { current: inv, hold: () => {}, release: () => {} }, kernel: hostReads(env.host.handle, '/sys'), cdiDir: join(env.dir, 'cdi'),
-  });
-  const r = (await driver.prepare([{ namespace: claim.namespace, name: claim.name, uid: claim.uid }])).get(claim.uid);
-  if (r === undefined || 'error' in r) throw new Error(`prepare: ${JSON.stringify(r)}`);
-  return claim;
+  const uid = `90d00000-0000-4000-8000-${String(seq).padStart(12, '0')}`;
+  return prepareClaim(env, { uid, name: `c${seq}`, podUid, devices: devices.map((d) => deviceOf(env.host, d, over)), parameters });
 }
 
 const nriPod = (uid: string, netns?: string): NriPod => ({ id: `sandbox-${uid}`, uid, name: 'pod', namespace: 'ns', ...(netns === undefined ? {} : { netns }) });
@@ -96,6 +75,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  env.pods.close();
   env.store.close();
   rmSync(env.dir, { recursive: true, force: true });
 });

@@ -10,6 +10,10 @@
  * once, each naming its request and field: an invalid configuration is a
  * CONFIG_CLAIM_INVALID error, a valid one that does not fit the device
  * (an ethtool name it lacks, an MTU above its maximum) PREPARE_DEVICE_CONFLICT.
+ * A device that would give the pod nothing (no netdev to move, no RDMA
+ * device with character devices to hand over) is PREPARE_DEVICE_EMPTY: its
+ * claim would otherwise "attach" with nothing and its containers start
+ * without the device.
  */
 import { DriverError } from '../common/errors.ts';
 import { claimConfigError } from '../config/claim-config/issues.ts';
@@ -59,6 +63,11 @@ export function reservedPod(claim: AllocatedClaim): { uid: string; name: string 
   return { uid: pods[0]!.uid, name: pods[0]!.name };
 }
 
+/** A plan that would move nothing into the pod and hand nothing over: no netdev, no RDMA device with character devices. */
+function nothingToGive(plan: Pick<DevicePlan, 'pod' | 'rdma'>): boolean {
+  return plan.pod === undefined && (plan.rdma === undefined || plan.rdma.charDevices.length === 0);
+}
+
 /** The record to store for a claim (without CDI ids and env, which claim-driver.ts adds). */
 export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimRecord {
   const what = `claim ${claim.namespace}/${claim.name}`;
@@ -72,6 +81,7 @@ export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimR
   const issues: { path: string; message: string }[] = [];
   const missing: string[] = [];
   const unsupported: string[] = [];
+  const empty: string[] = [];
   const devices: DevicePlan[] = [];
   for (const result of results) {
     const at = (path: string): string => `request ${result.request} (device ${result.device})${path === '' ? '' : `: ${path}`}`;
@@ -85,6 +95,11 @@ export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimR
       missing.push(result.device);
       continue;
     }
+    if (device.ifName !== undefined && !device.netdevPresent) {
+      // Listed from its last known attributes while its netdev is elsewhere (a pod): nothing here to snapshot or move.
+      empty.push(`${at('')}: its netdev ${device.ifName} is not in the host namespace`);
+      continue;
+    }
     const host = device.ifName === undefined ? undefined : ctx.snapshot(device, cfg.config);
     const planned = planDevice({
       result, config: cfg.config, device, ...(host === undefined ? {} : { host }),
@@ -95,12 +110,21 @@ export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimR
       else issues.push(...planned.issues.map((x) => ({ path: at(x.path), message: x.message })));
       continue;
     }
-    devices.push({ ...planned.plan, env: [], cdiDeviceIds: [] });
+    if (nothingToGive(planned.plan)) {
+      empty.push(at(''));
+      continue;
+    }
+    devices.push({ ...planned.plan, identity: { kind: device.kind, ...planned.plan.identity }, env: [], cdiDeviceIds: [] });
   }
   if (missing.length > 0) {
     throw new DriverError('PREPARE_DEVICE_NOT_FOUND',
       `${what}: device${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found on this node (gone, renamed or filtered out since it was published)`,
       { context: { devices: missing } });
+  }
+  if (empty.length > 0) {
+    throw new DriverError('PREPARE_DEVICE_EMPTY',
+      `${what}: nothing to give the pod for ${empty.join('; ')}: a device needs a network interface on the host to move, or an RDMA device with character devices to hand over`,
+      { context: { devices: empty } });
   }
   if (unsupported.length > 0) throw new DriverError('PREPARE_UNSUPPORTED', `${what}: ${unsupported.join('; ')}`);
   if (configIssues.length > 0) throw claimConfigError(what, [...configIssues, ...issues]);

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bpfProgLoad, clsactAdd, tcBpfFilterAdd, tcxLinkCreate, xdpAttachNetlink } from '../../../test/kernel/bpf-fixture.ts';
 import { IF_SYSCTLS, ifState, settledIfState, linkNames, planFor, routesOf, rulesOf, sysctls } from '../../../test/kernel/attach-fixture.ts';
@@ -186,7 +189,7 @@ describe(`attachDevice / detachDevice (${l.backend})`, () => {
     expect(detachDevice({ host: n.host.handle, pod: n.pod.handle, libc: l }, plan).found).toBe('pod');
     await eventually(() => expect(ifState(n.host, n.a)).toEqual(before));
     const again = detachDevice({ host: n.host.handle, pod: n.pod.handle, libc: l }, plan);
-    expect(again).toEqual({ found: 'host', restored: [], problems: [] });
+    expect(again).toEqual({ found: 'host', settled: true, restored: [], problems: [] });
     expect(ifState(n.host, n.a)).toEqual(before);
   });
 
@@ -208,7 +211,42 @@ describe(`attachDevice / detachDevice (${l.backend})`, () => {
     attachDevice(ctxOf(n), plan);
     deleteNetns(n.pod);
     const r = detachDevice({ host: n.host.handle, libc: l }, plan);
-    expect(r).toEqual({ found: 'gone', restored: [], problems: [] });
+    expect(r).toEqual({ found: 'gone', settled: true, restored: [], problems: [] });
+  });
+
+  it('detach with the pod namespace gone: a physical device not back yet is pending, never gone; once the kernel returns it, it is restored field by field', async () => {
+    const n = setUp();
+    const before = await settledIfState(n.host, n.a);
+    const veth = planFor(n.host, n.a, FULL);
+    // The veth plays a NIC: the kernel gives a NIC back to the host when its pod's namespace dies, asynchronously.
+    const plan: DevicePlan = { ...veth, identity: { ...veth.identity, kind: 'pci' } };
+    attachDevice(ctxOf(n), plan);
+    // The runtime deleted the namespace's file (no pod handle), and the NIC is not back yet.
+    const early = detachDevice({ host: n.host.handle, libc: l }, plan);
+    expect(early).toEqual({ found: 'pending', settled: false, restored: [], problems: [] });
+    ip(n.pod, 'link', 'set', 'net1', 'netns', n.host.name); // the kernel returns it, under its pod name
+    const late = detachDevice({ host: n.host.handle, libc: l }, plan);
+    expect(late).toMatchObject({ found: 'host', settled: true, problems: [] });
+    expect(late.restored).toEqual(expect.arrayContaining(['name', 'mtu', 'mac', 'addresses', 'routes', 'neighbors']));
+    await eventually(() => expect(ifState(n.host, n.a)).toEqual(before));
+  });
+
+  it('refuses a pod namespace that is the host\'s own, whatever its path, before anything changes: ATTACH_HOST_NETNS', async () => {
+    const n = setUp();
+    const before = await settledIfState(n.host, n.a);
+    const plan = planFor(n.host, n.a, FULL);
+    const alias = join(mkdtempSync(join(tmpdir(), 'nc-hostns-')), 'netns');
+    symlinkSync(n.host.path, alias);
+    const same = NetnsHandle.open(alias, { libc: l });
+    try {
+      const err = attachError(() => attachDevice({ host: n.host.handle, pod: same, libc: l }, plan));
+      expect(err.code).toBe('ATTACH_HOST_NETNS');
+      expect(err.message).toContain(alias);
+    } finally {
+      same.close();
+      rmSync(dirname(alias), { recursive: true });
+    }
+    expect(ifState(n.host, n.a)).toEqual(before);
   });
 
   it('a device that is nowhere fails at find, with a NotFoundError cause', () => {
@@ -306,7 +344,8 @@ describe(`attachDevice / detachDevice (${l.backend})`, () => {
     const closed = NetnsHandle.open(n.pod.path, { libc: l });
     closed.close();
     const r = detachDevice({ host: n.host.handle, pod: closed, libc: l }, plan);
-    expect(r.found).toBe('gone');
+    // Not proven gone: the pod could not be searched, so the device is not settled (its journal stays).
+    expect(r).toMatchObject({ found: 'gone', settled: false });
     expect(r.problems).toEqual([expect.objectContaining({ step: 'find', message: expect.stringContaining('closed') })]);
     expect(detachDevice({ host: n.host.handle, pod: n.pod.handle, libc: l }, plan)).toMatchObject({ found: 'pod', problems: [] });
   });

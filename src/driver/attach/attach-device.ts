@@ -11,6 +11,9 @@
  * RDMA device goes back first. The error is ATTACH_FAILED naming the step
  * and the kernel's reason (extack), with the kernel error as its cause.
  *
+ * A pod namespace that is the host's own is refused before anything changes
+ * (ATTACH_HOST_NETNS; netns-guard.ts).
+ *
  * A repeated attach for a device already in the pod under its planned name
  * converges: the idempotent steps run again (settings that drifted are put
  * back, existing addresses, routes and rules count as done) and the result
@@ -20,6 +23,7 @@ import { DriverError } from '../../common/errors.ts';
 import { KernelError } from '../../kernel/errors.ts';
 import type { DevicePlan } from '../plan/plan-types.ts';
 import { STEP_FNS, rollback, type Attach } from './attach-steps.ts';
+import { assertNotHostNetns } from './netns-guard.ts';
 import { ATTACH_STEPS, type AttachContext, type AttachResult, type AttachStep } from './attach-types.ts';
 import type { NetdevPlan } from './return-device.ts';
 
@@ -27,7 +31,7 @@ export { ATTACH_STEPS } from './attach-types.ts';
 export type {
   AttachContext, AttachResult, AttachStep, DetachContext, DetachProblem, DetachResult, RestoreResult,
 } from './attach-types.ts';
-export { detachDevice, detachError } from './detach-device.ts';
+export { backOnHost, detachDevice, detachError } from './detach-device.ts';
 export { restoreHost } from './restore-host.ts';
 
 const netdevOf = (p: DevicePlan): NetdevPlan | undefined => (p.host !== undefined && p.pod !== undefined ? p as NetdevPlan : undefined);
@@ -57,6 +61,7 @@ function attachFailed(a: Attach, step: AttachStep, err: unknown, rb: ReturnType<
  * ip -n POD neigh replace ...; ethtool -K ...; rdma dev set D netns POD`
  */
 export function attachDevice(ctx: AttachContext, plan: DevicePlan): AttachResult {
+  assertNotHostNetns(ctx.host, ctx.pod, `attach of ${plan.device}`);
   const a: Attach = { ctx, plan, net: netdevOf(plan), undo: [], converged: false, moveSent: false };
   const steps: AttachStep[] = [];
   let current: AttachStep = ATTACH_STEPS[0];

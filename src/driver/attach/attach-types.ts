@@ -60,11 +60,23 @@ export interface DetachProblem {
 
 export interface DetachResult {
   /**
-   * Where the netdev was found: in the pod (moved back), already on the host
-   * (e.g. returned by the kernel when the pod's namespace died, possibly
-   * renamed `devN`), or nowhere (a virtual device dies with its namespace).
+   * Where the netdev (for an RDMA-only plan, the RDMA device) was found: in
+   * the pod (moved back, unless the move failed), already on the host (e.g.
+   * returned by the kernel when the pod's namespace died, possibly renamed
+   * `devN`), `gone` (a virtual netdev, destroyed with its namespace), or
+   * `pending`: a physical device in neither namespace, which the kernel has
+   * not returned yet.
    */
-  readonly found: 'pod' | 'host' | 'gone';
+  readonly found: 'pod' | 'host' | 'gone' | 'pending';
+  /** The same for the RDMA device of a netdev plan, when it moved with it (exclusive mode). */
+  readonly rdmaFound?: 'pod' | 'host' | 'gone' | 'pending';
+  /**
+   * Nothing more to do for this device: back on the host with its snapshot
+   * applied field by field (what the kernel refused is in `problems`), or
+   * proven gone. False while it is still in the pod (the move failed), could
+   * not be searched for, or is `pending`: its journal and snapshot must stay.
+   */
+  readonly settled: boolean;
   /** What was put back (`rdma`, `move`, `name`, `mtu`, `addresses`...); empty when the host already matched. */
   readonly restored: readonly string[];
   readonly problems: readonly DetachProblem[];

@@ -22,6 +22,20 @@ function realMac(mac: string | undefined): string | undefined {
 
 const pciOf = (l: Link): string | undefined => (l.parentDevBusName === 'pci' ? l.parentDevName : undefined);
 
+/**
+ * Whether the device dies with a pod's namespace rather than coming back: a
+ * virtual netdev (veth, macvlan...: no bus device), which the kernel
+ * destroys with the namespace. The kernel gives every other netdev (PCI,
+ * VF, netdevsim, Hyper-V...) back to the host, asynchronously, so such a
+ * device missing right after its namespace died is on its way back, not
+ * gone. Records written before the kind was stored: no PCI address and no
+ * permanent MAC.
+ */
+export function diesWithNamespace(id: DeviceIdentity): boolean {
+  if (id.kind !== undefined) return id.kind === 'virtual';
+  return id.pciAddress === undefined && realMac(id.permMac) === undefined;
+}
+
 /** A stable attribute that both sides have and that differs: certainly another device. */
 export function contradicts(l: Link, id: DeviceIdentity): boolean {
   const a = realMac(id.permMac);

@@ -130,6 +130,12 @@ export interface HostSnapshot {
 
 /** How to find the device again (the kernel may rename a device it returns from a dying netns). */
 export interface DeviceIdentity {
+  /**
+   * The inventory's kind when it was prepared (`pci`, `vf`, `virtual`, `synthetic`, `rdma`): only a
+   * `virtual` netdev (no bus device) dies with a pod's namespace; the kernel gives every other one
+   * back to the host. Absent in records written before it was stored.
+   */
+  readonly kind?: string;
   readonly ifName?: string;
   readonly ifIndex?: number;
   readonly pciAddress?: string;
@@ -195,10 +201,17 @@ export interface DevicePlan {
   readonly cdiDeviceIds: readonly string[];
 }
 
-/** One device as it is in the pod after attach (for claim status and verification). */
+/**
+ * One device as it is in the pod after attach (for claim status and verification): a netdev, or
+ * (`kind: 'rdma'`) an RDMA device without one, moved into the pod's namespace (RDMA netns mode
+ * `exclusive`) or handed over as character devices only (`shared`; `ifIndex` 0).
+ */
 export interface AttachedDevice {
   readonly device: string;
+  /** Absent: a netdev (records written before RDMA entries existed have only those). */
+  readonly kind?: 'rdma';
   readonly ifIndex: number;
+  /** The netdev's name in the pod, or the RDMA device's name. */
   readonly name: string;
   readonly mac: string;
   /** Canonical CIDRs. */
@@ -209,6 +222,9 @@ export interface AttachedDevice {
  * The attach journal of a claim: written `attaching` before the first kernel
  * change and `attached` after the last, so a driver killed in between knows,
  * after its restart, that the pod's devices must be finished or rolled back.
+ * `attached` lists every device of the claim (never none). It is cleared
+ * only when every device is back on the host and restored, or proven gone
+ * (docs/pods.md, invariant I2).
  */
 export interface Attachment {
   readonly state: 'attaching' | 'attached';

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { ClaimUid, DeviceName } from '../common/ids.ts';
+import type { Device } from '../inventory/model.ts';
+import type { AllocatedClaim } from './claim.ts';
+import type { HostSnapshot } from './plan/plan-types.ts';
+import { prepareClaim, type PrepareContext } from './prepare-claim.ts';
+
+const UVERBS = { path: '/dev/infiniband/uverbs0', type: 'c' as const, major: 231, minor: 192, kind: 'uverbs' };
+
+const HOST: HostSnapshot = {
+  ifName: 'ens1f0', ifIndex: 7, mtu: 1500, up: true, addresses: [], routes: [], rules: [], neighbors: [], ethtool: {}, sysctls: {},
+  ebpf: { xdp: false, tc: 0, tcx: 0 },
+};
+
+const base = { charDevices: [], netdevPresent: true, attributes: {}, dropped: [] };
+const DEVICES: Record<string, Device> = {
+  nic: { ...base, name: 'pci-0000-3b-00-0' as DeviceName, kind: 'pci', ifName: 'ens1f0', ifIndex: 7 },
+  // A PCI function whose netdev is not on the host and that has no RDMA device: nothing to give.
+  bare: { ...base, name: 'pci-0000-3b-00-1' as DeviceName, kind: 'pci', netdevPresent: false },
+  hca: { ...base, name: 'pci-0000-5e-00-0' as DeviceName, kind: 'rdma', rdmaDevice: 'mlx5_0', charDevices: ['uverbs0'] },
+  hcaNoChar: { ...base, name: 'pci-0000-5e-00-1' as DeviceName, kind: 'rdma', rdmaDevice: 'mlx5_1' },
+  // Listed from its last attributes while its netdev is in a pod (its claim's record lost, say).
+  away: { ...base, name: 'pci-0000-3b-00-2' as DeviceName, kind: 'pci', ifName: 'ens1f2', ifIndex: 9, netdevPresent: false },
+};
+
+const ctx: PrepareContext = {
+  driverName: 'netclaim.dev', poolName: 'node-a', resolve: {},
+  device: (name) => Object.values(DEVICES).find((d) => d.name === name),
+  snapshot: () => HOST,
+  charDevices: (rdma) => (rdma === 'mlx5_0' ? [UVERBS] : []),
+  now: () => new Date('2026-01-01T00:00:00Z'),
+};
+
+function claim(...devices: Device[]): AllocatedClaim {
+  return {
+    namespace: 'team', name: 'c', uid: '0000000a-0000-4000-8000-000000000001' as ClaimUid,
+    reservedFor: [{ resource: 'pods', name: 'p', uid: 'pod-1' }],
+    allocation: { results: devices.map((d, i) => ({ request: `r${i}`, driver: 'netclaim.dev', pool: 'node-a', device: d.name })), config: [] },
+  };
+}
+
+describe('prepareClaim', () => {
+  it('refuses a device with nothing to give the pod (no netdev on the host to move, no RDMA character devices): PREPARE_DEVICE_EMPTY naming it', () => {
+    for (const d of [DEVICES['bare']!, DEVICES['hcaNoChar']!, DEVICES['away']!]) {
+      expect(() => prepareClaim(claim(DEVICES['nic']!, d), ctx)).toThrow(expect.objectContaining({
+        code: 'PREPARE_DEVICE_EMPTY',
+        message: expect.stringMatching(new RegExp(`^claim team/c: nothing to give the pod for request r1 \\(device ${d.name}\\)`)),
+      }));
+    }
+  });
+
+  it('prepares a netdev and an RDMA device with character devices, recording each inventory kind in its identity', () => {
+    const r = prepareClaim(claim(DEVICES['nic']!, DEVICES['hca']!), ctx);
+    expect(r.devices.map((d) => ({ kind: d.identity.kind, pod: d.pod?.name, rdma: d.rdma?.device }))).toEqual([
+      { kind: 'pci', pod: 'ens1f0', rdma: undefined },
+      { kind: 'rdma', pod: undefined, rdma: 'mlx5_0' },
+    ]);
+  });
+});
