@@ -22,7 +22,7 @@ import { listIbDevices, rdmaCmPresent } from '../kernel/sysfs/infiniband.ts';
 import { listPciFunctions, readPciFunction } from '../kernel/sysfs/pci.ts';
 import { numaNodeCount } from '../kernel/sysfs/sysfs-files.ts';
 import type { PciFunction } from '../kernel/sysfs/sysfs-types.ts';
-import { linkCauses } from './exclusions.ts';
+import { IMMOVABLE_KINDS, linkCauses } from './exclusions.ts';
 import type { InventorySnapshot } from './model.ts';
 import type { InventoryOptions } from './options.ts';
 
@@ -40,7 +40,8 @@ export function collectSnapshot(h: NetnsHandle, c: CollectOptions, o: InventoryO
   const sysfs = sysfsFacts(c.sysfsRoot, links);
   const { ports, mode } = rdmaFacts(h);
   const candidates = publishable({ links, addrs, defaultRoutes, ...sysfs }, o);
-  const netnsLocal = netnsLocalLinks(h, links, candidates);
+  // Ask the kernel about the candidates, and about the kinds we would otherwise only guess are immovable.
+  const netnsLocal = netnsLocalLinks(h, links, [...candidates, ...links.filter((l) => l.kind !== undefined && IMMOVABLE_KINDS.has(l.kind))]);
   const ethtool = new Map<number, EthtoolLinkModes>();
   const ebpf = new Map<number, AttachedPrograms>();
   if (c.details ?? true) {

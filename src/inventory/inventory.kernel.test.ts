@@ -8,7 +8,7 @@ import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createNetns, deleteNetns, ip, ipJson, kernelHasLinkKind, needsQemuLane, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import { createNetns, deleteNetns, eventually, ip, ipJson, kernelHasLinkKind, needsQemuLane, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { buildInventory } from './build.ts';
 import { collectSnapshot } from './collect.ts';
@@ -59,7 +59,7 @@ function crossCheck(ns: TestNetns, d: Device): void {
 }
 
 describe(`inventory discovery (${testLibc.backend})`, () => {
-  it('publishes veth, macvlan and vxlan devices with attributes that match ip; a bridge never (the kernel will not move it)', () => {
+  it('publishes veth, macvlan and vxlan devices with attributes that match ip; a bridge never (the kernel will not move it)', async () => {
     const ns = createNetns('inv');
     const [va, vb, mv, vx, br] = ['a', 'b', 'm', 'x', 'r'].map((t) => uniqueName(t));
     ip(ns, 'link', 'add', va!, 'mtu', '9000', 'type', 'veth', 'peer', 'name', vb!);
@@ -71,6 +71,13 @@ describe(`inventory discovery (${testLibc.backend})`, () => {
     ip(ns, 'addr', 'add', '10.42.0.1/24', 'dev', va!);
     ip(ns, 'addr', 'add', 'fd42::1/64', 'dev', va!, 'nodad');
     ip(ns, 'link', 'set', va!, 'alias', 'storage uplink');
+    // Operstate settles through linkwatch after `up` (asynchronously, slower on a loaded machine): compare once it has.
+    await eventually(() => {
+      for (const n of [va!, vb!, mv!]) {
+        const st = ipJson<{ operstate: string }[]>(ns, 'link', 'show', n)[0]!.operstate;
+        if (st !== 'UP' && st !== 'DOWN') throw new Error(`${n} still ${st}`);
+      }
+    }, 15_000);
     const inv = inventory(ns);
     expect(inv.devices.map((d) => d.name).sort()).toEqual([va, vb, mv, vx].sort());
     for (const d of inv.devices) {
