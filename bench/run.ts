@@ -4,6 +4,7 @@
  * goes to stderr.
  */
 import { benchAttach } from './attach.ts';
+import { benchCli } from './cli.ts';
 import { benchE2e } from './e2e.ts';
 import { benchInventory } from './inventory.ts';
 import { benchNetlink } from './netlink.ts';
@@ -15,6 +16,7 @@ const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
   prepare: (log) => benchPrepare({ runs: 500, log }),
   attach: (log) => benchAttach({ runs: 300, log }),
   e2e: (log) => benchE2e({ pods: 20, log }),
+  cli: (log) => benchCli({ runs: 10, log }),
 };
 
 const args = process.argv.slice(2);

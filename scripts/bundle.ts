@@ -19,6 +19,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'no
 import { basename, join, parse, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { writeBundleStamp } from '../bin/bundle-stamp.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -57,7 +58,7 @@ export async function bundle(outDir = join(ROOT, 'dist')): Promise<BundleResult>
   emptyOutDir(resolve(outDir));
   mkdirSync(outDir, { recursive: true });
   const outfile = join(outDir, 'netclaim.mjs');
-  await build({
+  const { metafile } = await build({
     entryPoints: [join(ROOT, 'src/main.ts')],
     outfile,
     bundle: true,
@@ -70,9 +71,12 @@ export async function bundle(outDir = join(ROOT, 'dist')): Promise<BundleResult>
     define: { NETCLAIM_BUNDLED: 'true' },
     external: NATIVE.map((n) => n.pkg),
     logLevel: 'warning',
+    metafile: true,
   });
   for (const rel of ASSETS) cpSync(join(ROOT, rel), join(outDir, rel), { recursive: true, filter: (src) => !src.endsWith('README.md') });
   for (const n of NATIVE) copyNative(n, outDir);
+  // Last: bin/netclaim.js runs a bundle only once its stamp says which sources it holds.
+  writeBundleStamp(ROOT, outDir, Object.keys(metafile.inputs));
   return { outDir, bundleBytes: statSync(outfile).size, totalBytes: treeBytes(outDir) };
 }
 

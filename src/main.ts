@@ -1,64 +1,56 @@
 /**
- * netclaim's command line: wiring only. Each command lives in surfaces/cli
- * and parses its own flags.
+ * netclaim's command line: dispatch only. Each command lives in its own
+ * module, loaded when it is the one asked for, so that `--version`, `help`
+ * and `inventory` never load the daemon's libraries (Kubernetes client, gRPC,
+ * protobuf, pino); docs/cli.md.
  */
-import { isDriverError } from './common/errors.ts';
 import pkg from '../package.json' with { type: 'json' };
-import { INVENTORY_USAGE, runInventory } from './surfaces/cli/inventory.ts';
-import { runLinks } from './surfaces/cli/links.ts';
-import { RUN_USAGE, runDaemon } from './daemon/run-command.ts';
-import { runValidate, VALIDATE_USAGE } from './surfaces/cli/validate.ts';
+import { commandHelp, errorLine, EXIT_USAGE, runCommand, STDIO, wantsHelp, type Command } from './surfaces/cli/command.ts';
+import { usage, type CommandName } from './surfaces/cli/usage.ts';
 
-const USAGE = `netclaim ${pkg.version} — Kubernetes DRA driver for network devices
+// Options of each command's own type; the dispatcher only passes them on.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyCommand = Command<any>;
 
-Usage:
-${RUN_USAGE}
-${INVENTORY_USAGE}
-  netclaim links [--netns PATH] [--json]   the links of a network namespace, as the kernel layer sees them
-${VALIDATE_USAGE}
-  netclaim --version                       print the version
-  netclaim help                            this text
-
-Environment:
-  NETCLAIM_FFI=koffi|ffi-rs                FFI backend (default koffi)
-  NETCLAIM_PCI_IDS=FILE                    pci.ids database to use for vendor/device names
-  NETCLAIM_LOG_LEVEL=LEVEL                 log level of run (fatal..trace, default info)
-  NODE_NAME, POD_UID                       run: node name and rolling-update instance (downward API)
-`;
+const COMMANDS: Readonly<Record<CommandName, () => Promise<AnyCommand>>> = {
+  run: async () => (await import('./daemon/run-command.ts')).runCommand,
+  inventory: async () => (await import('./surfaces/cli/inventory.ts')).inventoryCommand,
+  links: async () => (await import('./surfaces/cli/links.ts')).linksCommand,
+  validate: async () => (await import('./surfaces/cli/validate.ts')).validateCommand,
+};
 
 async function main(argv: readonly string[]): Promise<number> {
-  const out = (s: string): void => { process.stdout.write(`${s}\n`); };
-  const [command, ...rest] = argv;
-  switch (command) {
+  const [name, ...rest] = argv;
+  switch (name) {
     case '--version':
     case 'version':
-      out(pkg.version);
+      STDIO.out(pkg.version);
       return 0;
-    case 'run':
-      // A stopped daemon exits, whatever handles its libraries leave open.
-      return process.exit(await runDaemon(rest));
-    case 'inventory':
-      return runInventory(rest, out);
-    case 'links':
-      return runLinks(rest, out);
-    case 'validate':
-      return runValidate(rest, out);
     case undefined:
     case 'help':
     case '--help':
     case '-h':
-      out(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`netclaim: unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+      (name === undefined ? STDIO.err : STDIO.out)(usage(pkg.version));
+      return name === undefined ? EXIT_USAGE : 0;
   }
+  if (!Object.hasOwn(COMMANDS, name)) {
+    STDIO.err(`netclaim: unknown command "${name}"\n\n${usage(pkg.version)}`);
+    return EXIT_USAGE;
+  }
+  const command = name as CommandName;
+  if (wantsHelp(rest)) {
+    STDIO.out(commandHelp(command));
+    return 0;
+  }
+  const code = await runCommand(await COMMANDS[command](), rest);
+  // A stopped daemon exits, whatever handles its libraries leave open.
+  return command === 'run' ? process.exit(code) : code;
 }
 
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
-  const code = isDriverError(err) ? ` [${err.code}]` : '';
-  process.stderr.write(`netclaim: ${err instanceof Error ? err.message : String(err)}${code}\n`);
+  // Only a command that cannot even be loaded gets here: runCommand reports the rest.
+  STDIO.err(`netclaim: ${errorLine(err)}`);
   process.exitCode = 1;
 }

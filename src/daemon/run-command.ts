@@ -11,18 +11,16 @@ import { ConfigError } from '../common/errors.ts';
 import { Daemon, type DaemonOptions } from './daemon.ts';
 import { DRANET_DOMAIN } from '../inventory/attributes/names.ts';
 import { libc } from '../kernel/libc/index.ts';
-import { DEFAULT_BIND_ADDRESS } from '../observe/http-server.ts';
+import { DEFAULT_BIND_ADDRESS, parseBindAddress } from '../observe/http-server.ts';
 import { DEFAULT_NRI_SOCKET } from '../surfaces/nri/nri-plugin.ts';
-import { INVENTORY_FLAGS, inventoryOptionsFromFlags } from '../surfaces/cli/inventory-flags.ts';
+import { compileDeviceFilter } from '../inventory/filter-cel.ts';
+import type { Command } from '../surfaces/cli/command.ts';
+import { INVENTORY_FLAGS, inventoryOptionsFromFlags, sysfsRootFromFlag } from '../surfaces/cli/inventory-flags.ts';
 import { createLogger, logLevelFrom } from '../observe/logger.ts';
 
-export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] [--driver-name NAME]
-               [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
-               [--include-kind KIND,...] [--node-ip IP,...] [--exclude GLOB,...] [--filter CEL] [--compat dranet]
-               [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
-               [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
-               [--log-level LEVEL] [--host-netns PATH]
-                                           run the node daemon (kubelet plugin + ResourceSlices)`;
+export { RUN_USAGE } from '../surfaces/cli/usage.ts';
+
+export type RunOptions = Omit<DaemonOptions, 'libc' | 'log'> & { logLevel?: string };
 
 export const RUN_DEFAULTS = {
   driverName: DRIVER_NAME,
@@ -32,7 +30,8 @@ export const RUN_DEFAULTS = {
   sysfsRoot: '/sys',
 } as const;
 
-export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Omit<DaemonOptions, 'libc' | 'log'> & { logLevel?: string } {
+/** Flags (and their environment fallbacks) → DaemonOptions; what it throws is a usage error (docs/cli.md). */
+export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RunOptions {
   const { values } = parseArgs({
     args: [...argv],
     strict: true,
@@ -68,6 +67,12 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (values['rolling-update'] && (instance === undefined || instance === '')) {
     throw new ConfigError('--rolling-update needs POD_UID (from the downward API) to name its sockets', { context: { field: '--rolling-update' } });
   }
+  // Bad values are usage errors here, not failures once the daemon starts.
+  parseBindAddress(values['metrics-address']);
+  if (values['log-level'] !== undefined) logLevelFrom(values['log-level'], env);
+  if (!/^\d\d$/.test(values['nri-plugin-index'])) {
+    throw new ConfigError(`--nri-plugin-index must be two digits (00-99), got ${JSON.stringify(values['nri-plugin-index'])}`, { context: { field: '--nri-plugin-index' } });
+  }
   const kubeConfig = new KubeConfig();
   if (values.kubeconfig !== undefined) kubeConfig.loadFromFile(values.kubeconfig);
   else kubeConfig.loadFromDefault();
@@ -75,8 +80,8 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const driverName = values['driver-name'];
   return {
     kubeConfig, nodeName, driverName,
-    kubeletRootDir: values['kubelet-root-dir'], stateDir: values['state-dir'], cdiDir: values['cdi-dir'], sysfsRoot: values['sysfs-root'],
-    inventory: inventoryOptionsFromFlags(values, dranet ? 'dranet' : 'netclaim', dranet, nodeIpsFromEnv(env)),
+    kubeletRootDir: values['kubelet-root-dir'], stateDir: values['state-dir'], cdiDir: values['cdi-dir'], sysfsRoot: sysfsRootFromFlag(values['sysfs-root']),
+    inventory: inventoryOptionsFromFlags(values, dranet ? 'dranet' : 'netclaim', compileDeviceFilter, dranet, nodeIpsFromEnv(env)),
     attributeDomain: dranet ? DRANET_DOMAIN : driverName,
     dranetConfigs: true,
     taintUnhealthy: values['taint-unhealthy'],
@@ -90,8 +95,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 }
 
 /** Runs the daemon until a signal; resolves with the exit code. */
-export async function runDaemon(argv: readonly string[]): Promise<number> {
-  const { logLevel, ...options } = runOptions(argv);
+export async function runDaemon({ logLevel, ...options }: RunOptions): Promise<number> {
   const log = createLogger({ level: logLevelFrom(logLevel) });
   const daemon = new Daemon({ ...options, libc: libc(), log });
   const stopped = Promise.withResolvers<number>();
@@ -115,6 +119,8 @@ export async function runDaemon(argv: readonly string[]): Promise<number> {
   }
   return stopped.promise;
 }
+
+export const runCommand: Command<RunOptions> = { name: 'run', parse: (argv) => runOptions(argv), execute: (options) => runDaemon(options) };
 
 /** NODE_IPS from the downward API (status.hostIPs: one or two addresses, comma-separated), if set. */
 function nodeIpsFromEnv(env: NodeJS.ProcessEnv): string | undefined {

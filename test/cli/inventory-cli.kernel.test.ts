@@ -1,12 +1,21 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+/**
+ * `netclaim inventory` against throwaway namespaces: in process (runInventory
+ * takes argv and an output function) for the flag combinations, as a real
+ * process for the table on stdout and for --watch, which a signal ends.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runInventory } from '../../src/surfaces/cli/inventory.ts';
 import { createNetns, ip, ipJson, uniqueName } from '../kernel/netns-fixture.ts';
+import { capture } from './capture.ts';
 
 const bin = new URL('../../bin/netclaim.js', import.meta.url).pathname;
+/** A sysfs tree with nothing in it: no PCI functions or RDMA devices to find. */
 const emptySys = mkdtempSync(join(tmpdir(), 'nc-sys-'));
+for (const d of ['bus/pci/devices', 'class/infiniband', 'class/net']) mkdirSync(join(emptySys, d), { recursive: true });
 afterAll(() => rmSync(emptySys, { recursive: true, force: true }));
 
 interface SliceJson {
@@ -16,18 +25,18 @@ interface SliceJson {
 }
 
 describe('netclaim inventory', () => {
-  it('--json prints devices as in a ResourceSlice, cross-checked against ip -j, plus exclusions', () => {
+  it('--json prints devices as in a ResourceSlice, cross-checked against ip -j, plus exclusions', async () => {
     const ns = createNetns('cli');
     const [a, b, m] = ['a', 'b', 'm'].map((t) => uniqueName(t));
     ip(ns, 'link', 'add', a!, 'mtu', '9000', 'type', 'veth', 'peer', 'name', b!);
     ip(ns, 'link', 'add', m!, 'link', a!, 'type', 'macvlan');
     ip(ns, 'addr', 'add', '10.3.0.1/16', 'dev', m!);
-    const run = (...extra: string[]): SliceJson => {
-      const r = spawnSync(process.execPath, [bin, 'inventory', '--netns', ns.path, '--sysfs-root', emptySys, '--json', ...extra], { encoding: 'utf8' });
-      expect(r.status, `exit ${r.status}, signal ${r.signal}, error ${r.error?.message}, stderr: ${r.stderr}`).toBe(0);
-      return JSON.parse(r.stdout) as SliceJson;
+    const run = async (...extra: string[]): Promise<SliceJson> => {
+      const r = await capture(runInventory, ['--netns', ns.path, '--sysfs-root', emptySys, '--json', ...extra]);
+      expect(r.status, `stderr: ${r.stderr.join('\n')}`).toBe(0);
+      return JSON.parse(r.lines.join('\n')) as SliceJson;
     };
-    const out = run('--include-kind', 'macvlan');
+    const out = await run('--include-kind', 'macvlan');
     expect(out.driver).toBe('netclaim.dev');
     expect(out.devices.map((d) => d.name)).toEqual([m]);
     const oracle = ipJson<{ ifname: string; ifindex: number; mtu: number; address: string }[]>(ns, 'link', 'show', m!)[0]!;
@@ -37,14 +46,14 @@ describe('netclaim inventory', () => {
     });
     expect(out.exclusions.map((e) => [e.ifName, e.code]).sort()).toEqual([[a, 'kind-not-included'], [b, 'kind-not-included'], ['lo', 'loopback']].sort());
     // By default no virtual kind is published.
-    expect(run().devices).toEqual([]);
+    expect((await run()).devices).toEqual([]);
     // Options: kinds (comma lists, repeated, and the --include-veth alias), names excluded, a CEL filter, DraNet names.
-    expect(run('--include-kind', 'macvlan,veth', '--exclude', b!).devices.map((d) => d.name).sort()).toEqual([a, m].sort());
-    expect(run('--include-kind', 'macvlan', '--include-veth').devices.map((d) => d.name).sort()).toEqual([a, b, m].sort());
-    expect(run('--include-kind', '*', '--filter', 'device.attributes["netclaim.dev"].type == "veth" && device.attributes["netclaim.dev"].mtu == 9000').devices.map((d) => d.name)).toEqual([a]);
-    expect(Object.keys(run('--naming', 'dranet', '--include-kind', 'macvlan').devices[0]!.attributes)).toContain('dra.net/ifName');
+    expect((await run('--include-kind', 'macvlan,veth', '--exclude', b!)).devices.map((d) => d.name).sort()).toEqual([a, m].sort());
+    expect((await run('--include-kind', 'macvlan', '--include-veth')).devices.map((d) => d.name).sort()).toEqual([a, b, m].sort());
+    expect((await run('--include-kind', '*', '--filter', 'device.attributes["netclaim.dev"].type == "veth" && device.attributes["netclaim.dev"].mtu == 9000')).devices.map((d) => d.name)).toEqual([a]);
+    expect(Object.keys((await run('--naming', 'dranet', '--include-kind', 'macvlan')).devices[0]!.attributes)).toContain('dra.net/ifName');
     // The node's InternalIP makes its interface an uplink.
-    expect(run('--include-kind', 'macvlan', '--node-ip', '10.3.0.1').exclusions.find((e) => e.ifName === m)).toMatchObject({ code: 'uplink' });
+    expect((await run('--include-kind', 'macvlan', '--node-ip', '10.3.0.1')).exclusions.find((e) => e.ifName === m)).toMatchObject({ code: 'uplink' });
   });
 
   it('prints a readable table with the excluded interfaces and why', () => {
@@ -56,15 +65,16 @@ describe('netclaim inventory', () => {
     expect(text).toContain('EXCLUDED\n  netdev lo: loopback interface [loopback]');
   });
 
-  it('rejects a bad filter or naming with the flag in the message, exit code 1', () => {
+  it('refuses bad flag values with the flag in the message, exit code 2, before any discovery', async () => {
     const ns = createNetns('cli');
-    for (const [args, msg] of [[['--filter', 'device.attributes['], /--filter: invalid CEL expression/], [['--naming', 'x'], /--naming must be/], [['--node-ip', 'nope'], /--node-ip: "nope" is not an IP address/], [['--include-kind', 'Mac Vlan'], /--include-kind: "Mac Vlan" is not a link kind/]] as const) {
-      let err: { status: number | null; signal: string | null; stderr: string } | undefined;
-      try {
-        execFileSync(process.execPath, [bin, 'inventory', '--netns', ns.path, ...args], { encoding: 'utf8', stdio: 'pipe' });
-      } catch (e) { err = e as never; }
-      expect(err?.status, `signal ${err?.signal}, stderr: ${err?.stderr}`).toBe(1);
-      expect(err?.stderr).toMatch(msg);
+    for (const [args, msg] of [
+      [['--filter', 'device.attributes['], /--filter: invalid CEL expression/], [['--filter', '1'], /--filter: invalid CEL expression: its type is int/],
+      [['--naming', 'x'], /--naming must be/], [['--node-ip', 'nope'], /--node-ip: "nope" is not an IP address/],
+      [['--include-kind', 'Mac Vlan'], /--include-kind: "Mac Vlan" is not a link kind/], [['--sysfs-root', '/etc'], /--sysfs-root: "\/etc" does not look like sysfs/],
+    ] as const) {
+      const r = await capture(runInventory, ['--netns', ns.path, ...args]);
+      expect(r.status, r.stderr.join('\n')).toBe(2);
+      expect(r.stderr[0]).toMatch(msg);
     }
   });
 });

@@ -1,10 +1,15 @@
-import { spawnSync } from 'node:child_process';
+/**
+ * `netclaim validate`, in process: runValidate takes argv and an output
+ * function, so each case costs no process start. cli.test.ts keeps the few
+ * checks that need a real process (stdin, exit status, stderr).
+ */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runValidate } from '../../src/surfaces/cli/validate.ts';
+import { capture } from './capture.ts';
 
-const bin = new URL('../../bin/netclaim.js', import.meta.url).pathname;
 const fixtures = new URL('../fixtures/claim-config/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'netclaim-validate-'));
 afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
@@ -15,9 +20,9 @@ function file(name: string, text: string): string {
   return path;
 }
 
-function validate(...args: string[]): { status: number | null; lines: string[]; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, 'validate', ...args], { encoding: 'utf8', input: '' });
-  return { status: r.status, lines: r.stdout.trim().split('\n').filter(Boolean), stderr: r.stderr };
+async function validate(...args: string[]): Promise<{ status: number; lines: string[]; stderr: string }> {
+  const r = await capture(runValidate, args);
+  return { ...r, stderr: r.stderr.map((l) => `${l}\n`).join('') };
 }
 
 const CLAIM = `apiVersion: resource.k8s.io/v1
@@ -67,14 +72,14 @@ spec:
 `;
 
 describe('netclaim validate', () => {
-  it('passes a valid claim in YAML with an ok line and exit code 0', () => {
+  it('passes a valid claim in YAML with an ok line and exit code 0', async () => {
     const f = file('claim.yaml', CLAIM);
-    expect(validate(f)).toEqual({ status: 0, lines: [`${f}: ok (ResourceClaim/data-nic: 1 netclaim.dev config)`], stderr: '' });
+    expect(await validate(f)).toEqual({ status: 0, lines: [`${f}: ok (ResourceClaim/data-nic: 1 netclaim.dev config)`], stderr: '' });
   });
 
-  it('reports both errors of an invalid template with their paths, and exits 1', () => {
+  it('reports both errors of an invalid template with their paths, and exits 1', async () => {
     const f = file('template.yaml', TEMPLATE_TWO_ERRORS);
-    expect(validate(f)).toEqual({
+    expect(await validate(f)).toEqual({
       status: 1,
       lines: [
         `${f}: spec.spec.devices.config[0].opaque.parameters.interface.mtuu: unknown field (did you mean "mtu"?)`,
@@ -84,27 +89,27 @@ describe('netclaim validate', () => {
     });
   });
 
-  it('checks a DeviceClass in JSON', () => {
+  it('checks a DeviceClass in JSON', async () => {
     const cls = {
       apiVersion: 'resource.k8s.io/v1', kind: 'DeviceClass', metadata: { name: 'netclaim-rdma' },
       spec: { config: [{ opaque: { driver: 'netclaim.dev', parameters: { interface: { mtu: 9000 }, rdma: { charDevices: ['uverbs', 'uverbs'] } } } }] },
     };
     const f = file('class.json', JSON.stringify(cls, null, 2));
-    expect(validate(f)).toEqual({ status: 1, lines: [`${f}: spec.config[0].opaque.parameters.rdma.charDevices[1]: duplicate of item 0`], stderr: '' });
+    expect(await validate(f)).toEqual({ status: 1, lines: [`${f}: spec.config[0].opaque.parameters.rdma.charDevices[1]: duplicate of item 0`], stderr: '' });
     cls.spec.config[0]!.opaque.parameters.rdma.charDevices = ['uverbs'];
     const g = file('class-ok.json', JSON.stringify(cls));
-    expect(validate(g).lines).toEqual([`${g}: ok (DeviceClass/netclaim-rdma: 1 netclaim.dev config)`]);
+    expect((await validate(g)).lines).toEqual([`${g}: ok (DeviceClass/netclaim-rdma: 1 netclaim.dev config)`]);
   });
 
-  it('checks bare configs in JSON and YAML, and reads YAML booleans as kubectl does', () => {
+  it('checks bare configs in JSON and YAML, and reads YAML booleans as kubectl does', async () => {
     const json = file('bare.json', '{"interface": {"name": "eth1", "dhcp": true}}');
     const yaml = file('bare.yaml', 'interface:\n  dhcp: yes\n  forwarding: on\n');
-    expect(validate(json, yaml)).toEqual({ status: 0, lines: [`${json}: ok (NetworkConfig)`, `${yaml}: ok (NetworkConfig)`], stderr: '' });
+    expect(await validate(json, yaml)).toEqual({ status: 0, lines: [`${json}: ok (NetworkConfig)`, `${yaml}: ok (NetworkConfig)`], stderr: '' });
   });
 
-  it('numbers the documents of a multi-document file and skips other objects', () => {
+  it('numbers the documents of a multi-document file and skips other objects', async () => {
     const f = file('multi.yaml', `${CLAIM}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n---\n${TEMPLATE_TWO_ERRORS.replace('mtuu', 'mtu')}`);
-    expect(validate(f)).toEqual({
+    expect(await validate(f)).toEqual({
       status: 1,
       lines: [
         `${f}#1: ok (ResourceClaim/data-nic: 1 netclaim.dev config)`,
@@ -115,11 +120,11 @@ describe('netclaim validate', () => {
     });
   });
 
-  it('reports malformed files and missing ones, and goes on with the others', () => {
+  it('reports malformed files and missing ones, and goes on with the others', async () => {
     const badYaml = file('bad.yaml', 'interface:\n  name: a\n  name: b\n');
     const badJson = file('bad.json', '{"interface": {"mtu": 9000,}}');
     const ok = file('ok.yaml', CLAIM);
-    const r = validate(badYaml, badJson, join(dir, 'missing.yaml'), ok);
+    const r = await validate(badYaml, badJson, join(dir, 'missing.yaml'), ok);
     expect(r.status).toBe(1);
     expect(r.lines).toEqual([
       `${badYaml}: malformed YAML: Map keys must be unique at line 3, column 3`,
@@ -129,24 +134,22 @@ describe('netclaim validate', () => {
     ]);
   });
 
-  it('reads dra.net configs unless told not to, and stdin as -', () => {
+  it('reads dra.net configs unless told not to', async () => {
     const dranet = CLAIM.replace('driver: netclaim.dev', 'driver: dra.net').replace('mtu: 9000', 'mtu: 9');
     const f = file('dranet.yaml', dranet);
-    expect(validate(f).lines).toEqual([`${f}: spec.devices.config[0].opaque.parameters.interface.mtu: must be at least 68, got 9`]);
-    expect(validate('--no-dranet', f)).toMatchObject({ status: 0, lines: [`${f}: ok (ResourceClaim/data-nic: no netclaim configs)`] });
-    const r = spawnSync(process.execPath, [bin, 'validate', '-'], { encoding: 'utf8', input: '{"interface": {"mtuu": 1}}' });
-    expect({ status: r.status, out: r.stdout.trim() }).toEqual({ status: 1, out: '-: interface.mtuu: unknown field (did you mean "mtu"?)' });
+    expect((await validate(f)).lines).toEqual([`${f}: spec.devices.config[0].opaque.parameters.interface.mtu: must be at least 68, got 9`]);
+    expect(await validate('--no-dranet', f)).toMatchObject({ status: 0, lines: [`${f}: ok (ResourceClaim/data-nic: no netclaim configs)`] });
   });
 
-  it('passes the valid fixtures, DraNet\'s included', () => {
-    const r = validate(`${fixtures}dranet/addresses.yaml`, `${fixtures}dranet/pbr.yaml`, `${fixtures}dranet/deviceclass.json`,
+  it('passes the valid fixtures, DraNet\'s included', async () => {
+    const r = await validate(`${fixtures}dranet/addresses.yaml`, `${fixtures}dranet/pbr.yaml`, `${fixtures}dranet/deviceclass.json`,
       `${fixtures}netclaim/claim-full.yaml`, `${fixtures}netclaim/template-prioritized.yaml`, `${fixtures}netclaim/deviceclass.yaml`, `${fixtures}netclaim/bare-config.json`);
     expect(r.status).toBe(0);
     expect(r.lines.every((l) => / (ok|skipped) \(/.test(l))).toBe(true);
   });
 
-  it('wants at least one file (exit code 2)', () => {
-    const r = validate();
+  it('wants at least one file (exit code 2)', async () => {
+    const r = await validate();
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('no FILE given');
   });

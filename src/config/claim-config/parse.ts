@@ -16,6 +16,12 @@ import type { NetworkConfig } from './types.ts';
 /** The API's limit on opaque parameters (resource.k8s.io OpaqueParametersMaxLength). */
 export const OPAQUE_PARAMETERS_MAX_BYTES = 10 * 1024;
 
+/**
+ * How deep parameters may nest. The schema nests a few levels; 10 KiB of JSON
+ * can nest thousands deep, past what JSON.stringify's recursion survives.
+ */
+export const PARAMETERS_MAX_DEPTH = 32;
+
 export type ParseResult<T> =
   | { readonly ok: true; readonly config: T }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
@@ -26,6 +32,11 @@ type Parsed = unknown;
 /** Parses decoded parameters (an object from JSON or YAML). `base` prefixes every path. */
 export function parseNetworkConfig(value: unknown, base: readonly PathSegment[] = []): ParseResult<NetworkConfig> {
   const list = new IssueList(base);
+  const deep = pathDeeperThan(value, PARAMETERS_MAX_DEPTH);
+  if (deep !== undefined) {
+    list.add(deep, `nested more than ${PARAMETERS_MAX_DEPTH} levels deep`);
+    return { ok: false, issues: list.issues };
+  }
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
@@ -39,6 +50,28 @@ export function parseNetworkConfig(value: unknown, base: readonly PathSegment[] 
     list.add([], `parameters are ${size} bytes as JSON; the API allows at most ${OPAQUE_PARAMETERS_MAX_BYTES}`);
   }
   return finish(list, parseNode(NETWORK_CONFIG, value, [], list));
+}
+
+/**
+ * The path of the first object or list nested deeper than `max`, found
+ * without recursion; undefined also for a cycle, which JSON.stringify reports.
+ */
+function pathDeeperThan(value: unknown, max: number): PathSegment[] | undefined {
+  const stack: ({ value: unknown; path: PathSegment[] } | { leave: object })[] = [{ value, path: [] }];
+  const onPath = new Set<object>();
+  while (stack.length > 0) {
+    const at = stack.pop()!;
+    if ('leave' in at) { onPath.delete(at.leave); continue; }
+    const v = at.value;
+    if (typeof v !== 'object' || v === null) continue;
+    if (onPath.has(v)) return undefined;
+    if (at.path.length >= max) return at.path;
+    onPath.add(v);
+    stack.push({ leave: v });
+    if (Array.isArray(v)) v.forEach((item: unknown, i) => stack.push({ value: item, path: [...at.path, i] }));
+    else for (const [k, item] of Object.entries(v)) stack.push({ value: item, path: [...at.path, /^[A-Za-z_][\w-]*$/.test(k) ? k : { key: k }] });
+  }
+  return undefined;
 }
 
 /** Checks a config built from parsed ones (a merge) again, without the size limit of a single entry. */

@@ -1,14 +1,19 @@
 /**
  * The inventory flags `netclaim inventory` and `netclaim run` share, and how
  * they become InventoryOptions: which virtual kinds to publish, the node's
- * InternalIPs (uplinks), the admin's globs and CEL filter.
+ * InternalIPs (uplinks), the admin's globs and CEL filter; and the check
+ * that `--sysfs-root` is a sysfs tree.
  */
+import { existsSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { ConfigError } from '../../common/errors.ts';
 import type { AttributeNaming } from '../../inventory/attributes/names.ts';
-import { compileDeviceFilter } from '../../inventory/filter-cel.ts';
+import type { DeviceFilter } from '../../inventory/filter-cel.ts';
 import { ALL_KINDS, DEFAULT_OPTIONS, type InventoryOptions } from '../../inventory/options.ts';
+
+export { INVENTORY_FLAGS_USAGE } from './usage.ts';
 
 /** For node:util parseArgs. */
 export const INVENTORY_FLAGS = {
@@ -18,8 +23,6 @@ export const INVENTORY_FLAGS = {
   exclude: { type: 'string', multiple: true, default: [] as string[] },
   filter: { type: 'string' },
 } satisfies ParseArgsOptionsConfig;
-
-export const INVENTORY_FLAGS_USAGE = '[--include-kind KIND,...] [--node-ip IP,...] [--exclude GLOB,...] [--filter CEL]';
 
 export interface InventoryFlagValues {
   readonly 'include-kind': readonly string[];
@@ -33,12 +36,26 @@ const KIND = /^[a-z0-9_-]{1,32}$/;
 
 const list = (xs: readonly string[]): string[] => xs.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
 
+/** Compiles `--filter` (inventory/filter-cel.ts: compileDeviceFilter). */
+export type FilterCompiler = (expression: string, field: string) => DeviceFilter;
+
+/**
+ * The CEL compiler when `--filter` is given: the CEL library is loaded only
+ * then, since it is the largest one `netclaim inventory` would load.
+ */
+export async function filterCompilerFor(v: InventoryFlagValues): Promise<FilterCompiler> {
+  if (v.filter === undefined) return () => { throw new Error('no --filter to compile'); };
+  return (await import('../../inventory/filter-cel.ts')).compileDeviceFilter;
+}
+
 /**
  * InventoryOptions from the flags. `wideDefault`: `--compat dranet` publishes
  * every movable virtual kind unless `--include-kind` says otherwise, as the
  * reference peer does. `nodeIpEnv`: the downward API's status.hostIPs.
  */
-export function inventoryOptionsFromFlags(v: InventoryFlagValues, naming: AttributeNaming, wideDefault = false, nodeIpEnv?: string): InventoryOptions {
+export function inventoryOptionsFromFlags(
+  v: InventoryFlagValues, naming: AttributeNaming, compileFilter: FilterCompiler, wideDefault = false, nodeIpEnv?: string,
+): InventoryOptions {
   const kinds = list(v['include-kind']);
   for (const k of kinds) {
     if (k !== ALL_KINDS && !KIND.test(k)) {
@@ -56,6 +73,26 @@ export function inventoryOptionsFromFlags(v: InventoryFlagValues, naming: Attrib
     includeKinds: kinds.length === 0 && wideDefault ? [ALL_KINDS] : [...new Set(kinds)],
     nodeIps: [...new Set(ips)],
     excludeNames: list(v.exclude),
-    ...(v.filter !== undefined ? { filter: compileDeviceFilter(v.filter, '--filter') } : {}),
+    ...(v.filter !== undefined ? { filter: compileFilter(v.filter, '--filter') } : {}),
   };
+}
+
+/**
+ * `--sysfs-root DIR`, refused unless it looks like sysfs (has bus/ and
+ * class/): a wrong directory would otherwise give an inventory without PCI
+ * and RDMA facts, and no error.
+ */
+export function sysfsRootFromFlag(dir: string, field = '--sysfs-root'): string {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (err) {
+    throw new ConfigError(`${field}: ${JSON.stringify(dir)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { context: { field } });
+  }
+  const missing = ['bus', 'class'].filter((d) => !existsSync(join(dir, d)));
+  if (!isDir || missing.length > 0) {
+    const why = isDir ? `it has no ${missing.map((d) => `${d}/`).join(' and no ')}` : 'it is not a directory';
+    throw new ConfigError(`${field}: ${JSON.stringify(dir)} does not look like sysfs: ${why}`, { context: { field } });
+  }
+  return dir;
 }

@@ -9,19 +9,26 @@ import { ConfigError } from '../../common/errors.ts';
 import { DRIVER_NAME } from '../../inventory/attributes/names.ts';
 import type { AttributeValue } from '../../inventory/attributes/limits.ts';
 import { buildInventory } from '../../inventory/build.ts';
-import { collectSnapshot } from '../../inventory/collect.ts';
+import { collectSnapshot, type CollectOptions } from '../../inventory/collect.ts';
 import type { InventoryDiff } from '../../inventory/diff.ts';
 import type { Device, Inventory } from '../../inventory/model.ts';
-import { InventoryWatcher } from '../../inventory/watcher.ts';
+import type { InventoryOptions } from '../../inventory/options.ts';
 import { libc } from '../../kernel/libc/index.ts';
 import { NetnsHandle } from '../../kernel/netns/handle.ts';
-import { INVENTORY_FLAGS, INVENTORY_FLAGS_USAGE, inventoryOptionsFromFlags } from './inventory-flags.ts';
+import { runCommand, STDIO, type CliIo, type Command } from './command.ts';
+import { filterCompilerFor, INVENTORY_FLAGS, inventoryOptionsFromFlags, sysfsRootFromFlag } from './inventory-flags.ts';
 
-export const INVENTORY_USAGE = `  netclaim inventory [--json] [--watch] [--netns PATH] [--sysfs-root DIR] [--naming netclaim|dranet]
-                     ${INVENTORY_FLAGS_USAGE}
-                                           the devices this node would publish, and what is left out and why`;
+export { INVENTORY_USAGE } from './usage.ts';
 
-export async function runInventory(argv: readonly string[], out: (s: string) => void): Promise<number> {
+export interface InventoryArgs {
+  readonly json: boolean;
+  readonly watch: boolean;
+  readonly netns?: string | undefined;
+  readonly collect: CollectOptions;
+  readonly options: InventoryOptions;
+}
+
+export async function parseInventoryArgs(argv: readonly string[]): Promise<InventoryArgs> {
   const { values } = parseArgs({
     args: [...argv],
     strict: true,
@@ -35,21 +42,25 @@ export async function runInventory(argv: readonly string[], out: (s: string) => 
     },
   });
   if (values.naming !== 'netclaim' && values.naming !== 'dranet') {
-    throw new ConfigError(`--naming must be "netclaim" or "dranet", got "${values.naming}"`, { context: { field: '--naming' } });
+    throw new ConfigError(`--naming must be "netclaim" or "dranet", got ${JSON.stringify(values.naming)}`, { context: { field: '--naming' } });
   }
-  const options = inventoryOptionsFromFlags(values, values.naming);
-  const collect = { sysfsRoot: values['sysfs-root'] };
-  const h = values.netns ? NetnsHandle.open(values.netns) : NetnsHandle.current();
+  const options = inventoryOptionsFromFlags(values, values.naming, await filterCompilerFor(values));
+  return { json: values.json, watch: values.watch, netns: values.netns, collect: { sysfsRoot: sysfsRootFromFlag(values['sysfs-root']) }, options };
+}
+
+async function executeInventory(a: InventoryArgs, io: CliIo): Promise<number> {
+  const h = a.netns ? NetnsHandle.open(a.netns) : NetnsHandle.current();
   try {
-    if (!values.watch) {
-      const inv = buildInventory(collectSnapshot(h, collect, options), options);
-      out(values.json ? JSON.stringify(asSliceJson(inv), null, 2) : formatTable(inv));
+    if (!a.watch) {
+      const inv = buildInventory(collectSnapshot(h, a.collect, a.options), a.options);
+      io.out(a.json ? JSON.stringify(asSliceJson(inv), null, 2) : formatTable(inv));
       return 0;
     }
-    const w = new InventoryWatcher(h, collect, options, { libc: libc() });
+    const { InventoryWatcher } = await import('../../inventory/watcher.ts');
+    const w = new InventoryWatcher(h, a.collect, a.options, { libc: libc() });
     const first = w.start();
-    out(values.json ? JSON.stringify({ event: 'initial', ...asSliceJson(first) }) : formatTable(first));
-    w.subscribe((_inv, diff) => out(values.json ? JSON.stringify({ event: 'change', ...diffJson(diff) }) : formatDiff(diff)));
+    io.out(a.json ? JSON.stringify({ event: 'initial', ...asSliceJson(first) }) : formatTable(first));
+    w.subscribe((_inv, diff) => io.out(a.json ? JSON.stringify({ event: 'change', ...diffJson(diff) }) : formatDiff(diff)));
     await new Promise<void>((resolve) => {
       const stop = (): void => { resolve(); };
       process.once('SIGINT', stop);
@@ -60,6 +71,13 @@ export async function runInventory(argv: readonly string[], out: (s: string) => 
   } finally {
     h.close();
   }
+}
+
+export const inventoryCommand: Command<InventoryArgs> = { name: 'inventory', parse: parseInventoryArgs, execute: executeInventory };
+
+/** `netclaim inventory ARGV…`, in process: the exit code (docs/cli.md). */
+export function runInventory(argv: readonly string[], out: (s: string) => void = STDIO.out, err: (s: string) => void = STDIO.err): Promise<number> {
+  return runCommand(inventoryCommand, argv, { out, err });
 }
 
 /** Devices as in a ResourceSlice (`spec.devices[]`), plus what was left out. */

@@ -5,46 +5,62 @@
  * DeviceClasses or Lists of them; other objects are skipped. Prints one
  * `FILE: PATH: MESSAGE` line per problem (`FILE#N` for the Nth document of a
  * multi-document file) and one `ok` line per document without problems;
- * exits 1 if any problem was found.
+ * exits 1 if any problem was found. A file that cannot be read or decoded is
+ * a problem of that file: the others are still checked.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseAllDocuments } from 'yaml';
 import { checkDocument, configDrivers, type ConfigIssue, type DocumentReport } from '../../config/claim-config/index.ts';
+import { errorLine, oneLine, runCommand, STDIO, type CliIo, type Command } from './command.ts';
+import { decodeManifest, formatOf, type DecodedDocument } from './manifest-decode.ts';
+import { readInput } from './manifest-input.ts';
 
-export const VALIDATE_USAGE = `  netclaim validate [--no-dranet] FILE...  check the netclaim configs in manifests (configs, claims, templates,
-                                           device classes; YAML or JSON, - for stdin); --no-dranet ignores dra.net configs`;
+export { VALIDATE_USAGE } from './usage.ts';
 
-interface Document {
-  readonly value?: unknown;
-  readonly issues: readonly ConfigIssue[];
+export interface ValidateArgs {
+  readonly files: readonly string[];
+  readonly drivers: ReadonlySet<string>;
 }
 
-export function runValidate(argv: readonly string[], out: (s: string) => void): number {
+function parseValidateArgs(argv: readonly string[]): ValidateArgs {
   const { values, positionals } = parseArgs({
     args: [...argv],
     strict: true,
     allowPositionals: true,
     options: { 'no-dranet': { type: 'boolean', default: false } },
   });
-  if (positionals.length === 0) {
-    process.stderr.write(`netclaim validate: no FILE given\n\nUsage:\n${VALIDATE_USAGE}\n`);
-    return 2;
-  }
-  const drivers = configDrivers({ dranetCompat: !values['no-dranet'] });
+  if (positionals.length === 0) throw new Error('no FILE given');
+  return { files: positionals, drivers: configDrivers({ dranetCompat: !values['no-dranet'] }) };
+}
+
+async function executeValidate(a: ValidateArgs, io: CliIo): Promise<number> {
   let problems = 0;
-  for (const file of positionals) {
-    const docs = readDocuments(file);
-    docs.forEach((doc, i) => {
-      const label = docs.length > 1 ? `${file}#${i + 1}` : file;
-      const report = doc.value === undefined ? undefined : checkDocument(doc.value, drivers);
-      const issues = [...doc.issues, ...(report?.issues ?? [])];
-      problems += issues.length;
-      for (const x of issues) out(x.path === '' ? `${label}: ${x.message}` : `${label}: ${x.path}: ${x.message}`);
-      if (issues.length === 0 && report !== undefined) out(`${label}: ${summary(report)}`);
-    });
-  }
+  for (const file of a.files) problems += await validateFile(file, a.drivers, (line) => io.out(oneLine(line)));
   return problems > 0 ? 1 : 0;
+}
+
+/** Checks one file, printing its lines; returns the number of problems. */
+async function validateFile(file: string, drivers: ReadonlySet<string>, out: (line: string) => void): Promise<number> {
+  const problem = (message: string): number => { out(`${file}: ${message}`); return 1; };
+  try {
+    const input = await readInput(file);
+    if ('problem' in input) return problem(input.problem);
+    const docs = decodeManifest(input.text, formatOf(file));
+    if (docs.length === 0) return problem('no documents (the file is empty, or holds only comments)');
+    let problems = 0;
+    docs.forEach((doc, i) => { problems += report(docs.length > 1 ? `${file}#${i + 1}` : file, doc, drivers, out); });
+    return problems;
+  } catch (err) {
+    // A bug, not the file's fault; still one line, and the next file is checked.
+    return problem(`cannot be checked: ${errorLine(err)}`);
+  }
+}
+
+function report(label: string, doc: DecodedDocument, drivers: ReadonlySet<string>, out: (line: string) => void): number {
+  const checked = doc.value === undefined ? undefined : checkDocument(doc.value, drivers);
+  const issues: readonly ConfigIssue[] = [...doc.issues, ...(checked?.issues ?? [])];
+  for (const x of issues) out(x.path === '' ? `${label}: ${x.message}` : `${label}: ${x.path}: ${x.message}`);
+  if (issues.length === 0 && checked !== undefined) out(`${label}: ${summary(checked)}`);
+  return issues.length;
 }
 
 function summary(r: DocumentReport): string {
@@ -54,31 +70,9 @@ function summary(r: DocumentReport): string {
   return `ok (${r.title}: ${counts.length === 0 ? 'no netclaim configs' : counts.join(', ')})`;
 }
 
-/**
- * The non-empty documents of a file; a file that cannot be read, or a
- * document that cannot be parsed, gives a document holding the problem.
- */
-function readDocuments(file: string): Document[] {
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (err) {
-    return [{ issues: [{ path: '', message: `cannot read: ${(err as Error).message}` }] }];
-  }
-  if (file.endsWith('.json')) {
-    try {
-      return [{ value: JSON.parse(text) as unknown, issues: [] }];
-    } catch (err) {
-      return [{ issues: [{ path: '', message: `malformed JSON: ${(err as Error).message}` }] }];
-    }
-  }
-  // YAML 1.1, as kubectl reads manifests (sigs.k8s.io/yaml): `yes`/`on` are booleans there too.
-  const docs = parseAllDocuments(text, { version: '1.1' });
-  if (!Array.isArray(docs)) return []; // an empty stream
-  return docs
-    .map((d): Document => d.errors.length > 0
-      // The first line of a yaml error says what and where ("... at line 2, column 1:").
-      ? { issues: d.errors.map((e) => ({ path: '', message: `malformed YAML: ${e.message.split('\n')[0]!.replace(/:$/, '')}` })) }
-      : { value: d.toJS({ maxAliasCount: 100 }) as unknown, issues: [] })
-    .filter((d) => d.issues.length > 0 || (d.value !== null && d.value !== undefined));
+export const validateCommand: Command<ValidateArgs> = { name: 'validate', parse: parseValidateArgs, execute: executeValidate };
+
+/** `netclaim validate ARGV…`, in process: the exit code (0 no problem, 1 problems, 2 usage). */
+export function runValidate(argv: readonly string[], out: (s: string) => void = STDIO.out, err: (s: string) => void = STDIO.err): Promise<number> {
+  return runCommand(validateCommand, argv, { out, err });
 }

@@ -1,0 +1,49 @@
+/**
+ * The usage text of every command, in a module that imports nothing: `netclaim
+ * help` and `netclaim CMD --help` answer without loading the command itself.
+ * docs/cli.md says the same at length.
+ */
+
+export const INVENTORY_FLAGS_USAGE = '[--include-kind KIND,...] [--node-ip IP,...] [--exclude GLOB,...] [--filter CEL]';
+
+export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] [--driver-name NAME]
+               [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
+               ${INVENTORY_FLAGS_USAGE} [--compat dranet]
+               [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
+               [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
+               [--log-level LEVEL] [--host-netns PATH]
+                                           run the node daemon (kubelet plugin + ResourceSlices)`;
+
+export const INVENTORY_USAGE = `  netclaim inventory [--json] [--watch] [--netns PATH] [--sysfs-root DIR] [--naming netclaim|dranet]
+                     ${INVENTORY_FLAGS_USAGE}
+                                           the devices this node would publish, and what is left out and why`;
+
+export const LINKS_USAGE = `  netclaim links [--netns PATH] [--json]   the links of a network namespace, as the kernel layer sees them`;
+
+export const VALIDATE_USAGE = `  netclaim validate [--no-dranet] FILE...  check the netclaim configs in manifests (configs, claims, templates,
+                                           device classes; YAML or JSON, - for stdin); --no-dranet ignores dra.net configs`;
+
+export const COMMAND_USAGE = { run: RUN_USAGE, inventory: INVENTORY_USAGE, links: LINKS_USAGE, validate: VALIDATE_USAGE } as const;
+
+export type CommandName = keyof typeof COMMAND_USAGE;
+
+export function usage(version: string): string {
+  return `netclaim ${version} — Kubernetes DRA driver for network devices
+
+Usage:
+${RUN_USAGE}
+${INVENTORY_USAGE}
+${LINKS_USAGE}
+${VALIDATE_USAGE}
+  netclaim --version                       print the version
+  netclaim help                            this text; netclaim COMMAND --help: that command's
+
+Exit codes: 0 done, 1 failed (or validate found a problem), 2 usage error.
+
+Environment:
+  NETCLAIM_FFI=koffi|ffi-rs                FFI backend (default koffi)
+  NETCLAIM_PCI_IDS=FILE                    pci.ids database to use for vendor/device names
+  NETCLAIM_LOG_LEVEL=LEVEL                 log level of run (fatal..trace, default info)
+  NODE_NAME, POD_UID                       run: node name and rolling-update instance (downward API)
+`;
+}

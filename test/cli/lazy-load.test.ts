@@ -1,0 +1,53 @@
+/**
+ * Each command loads only what it needs (docs/cli.md, "Start-up"): the
+ * Kubernetes client, gRPC, protobuf and pino for `run` alone, the CEL library
+ * only with `--filter`. Checked on real processes running the sources, with a
+ * resolve hook recording every module they load.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = new URL('../../bin/netclaim.js', import.meta.url).pathname;
+const hook = new URL('./fixtures/record-imports.mjs', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'nc-lazy-'));
+afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+
+const HEAVY = {
+  kubernetes: '/node_modules/@kubernetes/client-node/',
+  grpc: '/node_modules/@grpc/',
+  protobufjs: '/node_modules/protobufjs/',
+  pino: '/node_modules/pino/',
+  cel: '/node_modules/@marcbachmann/cel-js/',
+} as const;
+
+let n = 0;
+/** The heavy libraries a `netclaim ARGS` process loaded, and its exit code. */
+function heavyLoaded(args: readonly string[]): { status: number | null; loaded: string[] } {
+  const record = join(dir, `imports-${n++}.txt`);
+  writeFileSync(record, '');
+  const r = spawnSync(process.execPath, ['--import', hook, bin, ...args], {
+    encoding: 'utf8', env: { ...process.env, NETCLAIM_NO_BUNDLE: '1', NETCLAIM_RECORD_IMPORTS: record },
+  });
+  const urls = readFileSync(record, 'utf8');
+  expect(urls).toContain('/src/main.ts');
+  return { status: r.status, loaded: Object.entries(HEAVY).filter(([, path]) => urls.includes(path)).map(([name]) => name) };
+}
+
+describe('what each command loads', () => {
+  it('--version, help and COMMAND --help: none of the heavy libraries', () => {
+    expect(heavyLoaded(['--version'])).toEqual({ status: 0, loaded: [] });
+    expect(heavyLoaded(['run', '--help'])).toEqual({ status: 0, loaded: [] });
+  });
+
+  it('validate and inventory: none of them; inventory --filter: the CEL library alone', () => {
+    const f = join(dir, 'c.json');
+    writeFileSync(f, '{"interface": {"mtu": 9000}}');
+    expect(heavyLoaded(['validate', f])).toEqual({ status: 0, loaded: [] });
+    // A namespace that does not exist: the flags are parsed, then discovery fails (exit 1) without root.
+    expect(heavyLoaded(['inventory', '--json', '--netns', join(dir, 'none')])).toEqual({ status: 1, loaded: [] });
+    expect(heavyLoaded(['inventory', '--netns', join(dir, 'none'), '--filter', 'device.driver == "netclaim.dev"'])).toEqual({ status: 1, loaded: ['cel'] });
+  });
+});
