@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
+import { createNetns, eventually, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import type { IfIndex } from '../../../common/ids.ts';
 import { NetnsHandle } from '../../netns/handle.ts';
@@ -61,18 +61,25 @@ function setUp(): Net {
   return { ns, a, b, ia: index(a), ib: index(b), dev };
 }
 
-/** Every route of every table and family, ours vs ip's. */
-function expectSameAsIp(net: Net): Route[] {
-  const ours = routeList(net.ns.handle);
-  expect(sorted(ours.map((r) => asIp(r, net.dev)))).toEqual(sorted(ipJson(net.ns, 'route', 'show', 'table', 'all')));
-  return ours;
+/**
+ * Every route of every table and family, ours vs ip's. The kernel keeps adding routes of its own
+ * for a while after a link comes up (IPv6 link-local and multicast routes, after linkwatch and
+ * autoconf, slower on a loaded machine), so two dumps taken a moment apart can differ: compare
+ * until one of ours agrees with ip's, taken right after it (bounded).
+ */
+async function expectSameAsIp(net: Net): Promise<Route[]> {
+  return eventually(() => {
+    const ours = routeList(net.ns.handle);
+    expect(sorted(ours.map((r) => asIp(r, net.dev)))).toEqual(sorted(ipJson(net.ns, 'route', 'show', 'table', 'all')));
+    return ours;
+  }, 20_000);
 }
 
 const find = (rs: readonly Route[], dst: string, table = 254): Route | undefined => rs.find((r) => r.dst === dst && r.table === table);
 
 
 describe(`route ops (${testLibc.backend})`, () => {
-  it('adds link-scope, gateway and default routes (IPv4 and IPv6) and lists all tables as ip does', () => {
+  it('adds link-scope, gateway and default routes (IPv4 and IPv6) and lists all tables as ip does', async () => {
     const net = setUp();
     const h = net.ns.handle;
     routeAdd(h, { dst: '10.7.0.0/16', oif: net.ia });
@@ -81,7 +88,7 @@ describe(`route ops (${testLibc.backend})`, () => {
     routeAdd(h, { dst: '2001:db8:99::/48', gateway: '2001:db8:1::fe', oif: net.ia, priority: 512, pref: 'high' });
     routeAdd(h, { dst: 'default', gateway: '2001:db8:2::fe' });
     routeAdd(h, { dst: '10.50.0.0/16', gateway: '2001:db8:1::fe', oif: net.ia });
-    const rs = expectSameAsIp(net);
+    const rs = await expectSameAsIp(net);
     expect(find(rs, '10.7.0.0/16')).toMatchObject({ scope: 'link', oif: net.ia, protocol: 'boot' });
     expect(find(rs, '192.168.5.0/24')).toMatchObject({ scope: 'global', gateway: '10.1.0.2', oif: net.ia });
     expect(rs.filter((r) => r.dst === 'default').map((r) => r.gateway).sort()).toEqual(['10.1.0.254', '2001:db8:2::fe']);
@@ -91,14 +98,14 @@ describe(`route ops (${testLibc.backend})`, () => {
     expect(find(rs, '10.1.0.1/32', 255)).toMatchObject({ type: 'local', scope: 'host', protocol: 'kernel' });
   });
 
-  it('uses tables 100 and 1000 (RTA_TABLE), and filters by table, family, oif, protocol and type', () => {
+  it('uses tables 100 and 1000 (RTA_TABLE), and filters by table, family, oif, protocol and type', async () => {
     const net = setUp();
     const h = net.ns.handle;
     routeAdd(h, { dst: '10.100.0.0/16', oif: net.ia, table: 100 });
     routeAdd(h, { dst: '10.200.0.0/16', gateway: '10.2.0.9', table: 1000, protocol: 'static' });
     routeAdd(h, { dst: '2001:db8:1000::/48', oif: net.ib, table: 1000 });
     routeAdd(h, { dst: '203.0.113.0/24', type: 'blackhole', table: 100 });
-    expectSameAsIp(net);
+    await expectSameAsIp(net);
     expect(routeList(h, { table: 100 }).map((r) => r.dst).sort()).toEqual(['10.100.0.0/16', '203.0.113.0/24']);
     expect(routeList(h, { table: 1000 }).map((r) => r.dst).sort()).toEqual(['10.200.0.0/16', '2001:db8:1000::/48']);
     expect(routeList(h, { table: 1000, family: AF_INET6 }).map((r) => r.dst)).toEqual(['2001:db8:1000::/48']);
@@ -124,7 +131,7 @@ describe(`route ops (${testLibc.backend})`, () => {
     }
   });
 
-  it('sets metric, protocol, preferred source and metrics (mtu, advmss, initcwnd, hoplimit)', () => {
+  it('sets metric, protocol, preferred source and metrics (mtu, advmss, initcwnd, hoplimit)', async () => {
     const net = setUp();
     const h = net.ns.handle;
     routeAdd(h, {
@@ -132,19 +139,19 @@ describe(`route ops (${testLibc.backend})`, () => {
       metrics: { mtu: 1400, advmss: 1360, initcwnd: 10, hoplimit: 32 },
     });
     routeAdd(h, { dst: '2001:db8:20::/48', gateway: '2001:db8:1::2', protocol: 'dhcp', metrics: { mtu: 1300 } });
-    const rs = expectSameAsIp(net);
+    const rs = await expectSameAsIp(net);
     expect(find(rs, '172.20.0.0/16')).toMatchObject({
       priority: 100, protocol: 'static', prefSrc: '10.1.0.1', metrics: { mtu: 1400, advmss: 1360, initcwnd: 10, hoplimit: 32 },
     });
     expect(find(rs, '2001:db8:20::/48')).toMatchObject({ protocol: 'dhcp', metrics: { mtu: 1300 }, priority: 1024 });
   });
 
-  it('adds multipath (ECMP) routes for IPv4 and IPv6', () => {
+  it('adds multipath (ECMP) routes for IPv4 and IPv6', async () => {
     const net = setUp();
     const h = net.ns.handle;
     routeAdd(h, { dst: '172.16.0.0/16', nexthops: [{ gateway: '10.1.0.3', oif: net.ia }, { gateway: '10.2.0.3', oif: net.ib, weight: 3 }] });
     routeAdd(h, { dst: '2001:db8:aa::/48', nexthops: [{ gateway: '2001:db8:1::fe', oif: net.ia }, { gateway: '2001:db8:2::fe', oif: net.ib }] });
-    const rs = expectSameAsIp(net);
+    const rs = await expectSameAsIp(net);
     expect(find(rs, '172.16.0.0/16')!.nexthops).toEqual([
       { gateway: '10.1.0.3', oif: net.ia, weight: 1, flags: [] }, { gateway: '10.2.0.3', oif: net.ib, weight: 3, flags: [] },
     ]);
@@ -152,33 +159,33 @@ describe(`route ops (${testLibc.backend})`, () => {
     expect(routeList(h, { oif: net.ib, family: AF_INET }).map((r) => r.dst)).toContain('172.16.0.0/16');
   });
 
-  it('adds blackhole, unreachable and prohibit routes', () => {
+  it('adds blackhole, unreachable and prohibit routes', async () => {
     const net = setUp();
     const h = net.ns.handle;
     routeAdd(h, { dst: '198.51.100.0/24', type: 'blackhole' });
     routeAdd(h, { dst: '198.51.101.0/24', type: 'unreachable', table: 100 });
     routeAdd(h, { dst: '2001:db8:dead::/48', type: 'prohibit' });
-    const rs = expectSameAsIp(net);
+    const rs = await expectSameAsIp(net);
     expect(find(rs, '198.51.100.0/24')).toMatchObject({ type: 'blackhole', scope: 'global' });
     expect(find(rs, '198.51.101.0/24', 100)).toMatchObject({ type: 'unreachable' });
     expect(find(rs, '2001:db8:dead::/48')).toMatchObject({ type: 'prohibit' });
     expect(kernelError(() => routeGet(h, '198.51.100.7')).errnoName).toBe('EINVAL');
   });
 
-  it('replaces a route (new gateway), creates a missing one, and deletes', () => {
+  it('replaces a route (new gateway), creates a missing one, and deletes', async () => {
     const net = setUp();
     const h = net.ns.handle;
     routeAdd(h, { dst: '192.168.5.0/24', gateway: '10.1.0.2', table: 1000 });
     routeReplace(h, { dst: '192.168.5.0/24', gateway: '10.2.0.2', table: 1000 });
     routeReplace(h, { dst: '2001:db8:5::/48', gateway: '2001:db8:1::5' });
     routeReplace(h, { dst: '2001:db8:5::/48', gateway: '2001:db8:2::5' });
-    let rs = expectSameAsIp(net);
+    let rs = await expectSameAsIp(net);
     expect(rs.filter((r) => r.dst === '192.168.5.0/24')).toMatchObject([{ gateway: '10.2.0.2', oif: net.ib, table: 1000 }]);
     expect(rs.filter((r) => r.dst === '2001:db8:5::/48')).toMatchObject([{ gateway: '2001:db8:2::5' }]);
 
     routeDelete(h, { dst: '192.168.5.0/24', table: 1000 });
     routeDelete(h, { dst: '2001:db8:5::/48', gateway: '2001:db8:2::5' });
-    rs = expectSameAsIp(net);
+    rs = await expectSameAsIp(net);
     expect(rs.some((r) => r.dst === '192.168.5.0/24' || r.dst === '2001:db8:5::/48')).toBe(false);
   });
 
