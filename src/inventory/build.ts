@@ -15,10 +15,10 @@ import type { DeviceName } from '../common/ids.ts';
 import type { Link } from '../kernel/netlink/route/link-types.ts';
 import type { IbDevice, PciFunction } from '../kernel/sysfs/sysfs-types.ts';
 import { deviceAttributes, type DeviceFacts } from './attributes/build.ts';
-import { attributeProblems } from './attributes/limits.ts';
+import { type Attributes, attributeProblems, isQualifiedName, MAX_ATTRIBUTES_PER_DEVICE, valueProblem } from './attributes/limits.ts';
 import { netdevDeviceName, pciDeviceName, rdmaDeviceName, vmbusDeviceName } from './device-name.ts';
 import { type Cause, linkCauses, pciCause, strongest } from './exclusions.ts';
-import type { Device, DeviceKind, Exclusion, Inventory, InventorySnapshot } from './model.ts';
+import type { Device, DeviceIdentity, DeviceKind, Exclusion, ExtraAttributes, Inventory, InventorySnapshot } from './model.ts';
 import type { InventoryOptions } from './options.ts';
 import { buildUnits, netKey, type ObjectKey, pciKey, rdmaKey, type Unit } from './units.ts';
 
@@ -43,7 +43,7 @@ interface Found extends Cause {
  * for a pod), with their last published form; they stay published while
  * their netdev is away, or gone with its namespace.
  */
-export function buildInventory(s: InventorySnapshot, o: InventoryOptions, held: readonly Device[] = []): Inventory {
+export function buildInventory(s: InventorySnapshot, o: InventoryOptions, held: readonly Device[] = [], extra?: ExtraAttributes): Inventory {
   const ctx = context(s, held);
   const direct = directCauses(s, o, ctx);
   const exclusions: Exclusion[] = [];
@@ -65,7 +65,7 @@ export function buildInventory(s: InventorySnapshot, o: InventoryOptions, held: 
   for (const h of held) {
     if (!placed.has(h.name)) drafts.push({ name: h.name, facts: { kind: h.kind, addrs: [] }, objects: (h.objects ?? []).filter((x) => !isPresentAnywhere(x, s)), held: h });
   }
-  const devices = finish(drafts, s, o, exclusions);
+  const devices = finish(drafts, s, o, exclusions, extra);
   return { devices, exclusions: exclusions.sort(byObject), ...(s.rdmaNetnsMode ? { rdmaNetnsMode: s.rdmaNetnsMode } : {}) };
 }
 
@@ -274,7 +274,7 @@ function facts(s: InventorySnapshot, kind: DeviceKind, d: { link?: Link | undefi
   };
 }
 
-function finish(drafts: readonly Draft[], s: InventorySnapshot, o: InventoryOptions, exclusions: Exclusion[]): Device[] {
+function finish(drafts: readonly Draft[], s: InventorySnapshot, o: InventoryOptions, exclusions: Exclusion[], extra?: ExtraAttributes): Device[] {
   const byName = new Map<string, Device>();
   const refuse = (d: Draft, code: 'invalid' | 'admin-cel', reason: string): void => { exclusions.push(...objectExclusions(d.objects, code, reason)); };
   for (const d of [...drafts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
@@ -282,7 +282,8 @@ function finish(drafts: readonly Draft[], s: InventorySnapshot, o: InventoryOpti
     const fresh = deviceAttributes(f, o.naming);
     // Held and away: the last published attributes, refreshed by whatever is still readable here.
     const merged = d.held && !f.link ? { ...d.held.attributes, ...fresh.attributes } : fresh.attributes;
-    const attributes = attributeProblems(merged).length === 0 ? merged : fresh.attributes;
+    const own = attributeProblems(merged).length === 0 ? merged : fresh.attributes;
+    const { attributes, dropped } = extra ? withExtra(own, fresh, extra(identity(d))) : { attributes: own, dropped: fresh.dropped };
     const problems = attributeProblems(attributes);
     if (problems.length) { refuse(d, 'invalid', problems.join('; ')); continue; }
     if (byName.has(d.name)) { refuse(d, 'invalid', `device name ${d.name} already taken`); continue; }
@@ -305,12 +306,46 @@ function finish(drafts: readonly Draft[], s: InventorySnapshot, o: InventoryOpti
       charDevices: chars,
       netdevPresent: f.link !== undefined,
       attributes,
-      dropped: fresh.dropped,
+      dropped,
       objects: d.objects,
       ...(d.held ? { held: true } : {}),
     });
   }
   return [...byName.values()];
+}
+
+// ── Extra attributes (cloud metadata: src/inventory/cloud) ──
+
+function identity(d: Draft): DeviceIdentity {
+  const { link, pci } = d.facts;
+  const pciAddress = pci?.address ?? d.held?.pciAddress;
+  const rdmaDevice = d.facts.rdmaName ?? d.held?.rdmaDevice;
+  const ifName = link?.name ?? d.held?.ifName;
+  return {
+    name: d.name, kind: d.facts.kind,
+    ...(ifName !== undefined ? { ifName } : {}),
+    ...(link?.mac !== undefined ? { mac: link.mac } : {}),
+    ...(link?.permMac !== undefined ? { permMac: link.permMac } : {}),
+    ...(pciAddress !== undefined ? { pciAddress } : {}),
+    ...(rdmaDevice !== undefined ? { rdmaDevice } : {}),
+  };
+}
+
+/**
+ * Adds extra attributes after a device's own, in the order given, while
+ * fewer than 32: the rest are listed as dropped. An attribute the kernel
+ * facts gave wins over an extra one of the same name; an invalid name or
+ * value is skipped (one bad value must not fail the device).
+ */
+function withExtra(own: Attributes, fresh: { attributes: Attributes; dropped: readonly string[] }, extra: Attributes | undefined): { attributes: Attributes; dropped: string[] } {
+  const out: Record<string, Attributes[string]> = { ...own };
+  const dropped = [...fresh.dropped];
+  for (const [name, value] of Object.entries(extra ?? {})) {
+    if (name in fresh.attributes || !isQualifiedName(name) || name.length > 96 || Object.keys(value).length !== 1 || valueProblem(value) !== undefined) continue;
+    if (name in out || Object.keys(out).length < MAX_ATTRIBUTES_PER_DEVICE) out[name] = value;
+    else dropped.push(name);
+  }
+  return { attributes: out, dropped };
 }
 
 function objectExclusions(objects: readonly string[], code: 'invalid' | 'admin-cel', reason: string): Exclusion[] {

@@ -12,6 +12,7 @@ import type { Link } from '../kernel/netlink/route/link-types.ts';
 import type { Route } from '../kernel/netlink/route/route-types.ts';
 import type { IbDevice, PciFunction } from '../kernel/sysfs/sysfs-types.ts';
 import type { Attributes } from './attributes/limits.ts';
+import type { AttributeNaming } from './attributes/names.ts';
 
 /** Everything discovery read, at one moment, from "the host" namespace and sysfs. */
 export interface InventorySnapshot {
@@ -137,4 +138,33 @@ export interface Inventory {
   readonly devices: readonly Device[];
   readonly exclusions: readonly Exclusion[];
   readonly rdmaNetnsMode?: RdmaNetnsMode;
+}
+
+// ── Attributes from outside the kernel (cloud metadata: src/inventory/cloud, docs/cloud.md) ──
+
+/** What outside data may join a device by: its identity, never its other attributes. */
+export interface DeviceIdentity {
+  readonly name: DeviceName;
+  readonly kind: DeviceKind;
+  readonly ifName?: string;
+  /** The netdev's MAC and permanent MAC, while the netdev is on the host. */
+  readonly mac?: string;
+  readonly permMac?: string;
+  readonly pciAddress?: string;
+  readonly rdmaDevice?: string;
+}
+
+/**
+ * Attributes for a device from a source other than the kernel, or nothing.
+ * Called while the inventory is built, so it must answer from a cache and
+ * never block; they are published after every kernel-derived attribute,
+ * within the 32-attribute limit (the rest listed in the device's `dropped`).
+ */
+export type ExtraAttributes = (device: DeviceIdentity) => Attributes | undefined;
+
+/** A source of extra attributes with a schedule of its own: the watcher rebuilds when its values change. */
+export interface AttributeProvider {
+  attributesFor(device: DeviceIdentity, naming: AttributeNaming): Attributes | undefined;
+  /** Calls `listener` after the cached values changed; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void;
 }

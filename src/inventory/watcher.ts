@@ -22,7 +22,7 @@ import { collectSnapshot, type CollectOptions } from './collect.ts';
 import { diffInventories, isEmptyDiff, type InventoryDiff } from './diff.ts';
 import { ebpfFingerprint } from './ebpf-poll.ts';
 import type { DeviceName, PciAddress } from '../common/ids.ts';
-import type { Device, DeviceKind, Inventory } from './model.ts';
+import type { AttributeProvider, Device, DeviceKind, ExtraAttributes, Inventory } from './model.ts';
 import type { InventoryOptions } from './options.ts';
 
 /** RTNLGRP_TC: qdisc and classic tc filter changes. */
@@ -51,6 +51,11 @@ export interface WatchOptions {
   readonly resyncMs?: number;
   /** eBPF attachment poll (ms, default 250; 0 disables). */
   readonly ebpfPollMs?: number;
+  /**
+   * Attributes from outside the kernel (a cloud provider, src/inventory/cloud): read from its
+   * cache on every rebuild, and a rebuild whenever its values change. Its lifecycle is the caller's.
+   */
+  readonly provider?: AttributeProvider;
 }
 
 export type InventoryListener = (inventory: Inventory, diff: InventoryDiff) => void;
@@ -59,7 +64,9 @@ export class InventoryWatcher {
   readonly #h: NetnsHandle;
   readonly #collect: CollectOptions;
   readonly #options: InventoryOptions;
-  readonly #watch: Required<Omit<WatchOptions, 'heldStore'>>;
+  readonly #watch: Required<Omit<WatchOptions, 'heldStore' | 'provider'>>;
+  readonly #provider: AttributeProvider | undefined;
+  #providerOff: (() => void) | undefined;
   readonly #heldStore: HeldDeviceStore | undefined;
   #persisted: Map<string, Device> | undefined;
   readonly #listeners = new Set<InventoryListener>();
@@ -77,9 +84,10 @@ export class InventoryWatcher {
     this.#h = h;
     this.#collect = collect;
     this.#options = options;
-    const { heldStore, ...timing } = watch;
+    const { heldStore, provider, ...timing } = watch;
     this.#watch = { debounceMs: 25, resyncMs: 60_000, ebpfPollMs: 250, ...timing };
     this.#heldStore = heldStore;
+    this.#provider = provider;
   }
 
   /** Subscribes to kernel events, then takes the first snapshot (so no change falls in between). */
@@ -90,6 +98,7 @@ export class InventoryWatcher {
     for (const m of this.#monitors) void this.#pump(m);
     this.#timers.push(setInterval(() => this.rescan('resync'), this.#watch.resyncMs).unref());
     if (this.#watch.ebpfPollMs > 0) this.#timers.push(setInterval(() => this.#pollEbpf(), this.#watch.ebpfPollMs).unref());
+    this.#providerOff = this.#provider?.onChange(() => this.rescan('provider'));
     return this.#rebuild();
   }
 
@@ -148,6 +157,7 @@ export class InventoryWatcher {
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     if (this.#pending) clearTimeout(this.#pending);
+    this.#providerOff?.();
     await Promise.all(this.#monitors.map((m) => m.close()));
     this.#listeners.clear();
   }
@@ -176,13 +186,19 @@ export class InventoryWatcher {
   #rebuild(): Inventory {
     this.#rebuilds++;
     const snapshot = collectSnapshot(this.#h, this.#collect, this.#options);
-    const next = buildInventory(snapshot, this.#options, [...this.#held.values()]);
+    const next = buildInventory(snapshot, this.#options, [...this.#held.values()], this.#extra());
     const diff = diffInventories(this.#current, next);
     this.#current = next;
     this.#refreshHeld(next);
     this.#ebpfPrint = ebpfFingerprint(this.#h, next.devices, this.#watch.libc);
     if (!isEmptyDiff(diff)) for (const fn of this.#listeners) fn(next, diff);
     return next;
+  }
+
+  /** The provider's cached attributes in this watcher's naming (never waits for the provider). */
+  #extra(): ExtraAttributes | undefined {
+    const p = this.#provider;
+    return p ? (d) => p.attributesFor(d, this.#options.naming) : undefined;
   }
 
   /** Held devices take their newest published form (saved when it changed). */

@@ -60,3 +60,39 @@ export function qualifiedName(name: AttributeName, naming: AttributeNaming): str
   const dn = DRANET_NAMES[name];
   return dn === undefined ? undefined : `${DRANET_DOMAIN}/${dn}`;
 }
+
+/**
+ * Attributes from the cloud's instance metadata service (src/inventory/cloud,
+ * docs/cloud.md), published under netclaim's domain after every attribute
+ * above, in this priority order: a device that would exceed the API's 32
+ * attributes loses these first, the last ones first. Node-wide placement
+ * (island ⊃ block ⊃ subBlock ⊃ rack ⊃ host) comes before per-NIC facts.
+ */
+export const CLOUD_ATTRIBUTES = [
+  'island', 'block', 'subBlock', 'rack', 'host', 'memoryFabric', 'interconnectGroup', 'interconnectSubgroup',
+  'placementGroup', 'partition', 'subnet', 'networkName', 'networkCard', 'nicIndex', 'instanceType', 'ipAliases',
+] as const;
+
+export type CloudAttributeName = (typeof CLOUD_ATTRIBUTES)[number];
+
+/**
+ * The peer's cloud attributes, qualified, per cloud and in publishing
+ * priority order (the `dranet` naming publishes these instead of
+ * CLOUD_ATTRIBUTES): kubernetes-sigs/dranet pkg/cloudprovider/gce/gce.go,
+ * azure/azure.go, oke/oke.go, and `dra.net/cloudNetwork` of the GCE network
+ * (google/dranet pkg/inventory/cloud.go, the name the peer's quick-start
+ * DeviceClass selects). The peer's AWS attributes (`resource.aws.com/devicegroup*_id`)
+ * come from AWS's Neuron lookup table and are not reproduced.
+ */
+export const DRANET_CLOUD_ATTRIBUTES = {
+  gce: [
+    'gce.dra.net/block', 'gce.dra.net/subBlock', 'gce.dra.net/host', 'dra.net/cloudNetwork', 'gce.dra.net/networkName',
+    'gce.dra.net/networkProjectNumber', 'gce.dra.net/machineType', 'gce.dra.net/ipAliases',
+  ],
+  aws: [],
+  azure: [
+    'azure.dra.net/placementGroupId', 'azure.dra.net/interconnectGroupId', 'azure.dra.net/interconnectSubgroupId',
+    'azure.dra.net/subnet', 'azure.dra.net/vmSize',
+  ],
+  oci: ['oke.dra.net/hpcIslandId', 'oke.dra.net/networkBlockId', 'oke.dra.net/localBlockId', 'oke.dra.net/rackId', 'oke.dra.net/gpuMemoryFabricId'],
+} as const;

@@ -22,6 +22,8 @@ export const INVENTORY_FLAGS = {
   'node-ip': { type: 'string', multiple: true, default: [] as string[] },
   exclude: { type: 'string', multiple: true, default: [] as string[] },
   filter: { type: 'string' },
+  // Cloud and fabric topology attributes from the instance metadata service (docs/cloud.md).
+  'cloud-provider': { type: 'string', default: 'auto' },
 } satisfies ParseArgsOptionsConfig;
 
 export interface InventoryFlagValues {

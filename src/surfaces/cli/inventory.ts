@@ -26,6 +26,8 @@ export interface InventoryArgs {
   readonly netns?: string | undefined;
   readonly collect: CollectOptions;
   readonly options: InventoryOptions;
+  /** `--cloud-provider`: auto (from DMI), none, gce, aws, azure or oci (docs/cloud.md). */
+  readonly cloud: string;
 }
 
 export async function parseInventoryArgs(argv: readonly string[]): Promise<InventoryArgs> {
@@ -45,19 +47,30 @@ export async function parseInventoryArgs(argv: readonly string[]): Promise<Inven
     throw new ConfigError(`--naming must be "netclaim" or "dranet", got ${JSON.stringify(values.naming)}`, { context: { field: '--naming' } });
   }
   const options = inventoryOptionsFromFlags(values, values.naming, await filterCompilerFor(values));
-  return { json: values.json, watch: values.watch, netns: values.netns, collect: { sysfsRoot: sysfsRootFromFlag(values['sysfs-root']) }, options };
+  const cloud = values['cloud-provider'].trim().toLowerCase();
+  const { CLOUD_PROVIDER_VALUES } = await import('../../inventory/cloud/select.ts');
+  if (!(CLOUD_PROVIDER_VALUES as readonly string[]).includes(cloud)) {
+    throw new ConfigError(`--cloud-provider: "${values['cloud-provider']}" is not one of ${CLOUD_PROVIDER_VALUES.join(', ')}`, { context: { field: '--cloud-provider' } });
+  }
+  return { json: values.json, watch: values.watch, netns: values.netns, collect: { sysfsRoot: sysfsRootFromFlag(values['sysfs-root']) }, options, cloud };
 }
 
 async function executeInventory(a: InventoryArgs, io: CliIo): Promise<number> {
   const h = a.netns ? NetnsHandle.open(a.netns) : NetnsHandle.current();
+  // Off any cloud `auto` finds no provider in DMI and sends nothing; on one, the metadata is read once (2 s at most).
+  const { cloudProviderFromFlag } = await import('../../inventory/cloud/select.ts');
+  const provider = cloudProviderFromFlag(a.cloud, { sysfsRoot: a.collect.sysfsRoot });
+  provider?.start();
   try {
     if (!a.watch) {
-      const inv = buildInventory(collectSnapshot(h, a.collect, a.options), a.options);
+      if (provider) await provider.ready(2000);
+      const extra = provider ? (d: Parameters<typeof provider.attributesFor>[0]) => provider.attributesFor(d, a.options.naming) : undefined;
+      const inv = buildInventory(collectSnapshot(h, a.collect, a.options), a.options, [], extra);
       io.out(a.json ? JSON.stringify(asSliceJson(inv), null, 2) : formatTable(inv));
       return 0;
     }
     const { InventoryWatcher } = await import('../../inventory/watcher.ts');
-    const w = new InventoryWatcher(h, a.collect, a.options, { libc: libc() });
+    const w = new InventoryWatcher(h, a.collect, a.options, { libc: libc(), ...(provider ? { provider } : {}) });
     const first = w.start();
     io.out(a.json ? JSON.stringify({ event: 'initial', ...asSliceJson(first) }) : formatTable(first));
     w.subscribe((_inv, diff) => io.out(a.json ? JSON.stringify({ event: 'change', ...diffJson(diff) }) : formatDiff(diff)));
@@ -69,6 +82,7 @@ async function executeInventory(a: InventoryArgs, io: CliIo): Promise<number> {
     await w.close();
     return 0;
   } finally {
+    provider?.close();
     h.close();
   }
 }
