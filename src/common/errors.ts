@@ -36,6 +36,8 @@ export const ERROR_CODES = [
   'PREPARE_DEVICE_CONFLICT',
   'PREPARE_UNSUPPORTED',
   'PREPARE_DEVICE_EMPTY',
+  'PREPARE_NRI_NOT_READY',
+  'PREPARE_SYSCTLS_READ_ONLY',
   'CDI_WRITE_FAILED',
   // claim unprepare
   'UNPREPARE_DEVICES_IN_POD',
@@ -83,6 +85,19 @@ export class DriverError extends Error {
   override get name(): string {
     return this.constructor.name;
   }
+}
+
+/**
+ * The one text form of an error that users read, wherever they read it: the
+ * kubelet's per-claim error (and through it the pod's events), Kubernetes
+ * Events, the NRI error the runtime shows for a failed sandbox or container,
+ * and the HTTP probe bodies. A netclaim error reads `CODE: message`, so the
+ * stable code leads and can be looked up in docs/errors.md; anything else
+ * is its message.
+ */
+export function errorText(err: unknown): string {
+  if (isDriverError(err)) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** True for any netclaim error, even one made by another copy of this module. */

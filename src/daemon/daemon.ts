@@ -1,21 +1,24 @@
 /**
  * `netclaim run`: the node daemon, composed from the layers below it.
  *
- *   start   host netns → inventory watcher → claim store → ResourceSlice
- *           publisher (watch + drift repair) → claim driver → kubelet plugin
- *           server (registration, DRA v1/v1beta1, health) → NRI plugin (pod
- *           hooks: attach, detach) → /healthz /readyz /metrics
+ *   start   /healthz /readyz /metrics → host netns → claim store (journal
+ *           replay) → inventory watcher → ResourceSlice publisher (watch +
+ *           drift repair) → kubelet instance lock → NRI plugin (pod hooks:
+ *           attach, detach), waited for until the runtime has registered and
+ *           synchronized it (Synchronize finishes what a crash interrupted) →
+ *           kubelet plugin server (registration, DRA v1/v1beta1, health), last
  *   stop    plugin server first (its sockets go, the kubelet stops calling),
  *           then publisher, events, watcher, store, HTTP. Slices stay: a
  *           restarting daemon finds them up to date and writes nothing.
  *
- * The daemon owns lifecycles only; every decision lives in the layer that
- * makes it.
+ * The daemon composes and instruments only: every decision (what to
+ * prepare, when to refuse, what Events and claim status say, whom to evict)
+ * lives in the driver, behind the ports the kube surface implements.
  */
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StateError, type DriverError } from '../common/errors.ts';
-import { ClaimDriver, type NotReturned } from '../driver/claim-driver.ts';
+import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { hostReads } from '../driver/host-reads.ts';
 import { ClaimStore } from '../driver/state/claim-store.ts';
@@ -37,7 +40,9 @@ import { FileLock } from '../surfaces/kubelet/file-lock.ts';
 import { ClaimStatusWriter } from '../surfaces/kube/claim-status.ts';
 import { KubePodEvictor } from '../surfaces/kube/pod-evictor.ts';
 import { NriPlugin } from '../surfaces/nri/nri-plugin.ts';
-import { PodDriver } from '../driver/pod-driver.ts';
+import { NetnsPins } from '../driver/netns-pins.ts';
+import { PodDriver, type PodObserver } from '../driver/pod-driver.ts';
+import type { ClaimRecord } from '../driver/record-model.ts';
 import { instrumentDriver } from './instrument.ts';
 
 export interface DaemonOptions {
@@ -88,6 +93,8 @@ export class Daemon {
   #started = false;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
+  /** Settles when stop() is called: a start step that waits on the outside world (the runtime) gives up. */
+  readonly #stopRequested = Promise.withResolvers<void>();
 
   constructor(o: DaemonOptions) {
     this.#o = o;
@@ -140,11 +147,64 @@ export class Daemon {
     const host = this.#host = o.hostNetns === undefined ? NetnsHandle.current({ libc: o.libc }) : NetnsHandle.open(o.hostNetns, { libc: o.libc });
     this.#http.addCheck('liveness', 'kernel', () => linkGetByName(host, 'lo') !== undefined);
 
+    // Journal replay: every record, with the attach journals of devices in pods.
     const store = this.#store = ClaimStore.open(o.stateDir, { shared });
     for (const p of store.problems) onError('claim-store')(p);
     this.metrics.claimsPrepared.set(store.size);
 
-    // Devices of stored claims are held before the first snapshot, so the first slice still offers them.
+    const watcher = this.#startInventory(host, store);
+    await this.#startPublisher(watcher, onError);
+    this.#ensureNotStopping();
+
+    this.#events = new KubeEventSink({ kubeConfig: o.kubeConfig, nodeName: o.nodeName, onError: onError('events') });
+    // The kubelet side is built now (its paths name the cross-instance lock) and takes its instance
+    // lock at once, so a second daemon stops here, before its NRI plugin touches any pod; it registers last.
+    let pods: PodDriver | undefined;
+    const driver = new ClaimDriver({
+      driverName: o.driverName, poolName: o.nodeName,
+      claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
+      kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events,
+      resolve: { dranetCompat: o.dranetConfigs }, health: () => this.#health!, sharedStore: shared,
+      // NodeUnprepareResources gives a claim's devices back from its pod first; Prepare waits for the runtime.
+      ...(o.nriSocket === undefined ? {} : {
+        pods: { returnDevices: (uid: string) => pods?.returnDevices(uid) ?? notStarted(store, uid) },
+        podsNotReady: () => (pods === undefined ? 'netclaim\'s NRI plugin is starting' : pods.runtimeProblem()),
+      }),
+      observer: this.#claimObserver(store),
+    });
+    const server = this.#server = new KubeletPluginServer({
+      driverName: o.driverName, driver: instrumentDriver(driver, this.metrics),
+      registryDir: join(o.kubeletRootDir, 'plugins_registry'), pluginDir: join(o.kubeletRootDir, 'plugins', o.driverName),
+      ...(o.instance === undefined ? {} : { instance: o.instance }), libc: o.libc,
+    });
+    server.lockInstance();
+
+    if (o.nriSocket !== undefined) {
+      // The pod hooks take the lock the kubelet calls take across instances (the plugin server's serialize.lock).
+      const lock = shared ? FileLock.open(server.paths.serializeLock, o.libc) : undefined;
+      this.#sharedLock = lock;
+      pods = this.#startNri(o.nriSocket, host, store, watcher, onError, lock);
+      // NRI first: the runtime's Synchronize finishes or undoes what a crash interrupted before the kubelet may call.
+      log.info({ socket: o.nriSocket }, 'waiting for the container runtime to register and synchronize the NRI plugin before registering with the kubelet');
+      await Promise.race([this.#nri!.ready(), this.#stopRequested.promise]);
+      this.#ensureNotStopping();
+    } else {
+      log.warn('--no-nri: no NRI plugin; claims are prepared but devices are never moved into pods, and nothing keeps a pod from starting without them');
+    }
+
+    await server.start();
+    this.#ensureNotStopping();
+    this.#http.addCheck('readiness', 'kubelet-registered', () => server.registrationStatus?.registered === true);
+    this.#http.addCheck('readiness', 'slices-published', () => this.#slicesPublished);
+    void server.registered.then(() => log.info({ socket: server.paths.registrationSocket }, 'registered with the kubelet'), () => {});
+    this.#started = true;
+    log.info({ registration: server.paths.registrationSocket, dra: server.paths.draSocket, http: this.#http.address() }, 'netclaim running');
+  }
+
+  /** The inventory watcher, with the devices of stored claims held before its first snapshot (the first slice still offers them). */
+  #startInventory(host: NetnsHandle, store: ClaimStore): InventoryWatcher {
+    const o = this.#o;
+    const log = o.log;
     const heldStore = heldDevicesFile(o.stateDir, { onProblem: (what, err) => log.warn({ err }, `held devices: ${what}`) });
     const watcher = this.#watcher = new InventoryWatcher(host, { sysfsRoot: o.sysfsRoot }, o.inventory, { libc: o.libc, heldStore });
     for (const r of store.list()) for (const d of r.devices) watcher.hold(d.device, d.identity);
@@ -153,13 +213,18 @@ export class Daemon {
     puzzling(first);
     watcher.subscribe(puzzling);
     log.info({ devices: first.devices.length, excluded: first.exclusions.length, held: watcher.held.length }, 'inventory ready');
+    this.#health = new DeviceHealthView(watcher, o.nodeName, o.attributeDomain);
+    return watcher;
+  }
 
+  /** The ResourceSlice publisher, fed by the inventory and device health. */
+  async #startPublisher(watcher: InventoryWatcher, onError: (what: string) => (err: DriverError) => void): Promise<void> {
+    const o = this.#o;
     const publisher = this.#publisher = new SlicePublisher({
       kubeConfig: o.kubeConfig, nodeName: o.nodeName, driver: o.driverName, taintUnhealthy: o.taintUnhealthy, onError: onError('slice-publisher'),
     });
     await publisher.start();
-    this.#ensureNotStopping();
-    const health = this.#health = new DeviceHealthView(watcher, o.nodeName, o.attributeDomain);
+    const health = this.#health!;
     const publish = (inv: Inventory): void => {
       this.metrics.inventoryRebuilds.inc();
       this.metrics.devicesPublished.set(inv.devices.length);
@@ -167,7 +232,7 @@ export class Daemon {
       publisher.update(publishable(inv, health));
       void publisher.synced().then(() => this.metrics.slicePublishes.inc({ outcome: 'ok' }), () => {});
     };
-    publish(first);
+    publish(watcher.current);
     watcher.subscribe(publish);
     health.onChange(() => {
       this.metrics.healthUpdates.inc();
@@ -175,100 +240,57 @@ export class Daemon {
     });
     void publisher.synced().then(() => {
       this.#slicesPublished = true;
-      log.info({ slices: publisher.slices, devices: publisher.devices }, 'ResourceSlices published');
+      o.log.info({ slices: publisher.slices, devices: publisher.devices }, 'ResourceSlices published');
     }, () => {});
-
-    this.#events = new KubeEventSink({ kubeConfig: o.kubeConfig, nodeName: o.nodeName, onError: onError('events') });
-    const driver = new ClaimDriver({
-      driverName: o.driverName, poolName: o.nodeName,
-      claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
-      kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events,
-      resolve: { dranetCompat: o.dranetConfigs }, health: () => health, sharedStore: shared,
-      // NodeUnprepareResources gives a claim's devices back from its pod first (the pod driver starts with the NRI plugin, below).
-      ...(o.nriSocket === undefined ? {} : { pods: { returnDevices: (uid: string) => this.#pods?.returnDevices(uid) ?? notStarted(store, uid) } }),
-      observer: {
-        claimPrepared: (r, ms, fromStore) => {
-          this.metrics.claimPrepareSeconds.observe({ outcome: 'ok' }, ms / 1000);
-          this.metrics.claimsPrepared.set(store.size);
-          withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid })
-            .info({ ms: round(ms), fromStore, devices: r.devices.map((d) => d.device) }, 'claim prepared');
-        },
-        claimFailed: (ref, op, err, ms) => {
-          if (op === 'prepare') this.metrics.claimPrepareSeconds.observe({ outcome: 'error' }, ms / 1000);
-          this.metrics.countError(err);
-          withContext(log, { claim: ref, claimUid: ref.uid }).warn({ err, op, ms: round(ms) }, `claim ${op} failed`);
-        },
-        claimUnprepared: (ref, existed) => {
-          this.metrics.claimsPrepared.set(store.size);
-          withContext(log, { claim: ref, claimUid: ref.uid }).info({ existed }, 'claim unprepared');
-        },
-      },
-    });
-    const server = this.#server = new KubeletPluginServer({
-      driverName: o.driverName, driver: instrumentDriver(driver, this.metrics),
-      registryDir: join(o.kubeletRootDir, 'plugins_registry'), pluginDir: join(o.kubeletRootDir, 'plugins', o.driverName),
-      ...(o.instance === undefined ? {} : { instance: o.instance }), libc: o.libc,
-    });
-    await server.start();
-    this.#ensureNotStopping();
-    this.#http.addCheck('readiness', 'kubelet-registered', () => server.registrationStatus?.registered === true);
-    this.#http.addCheck('readiness', 'slices-published', () => this.#slicesPublished);
-    if (o.nriSocket !== undefined) {
-      // The pod hooks take the lock the kubelet calls take across instances (the plugin server's serialize.lock).
-      const lock = shared ? FileLock.open(server.paths.serializeLock, o.libc) : undefined;
-      this.#sharedLock = lock;
-      this.#startNri(o.nriSocket, host, store, watcher, onError, lock);
-    }
-    void server.registered.then(() => log.info({ socket: server.paths.registrationSocket }, 'registered with the kubelet'), () => {});
-    this.#started = true;
-    log.info({ registration: server.paths.registrationSocket, dra: server.paths.draSocket, http: this.#http.address() }, 'netclaim running');
   }
 
-  /** The pod side: NRI hooks → PodDriver → attach engine, claim status in the background. */
+  /** Claim driver instrumentation: metrics and logs. */
+  #claimObserver(store: ClaimStore): DriverObserver {
+    const log = this.#o.log;
+    return {
+      claimPrepared: (r, ms, fromStore) => {
+        this.metrics.claimPrepareSeconds.observe({ outcome: 'ok' }, ms / 1000);
+        this.metrics.claimsPrepared.set(store.size);
+        withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid })
+          .info({ ms: round(ms), fromStore, devices: r.devices.map((d) => d.device) }, 'claim prepared');
+      },
+      claimFailed: (ref, op, err, ms) => {
+        if (op === 'prepare') this.metrics.claimPrepareSeconds.observe({ outcome: 'error' }, ms / 1000);
+        this.metrics.countError(err);
+        withContext(log, { claim: ref, claimUid: ref.uid }).warn({ err, op, ms: round(ms) }, `claim ${op} failed`);
+      },
+      claimUnprepared: (ref, existed) => {
+        this.metrics.claimsPrepared.set(store.size);
+        withContext(log, { claim: ref, claimUid: ref.uid }).info({ existed }, 'claim unprepared');
+      },
+    };
+  }
+
+  /**
+   * The pod side: NRI hooks → PodDriver → attach engine. The PodDriver decides
+   * claim status, Events and eviction (through the kube surface's sinks); the
+   * daemon only counts and logs. Readiness includes the runtime's Synchronize.
+   */
   #startNri(
     socket: string, host: NetnsHandle, store: ClaimStore, watcher: InventoryWatcher, onError: (what: string) => (err: DriverError) => void,
     lock: FileLock | undefined,
-  ): void {
+  ): PodDriver {
     const o = this.#o;
     const log = o.log;
     this.#status = new ClaimStatusWriter({ kubeConfig: o.kubeConfig, driverName: o.driverName, onError: onError('claim-status') });
-    const evictor = new KubePodEvictor({ kubeConfig: o.kubeConfig });
+    const pins = this.#pins(join(o.stateDir, 'netns'));
     const pods = this.#pods = new PodDriver({
-      store, host, libc: o.libc, status: this.#status,
+      store, host, libc: o.libc, status: this.#status, ...(this.#events === undefined ? {} : { events: this.#events }),
+      ...(o.evictUnreconciled === true ? { evictor: new KubePodEvictor({ kubeConfig: o.kubeConfig }) } : {}),
+      ...(pins === undefined ? {} : { pins }),
       ...(lock === undefined ? {} : { shared: { lock: () => lock.lock(), unlock: () => lock.unlock() } }),
       rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
-      observer: {
-        hook: (hook, pod, ms, err) => {
-          const outcome = err === undefined ? 'ok' : 'error';
-          this.metrics.nriHooks.inc({ hook, outcome });
-          this.metrics.nriHookSeconds.observe({ hook, outcome }, ms / 1000);
-          const l = pod === undefined ? log : withContext(log, { podUid: pod.uid, component: 'nri' });
-          if (err === undefined) l.debug({ hook, ms: round(ms), pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook}`);
-          else {
-            this.metrics.countError(err);
-            l.warn({ hook, ms: round(ms), err, pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook} failed`);
-          }
-        },
-        detachProblems: (r, problems) => {
-          this.metrics.detachProblems.inc();
-          withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid }).warn({ problems }, 'devices given back with problems');
-          this.#events?.claimWarning(r.claim, 'NetworkDeviceDetachIncomplete', problems.join('; '));
-        },
-        unreconciled: (r, err) => {
-          const text = err instanceof Error ? err.message : String(err);
-          const l = withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid });
-          this.metrics.podsUnreconciled.inc();
-          l.error({ err }, 'pod devices could not be put right');
-          this.#events?.claimWarning(r.claim, 'NetworkDeviceReconcileFailed', text);
-          this.#status?.devicesNotReady(r, text);
-          if (o.evictUnreconciled === true) {
-            evictor.evict(r.claim.namespace, r.podName, text).then(
-              () => l.warn({ pod: `${r.claim.namespace}/${r.podName}` }, 'pod evicted: its devices could not be put right'),
-              (e: unknown) => onError('evict')(e as DriverError),
-            );
-          }
-        },
-      },
+      observer: this.#podObserver(onError),
+    });
+    this.#http!.addCheck('readiness', 'nri-synchronized', () => {
+      const problem = pods.runtimeProblem();
+      if (problem !== undefined) throw new Error(problem);
+      return true;
     });
     this.#nri = new NriPlugin({
       port: pods, socketPath: socket, pluginName: o.driverName, ...(o.nriPluginIndex === undefined ? {} : { pluginIdx: o.nriPluginIndex }),
@@ -276,10 +298,70 @@ export class Daemon {
     });
     this.#nri.on('state', (to) => log.info({ state: to }, `nri plugin ${to}`));
     this.#nri.start();
+    return pods;
+  }
+
+  /** Pod namespace pins under the state directory, when this host lets the daemon mount (docs/pods.md, "Namespace pins"). */
+  #pins(dir: string): NetnsPins | undefined {
+    const log = this.#o.log;
+    const pins = new NetnsPins(dir, this.#o.libc);
+    const probe = pins.probe();
+    this.metrics.netnsPinningAvailable.set(probe.problem === undefined ? 1 : 0);
+    if (probe.problem !== undefined) {
+      log.error({ dir, reason: probe.problem }, 'cannot pin pod network namespaces (mount needs CAP_SYS_ADMIN and no AppArmor "deny mount"); a pod deleted while netclaim is down takes its virtual devices with it');
+      return undefined;
+    }
+    if (probe.propagation !== 'shared') {
+      log.warn({ dir, propagation: probe.propagation }, 'pod namespace pins stay in this mount namespace (the state directory is not a shared mount): in a container they die with it; mount the state directory with mountPropagation: Bidirectional');
+    }
+    return pins;
+  }
+
+  /** Pod driver instrumentation: metrics and logs only (the driver decides Events, status and eviction). */
+  #podObserver(onError: (what: string) => (err: DriverError) => void): PodObserver {
+    const log = this.#o.log;
+    const claimLog = (r: ClaimRecord): Logger => withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid });
+    return {
+      hook: (hook, pod, ms, err) => {
+        const outcome = err === undefined ? 'ok' : 'error';
+        this.metrics.nriHooks.inc({ hook, outcome });
+        this.metrics.nriHookSeconds.observe({ hook, outcome }, ms / 1000);
+        const l = pod === undefined ? log : withContext(log, { podUid: pod.uid, component: 'nri' });
+        if (err === undefined) l.debug({ hook, ms: round(ms), pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook}`);
+        else {
+          this.metrics.countError(err);
+          l.warn({ hook, ms: round(ms), err, pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook} failed`);
+        }
+      },
+      detachProblems: (r, problems) => {
+        this.metrics.detachProblems.inc();
+        claimLog(r).warn({ problems }, 'devices given back with problems');
+      },
+      unreconciled: (r, err) => {
+        this.metrics.podsUnreconciled.inc();
+        this.metrics.countError(err);
+        claimLog(r).error({ err }, 'pod devices could not be put right');
+      },
+      evicted: (r, err) => {
+        this.metrics.podsEvicted.inc({ outcome: err === undefined ? 'ok' : 'error' });
+        if (err === undefined) claimLog(r).warn({ pod: `${r.claim.namespace}/${r.podName}` }, 'pod evicted: its devices could not be put right');
+        else onError('evict')(err as DriverError);
+      },
+      runtime: (ready, reason) => {
+        this.metrics.nriConnected.set(ready ? 1 : 0);
+        if (ready) log.info('the container runtime synchronized the NRI plugin: pods are served, Prepare is open');
+        else {
+          this.metrics.nriDisconnects.inc();
+          log.warn({ reason }, 'the container runtime dropped the NRI plugin: not ready, Prepare refused until it synchronizes again');
+        }
+      },
+      pins: (count) => this.metrics.netnsPins.set(count),
+    };
   }
 
   /** Graceful stop; idempotent. */
   stop(): Promise<void> {
+    this.#stopRequested.resolve();
     this.#stopping ??= this.#stop();
     return this.#stopping;
   }

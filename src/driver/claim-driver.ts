@@ -3,6 +3,10 @@
  * NodeUnprepareResources for network devices (the DriverPort of
  * driver-port.ts, which the kubelet surface consumes).
  *
+ * Prepare refuses every claim (PREPARE_NRI_NOT_READY, retryable) while the
+ * pod side cannot attach (its NRI plugin not synchronized by the runtime),
+ * unless no NRI plugin runs at all (`--no-nri`).
+ *
  * Prepare, per claim: if the store already has the claim, answer from it
  * (the kubelet repeats calls after restarts; nothing is read or written
  * again). Otherwise fetch the claim, plan its devices (prepare-claim.ts),
@@ -27,7 +31,7 @@
  * planning is synchronous kernel work, a few milliseconds).
  */
 import type { ClaimUid } from '../common/ids.ts';
-import { DriverError, isDriverError } from '../common/errors.ts';
+import { DriverError, errorText } from '../common/errors.ts';
 import type { ResolveOptions } from '../config/claim-config/resolve.ts';
 import type { Device } from '../inventory/model.ts';
 import type { ClaimRef, DriverPort, HealthView, PrepareResult, PreparedDevice, UnprepareResult } from './driver-port.ts';
@@ -35,7 +39,7 @@ import { buildClaimCdiSpec } from './cdi/cdi-spec.ts';
 import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
 import { workloadEnv } from './cdi/workload-env.ts';
 import type { AllocatedClaim, ClaimSource, EventSink } from './claim.ts';
-import type { ClaimRecord, DevicePlan } from './plan/plan-types.ts';
+import type { ClaimRecord, DevicePlan } from './record-model.ts';
 import { ownResults, prepareClaim, type PrepareContext } from './prepare-claim.ts';
 import { crashPoint } from './state/crash-points.ts';
 import type { ClaimStore } from './state/claim-store.ts';
@@ -79,7 +83,7 @@ export interface ClaimDriverOptions {
   readonly store: ClaimStore;
   readonly inventory: InventoryView;
   /** Host-side reads: snapshot, character devices. */
-  readonly kernel: Pick<PrepareContext, 'snapshot' | 'charDevices'>;
+  readonly kernel: Pick<PrepareContext, 'snapshot' | 'charDevices'> & Partial<Pick<PrepareContext, 'sysctls'>>;
   readonly cdiDir: string;
   readonly events?: EventSink;
   readonly observer?: DriverObserver;
@@ -94,6 +98,14 @@ export interface ClaimDriverOptions {
    * not unprepared until a pod hook has given them back.
    */
   readonly pods?: DeviceReturner;
+  /**
+   * Why pods cannot get their devices now (the PodDriver's runtimeProblem:
+   * the container runtime has not synchronized netclaim's NRI plugin, or
+   * dropped it). While it gives a reason, every Prepare is refused with the
+   * retryable PREPARE_NRI_NOT_READY, so that no claim is acknowledged that
+   * no hook would attach (docs/pods.md, I1). Absent (`--no-nri`): never.
+   */
+  readonly podsNotReady?: () => string | undefined;
 }
 
 export class ClaimDriver implements DriverPort {
@@ -110,6 +122,11 @@ export class ClaimDriver implements DriverPort {
   async prepare(claims: readonly ClaimRef[]): Promise<ReadonlyMap<ClaimUid, PrepareResult>> {
     if (this.#o.sharedStore === true) this.#o.store.refresh();
     const out = new Map<ClaimUid, PrepareResult>();
+    const notReady = this.#o.podsNotReady?.();
+    if (notReady !== undefined) {
+      for (const ref of claims) out.set(ref.uid, this.#failed(ref, 'prepare', nriNotReady(ref, notReady), performance.now()));
+      return out;
+    }
     const fetched = await Promise.all(claims.map(async (ref) => {
       const start = performance.now();
       if (this.#o.store.get(ref.uid) !== undefined) return { ref, start };
@@ -185,6 +202,7 @@ export class ClaimDriver implements DriverPort {
     const planned = prepareClaim(claim, {
       driverName: o.driverName, poolName: o.poolName, resolve: o.resolve ?? {},
       device: (name) => byName.get(name), snapshot: o.kernel.snapshot, charDevices: o.kernel.charDevices,
+      ...(o.kernel.sysctls === undefined ? {} : { sysctls: o.kernel.sysctls }),
       now: o.now ?? (() => new Date()),
     });
     crashPoint('prepare.after-plan');
@@ -240,6 +258,12 @@ function answer(record: ClaimRecord): PreparedDevice[] {
   }));
 }
 
+function nriNotReady(ref: ClaimRef, reason: string): Error {
+  return new DriverError('PREPARE_NRI_NOT_READY',
+    `claim ${ref.namespace}/${ref.name}: ${reason}; no claim is prepared until it is, so that no pod starts without its devices (the kubelet retries)`,
+    { context: { reason } });
+}
+
 function mismatch(ref: ClaimRef, claim: AllocatedClaim): Error {
   return driverError('PREPARE_CLAIM_MISMATCH',
     `claim ${ref.namespace}/${ref.name} has UID ${claim.uid} in the API server, not ${ref.uid}: it was deleted and re-created`,
@@ -248,10 +272,4 @@ function mismatch(ref: ClaimRef, claim: AllocatedClaim): Error {
 
 function driverError(code: 'PREPARE_DEVICE_CONFLICT' | 'PREPARE_CLAIM_MISMATCH', message: string, context: Record<string, unknown>): Error {
   return new DriverError(code, message, { context });
-}
-
-/** `CODE: message` for the kubelet (and through it, the pod's events). */
-export function errorText(err: unknown): string {
-  if (isDriverError(err)) return `${err.code}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
 }

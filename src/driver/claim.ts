@@ -5,7 +5,7 @@
  */
 import type { ClaimUid } from '../common/ids.ts';
 import type { AllocationConfig } from '../config/claim-config/types.ts';
-import type { AttachedDevice, ClaimRecord } from './plan/plan-types.ts';
+import type { AttachedDevice, ClaimRecord } from './record-model.ts';
 
 /** `status.allocation.devices.results[]` (DeviceRequestAllocationResult). */
 export interface AllocationResult {

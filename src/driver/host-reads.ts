@@ -1,7 +1,8 @@
 /**
  * The host-side reads Prepare needs, bound to the host namespace and the
- * sysfs root: a device's snapshot and the character devices of an RDMA
- * device (with their numbers, for CDI device nodes).
+ * sysfs root: a device's snapshot, the character devices of an RDMA device
+ * (with their numbers, for CDI device nodes), and whether /proc/sys can be
+ * written here.
  */
 import type { Device } from '../inventory/model.ts';
 import type { NetworkConfig } from '../config/claim-config/types.ts';
@@ -10,12 +11,15 @@ import { readIbDevice, rdmaCmCharDevice } from '../kernel/sysfs/infiniband.ts';
 import { readPciFunction } from '../kernel/sysfs/pci.ts';
 import type { RdmaCharDevice } from '../kernel/sysfs/sysfs-types.ts';
 import type { NetnsHandle } from '../kernel/netns/handle.ts';
+import { netconfSysctlsGet, procSysNetWritable } from '../kernel/sysctl/netconf-sysctl.ts';
+import type { SysctlAccess } from './prepare-claim.ts';
 import { snapshotHost } from './plan/host-snapshot.ts';
 import type { CharDevice, HostSnapshot } from './plan/plan-types.ts';
 
 export interface HostReads {
   snapshot(device: Device, config: NetworkConfig): HostSnapshot;
   charDevices(rdmaDevice: string): (CharDevice & { readonly kind: string })[];
+  readonly sysctls: SysctlAccess;
 }
 
 export function hostReads(h: NetnsHandle, sysfsRoot: string): HostReads {
@@ -29,6 +33,10 @@ export function hostReads(h: NetnsHandle, sysfsRoot: string): HostReads {
     charDevices(rdmaDevice) {
       const cm = rdmaCmCharDevice(sysfsRoot);
       return [...readIbDevice(sysfsRoot, rdmaDevice).charDevices, ...(cm === undefined ? [] : [cm])].flatMap(withNumbers);
+    },
+    sysctls: {
+      procWritable: procSysNetWritable,
+      hostDefaults: (keys) => (keys.length === 0 ? {} : netconfSysctlsGet(h, 'default', keys)),
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Libc } from '../kernel/libc/libc.ts';
 import { rdmaDevList } from '../kernel/netlink/rdma/rdma-ops.ts';
 import { linkGet } from '../kernel/netlink/route/link-ops.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
-import type { ClaimRecord, DevicePlan } from './plan/plan-types.ts';
+import type { ClaimRecord, DevicePlan } from './record-model.ts';
 
 /**
  * Why a plan gives the pod nothing (undefined when it gives something): no

@@ -7,9 +7,13 @@
  * write, CDI removal, record unlink) never leaves a device that is not back
  * and restored without its record and journal (I2), and the kubelet's retry
  * converges (I4). Never a device half-configured in a pod nobody tracks.
+ * Pod namespaces are pinned as the daemon pins them: a kill between the
+ * pin and the first device, or between the journal's clearing and the
+ * pin's release, converges too, and a pod deleted while the driver is dead
+ * still gets its devices back through the pin.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,6 +26,7 @@ import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '.
 import type { AllocatedClaim } from './claim.ts';
 import { ClaimDriver } from './claim-driver.ts';
 import { hostReads } from './host-reads.ts';
+import { NetnsPins } from './netns-pins.ts';
 import { PodDriver } from './pod-driver.ts';
 import { ClaimStore } from './state/claim-store.ts';
 import { CRASH_AT_ENV } from './state/crash-points.ts';
@@ -33,7 +38,17 @@ const POD = 'pod-crash';
 
 const dirs: string[] = [];
 afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const d of dirs.splice(0)) {
+    const pins = join(d, 'state', 'netns');
+    for (const f of existsSync(pins) ? readdirSync(pins) : []) {
+      try {
+        execFileSync('umount', ['-l', join(pins, f)], { stdio: 'ignore' });
+      } catch {
+        /* not mounted */
+      }
+    }
+    rmSync(d, { recursive: true, force: true });
+  }
 });
 
 interface Setup { host: TestNetns; pod: TestNetns; dir: string; devs: string[]; claim: AllocatedClaim }
@@ -85,7 +100,7 @@ function child(op: 'run' | 'stop' | 'unprepare', s: Setup, crashAt?: string): { 
 /** A restarted driver in this process over the same store: the pod driver, and a claim driver that gives devices back through it. */
 function restarted(s: Setup): { pods: PodDriver; claims: ClaimDriver; store: ClaimStore } {
   const store = ClaimStore.open(join(s.dir, 'state'));
-  const pods = new PodDriver({ store, host: s.host.handle, libc: testLibc, rdmaExclusive: () => false });
+  const pods = new PodDriver({ store, host: s.host.handle, libc: testLibc, rdmaExclusive: () => false, pins: pinsOf(s) });
   const claims = new ClaimDriver({
     driverName: DRIVER_NAME, poolName: 'node', store, pods, cdiDir: join(s.dir, 'cdi'), kernel: hostReads(s.host.handle, '/sys'),
     claims: { get: () => Promise.resolve(s.claim) }, inventory: { current: { devices: [] }, hold: () => {}, release: () => {} },
@@ -93,13 +108,17 @@ function restarted(s: Setup): { pods: PodDriver; claims: ClaimDriver; store: Cla
   return { store, pods, claims };
 }
 
+const pinsOf = (s: Setup): NetnsPins => new NetnsPins(join(s.dir, 'state', 'netns'), testLibc);
+/** Pin files left in the state directory (live or not). */
+const pinFiles = (s: Setup): string[] => pinsOf(s).list();
+
 const names = (ns: TestNetns): string[] => ipJson<{ ifname: string }[]>(ns, 'link', 'show').map((l) => l.ifname).filter((n) => n !== 'lo').sort();
 const mtuOf = (ns: TestNetns, dev: string): number => ipJson<{ mtu: number }[]>(ns, 'link', 'show', 'dev', dev)[0]!.mtu;
 const nriPod = (s: Setup): { id: string; uid: string; name: string; namespace: string; netns: string } =>
   ({ id: `sandbox-${POD}`, uid: POD, name: 'pod', namespace: 'ns', netns: s.pod.path });
 
 describe('a driver killed mid-attach or mid-detach', () => {
-  for (const point of ['attach.after-journal', 'attach.after-device'] as const) {
+  for (const point of ['attach.after-journal', 'attach.after-pin', 'attach.after-device'] as const) {
     it(`killed at ${point}: Synchronize with the pod running finishes the attach`, async () => {
       const s = await setup();
       const k = child('run', s, point);
@@ -126,6 +145,24 @@ describe('a driver killed mid-attach or mid-detach', () => {
         expect(names(s.pod)).toEqual([]);
         expect(names(s.host)).toEqual([...s.devs, ...s.devs.map((d) => `${d}p`)].sort());
         expect(s.devs.map((d) => mtuOf(s.host, d))).toEqual([1500, 1500]);
+        expect(pinFiles(s)).toEqual([]);
+      } finally {
+        store.close();
+      }
+    });
+
+    it(`killed at ${point}, and the pod deleted while the driver is dead: the pin holds its namespace, and Synchronize gives every device back`, async () => {
+      const s = await setup();
+      expect(child('run', s, point).signal).toBe('SIGKILL');
+      s.pod.handle.close();
+      execFileSync('ip', ['netns', 'delete', s.pod.name]); // the runtime deletes the pod; only the pin (if made) holds it
+      const { pods, store } = restarted(s);
+      try {
+        await pods.synchronize([], []);
+        expect(store.get(s.claim.uid)?.attachment).toBeUndefined();
+        expect(names(s.host)).toEqual([...s.devs, ...s.devs.map((d) => `${d}p`)].sort());
+        expect(s.devs.map((d) => mtuOf(s.host, d))).toEqual([1500, 1500]);
+        expect(pinFiles(s)).toEqual([]);
       } finally {
         store.close();
       }
@@ -162,6 +199,24 @@ describe('a driver killed mid-attach or mid-detach', () => {
       }
     });
   }
+
+  it('killed at detach.before-unpin (journal cleared, pin not released): the restart sweeps the pin, and the devices stay restored', async () => {
+    const s = await setup();
+    expect(child('run', s).acked).toBe(true);
+    expect(pinFiles(s)).toHaveLength(1);
+    const k = child('stop', s, 'detach.before-unpin');
+    expect(k.signal, k.stderr).toBe('SIGKILL');
+    const { pods, store } = restarted(s);
+    try {
+      expect(store.get(s.claim.uid)?.attachment).toBeUndefined();
+      expect(pinFiles(s)).toEqual([]);
+      expect(names(s.pod)).toEqual([]);
+      expect(s.devs.map((d) => mtuOf(s.host, d))).toEqual([1500, 1500]);
+    } finally {
+      pods.close();
+      store.close();
+    }
+  });
 
   it('killed at detach.after-device: a repeated StopPodSandbox converges', async () => {
     const s = await setup();

@@ -13,7 +13,7 @@ import { deviceOf, prepareClaim } from '../../test/kernel/claim-fixture.ts';
 import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
 import type { Device } from '../inventory/model.ts';
 import type { AllocatedClaim } from './claim.ts';
-import type { AttachedDevice, ClaimRecord } from './plan/plan-types.ts';
+import type { AttachedDevice, ClaimRecord } from './record-model.ts';
 import { PodDriver } from './pod-driver.ts';
 import type { NriPod } from './pod-port.ts';
 import { ClaimStore } from './state/claim-store.ts';

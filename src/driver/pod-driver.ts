@@ -19,14 +19,24 @@
  * returnDevices   the same give-back for NodeUnprepareResources (ClaimDriver),
  *                 which must not drop the record of a device still in a pod.
  *
+ * The runtime connection is part of the driver's state: until the runtime
+ * has synchronized the plugin (and again from the moment it drops it),
+ * `runtimeProblem()` says why pods cannot be served, and the claim driver
+ * refuses Prepare (docs/pods.md, invariant I1).
+ *
+ * With pins (netns-pins.ts), each attached claim holds its pod's namespace:
+ * the journal names the pin before it is made, detach goes through it, and
+ * it is released after the journal is cleared (invariants I2, I4).
+ *
+ * What users see and what is done about a pod that cannot be put right
+ * (claim status, Events, eviction by policy) is decided here too, through
+ * pod-reports.ts; the observer only hears about it.
+ *
  * A claim's journal is cleared only when every device is settled: back on
  * the host and restored, or proven gone (a virtual device destroyed with its
  * namespace) — invariant I2 of docs/pods.md. A physical device missing from
- * both namespaces after its pod's namespace died is on its way back (the
- * kernel returns it asynchronously): the host is polled for it (every
- * `returnPollMs`, at most `returnTimeoutMs`), and it is restored the moment
- * it is seen; if it never comes, that is reported through
- * `observer.detachProblems` and the journal stays for the next try.
+ * both namespaces after an unpinned namespace died is awaited back on the
+ * host (return-wait.ts); the journal stays until it is restored.
  *
  * Pod hooks run one at a time (kernel work is synchronous anyway), so two
  * hooks for the same pod never interleave.
@@ -37,21 +47,18 @@ import type { Libc } from '../kernel/libc/libc.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { attachDevice, backOnHost, detachDevice, type DetachResult } from './attach/attach-device.ts';
 import { assertNotHostNetns, isNamespace, sameNetns } from './attach/netns-guard.ts';
-import type { ClaimStatusSink } from './claim.ts';
+import type { ClaimStatusSink, EventSink, PodEvictor } from './claim.ts';
 import type { DeviceReturner, NotReturned } from './claim-driver.ts';
+import type { NetnsPins } from './netns-pins.ts';
 import { attachableProblem, notInPlace } from './pod-checks.ts';
-import type { AttachedDevice, ClaimRecord, DevicePlan } from './plan/plan-types.ts';
+import { PodReports, type PodObserver } from './pod-reports.ts';
+import type { AttachedDevice, ClaimRecord, DevicePlan } from './record-model.ts';
 import type { NriContainer, NriContainerAdjustment, NriPod, PodPort } from './pod-port.ts';
 import type { ClaimStore } from './state/claim-store.ts';
+import { ReturnWait } from './return-wait.ts';
 import { crashPoint } from './state/crash-points.ts';
 
-export interface PodObserver {
-  hook?(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, ms: number, err?: unknown): void;
-  /** A detach that could not restore everything, or a device it could not find. */
-  detachProblems?(record: ClaimRecord, problems: readonly string[]): void;
-  /** A pod the driver could not put right after a restart (Synchronize). */
-  unreconciled?(record: ClaimRecord, err: unknown): void;
-}
+export type { PodObserver } from './pod-reports.ts';
 
 export interface PodDriverOptions {
   readonly store: ClaimStore;
@@ -59,7 +66,14 @@ export interface PodDriverOptions {
   readonly libc: Libc;
   /** RDMA devices move with the netdev (RDMA netns mode `exclusive`). */
   readonly rdmaExclusive: () => boolean;
+  /** Claim status (`status.devices` conditions and networkData). */
   readonly status?: ClaimStatusSink;
+  /** Warnings for users (Kubernetes Events on the claim). */
+  readonly events?: EventSink;
+  /** Present: evict a running pod whose devices cannot be put right (policy `--evict-unreconciled`). */
+  readonly evictor?: PodEvictor;
+  /** Pod namespaces held while a device is in them; absent: not pinned (a host that cannot mount). */
+  readonly pins?: NetnsPins;
   readonly observer?: PodObserver;
   /**
    * Another daemon instance may share the store (rolling update): each hook
@@ -82,20 +96,53 @@ export interface PodDriverOptions {
 }
 
 const ENOENT = 2;
-const RETURN_TIMEOUT_MS = 30_000;
-const RETURN_POLL_MS = 250;
+const NOT_SYNCHRONIZED = 'the container runtime has not connected and synchronized netclaim\'s NRI plugin yet';
 
 export class PodDriver implements PodPort, DeviceReturner {
   readonly #o: PodDriverOptions;
+  readonly #reports: PodReports;
   #queue: Promise<unknown> = Promise.resolve();
-  /** Claims whose devices are awaited back on the host: the poll timer. */
-  readonly #returning = new Map<string, ReturnType<typeof setTimeout>>();
-  /** Claims already reported for a device that did not come back (reported once until their journal clears). */
-  readonly #lateReported = new Set<string>();
+  /** Why the runtime connection cannot serve pods now; undefined while it is synchronized. */
+  #runtime: string | undefined = NOT_SYNCHRONIZED;
+  /** Bumped on every lost connection, so a Synchronize of an older connection does not count. */
+  #connection = 0;
+  /** Physical devices awaited back on the host from a namespace that died. */
+  readonly #returns: ReturnWait;
   #closed = false;
 
   constructor(o: PodDriverOptions) {
     this.#o = o;
+    this.#reports = new PodReports(o);
+    this.#returns = new ReturnWait({
+      ...(o.returnTimeoutMs === undefined ? {} : { timeoutMs: o.returnTimeoutMs }),
+      ...(o.returnPollMs === undefined ? {} : { pollMs: o.returnPollMs }),
+      run: (fn) => this.#enqueue(fn),
+    });
+    // Shared with another instance (rolling update): under the cross-instance lock, after a re-read, so a pin
+    // the other instance is making right now (its journal already names it) is never taken for a leftover.
+    if (o.shared === undefined) this.#sweepPins();
+    else void this.#enqueue(() => this.#sweepPins());
+  }
+
+  /**
+   * Why pods cannot be served now (the runtime has not synchronized the NRI
+   * plugin, or dropped it); undefined once it has. The claim driver refuses
+   * Prepare meanwhile, and the daemon is not ready.
+   */
+  runtimeProblem(): string | undefined {
+    return this.#runtime;
+  }
+
+  /** The runtime dropped the plugin (its restart, a hook past its timeout, a protocol error): not ready until the next Synchronize. */
+  runtimeDisconnected(reason: string): void {
+    this.#connection += 1;
+    if (this.#runtime !== undefined) {
+      // Never synchronized on this connection (registration failed, the socket went): still not connected.
+      this.#runtime = `${NOT_SYNCHRONIZED} (last attempt: ${reason})`;
+      return;
+    }
+    this.#runtime = `the container runtime dropped netclaim's NRI plugin (${reason}); waiting for it to connect and synchronize again`;
+    if (!this.#closed) this.#reports.observer?.runtime?.(false, reason);
   }
 
   runPodSandbox(pod: NriPod): Promise<void> {
@@ -141,27 +188,31 @@ export class PodDriver implements PodPort, DeviceReturner {
   /** Stops waiting for devices to come back (their journals stay); idempotent. */
   close(): void {
     this.#closed = true;
-    for (const t of this.#returning.values()) clearTimeout(t);
-    this.#returning.clear();
+    this.#returns.close();
   }
 
   synchronize(pods: readonly NriPod[], _containers: readonly NriContainer[]): Promise<void> {
+    const connection = this.#connection;
     return this.#serial('sync', undefined, () => {
       const running = new Map(pods.map((p) => [p.uid, p]));
       for (const r of this.#o.store.list()) {
         const pod = running.get(r.podUid);
         try {
           if (pod === undefined) {
-            // The pod is gone (stopped while we were away): give its devices back.
+            // The pod is gone (stopped, or deleted while we were away; its pinned namespace still holds the devices): give them back.
             if (r.attachment !== undefined) this.#detachFrom(r, r.attachment.netns);
           } else if (pod.netns !== undefined && this.#notInPlace(r).length > 0) {
             this.#attachPod(pod);
           }
         } catch (err) {
-          this.#o.observer?.unreconciled?.(r, err);
+          this.#reports.unreconciled(r, err);
         }
       }
-    }, false);
+    }, false).finally(() => {
+      if (connection !== this.#connection || this.#runtime === undefined) return;
+      this.#runtime = undefined;
+      this.#reports.observer?.runtime?.(true);
+    });
   }
 
   /** Runs hooks one at a time; `rethrow` false swallows errors (after reporting them). */
@@ -170,10 +221,10 @@ export class PodDriver implements PodPort, DeviceReturner {
       const start = performance.now();
       try {
         const r = fn();
-        this.#o.observer?.hook?.(hook, pod, performance.now() - start);
+        this.#reports.observer?.hook?.(hook, pod, performance.now() - start);
         return r;
       } catch (err) {
-        this.#o.observer?.hook?.(hook, pod, performance.now() - start, err);
+        this.#reports.observer?.hook?.(hook, pod, performance.now() - start, err);
         if (rethrow) throw err;
         return undefined as T;
       }
@@ -218,23 +269,29 @@ export class PodDriver implements PodPort, DeviceReturner {
     const target = NetnsHandle.open(pod.netns, { libc: this.#o.libc });
     try {
       assertNotHostNetns(this.#o.host, target, what);
+      // Devices still held in another namespace of this pod (an earlier sandbox, kept alive by its pin) come back first.
+      for (const record of records) this.#releaseElsewhere(record, target, what);
     } catch (err) {
       target.close();
       throw err;
     }
     const done: { record: ClaimRecord }[] = [];
     try {
-      for (const record of records) {
+      for (const record of this.#o.store.byPod(pod.uid)) {
         const journal = this.#journal(record, pod, 'attaching', record.attachment?.devices ?? []);
         done.push({ record: journal });
         crashPoint('attach.after-journal');
+        if (journal.attachment?.pin !== undefined) {
+          this.#pin(journal, pod.netns, what);
+          crashPoint('attach.after-pin');
+        }
         const devices: AttachedDevice[] = [];
         for (const plan of record.devices) {
           devices.push(this.#attachOne(plan, target, exclusive));
           crashPoint('attach.after-device');
         }
         const attached = this.#journal(record, pod, 'attached', devices);
-        this.#o.status?.devicesReady(attached, devices.filter((d) => d.kind === undefined));
+        this.#reports.devicesReady(attached, devices.filter((d) => d.kind === undefined));
       }
     } catch (err) {
       // All or nothing for the pod: give back what this call (or an earlier try) attached.
@@ -242,6 +299,48 @@ export class PodDriver implements PodPort, DeviceReturner {
       throw err;
     } finally {
       target.close();
+    }
+  }
+
+  /**
+   * A record whose journal says its devices are in another namespace than
+   * `target` (a sandbox of the same pod made again while the old one's
+   * namespace lives on in its pin): give them back from there first, so the
+   * attach finds them on the host. Throws when they are not all back.
+   */
+  #releaseElsewhere(record: ClaimRecord, target: NetnsHandle, what: string): void {
+    const a = record.attachment;
+    if (a === undefined) return;
+    const from = this.#open(a.pin !== undefined && this.#o.pins?.held(a.pin) === true ? a.pin : a.netns);
+    const same = from !== undefined && sameNetns(from, target);
+    from?.close();
+    if (same) return;
+    const left = this.#detachFrom(record, a.netns);
+    if (left.length > 0) {
+      throw new DriverError('ATTACH_FAILED', `${what}: ${left.map((d) => `device ${d.device} ${d.reason}`).join('; ')} (from the pod's earlier network namespace ${a.netns}); the attach is retried`, {
+        context: { claim: record.claim.uid, devices: left },
+      });
+    }
+  }
+
+  /** Pins the pod's namespace for a claim (its journal already names the pin). */
+  #pin(record: ClaimRecord, netns: string, what: string): void {
+    try {
+      this.#o.pins!.pin(record.claim.uid, netns);
+    } catch (err) {
+      throw new DriverError('ATTACH_FAILED', `${what}: cannot pin the pod's network namespace ${netns} at ${record.attachment!.pin!}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err, context: { claim: record.claim.uid, step: 'pin' },
+      });
+    }
+    this.#countPins();
+  }
+
+  /** A namespace handle for `path`, or undefined when it cannot be opened. */
+  #open(path: string): NetnsHandle | undefined {
+    try {
+      return NetnsHandle.open(path, { libc: this.#o.libc });
+    } catch {
+      return undefined;
     }
   }
 
@@ -262,11 +361,13 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   /**
-   * Detaches a record's devices from the netns at `path`, or, when that is
-   * gone (or no longer a namespace), from wherever they are now. Returns the
-   * devices not back yet.
+   * Detaches a record's devices from its pinned namespace, else the netns at
+   * `path`, or, when that is gone (or no longer a namespace), from wherever
+   * they are now. Returns the devices not back yet.
    */
-  #detachFrom(r: ClaimRecord, path: string): NotReturned[] {
+  #detachFrom(r: ClaimRecord, runtimePath: string): NotReturned[] {
+    const pin = r.attachment?.pin;
+    const path = pin !== undefined && this.#o.pins?.held(pin) === true ? pin : runtimePath;
     let target: NetnsHandle | undefined;
     try {
       target = NetnsHandle.open(path, { libc: this.#o.libc });
@@ -289,7 +390,7 @@ export class PodDriver implements PodPort, DeviceReturner {
   /** The pod's namespace cannot be opened (not because it is gone): nothing is touched, the journal stays. */
   #unsearchable(r: ClaimRecord, path: string, err: unknown): NotReturned[] {
     const reason = `the pod's network namespace ${path} cannot be opened: ${err instanceof Error ? err.message : String(err)}`;
-    this.#o.observer?.detachProblems?.(r, [reason]);
+    this.#reports.detachProblems(r, [reason]);
     return r.devices.map((d) => ({ device: d.device, reason }));
   }
 
@@ -312,53 +413,28 @@ export class PodDriver implements PodPort, DeviceReturner {
     }
     const current = this.#o.store.get(record.claim.uid) ?? record;
     if (left.length === 0 && current.attachment !== undefined) {
-      const { attachment: _, ...rest } = current;
+      const { attachment, ...rest } = current;
       this.#o.store.put(rest);
-      this.#lateReported.delete(record.claim.uid);
+      this.#returns.settled(record.claim.uid);
+      // The pin goes only now: every device is back and restored (or gone), and the journal no longer names it.
+      if (attachment.pin !== undefined) this.#releasePin(record, attachment.pin);
     }
-    if (problems.length > 0) this.#o.observer?.detachProblems?.(record, problems);
-    if (pending.length > 0) this.#awaitReturn(record.claim.uid, pending);
+    if (problems.length > 0) this.#reports.detachProblems(record, problems);
+    if (pending.length > 0) this.#returns.await(record.claim.uid, (deadline, late) => this.#returnTick(record.claim.uid, pending, deadline, late));
     return left;
   }
 
-  /**
-   * Polls the host for devices on their way back from a namespace that died,
-   * and gives the claim's devices back (restored) as soon as all are there.
-   * Bounded: after `returnTimeoutMs` the wait is reported once and ends; the
-   * journal stays for the next hook, Synchronize or unprepare.
-   */
-  #awaitReturn(uid: string, plans: readonly DevicePlan[]): void {
-    if (this.#returning.has(uid) || this.#closed) return;
-    const deadline = performance.now() + (this.#o.returnTimeoutMs ?? RETURN_TIMEOUT_MS);
-    const poll = this.#o.returnPollMs ?? RETURN_POLL_MS;
-    const tick = (): void => {
-      void this.#enqueue(() => this.#returnTick(uid, plans, deadline)).then(
-        (again) => { this.#returning.delete(uid); if (again) schedule(); },
-        () => { this.#returning.delete(uid); },
-      );
-    };
-    const schedule = (): void => {
-      if (this.#closed) return;
-      const t = setTimeout(tick, poll);
-      t.unref();
-      this.#returning.set(uid, t);
-    };
-    schedule();
-  }
-
-  /** One poll: true to poll again. */
-  #returnTick(uid: string, plans: readonly DevicePlan[], deadline: number): boolean {
-    if (this.#closed) return false;
+  /** One poll for devices on their way back (return-wait.ts): gives the claim's devices back once all are there; true to poll again. */
+  #returnTick(uid: string, plans: readonly DevicePlan[], deadline: number, late: () => boolean): boolean {
     const r = this.#o.store.get(uid);
     if (r?.attachment === undefined) return false;
     const exclusive = this.#o.rdmaExclusive();
     const missing = plans.filter((p) => !backOnHost(this.#o.host, p, exclusive));
     if (missing.length === 0 && this.#detachFrom(r, r.attachment.netns).length === 0) return false;
     if (performance.now() < deadline) return true;
-    if (missing.length > 0 && !this.#lateReported.has(uid)) {
-      this.#lateReported.add(uid);
-      const s = (this.#o.returnTimeoutMs ?? RETURN_TIMEOUT_MS) / 1000;
-      this.#o.observer?.detachProblems?.(r, missing.map((p) => `${p.device}: did not come back to the host within ${s} s after its pod's network namespace died; its host snapshot and journal are kept, and it is restored when a later StopPodSandbox, Synchronize or NodeUnprepareResources finds it back`));
+    if (missing.length > 0 && late()) {
+      const s = this.#returns.timeoutMs / 1000;
+      this.#reports.detachProblems(r, missing.map((p) => `${p.device}: did not come back to the host within ${s} s after its pod's network namespace died; its host snapshot and journal are kept, and it is restored when a later StopPodSandbox, Synchronize or NodeUnprepareResources finds it back`));
     }
     return false;
   }
@@ -369,12 +445,39 @@ export class PodDriver implements PodPort, DeviceReturner {
       // Never `attached` with a device of the claim unaccounted for (or with none at all).
       throw new DriverError('ATTACH_NOT_IN_PLACE', `claim ${record.claim.namespace}/${record.claim.name}: not journaled as attached: ${record.devices.length === 0 ? 'it has no devices' : `nothing attached for ${unlisted.join(', ')}`}`);
     }
+    const pins = this.#o.pins;
     const next: ClaimRecord = {
       ...record,
-      attachment: { state, sandboxId: pod.id, netns: pod.netns!, devices, at: (this.#o.now ?? (() => new Date()))().toISOString() },
+      attachment: {
+        state, sandboxId: pod.id, netns: pod.netns!, ...(pins === undefined ? {} : { pin: pins.pathFor(record.claim.uid) }),
+        devices, at: (this.#o.now ?? (() => new Date()))().toISOString(),
+      },
     };
     this.#o.store.put(next);
     return next;
+  }
+
+  /** Releases a pin whose journal is cleared; a failure is reported, and the start-up sweep tries again. */
+  #releasePin(record: ClaimRecord, path: string): void {
+    crashPoint('detach.before-unpin');
+    try {
+      this.#o.pins?.release(path);
+    } catch (err) {
+      this.#reports.detachProblems(record, [`releasing the pin ${path} of the pod's network namespace: ${err instanceof Error ? err.message : String(err)}`]);
+    }
+    this.#countPins();
+  }
+
+  /** At start-up: pins no journal names are released (netns-pins.ts). */
+  #sweepPins(): void {
+    const pins = this.#o.pins;
+    if (pins === undefined) return;
+    pins.sweep(new Set(this.#o.store.list().map((r) => r.attachment?.pin).filter((p) => p !== undefined)));
+    this.#countPins();
+  }
+
+  #countPins(): void {
+    if (this.#o.pins !== undefined) this.#reports.observer?.pins?.(this.#o.pins.heldCount());
   }
 
   /** What of the record is not where its journal says (empty: all in place). */

@@ -56,6 +56,15 @@ export interface PodPort {
    * container needs. A throw fails the container.
    */
   createContainer(pod: NriPod, container: NriContainer): Promise<NriContainerAdjustment>;
-  /** After (re)connecting: every pod and container the runtime has. */
+  /**
+   * After (re)connecting: every pod and container the runtime has. Once it
+   * has run, the connection serves pods (until `runtimeDisconnected`).
+   */
   synchronize(pods: readonly NriPod[], containers: readonly NriContainer[]): Promise<void>;
+  /**
+   * The connection to the runtime is gone (runtime restart, a hook past the
+   * runtime's timeout, a protocol error, a failed registration): pods are not
+   * served until the next `synchronize`. Optional for ports that do not care.
+   */
+  runtimeDisconnected?(reason: string): void;
 }

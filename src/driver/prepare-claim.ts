@@ -13,7 +13,9 @@
  * A device that would give the pod nothing (no netdev to move, no RDMA
  * device with character devices to hand over) is PREPARE_DEVICE_EMPTY: its
  * claim would otherwise "attach" with nothing and its containers start
- * without the device.
+ * without the device. Where /proc/sys is read-only, a device whose attach or
+ * restore needs a sysctl only /proc/sys can write is
+ * PREPARE_SYSCTLS_READ_ONLY (plan/sysctl-writes.ts).
  */
 import { DriverError } from '../common/errors.ts';
 import { claimConfigError } from '../config/claim-config/issues.ts';
@@ -22,7 +24,9 @@ import type { NetworkConfig } from '../config/claim-config/types.ts';
 import type { Device } from '../inventory/model.ts';
 import type { AllocatedClaim, AllocationResult } from './claim.ts';
 import { planDevice } from './plan/plan-device.ts';
-import type { CharDevice, ClaimRecord, DevicePlan, HostSnapshot } from './plan/plan-types.ts';
+import { procOnlyHostKeys, procOnlySysctlWrites } from './plan/sysctl-writes.ts';
+import type { CharDevice, HostSnapshot } from './plan/plan-types.ts';
+import type { ClaimRecord, DevicePlan } from './record-model.ts';
 
 export interface PrepareContext {
   /** Driver name in allocation results (`netclaim.dev`). */
@@ -36,7 +40,20 @@ export interface PrepareContext {
   snapshot(device: Device, config: NetworkConfig): HostSnapshot;
   /** RDMA character devices of an RDMA device, with their kinds and numbers. */
   charDevices(rdmaDevice: string): readonly (CharDevice & { readonly kind: string })[];
+  /**
+   * How sysctls can be written on this node: absent or `procWritable()`
+   * true, every way is open; false (/proc/sys read-only), only IPv4
+   * per-interface ones (over rtnetlink), and claims needing others are
+   * refused (PREPARE_SYSCTLS_READ_ONLY).
+   */
+  readonly sysctls?: SysctlAccess;
   now(): Date;
+}
+
+export interface SysctlAccess {
+  procWritable(): boolean;
+  /** `net.FAMILY.conf.default.NAME` of the host namespace for `ipv4.NAME` / `ipv6.NAME` keys (missing ones left out). */
+  hostDefaults(keys: readonly string[]): Readonly<Record<string, string>>;
 }
 
 /** This driver's results in the claim for this node's pool. */
@@ -82,6 +99,8 @@ export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimR
   const missing: string[] = [];
   const unsupported: string[] = [];
   const empty: string[] = [];
+  const readOnly: string[] = [];
+  const procWritable = ctx.sysctls === undefined || ctx.sysctls.procWritable();
   const devices: DevicePlan[] = [];
   for (const result of results) {
     const at = (path: string): string => `request ${result.request} (device ${result.device})${path === '' ? '' : `: ${path}`}`;
@@ -114,6 +133,10 @@ export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimR
       empty.push(at(''));
       continue;
     }
+    if (!procWritable) {
+      const defaults = ctx.sysctls!.hostDefaults(procOnlyHostKeys(planned.plan.host));
+      readOnly.push(...procOnlySysctlWrites(planned.plan, defaults).map((x) => `${at(x.field)} ${x.message}`));
+    }
     devices.push({ ...planned.plan, identity: { kind: device.kind, ...planned.plan.identity }, env: [], cdiDeviceIds: [] });
   }
   if (missing.length > 0) {
@@ -131,6 +154,11 @@ export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimR
   if (issues.length > 0) {
     const err = claimConfigError(what, issues);
     throw new DriverError('PREPARE_DEVICE_CONFLICT', err.message, { cause: err, context: { issues } });
+  }
+  if (readOnly.length > 0) {
+    throw new DriverError('PREPARE_SYSCTLS_READ_ONLY',
+      `${what}: /proc/sys is read-only for netclaim (its DaemonSet is not privileged), and ${readOnly.join('; ')}; run netclaim privileged or drop the field`,
+      { context: { fields: readOnly } });
   }
   return {
     version: 1,

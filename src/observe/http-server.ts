@@ -24,7 +24,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { ConfigError, isDriverError, StateError } from '../common/errors.ts';
+import { ConfigError, errorText, StateError } from '../common/errors.ts';
 import type { Logger } from './logger.ts';
 
 export const DEFAULT_BIND_ADDRESS = ':9177';
@@ -193,10 +193,6 @@ async function runCheck(fn: HealthCheck, timeoutMs: number): Promise<Omit<CheckR
   }
 }
 
-function errorText(err: unknown): string {
-  if (isDriverError(err)) return `${err.code}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** `host:port`, `:port` or `[v6]:port` → host (undefined: all interfaces) and port. */
 export function parseBindAddress(s: string): { readonly host: string | undefined; readonly port: number } {

@@ -24,8 +24,13 @@ describe('createMetrics', () => {
       'netclaim_inventory_rebuilds_total counter',
       'netclaim_kubelet_request_duration_seconds histogram',
       'netclaim_kubelet_requests_total counter',
+      'netclaim_netns_pinning_available gauge',
+      'netclaim_netns_pins gauge',
+      'netclaim_nri_connected gauge',
+      'netclaim_nri_disconnects_total counter',
       'netclaim_nri_hook_duration_seconds histogram',
       'netclaim_nri_hooks_total counter',
+      'netclaim_pods_evicted_total counter',
       'netclaim_pods_unreconciled_total counter',
       'netclaim_slice_publishes_total counter',
     ]);

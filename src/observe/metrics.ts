@@ -68,6 +68,16 @@ export interface Metrics {
   readonly detachProblems: Counter;
   /** `netclaim_health_updates_total`: device health changes sent to the kubelet. */
   readonly healthUpdates: Counter;
+  /** `netclaim_nri_connected`: 1 while the runtime has the NRI plugin registered and synchronized (Prepare is refused otherwise). */
+  readonly nriConnected: Gauge;
+  /** `netclaim_nri_disconnects_total`: times the runtime dropped the plugin after it was synchronized. */
+  readonly nriDisconnects: Counter;
+  /** `netclaim_netns_pins`: pod network namespaces held (pinned) while a device is in them. */
+  readonly netnsPins: Gauge;
+  /** `netclaim_netns_pinning_available`: 1 when pod namespaces can be pinned here (mount allowed). */
+  readonly netnsPinningAvailable: Gauge;
+  /** `netclaim_pods_evicted_total{outcome}`: evictions of pods whose devices could not be put right (--evict-unreconciled). */
+  readonly podsEvicted: Counter<'outcome'>;
   /**
    * Times `fn` and records `kubelet_requests_total` and
    * `kubelet_request_duration_seconds`: outcome `error` when it throws (the
@@ -113,9 +123,11 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       kubeletRequestSeconds.zero({ method, outcome });
     }
   }
+  const podsEvicted = new Counter({ name: n('pods_evicted_total'), help: 'Evictions of pods whose devices could not be put right, by outcome.', labelNames: ['outcome'] as const, registers });
   for (const outcome of OUTCOMES) {
     claimPrepareSeconds.zero({ outcome });
     slicePublishes.inc({ outcome }, 0);
+    podsEvicted.inc({ outcome }, 0);
   }
   const metrics: Metrics = {
     registry,
@@ -132,6 +144,11 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     nriHooks, nriHookSeconds,
     podsUnreconciled: new Counter({ name: n('pods_unreconciled_total'), help: 'Pods whose devices could not be put right after a reconnect or restart.', registers }),
     detachProblems: new Counter({ name: n('detach_problems_total'), help: 'Claims whose devices were given back with something not restored.', registers }),
+    nriConnected: new Gauge({ name: n('nri_connected'), help: 'Whether the container runtime has the NRI plugin registered and synchronized (1) or not (0).', registers }),
+    nriDisconnects: new Counter({ name: n('nri_disconnects_total'), help: 'Times the container runtime dropped the synchronized NRI plugin.', registers }),
+    netnsPins: new Gauge({ name: n('netns_pins'), help: 'Pod network namespaces pinned while a device is in them.', registers }),
+    netnsPinningAvailable: new Gauge({ name: n('netns_pinning_available'), help: 'Whether pod network namespaces can be pinned here (1) or not (0).', registers }),
+    podsEvicted,
     async observe<T>(method: KubeletMethod, fn: () => Promise<T>, outcomeOf?: (result: T) => Outcome): Promise<T> {
       const start = process.hrtime.bigint();
       const record = (outcome: Outcome): void => {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClaimUid } from '../../src/common/ids.ts';
 import type { DriverError } from '../../src/common/errors.ts';
-import type { ClaimRecord } from '../../src/driver/plan/plan-types.ts';
+import type { ClaimRecord } from '../../src/driver/record-model.ts';
 import { ClaimStatusWriter } from '../../src/surfaces/kube/claim-status.ts';
 import { KubePodEvictor } from '../../src/surfaces/kube/pod-evictor.ts';
 import { KubeClient } from './kube-client.ts';

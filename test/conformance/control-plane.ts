@@ -12,8 +12,9 @@
  * kubeconfig) that stop() removes. The processes it started are ended by PID:
  * by stop(), and, should the test process exit without it, by an exit hook.
  *
- * Certificates come from `openssl` (a CA, a serving cert for 127.0.0.1 and
- * localhost); the service-account key pair from node:crypto.
+ * Certificates come from `openssl` (a CA, a serving cert for 127.0.0.1,
+ * localhost and the `kubernetes` Service's 10.96.0.1); the service-account key
+ * pair from node:crypto.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -123,7 +124,9 @@ function makeCerts(dir: string): { caCert: string; caKey: string; cert: string; 
     'basicConstraints=critical,CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
+    // 10.96.0.1: the `kubernetes` Service's ClusterIP (first of --service-cluster-ip-range), which
+    // in-cluster clients dial (KUBERNETES_SERVICE_HOST): the e2e tier's netclaim pod. kubeadm's has it too.
+    'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
     '',
   ].join('\n'));
   openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'serving.key', '-out', 'serving.csr', '-subj', '/CN=kube-apiserver'], dir);

@@ -7,7 +7,7 @@
  * written to the claim, and on stop the host state restored field by field
  * (compared with `ip -j` snapshots taken before).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -170,3 +170,155 @@ for (const runtime of ['current', 'legacy'] as const) {
     });
   });
 }
+
+/**
+ * NRI as a hard dependency (docs/pods.md, "NRI is a hard dependency" and
+ * "Runtime configuration"): the daemon registers with the kubelet only once
+ * the runtime has registered and synchronized its NRI plugin; /readyz
+ * includes that; Prepare is refused (retryably) whenever the runtime does
+ * not have the plugin; and a runtime configured with the default validator
+ * requiring `netclaim.dev` refuses to create a container of a pod while
+ * netclaim is away, so the pod runs only once netclaim is back and has put
+ * its device in.
+ */
+describe('NRI is a hard dependency, and the runtime fails closed too', () => {
+  const node = `nri-gate-${suffix()}`;
+  const kns = `nri-gate-${suffix()}`;
+  let host: TestNetns;
+  let dev: string;
+  let root: string;
+  let socket: string;
+  let kubelet: KubeletPeer;
+  let nri: NriPeer | undefined;
+  let daemon: Daemon;
+  let starting: Promise<void>;
+  let device: string;
+  const options = (): ConstructorParameters<typeof Daemon>[0] => ({
+    kubeConfig: kubeConfigFor(cp, cp.token), nodeName: node, driverName: DRIVER,
+    kubeletRootDir: join(root, 'kubelet'), stateDir: join(root, 'state'), cdiDir: join(root, 'cdi'), sysfsRoot: '/sys',
+    inventory: { ...DEFAULT_OPTIONS, includeKinds: ['*'], plumbingNames: [...DEFAULT_OPTIONS.plumbingNames, '*p'] },
+    attributeDomain: DRIVER, dranetConfigs: true, taintUnhealthy: false, metricsAddress: '127.0.0.1:0',
+    nriSocket: socket, hostNetns: host.path, libc: testLibc, log: createLogger({ level: process.env['NETCLAIM_TEST_LOG'] === '1' ? 'debug' : 'silent' }),
+  });
+  const probe = async (): Promise<{ status: number; failed: string[]; checks: { name: string; error?: string }[] }> => {
+    const a = daemon.httpAddress!;
+    const r = await fetch(`http://${a.host}:${a.port}/readyz`);
+    const body = await r.json() as { failed: string[]; checks: { name: string; error?: string }[] };
+    return { ...body, status: r.status };
+  };
+  const metric = async (name: string): Promise<string | undefined> => {
+    const a = daemon.httpAddress!;
+    return (await (await fetch(`http://${a.host}:${a.port}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1];
+  };
+  /** The runtime with the default validator requiring netclaim (containerd 2.2+ `default_validator.required_plugins`). */
+  const startRuntime = async (): Promise<NriPeer> => {
+    nri = await NriPeer.start({ socket, requiredPlugins: [DRIVER] });
+    return nri;
+  };
+  const claimFor = async (name: string, podUid: string): Promise<{ namespace: string; name: string; uid: string }> => {
+    const params = { interface: { name: 'net1', mtu: 1400 } };
+    const claim = await must<{ metadata: { name: string; uid: string } }>('create claim', kube.post(`${RESOURCE}/namespaces/${kns}/resourceclaims`, {
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name, namespace: kns },
+      spec: { devices: { requests: [{ name: 'nic', exactly: { deviceClassName: 'netclaim' } }], config: [{ requests: ['nic'], opaque: { driver: DRIVER, parameters: params } }] } },
+    }));
+    await must('allocate', kube.put(`${RESOURCE}/namespaces/${kns}/resourceclaims/${name}/status`, {
+      ...claim,
+      status: {
+        allocation: { devices: { results: [{ request: 'nic', driver: DRIVER, pool: node, device }], config: [{ source: 'FromClaim', requests: ['nic'], opaque: { driver: DRIVER, parameters: params } }] } },
+        reservedFor: [{ resource: 'pods', name: 'job-0', uid: podUid }],
+      },
+    }));
+    return { namespace: kns, name, uid: claim.metadata.uid };
+  };
+
+  beforeAll(async () => {
+    peersBinDir();
+    await ensureNode(kube, node);
+    cleanup.push(() => kube.delete(`/api/v1/nodes/${node}`));
+    await must('namespace', kube.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: kns } }));
+    cleanup.push(() => kube.delete(`/api/v1/namespaces/${kns}`));
+    cleanup.push(() => kube.delete(`${RESOURCE}/namespaces/${kns}/resourceclaims`));
+    host = createNetns('nrig', { forFile: true });
+    dev = uniqueName('ng');
+    ip(host, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`);
+    ip(host, 'link', 'set', dev, 'up');
+    root = mkdtempSync(join(tmpdir(), 'nc-nri-gate-'));
+    cleanup.push(() => rmSync(root, { recursive: true, force: true }));
+    socket = join(root, 'nri.sock');
+    kubelet = await KubeletPeer.start({ registry: join(root, 'kubelet', 'plugins_registry') });
+    daemon = new Daemon(options());
+    starting = daemon.start();
+    starting.catch(() => {});
+    cleanup.push(() => daemon.stop());
+    cleanup.push(() => nri?.close());
+    cleanup.push(() => kube.delete(`${SLICES}?fieldSelector=${encodeURIComponent(`spec.nodeName=${node},spec.driver=${DRIVER}`)}`));
+  }, 600_000);
+
+  it('without the runtime: no kubelet registration and /readyz says why; registered and ready once the runtime synchronized the plugin', async () => {
+    await waitFor('http endpoint', async () => {
+      try {
+        return daemon.httpAddress !== undefined;
+      } catch {
+        return false; // not listening yet
+      }
+    });
+    const early = await waitFor('nri readiness check', async () => { const p = await probe(); return p.failed.includes('nri-synchronized') ? p : undefined; });
+    expect(early.status).toBe(500);
+    expect(early.checks.find((c) => c.name === 'nri-synchronized')?.error).toMatch(/has not connected and synchronized netclaim's NRI plugin/);
+    await expect(kubelet.waitForRegistered(DRIVER, 1500)).rejects.toThrow();
+
+    await startRuntime();
+    await starting;
+    await kubelet.waitForRegistered(DRIVER);
+    await expect.poll(async () => (await probe()).status, { timeout: 10_000 }).toBe(200);
+    expect(await metric('netclaim_nri_connected')).toBe('1');
+    device = await waitFor('published device', async () => {
+      for (const s of await sliceList(kube, node, DRIVER)) {
+        const d = s.spec.devices?.find((x) => (x.attributes?.[`${DRIVER}/ifName`] as { string?: string } | undefined)?.string === dev);
+        if (d) return d.name;
+      }
+      return undefined;
+    });
+  }, 60_000);
+
+  it('the runtime drops the plugin: not ready and Prepare refused with a retryable error until it is back; then Prepare succeeds', async () => {
+    const claim = await claimFor('gated', crypto.randomUUID());
+    await nri!.close(); // the runtime goes away (its restart, or the plugin dropped after a slow hook)
+    await expect.poll(async () => (await probe()).failed, { timeout: 10_000 }).toContain('nri-synchronized');
+    expect((await probe()).checks.find((c) => c.name === 'nri-synchronized')?.error).toMatch(/dropped netclaim's NRI plugin/);
+    expect(await metric('netclaim_nri_connected')).toBe('0');
+    const refused = await kubelet.prepare(DRIVER, [claim]);
+    expect(refused.response?.claims?.[claim.uid]?.error).toMatch(/^PREPARE_NRI_NOT_READY: claim .*\/gated: the container runtime dropped netclaim's NRI plugin .*the kubelet retries/);
+    expect(readdirSync(join(root, 'state'))).not.toContain(`${claim.uid}.json`);
+
+    await startRuntime();
+    await nri!.waitForPlugin(`00-${DRIVER}`, 20_000);
+    await expect.poll(async () => (await probe()).status, { timeout: 10_000 }).toBe(200);
+    expect((await kubelet.prepare(DRIVER, [claim])).response?.claims?.[claim.uid]?.devices).toHaveLength(1);
+    expect((await kubelet.unprepare(DRIVER, [claim])).response).toEqual({ claims: { [claim.uid]: {} } });
+  }, 60_000);
+
+  it('netclaim gone between Prepare and the sandbox: the runtime creates no container until netclaim is back, then the pod runs with its device', async () => {
+    const podUid = crypto.randomUUID();
+    const claim = await claimFor('late', podUid);
+    expect((await kubelet.prepare(DRIVER, [claim])).response?.claims?.[claim.uid]?.devices).toHaveLength(1);
+    await daemon.stop(); // netclaim is down
+    const pod = createNetns('nrigp');
+    const nriPod = { id: `sb-${podUid}`, name: 'job-0', uid: podUid, namespace: kns, netns: pod.path };
+    expect(await nri!.runPodSandbox(nriPod)).toMatchObject({ ok: true }); // no plugin: the sandbox is made without the hook
+    const refused = await nri!.createContainer({ podId: nriPod.id }, { id: `c-${podUid}`, name: 'app' });
+    expect(refused.ok).toBe(false);
+    expect(refused.error).toMatch(/required plugin "netclaim.dev" not present/);
+    expect(ipJson<{ ifname: string }[]>(pod, 'link', 'show').map((l) => l.ifname)).toEqual(['lo']);
+
+    daemon = new Daemon(options()); // netclaim is back: Synchronize lists the sandbox, whose device is not in place
+    await daemon.start();
+    await daemon.pluginServer!.registered;
+    expect(ipJson<{ ifname: string; mtu: number }[]>(pod, 'link', 'show').map((l) => `${l.ifname}/${l.mtu}`)).toEqual(['lo/65536', 'net1/1400']);
+    expect(await nri!.createContainer({ podId: nriPod.id }, { id: `c2-${podUid}`, name: 'app' })).toMatchObject({ ok: true });
+
+    expect(await nri!.stopPodSandbox({ podId: nriPod.id })).toMatchObject({ ok: true });
+    expect((await kubelet.unprepare(DRIVER, [claim])).response).toEqual({ claims: { [claim.uid]: {} } });
+    expect(ipJson<{ ifname: string }[]>(host, 'link', 'show').map((l) => l.ifname)).toContain(dev);
+  }, 60_000);
+});

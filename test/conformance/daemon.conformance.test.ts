@@ -23,6 +23,7 @@ import { KubeClient } from './kube-client.ts';
 import { peersBinDir } from './peers/binaries.ts';
 import { closeAllPeerProcesses } from './peers/json-lines.ts';
 import { KubeletPeer, type HealthEvent } from './peers/kubelet-peer.ts';
+import { NriPeer } from './peers/nri-peer.ts';
 import { freePort } from './control-plane.ts';
 import { ensureNode, kubeConfigFor, sliceList, suffix, waitFor, SLICES } from './slice-fixtures.ts';
 
@@ -265,11 +266,16 @@ describe('netclaim run (the command)', () => {
     return { dir, child };
   }
 
-  it('starts from flags, registers, and on SIGTERM stops with its sockets removed', async () => {
+  it('starts from flags, registers once the runtime synchronized its NRI plugin, and on SIGTERM stops with its sockets removed', async () => {
     let peer!: KubeletPeer;
-    const { dir, child } = await spawnRun(['--metrics-address', '127.0.0.1:0'], async (d) => {
+    let runtime!: NriPeer;
+    const runDir = mkdtempSync(join(tmpdir(), 'nc-run-nri-'));
+    cleanup.push(() => rmSync(runDir, { recursive: true, force: true }));
+    const { dir, child } = await spawnRun(['--metrics-address', '127.0.0.1:0', '--nri-socket', join(runDir, 'nri.sock')], async (d) => {
       peer = await KubeletPeer.start({ registry: join(d, 'kubelet', 'plugins_registry') });
+      runtime = await NriPeer.start({ socket: join(runDir, 'nri.sock') });
     });
+    cleanup.push(() => runtime.close());
     let out = '';
     child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
     child.stderr.on('data', (b: Buffer) => { out += b.toString(); });

@@ -130,6 +130,28 @@ describe('nri-peer (nri v0.12.3, containerd 2.4)', () => {
   });
 });
 
+describe('nri-peer with the default validator (containerd 2.2+ default_validator.required_plugins)', () => {
+  it('refuses to create a container while a required plugin is not connected, by config or by pod annotation, and lets it through once it is', async () => {
+    const nri = await NriPeer.start({ socket: socketPath(), requiredPlugins: ['test-plugin'] });
+    const ns = createNetns('pod');
+    expect(await nri.runPodSandbox(pod('early', ns.path))).toMatchObject({ ok: true }); // sandboxes are not validated
+    const refused = await nri.createContainer({ podId: 'sandbox-early' }, { id: 'c1', name: 'app' });
+    expect(refused).toMatchObject({ ok: false, error: expect.stringMatching(/required plugin "test-plugin" not present/) as unknown });
+    startPlugin(nri.socket);
+    await nri.waitForPlugin(PLUGIN);
+    expect(await nri.createContainer({ podId: 'sandbox-early' }, { id: 'c2', name: 'app' })).toMatchObject({ ok: true });
+
+    // Without a global requirement, a pod can ask for a plugin by annotation (the validator must be on).
+    const byAnnotation = await NriPeer.start({ socket: socketPath(), tolerateMissingAnnotation: 'tolerate-missing-plugins.example' });
+    const annotated = { ...pod('annotated', ns.path), annotations: { 'required-plugins.noderesource.dev': '["absent-plugin"]' } };
+    expect(await byAnnotation.runPodSandbox(annotated)).toMatchObject({ ok: true });
+    expect(await byAnnotation.createContainer({ podId: annotated.id }, { id: 'c3', name: 'app' }))
+      .toMatchObject({ ok: false, error: expect.stringMatching(/required plugin "absent-plugin" not present/) as unknown });
+    expect(await byAnnotation.runPodSandbox(pod('plain', ns.path))).toMatchObject({ ok: true });
+    expect(await byAnnotation.createContainer({ podId: 'sandbox-plain' }, { id: 'c4', name: 'app' })).toMatchObject({ ok: true });
+  });
+});
+
 describe('nri-peer-legacy (nri v0.8.0, containerd 2.0/2.1)', () => {
   it('delivers pod events through StateChange, CreateContainer as its own RPC', async () => {
     const { nri, plugin } = await runtimeWithPlugin({ runtime: 'legacy' });

@@ -11,7 +11,7 @@ import { resolveDeviceConfig } from '../../src/config/claim-config/resolve.ts';
 import type { AllocationResult } from '../../src/driver/claim.ts';
 import { snapshotHost } from '../../src/driver/plan/host-snapshot.ts';
 import { planDevice } from '../../src/driver/plan/plan-device.ts';
-import type { DevicePlan } from '../../src/driver/plan/plan-types.ts';
+import type { DevicePlan } from '../../src/driver/record-model.ts';
 import type { Device } from '../../src/inventory/model.ts';
 import { linkGetByName } from '../../src/kernel/netlink/route/link-ops.ts';
 import { hasEthtool, ethtoolK } from './ethtool-oracle.ts';

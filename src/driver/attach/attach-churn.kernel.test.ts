@@ -12,7 +12,7 @@ import { createNetns, eventually, ip, testLibc, tool, uniqueName, type TestNetns
 import { inQemuLane } from '../../../test/kernel/vm-guard.ts';
 import { isDriverError } from '../../common/errors.ts';
 import { NetnsHandle } from '../../kernel/netns/handle.ts';
-import type { DevicePlan } from '../plan/plan-types.ts';
+import type { DevicePlan } from '../record-model.ts';
 import { ATTACH_STEPS, attachDevice, detachDevice, type AttachStep } from './attach-device.ts';
 
 const l = testLibc;

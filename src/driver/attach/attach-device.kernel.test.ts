@@ -13,7 +13,7 @@ import { ebpfAttachedList } from '../../kernel/bpf/ebpf-attached.ts';
 import { KernelError } from '../../kernel/errors.ts';
 import { linkGetByName } from '../../kernel/netlink/route/link-ops.ts';
 import { NetnsHandle } from '../../kernel/netns/handle.ts';
-import type { DevicePlan } from '../plan/plan-types.ts';
+import type { DevicePlan } from '../record-model.ts';
 import { ATTACH_STEPS, attachDevice, detachDevice, detachError, type AttachContext, type AttachStep } from './attach-device.ts';
 
 const l = testLibc;
@@ -109,7 +109,7 @@ describe(`attachDevice / detachDevice (${l.backend})`, () => {
     expect(link!['flags']).toContain('UP');
     expect(r).toEqual({
       ifIndex: link!['ifindex'], name: 'net1', mac: '02:aa:00:00:00:01', ips: ['10.20.0.1/24', '2001:db8:20::1/64'],
-      steps: ['find', 'host-down', 'move', 'sysctls', 'addresses', 'up', 'routes', 'rules', 'neighbors', 'ethtool'], converged: false,
+      steps: ['find', 'host-down', 'move', 'host-routes', 'sysctls', 'addresses', 'up', 'routes', 'rules', 'neighbors', 'ethtool'], converged: false,
     });
 
     const [addrs] = ipJson<{ addr_info: { local: string; prefixlen: number; nodad?: boolean; scope: string }[] }[]>(n.pod, 'addr', 'show', 'dev', 'net1');
@@ -154,6 +154,25 @@ describe(`attachDevice / detachDevice (${l.backend})`, () => {
     expect(linkNames(n.pod)).toEqual(['lo']);
     // operstate and the kernel's own link-local address follow the link going up asynchronously (linkwatch).
     await eventually(() => expect(ifState(n.host, n.a)).toEqual(before));
+  });
+
+  it('while the device is in the pod the host keeps the other legs of its multipath routes (IPv4 drops the whole route); detach puts them back whole', async () => {
+    const n = setUp();
+    const hostRoute = (fam: string, dst: string): Record<string, unknown> | undefined =>
+      ipJson<Record<string, unknown>[]>(n.host, fam, 'route', 'show', 'table', 'all').find((r) => r['dst'] === dst);
+    const before = { v4: hostRoute('-4', '10.50.0.0/24'), v6: hostRoute('-6', '2001:db8:98::/48') };
+    expect(before.v4?.['nexthops']).toHaveLength(2);
+    const plan = planFor(n.host, n.a, FULL);
+    const r = attachDevice(ctxOf(n), plan);
+    expect(r.steps).toContain('host-routes');
+    expect(hostRoute('-4', '10.50.0.0/24')).toMatchObject({ gateway: '10.22.0.254', dev: n.c });
+    expect(hostRoute('-6', '2001:db8:98::/48')).toMatchObject({ gateway: '2001:db8:22::fe', dev: n.c });
+    // Converging again changes nothing on the host.
+    attachDevice(ctxOf(n), plan);
+    expect(hostRoute('-4', '10.50.0.0/24')).toMatchObject({ gateway: '10.22.0.254', dev: n.c });
+
+    expect(detachDevice({ host: n.host.handle, pod: n.pod.handle, libc: l }, plan).problems).toEqual([]);
+    await eventually(() => expect({ v4: hostRoute('-4', '10.50.0.0/24'), v6: hostRoute('-6', '2001:db8:98::/48') }).toEqual(before));
   });
 
   it('a fault at each step rolls everything back: ATTACH_FAILED names the step, the host is as before, the pod has no trace', async () => {

@@ -21,7 +21,7 @@
  */
 import { DriverError } from '../../common/errors.ts';
 import { KernelError } from '../../kernel/errors.ts';
-import type { DevicePlan } from '../plan/plan-types.ts';
+import type { DevicePlan } from '../record-model.ts';
 import { STEP_FNS, rollback, type Attach } from './attach-steps.ts';
 import { assertNotHostNetns } from './netns-guard.ts';
 import { ATTACH_STEPS, type AttachContext, type AttachResult, type AttachStep } from './attach-types.ts';

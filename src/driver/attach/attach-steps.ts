@@ -19,7 +19,8 @@ import { linkGet, linkGetByName, linkSet, linkSetDown, linkSetNetns, linkSetUp }
 import type { Link, LinkChange } from '../../kernel/netlink/route/link-types.ts';
 import { ruleDelete } from '../../kernel/netlink/route/rule-ops.ts';
 import type { RuleSpec } from '../../kernel/netlink/route/rule-types.ts';
-import type { DevicePlan, PodInterfacePlan } from '../plan/plan-types.ts';
+import type { PodInterfacePlan } from '../plan/plan-types.ts';
+import type { DevicePlan } from '../record-model.ts';
 import type { AttachContext, AttachStep, RestoreResult } from './attach-types.ts';
 import { ethtoolApply, ethtoolRestore, type EthtoolPart } from './device-ethtool.ts';
 import { findByName, findDevice } from './find-device.ts';
@@ -28,6 +29,7 @@ import {
 } from './pod-config.ts';
 import { podVrfApply, podVrfUndo, type VrfUndo } from './pod-vrf.ts';
 import { restoreHost } from './restore-host.ts';
+import { routesKeepOtherLegs } from './restore-routing.ts';
 import { moveToHost, type NetdevPlan } from './return-device.ts';
 
 export interface UndoEntry {
@@ -165,6 +167,20 @@ function move(a: Attach, n: NetdevPlan): boolean {
   return true;
 }
 
+/**
+ * The host keeps the other legs of its multipath routes while the device is
+ * away (IPv4 drops such a route whole when one leg's device leaves): they
+ * are put back without the device's legs. Also when converging, since a
+ * crash may have come between the move and this step. The move's undo (and
+ * the restore at detach) puts the route back whole.
+ */
+function hostRoutes(a: Attach, n: NetdevPlan): boolean {
+  if (!n.host.routes.some((r) => (r.nexthops ?? []).some((h) => h.ifIndex !== n.host.ifIndex))) return false;
+  a.undo.push({ step: 'host-routes', what: 'the move back restores each multipath route whole' });
+  routesKeepOtherLegs(a.ctx.host, n.host);
+  return true;
+}
+
 function sysctls(a: Attach, n: NetdevPlan): boolean {
   if (Object.keys(n.pod.sysctls).length === 0) return false;
   a.undo.push({ step: 'sysctls', what: 'per-interface sysctls go with the device (reset when it leaves)' });
@@ -276,7 +292,7 @@ type StepFn = (a: Attach, n: NetdevPlan) => boolean;
 
 /** The netdev steps; `rdma` also runs for an RDMA-only device. */
 export const STEP_FNS: Readonly<Record<AttachStep, StepFn>> = {
-  find, 'host-down': hostDown, 'ebpf-detach': ebpfDetach, move, sysctls, vrf, addresses, up, routes, rules, neighbors, ethtool, rdma,
+  find, 'host-down': hostDown, 'ebpf-detach': ebpfDetach, move, 'host-routes': hostRoutes, sysctls, vrf, addresses, up, routes, rules, neighbors, ethtool, rdma,
 };
 
 /** Runs the undo log in reverse; what fails is reported and the rest still runs. */

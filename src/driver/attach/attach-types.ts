@@ -12,7 +12,7 @@ import type { NetnsHandle } from '../../kernel/netns/handle.ts';
  * fault hook still sees it.
  */
 export const ATTACH_STEPS = [
-  'find', 'host-down', 'ebpf-detach', 'move', 'sysctls', 'vrf', 'addresses', 'up', 'routes', 'rules', 'neighbors', 'ethtool', 'rdma',
+  'find', 'host-down', 'ebpf-detach', 'move', 'host-routes', 'sysctls', 'vrf', 'addresses', 'up', 'routes', 'rules', 'neighbors', 'ethtool', 'rdma',
 ] as const;
 
 export type AttachStep = (typeof ATTACH_STEPS)[number];

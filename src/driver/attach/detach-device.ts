@@ -28,7 +28,7 @@ import { DriverError } from '../../common/errors.ts';
 import { rdmaDevList, rdmaDevSetNetns } from '../../kernel/netlink/rdma/rdma-ops.ts';
 import type { Link } from '../../kernel/netlink/route/link-types.ts';
 import type { NetnsHandle } from '../../kernel/netns/handle.ts';
-import type { DevicePlan } from '../plan/plan-types.ts';
+import type { DevicePlan } from '../record-model.ts';
 import type { DetachContext, DetachProblem, DetachResult } from './attach-types.ts';
 import { diesWithNamespace, findDevice } from './find-device.ts';
 import { restoreHost } from './restore-host.ts';

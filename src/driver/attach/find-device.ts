@@ -10,7 +10,7 @@ import { NotFoundError } from '../../common/errors.ts';
 import { linkGet, linkGetByName, linkList } from '../../kernel/netlink/route/link-ops.ts';
 import type { Link } from '../../kernel/netlink/route/link-types.ts';
 import type { NetnsHandle } from '../../kernel/netns/handle.ts';
-import type { DeviceIdentity } from '../plan/plan-types.ts';
+import type { DeviceIdentity } from '../record-model.ts';
 
 const ZERO_MAC = /^(?:00:)*00$/;
 

@@ -22,7 +22,7 @@ import type { RouteSpec } from '../../kernel/netlink/route/route-types.ts';
 import { ruleAdd } from '../../kernel/netlink/route/rule-ops.ts';
 import type { RuleSpec } from '../../kernel/netlink/route/rule-types.ts';
 import type { NetnsHandle } from '../../kernel/netns/handle.ts';
-import { netconfSysctlSet, parseNetconfKey } from '../../kernel/sysctl/netconf-sysctl.ts';
+import { netconfSysctlWrite, parseNetconfKey } from '../../kernel/sysctl/netconf-sysctl.ts';
 import type { PodInterfacePlan } from '../plan/plan-types.ts';
 
 const EEXIST = 17;
@@ -46,7 +46,7 @@ export function addedUnlessExists(fn: () => void): boolean {
 export function podSysctlsApply(h: NetnsHandle, name: string, sysctls: PodInterfacePlan['sysctls']): void {
   for (const [key, value] of Object.entries(sysctls)) {
     const [family, sysctl] = parseNetconfKey(key);
-    netconfSysctlSet(h, family, name, sysctl, value);
+    netconfSysctlWrite(h, family, name, sysctl, value);
   }
 }
 

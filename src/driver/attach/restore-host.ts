@@ -8,7 +8,8 @@
  *               name or MAC must change on a link that is up
  *   ethtool     features, private flags, channels, rings, coalescing
  *   sysctls     the recorded per-interface ones (a device moving between
- *               namespaces gets that namespace's defaults)
+ *               namespaces gets that namespace's defaults); IPv4 ones over
+ *               rtnetlink where /proc/sys is read-only
  *   addresses   with their scope, flags, label and peer; lifetimes restart
  *               from the recorded values
  *   up          when it was up; IPv6 link-local addresses the kernel did not
@@ -30,7 +31,7 @@ import type { AddrRequestFlag, AddrSpec } from '../../kernel/netlink/route/addr-
 import { linkGet, linkRename, linkSet, linkSetDown, linkSetUp } from '../../kernel/netlink/route/link-ops.ts';
 import type { Link, LinkChange } from '../../kernel/netlink/route/link-types.ts';
 import type { NetnsHandle } from '../../kernel/netns/handle.ts';
-import { netconfSysctlSet, netconfSysctlsGet, parseNetconfKey } from '../../kernel/sysctl/netconf-sysctl.ts';
+import { netconfSysctlsGet, netconfSysctlWrite, parseNetconfKey } from '../../kernel/sysctl/netconf-sysctl.ts';
 import type { HostSnapshot, SnapshotAddr } from '../plan/plan-types.ts';
 import type { DetachProblem, RestoreResult } from './attach-types.ts';
 import { ethtoolRestore } from './device-ethtool.ts';
@@ -97,7 +98,7 @@ function sysctlsRestore(h: NetnsHandle, name: string, s: HostSnapshot, problems:
     if (now[key] === want) continue;
     try {
       const [family, sysctl] = parseNetconfKey(key);
-      netconfSysctlSet(h, family, name, sysctl, want);
+      netconfSysctlWrite(h, family, name, sysctl, want);
       changed = true;
     } catch (err) {
       problems.push({ step: 'sysctls', message: `${key}=${want}: ${message(err)}` });

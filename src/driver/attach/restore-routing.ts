@@ -9,8 +9,9 @@
  *   not added.
  * - A device leaving a namespace takes its routes with it. An IPv4
  *   multipath route loses ALL its legs when one leg's device leaves, while
- *   IPv6 keeps the other legs: a multipath route is put back whole from the
- *   snapshot's nexthops (replace), whichever is the case.
+ *   IPv6 keeps the other legs: at attach the other legs are put back on the
+ *   host at once (routesKeepOtherLegs), and at restore the route is put back
+ *   whole from the snapshot's nexthops (replace), whichever is the case.
  * - Policy rules stay when the device leaves (they are per namespace): they
  *   are usually still there and are added only if missing.
  */
@@ -22,7 +23,7 @@ import type { Route, RouteSpec } from '../../kernel/netlink/route/route-types.ts
 import { ruleAdd, ruleList } from '../../kernel/netlink/route/rule-ops.ts';
 import type { Rule } from '../../kernel/netlink/route/rule-types.ts';
 import type { NetnsHandle } from '../../kernel/netns/handle.ts';
-import type { HostSnapshot, SnapshotRoute, SnapshotRule } from '../plan/plan-types.ts';
+import type { HostSnapshot, SnapshotNexthop, SnapshotRoute, SnapshotRule } from '../plan/plan-types.ts';
 import type { DetachProblem } from './attach-types.ts';
 
 const RTPROT_KERNEL = 2;
@@ -77,6 +78,45 @@ export function routesRestore(h: NetnsHandle, index: number, snap: HostSnapshot,
     } catch (err) {
       problems.push({ step: 'routes', message: `${r.destination} table ${r.table}: ${(err as Error).message}` });
     }
+  }
+  return changed;
+}
+
+/**
+ * While the device is away: the snapshot's multipath routes with legs on
+ * other devices, as the host must keep them (without the device's legs; one
+ * leg left is a plain route). IPv4 drops such a route whole when one leg's
+ * device leaves the namespace; IPv6 keeps the other legs itself, so there the
+ * route already matches and is left alone. Replaces what differs; throws
+ * what the kernel refuses (a gateway of another leg no longer reachable).
+ * Equivalent to: `ip route replace DST table T nexthop via GW2 dev OTHER ...`
+ */
+export function routesKeepOtherLegs(h: NetnsHandle, snap: HostSnapshot): boolean {
+  let changed = false;
+  for (const r of snap.routes) {
+    const others = (r.nexthops ?? []).filter((n) => n.ifIndex !== snap.ifIndex);
+    if (others.length === 0 || others.length === r.nexthops!.length) continue;
+    const spec = snapshotRouteSpec({ ...r, nexthops: others }, snap.ifIndex, snap.ifIndex);
+    const want = others.map((n) => ({ gateway: n.gateway, oif: n.ifIndex, weight: n.weight }));
+    const have = routeList(h, { family: r.family, table: r.table }).find((x) => sameDst(x, r));
+    const haveLegs = have === undefined ? undefined
+      : have.nexthops ?? (have.oif === undefined ? [] : [{ gateway: have.gateway, oif: have.oif, weight: want.length === 1 ? want[0]!.weight : 1 }]);
+    if (haveLegs !== undefined && legsKey(haveLegs) === legsKey(want)) continue;
+    let next: RouteSpec = spec;
+    if (others.length === 1) {
+      const [leg] = others as [SnapshotNexthop];
+      const { nexthops: _, ...single } = spec;
+      next = { ...single, oif: ifIndex(leg.ifIndex), ...(leg.gateway === undefined ? {} : { gateway: leg.gateway }), ...(leg.onlink === true ? { onlink: true } : {}) };
+    }
+    try {
+      routeReplace(h, next);
+    } catch (err) {
+      // The preferred source may have been an address of the device that left: the route without it.
+      if (next.prefSrc === undefined) throw err;
+      const { prefSrc: _, ...withoutSrc } = next;
+      routeReplace(h, withoutSrc);
+    }
+    changed = true;
   }
   return changed;
 }

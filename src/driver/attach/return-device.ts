@@ -23,7 +23,8 @@ import { KernelError } from '../../kernel/errors.ts';
 import { linkGet, linkGetByName, linkSetNetns } from '../../kernel/netlink/route/link-ops.ts';
 import type { Link } from '../../kernel/netlink/route/link-types.ts';
 import type { NetnsHandle } from '../../kernel/netns/handle.ts';
-import type { DevicePlan, HostSnapshot, PodInterfacePlan } from '../plan/plan-types.ts';
+import type { HostSnapshot, PodInterfacePlan } from '../plan/plan-types.ts';
+import type { DevicePlan } from '../record-model.ts';
 import { fallbackName, findDevice } from './find-device.ts';
 
 const EEXIST = 17;

@@ -21,7 +21,8 @@ import { rdmaOnlyProblems } from '../../config/claim-config/rdma-only.ts';
 import type { Device } from '../../inventory/model.ts';
 import type { AllocationResult } from '../claim.ts';
 import { resolveFeatureNames, resolvePrivateFlags } from './ethtool-names.ts';
-import type { CharDevice, DevicePlan, HostSnapshot, PodInterfacePlan, RdmaPlan, SnapshotRoute } from './plan-types.ts';
+import type { CharDevice, HostSnapshot, PodInterfacePlan, RdmaPlan, SnapshotRoute } from './plan-types.ts';
+import type { DevicePlan } from '../record-model.ts';
 
 const RTPROT_KERNEL = 2;
 const RT_SCOPE_UNIVERSE = 0;

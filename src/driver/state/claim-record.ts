@@ -6,7 +6,7 @@
  * future-version file, not every field of every plan.
  */
 import { StateError } from '../../common/errors.ts';
-import type { ClaimRecord } from '../plan/plan-types.ts';
+import type { ClaimRecord } from '../record-model.ts';
 
 /** Kubernetes UIDs are lowercase UUIDs; allow that alphabet, no leading or trailing `-`, at most 64. */
 const CLAIM_UID = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;

@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClaimRecord } from '../plan/plan-types.ts';
+import type { ClaimRecord } from '../record-model.ts';
 import { CRASH_OPS, modelAfter, scenarioRecord, type CrashOp } from '../../../test/fixtures/claim-store/crash-scenario.ts';
 import { ClaimStore } from './claim-store.ts';
 import { CRASH_AT_ENV, CRASH_POINT_NAMES, type CrashPointName } from './crash-points.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isDriverError, StateError } from '../../common/errors.ts';
 import { scenarioRecord, UID } from '../../../test/fixtures/claim-store/crash-scenario.ts';
-import type { ClaimRecord } from '../plan/plan-types.ts';
+import type { ClaimRecord } from '../record-model.ts';
 import { ClaimStore } from './claim-store.ts';
 
 let root: string;

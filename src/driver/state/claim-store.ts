@@ -19,7 +19,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateError } from '../../common/errors.ts';
-import type { ClaimRecord } from '../plan/plan-types.ts';
+import type { ClaimRecord } from '../record-model.ts';
 import {
   removeFileDurable, removeStaleTempFiles, syncDir, writeFileAtomic,
   type AtomicWriteStep, type DurableFileOptions, type DurableRemoveStep,

@@ -22,11 +22,13 @@ export const CRASH_POINT_NAMES = [
   'prepare.after-store',
   'prepare.after-cdi',
   'unprepare.after-cdi-remove',
-  // pod attach (pod-driver.ts): the journal says `attaching`, then each device
+  // pod attach (pod-driver.ts): the journal says `attaching` (naming the pin), the pin made, then each device
   'attach.after-journal',
+  'attach.after-pin',
   'attach.after-device',
-  // pod detach: a device given back, the journal not yet cleared
+  // pod detach: a device given back, the journal not yet cleared; the journal cleared, the pin not yet released
   'detach.after-device',
+  'detach.before-unpin',
 ] as const;
 
 export type CrashPointName = (typeof CRASH_POINT_NAMES)[number];

@@ -120,6 +120,12 @@ export function loadFfiRsLibc(): Libc {
     },
     setns: (fd, nstype) => checked(call('setns', I32, [I32, I32], [int('setns', 'fd', fd), int('setns', 'nstype', nstype)])),
     flock: (fd, op) => checked(call('flock', I32, [I32, I32], [int('flock', 'fd', fd), int('flock', 'operation', op)])),
+    // No NULL string in ffi-rs: the type `none` and empty data, both ignored for MS_BIND and propagation changes.
+    mount: (source, target, flags) => {
+      const args = [path('mount', source), path('mount', target), 'none', int('mount', 'flags', flags), ''];
+      return checked(call('mount', I32, [T.String, T.String, T.String, I64, T.String], args));
+    },
+    umount2: (target, flags) => checked(call('umount2', I32, [T.String, I32], [path('umount2', target), int('umount2', 'flags', flags)])),
     bpf: (cmd, attr, size) => {
       const a = buffer('bpf', 'attr', attr);
       const args = [sysBpf, int('bpf', 'cmd', cmd), a, length('bpf', 'size', size, a)];

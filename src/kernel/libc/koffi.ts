@@ -34,6 +34,8 @@ export function loadKoffiLibc(): Libc {
   const open = lib.func('int open(const char *, int, uint32_t)');
   const setns = lib.func('int setns(int, int)');
   const flock = lib.func('int flock(int, int)');
+  const mount = lib.func('int mount(const char *, const char *, const char *, unsigned long, const void *)');
+  const umount2 = lib.func('int umount2(const char *, int)');
   // syscall() is variadic; fixed integer arguments are ABI-safe on x86_64 and arm64.
   const syscall3 = lib.func('long syscall(long, long, void *, long)');
   const syscall0 = lib.func('long syscall(long)');
@@ -60,6 +62,8 @@ export function loadKoffiLibc(): Libc {
     open: (path, flags, mode) => checked(open(path, flags, mode)),
     setns: (fd, nstype) => checked(setns(fd, nstype)),
     flock: (fd, op) => checked(flock(fd, op)),
+    mount: (source, target, flags) => checked(mount(source, target, null, flags, null)),
+    umount2: (target, flags) => checked(umount2(target, flags)),
     bpf: (cmd, attr, size) => checked(Number(syscall3(sysBpf, cmd, attr, size))),
     addressOf: (buf) => BigInt(koffi.address(buf)),
     gettid: () => Number(syscall0(sysGettid)),

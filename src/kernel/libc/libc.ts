@@ -17,6 +17,13 @@ export interface Libc {
   close(fd: number): number;
   open(path: string, flags: number, mode: number): number;
   setns(fd: number, nstype: number): number;
+  /**
+   * `mount(2)` with no file system type and no data: what a bind mount
+   * (`MS_BIND`) or a propagation change needs.
+   */
+  mount(source: string, target: string, flags: number): number;
+  /** `umount2(2)`. */
+  umount2(target: string, flags: number): number;
   /** `flock(2)`: advisory whole-file lock, released by the kernel when the last fd of the open file closes. */
   flock(fd: number, operation: number): number;
   /** `bpf(2)` through `syscall(SYS_bpf, ...)`. */

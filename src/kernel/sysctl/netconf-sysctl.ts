@@ -11,12 +11,19 @@
  * A file that does not exist reads as `undefined`: the interface has no
  * IPv6 state (IPv6 off at boot, MTU below 1280), or the kernel lacks that
  * sysctl. An interface that does not exist at all is a NotFoundError.
+ *
+ * Container runtimes mount /proc/sys read-only in containers that are not
+ * privileged: reads work, writes fail with EROFS. `netconfSysctlWrite` then
+ * writes an IPv4 one over rtnetlink (netlink/route/link-inet-conf.ts);
+ * IPv6 ones have no other way in.
  */
-import { closeSync, existsSync, openSync, readFileSync, writeSync, constants as fsConstants } from 'node:fs';
+import { accessSync, closeSync, existsSync, openSync, readFileSync, writeSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { ConfigError, NotFoundError } from '../../common/errors.ts';
-import { syscallError } from '../errors.ts';
+import { KernelError, syscallError } from '../errors.ts';
 import type { NetnsHandle } from '../netns/handle.ts';
+import { isIpv4Devconf, linkSetInetConf } from '../netlink/route/link-inet-conf.ts';
+import { linkGetByName } from '../netlink/route/link-ops.ts';
 import { linkNameProblem } from '../netlink/route/link-validate.ts';
 
 export type NetconfFamily = 'ipv4' | 'ipv6';
@@ -162,4 +169,45 @@ export function netconfSysctlSet(h: NetnsHandle, family: NetconfFamily, ifName: 
     return false;
   });
   if (missingDevice) throw noDevice(h, ifName);
+}
+
+const { EROFS, EACCES, EPERM } = osConstants.errno;
+const DENIED = new Set([EROFS, EACCES, EPERM]);
+
+/**
+ * Whether this process can write /proc/sys/net (false: mounted read-only,
+ * as the runtimes do for containers that are not privileged; or denied).
+ * Equivalent to: `test -w /proc/sys/net/ipv4/conf/default/forwarding`
+ */
+export function procSysNetWritable(): boolean {
+  try {
+    accessSync('/proc/sys/net/ipv4/conf/default/forwarding', fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a per-interface sysctl key (`ipv4.NAME` / `ipv6.NAME`) can be written without /proc/sys (over rtnetlink). */
+export function netconfKeyHasNetlink(key: string): boolean {
+  const [family, name] = parseNetconfKey(key);
+  return family === 'ipv4' && isIpv4Devconf(name);
+}
+
+/**
+ * Writes one per-interface sysctl through /proc/sys, or, when that is
+ * refused (read-only mount, EACCES, EPERM) and it is an IPv4 one, over
+ * rtnetlink; says which way it went. Anything else fails as
+ * netconfSysctlSet does.
+ * Equivalent to: `ip netns exec NS sysctl -w net.FAMILY.conf.IFNAME.NAME=VALUE`
+ */
+export function netconfSysctlWrite(h: NetnsHandle, family: NetconfFamily, ifName: string, name: string, value: string): 'proc' | 'netlink' {
+  try {
+    netconfSysctlSet(h, family, ifName, name, value);
+    return 'proc';
+  } catch (err) {
+    if (!(err instanceof KernelError) || !DENIED.has(err.errno) || family !== 'ipv4' || !isIpv4Devconf(name) || !/^-?\d+$/u.test(value.trim())) throw err;
+    linkSetInetConf(h, linkGetByName(h, ifName).index, { [name]: Number(value.trim()) });
+    return 'netlink';
+  }
 }

@@ -19,7 +19,7 @@
 import { ResourceV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { DriverError } from '../../common/errors.ts';
 import type { ClaimStatusSink } from '../../driver/claim.ts';
-import type { AttachedDevice, ClaimRecord } from '../../driver/plan/plan-types.ts';
+import type { AttachedDevice, ClaimRecord } from '../../driver/record-model.ts';
 import { kubeError } from './kube-error.ts';
 import { withDeadline } from './kube-deadline.ts';
 

@@ -42,8 +42,8 @@ describe.each(['v1', 'v1beta1'] as const)('DRAPlugin %s', (version) => {
     driver.throwNext = new ConfigError('spec.mtu: must be positive');
     const prep = await unary<WirePrepareResponse>(c, 'NodePrepareResources', { claims: [ok, bad] });
     expect(prep.claims).toEqual({
-      'uid-a': { devices: [], error: 'spec.mtu: must be positive [CONFIG_INVALID]' },
-      'uid-b': { devices: [], error: 'spec.mtu: must be positive [CONFIG_INVALID]' },
+      'uid-a': { devices: [], error: 'CONFIG_INVALID: spec.mtu: must be positive' },
+      'uid-b': { devices: [], error: 'CONFIG_INVALID: spec.mtu: must be positive' },
     });
     driver.throwNext = new Error('store unavailable');
     const unprep = await unary<WireUnprepareResponse>(c, 'NodeUnprepareResources', { claims: [ok] });

@@ -6,7 +6,7 @@
  * every driver failure becomes the `error` string of the claims it affects.
  */
 import { status, type handleUnaryCall, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { isDriverError } from '../../common/errors.ts';
+import { errorText } from '../../common/errors.ts';
 import type { ClaimUid } from '../../common/ids.ts';
 import type { CallSerializer } from './call-serializer.ts';
 import type { ClaimRef, DriverPort, PreparedDevice, PrepareResult, UnprepareResult } from '../../driver/driver-port.ts';
@@ -29,12 +29,6 @@ export function decodeClaims(req: WireClaimsRequest): ClaimRef[] | string {
     byUid.set(c.uid, { namespace: c.namespace, uid: c.uid as ClaimUid, name: c.name });
   }
   return [...byUid.values()];
-}
-
-/** The text a claim's `error` carries for a thrown failure; a stable code goes along when there is one. */
-export function errorText(err: unknown): string {
-  if (isDriverError(err)) return `${err.message} [${err.code}]`;
-  return err instanceof Error ? err.message : String(err);
 }
 
 function encodeDevice(d: PreparedDevice, version: DraVersion): WireDevice {

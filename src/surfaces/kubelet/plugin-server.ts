@@ -117,6 +117,21 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
     return starting;
   }
 
+  /**
+   * Takes the instance lock now, before start() (which then keeps it): a
+   * daemon that must do other work before it registers (the NRI plugin's
+   * Synchronize) learns at once that another live instance holds these
+   * socket names (KUBELET_INSTANCE_LOCKED), before it touches anything.
+   * Released by close() or destroy(). Idempotent.
+   */
+  lockInstance(): void {
+    if (this.#instanceLock !== undefined) return;
+    if (this.#state !== 'idle') throw closedError();
+    const what = `driver ${this.driverName}${this.#opts.instance ? ` instance ${this.#opts.instance}` : ''}`;
+    ensureDir(dirname(this.paths.draSocket));
+    this.#instanceLock = FileLock.acquireExclusive(this.paths.instanceLock, this.#opts.libc ?? defaultLibc(), what);
+  }
+
   /** Graceful: the registration socket goes first, in-flight calls finish, health streams end. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -134,7 +149,7 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
     ensureDir(dirname(paths.draSocket));
     ensureDir(dirname(paths.registrationSocket));
     const what = `driver ${driverName}${this.#opts.instance ? ` instance ${this.#opts.instance}` : ''}`;
-    this.#instanceLock = FileLock.acquireExclusive(paths.instanceLock, libc, what);
+    this.#instanceLock ??= FileLock.acquireExclusive(paths.instanceLock, libc, what);
     // Under the instance lock any socket at our paths is a leftover of a dead instance.
     prepareSocketPath(paths.draSocket);
     prepareSocketPath(paths.registrationSocket);

@@ -118,15 +118,18 @@ describe('NriPlugin', () => {
     expect(p.state).not.toBe('ready');
   });
 
-  it('reconnects after the runtime goes away and comes back on the same path', async () => {
+  it('reconnects after the runtime goes away and comes back on the same path; the driver hears of the drop', async () => {
     const socket = socketPath();
     const rt = await runtime(socket);
-    const p = plugin(socket);
+    const dropped: string[] = [];
+    const p = plugin(socket, { port: port({ runtimeDisconnected: (reason) => dropped.push(reason) }) });
     p.start();
     await p.ready();
+    expect(dropped).toEqual([]);
     await rt.close();
     await new Promise((r) => setTimeout(r, 50));
     expect(p.state).not.toBe('ready');
+    expect(dropped.length).toBeGreaterThanOrEqual(1);
     const rt2 = await runtime(socket);
     await p.ready();
     expect(await (await rt2.session()).registered).toMatchObject({ plugin_name: 'netclaim.dev' });

@@ -194,6 +194,8 @@ export class NriPlugin extends EventEmitter<{ state: [to: NriPluginState, from: 
     }
     const err = await conn.closed;
     this.#conn = undefined;
+    // The driver stops serving pods (and Prepare) until the next Synchronize.
+    this.#opts.port.runtimeDisconnected?.(err?.message ?? (this.#stop.signal.aborted ? 'the plugin was closed' : 'the runtime closed the connection'));
     if (!this.#stop.signal.aborted && this.#state === 'ready') this.#log.warn({ plugin: this.fullName, err }, 'NRI connection lost; reconnecting');
   }
 

@@ -17,7 +17,7 @@
  * side and closes the connection; a status it received instead would count
  * as an ordinary error and fail the pod — see nri-plugin.ts).
  */
-import { DriverError, isDriverError, ProtocolError, type DriverErrorOptions } from '../../common/errors.ts';
+import { DriverError, errorText, isDriverError, ProtocolError, type DriverErrorOptions } from '../../common/errors.ts';
 import { decodeMessage, encodeMessage, NRI_TYPES, type WireTtrpcRequest, type WireTtrpcResponse } from './protos.ts';
 import { encodeTtrpcMessage, goBufioWrites, ttrpcMessageReader, TTRPC_MAX_LENGTH, TTRPC_TYPE, type TtrpcHeader } from './ttrpc-frame.ts';
 
@@ -149,7 +149,7 @@ export class TtrpcServer {
       this.#respond(streamId, RPC_CODE.OK, '', out);
     } catch (err) {
       if (err instanceof RpcStatusError) this.#respond(streamId, err.status, err.message);
-      else this.#respond(streamId, RPC_CODE.UNKNOWN, err instanceof Error ? err.message : String(err));
+      else this.#respond(streamId, RPC_CODE.UNKNOWN, errorText(err)); // `CODE: message`, what the runtime shows for the sandbox or container
     }
   }
 

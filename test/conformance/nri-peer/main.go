@@ -287,6 +287,7 @@ type peer struct {
 	socket         string
 	runtimeName    string
 	runtimeVersion string
+	validation     []adaptation.Option // the default validator, when plugins are required
 	state          runtimeState
 	mu             sync.Mutex // guards nri
 	nri            *adaptation.Adaptation
@@ -311,12 +312,13 @@ func (pr *peer) start() error {
 		emit(map[string]any{"event": "update-containers", "updates": len(updates)})
 		return nil, nil
 	}
-	r, err := adaptation.New(pr.runtimeName, pr.runtimeVersion, sync, update,
+	opts := append([]adaptation.Option{
 		adaptation.WithSocketPath(pr.socket),
 		// No pre-installed plugins: only external ones connecting to the socket.
 		adaptation.WithPluginPath("/nonexistent/netclaim-nri-peer/plugins"),
 		adaptation.WithPluginConfigPath("/nonexistent/netclaim-nri-peer/conf.d"),
-	)
+	}, pr.validation...)
+	r, err := adaptation.New(pr.runtimeName, pr.runtimeVersion, sync, update, opts...)
 	if err != nil {
 		return err
 	}
@@ -473,6 +475,8 @@ func main() {
 	regTimeout := flag.Duration("registration-timeout", 5*time.Second, "plugin registration timeout (containerd plugin_registration_timeout)")
 	runtimeName := flag.String("runtime-name", "containerd", "runtime name sent in Configure")
 	runtimeVersion := flag.String("runtime-version", defaultRuntimeVersion, "runtime version sent in Configure")
+	required := flag.String("required-plugins", "", "comma-separated plugins the default validator requires for container creation (containerd default_validator.required_plugins)")
+	tolerate := flag.String("tolerate-missing-plugins-annotation", "", "annotation that lets a pod's containers start without them (default_validator.tolerate_missing_plugins_annotation)")
 	flag.Parse()
 	if *socket == "" {
 		fmt.Fprintln(os.Stderr, "usage: nri-peer --socket PATH [--request-timeout 2s] [--registration-timeout 5s]")
@@ -482,7 +486,18 @@ func main() {
 	adaptation.SetPluginRequestTimeout(*reqTimeout)
 	adaptation.SetPluginRegistrationTimeout(*regTimeout)
 
-	pr := &peer{socket: *socket, runtimeName: *runtimeName, runtimeVersion: *runtimeVersion,
+	var requiredList []string
+	for _, p := range strings.Split(*required, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			requiredList = append(requiredList, p)
+		}
+	}
+	validation, err := validatorOptions(requiredList, *tolerate)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nri-peer: %v\n", err)
+		os.Exit(2)
+	}
+	pr := &peer{socket: *socket, runtimeName: *runtimeName, runtimeVersion: *runtimeVersion, validation: validation,
 		state: runtimeState{pods: map[string]*api.PodSandbox{}, containers: map[string]*api.Container{}}}
 	if err := pr.start(); err != nil {
 		fmt.Fprintf(os.Stderr, "nri-peer: %v\n", err)
@@ -490,7 +505,8 @@ func main() {
 	}
 	emit(map[string]any{"event": "ready", "socket": *socket, "nri": nriModuleVersion, "podEvents": podEventDelivery,
 		"runtimeName": *runtimeName, "runtimeVersion": *runtimeVersion,
-		"requestTimeoutMs": reqTimeout.Milliseconds(), "registrationTimeoutMs": regTimeout.Milliseconds(), "pid": os.Getpid()})
+		"requestTimeoutMs": reqTimeout.Milliseconds(), "registrationTimeoutMs": regTimeout.Milliseconds(), "pid": os.Getpid(),
+		"requiredPlugins": requiredList})
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

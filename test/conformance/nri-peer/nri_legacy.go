@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/containerd/nri/pkg/adaptation"
 	"github.com/containerd/nri/pkg/api"
@@ -28,4 +29,13 @@ func stopPodSandbox(ctx context.Context, r *adaptation.Adaptation, pod *api.PodS
 
 func removePodSandbox(ctx context.Context, r *adaptation.Adaptation, pod *api.PodSandbox) error {
 	return r.RemovePodSandbox(ctx, &adaptation.StateChangeEvent{Pod: pod})
+}
+
+// validatorOptions: nri v0.8.0 has no validation (containerd 2.0/2.1 cannot
+// require a plugin).
+func validatorOptions(required []string, tolerate string) ([]adaptation.Option, error) {
+	if len(required) == 0 && tolerate == "" {
+		return nil, nil
+	}
+	return nil, errors.New("nri v0.8.0 has no default validator: --required-plugins needs the current runtime")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/containerd/nri/pkg/adaptation"
 	"github.com/containerd/nri/pkg/api"
+	validator "github.com/containerd/nri/plugins/default-validator/builtin"
 )
 
 const (
@@ -28,4 +29,16 @@ func stopPodSandbox(ctx context.Context, r *adaptation.Adaptation, pod *api.PodS
 
 func removePodSandbox(ctx context.Context, r *adaptation.Adaptation, pod *api.PodSandbox) error {
 	return r.RemovePodSandbox(ctx, &adaptation.RemovePodSandboxRequest{Pod: pod})
+}
+
+// validatorOptions enables the built-in default validator, as containerd's
+// [plugins."io.containerd.nri.v1.nri".default_validator] does (containerd
+// 2.2+): container creation fails while a required plugin is not connected.
+func validatorOptions(required []string, tolerate string) ([]adaptation.Option, error) {
+	if len(required) == 0 && tolerate == "" {
+		return nil, nil
+	}
+	return []adaptation.Option{adaptation.WithDefaultValidator(&validator.DefaultValidatorConfig{
+		Enable: true, RequiredPlugins: required, TolerateMissingAnnotation: tolerate,
+	})}, nil
 }

@@ -88,6 +88,14 @@ export interface NriPeerOptions {
   readonly registrationTimeoutMs?: number;
   readonly runtimeName?: string;
   readonly runtimeVersion?: string;
+  /**
+   * The default validator's required plugins (containerd 2.2+
+   * `default_validator.required_plugins`): container creation fails while one
+   * of them is not connected. Current runtime only.
+   */
+  readonly requiredPlugins?: readonly string[];
+  /** `default_validator.tolerate_missing_plugins_annotation`. */
+  readonly tolerateMissingAnnotation?: string;
 }
 
 export class NriPeer {
@@ -108,6 +116,8 @@ export class NriPeer {
     if (opts.registrationTimeoutMs !== undefined) args.push('--registration-timeout', `${opts.registrationTimeoutMs}ms`);
     if (opts.runtimeName) args.push('--runtime-name', opts.runtimeName);
     if (opts.runtimeVersion) args.push('--runtime-version', opts.runtimeVersion);
+    if (opts.requiredPlugins !== undefined && opts.requiredPlugins.length > 0) args.push('--required-plugins', opts.requiredPlugins.join(','));
+    if (opts.tolerateMissingAnnotation !== undefined) args.push('--tolerate-missing-plugins-annotation', opts.tolerateMissingAnnotation);
     const bin = peerBinary(opts.runtime === 'legacy' ? 'nri-peer-legacy' : 'nri-peer');
     const proc = new JsonLinesProcess(bin, args);
     try {

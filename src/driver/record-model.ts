@@ -1,0 +1,100 @@
+/**
+ * The driver's record model: what is stored per prepared claim
+ * (state/claim-store.ts) and what the pod side journals into it. A record
+ * holds, per allocated device, its plan (planned once in Prepare,
+ * plan/plan-device.ts, from the pure plan types in plan/plan-types.ts), the
+ * identity to find the device again, and, while the devices are in a pod,
+ * the attach journal.
+ *
+ * Plain JSON data: written to disk as is and read back after a restart
+ * (state/claim-record.ts checks its shape on the way in).
+ */
+import type { HostSnapshot, PodInterfacePlan, RdmaPlan } from './plan/plan-types.ts';
+
+/** How to find the device again (the kernel may rename a device it returns from a dying netns). */
+export interface DeviceIdentity {
+  /**
+   * The inventory's kind when it was prepared (`pci`, `vf`, `virtual`, `synthetic`, `rdma`): only a
+   * `virtual` netdev (no bus device) dies with a pod's namespace; the kernel gives every other one
+   * back to the host. Absent in records written before it was stored.
+   */
+  readonly kind?: string;
+  readonly ifName?: string;
+  readonly ifIndex?: number;
+  readonly pciAddress?: string;
+  readonly permMac?: string;
+  readonly rdmaDevice?: string;
+}
+
+export interface DevicePlan {
+  readonly request: string;
+  readonly pool: string;
+  readonly device: string;
+  readonly shareId?: string;
+  readonly identity: DeviceIdentity;
+  /** Netdev devices only. */
+  readonly host?: HostSnapshot;
+  readonly pod?: PodInterfacePlan;
+  readonly rdma?: RdmaPlan;
+  /** The config's `rdma.workloadEnv`: this device is named in the claim's workload hints. */
+  readonly workloadEnv: boolean;
+  /** Environment for the containers (NCCL/UCX hints of the whole claim), `K=V`. */
+  readonly env: readonly string[];
+  /** Fully qualified CDI device ids returned to the kubelet for this device. */
+  readonly cdiDeviceIds: readonly string[];
+}
+
+/**
+ * One device as it is in the pod after attach (for claim status and verification): a netdev, or
+ * (`kind: 'rdma'`) an RDMA device without one, moved into the pod's namespace (RDMA netns mode
+ * `exclusive`) or handed over as character devices only (`shared`; `ifIndex` 0).
+ */
+export interface AttachedDevice {
+  readonly device: string;
+  /** Absent: a netdev (records written before RDMA entries existed have only those). */
+  readonly kind?: 'rdma';
+  readonly ifIndex: number;
+  /** The netdev's name in the pod, or the RDMA device's name. */
+  readonly name: string;
+  readonly mac: string;
+  /** Canonical CIDRs. */
+  readonly ips: readonly string[];
+}
+
+/**
+ * The attach journal of a claim: written `attaching` before the first kernel
+ * change and `attached` after the last, so a driver killed in between knows,
+ * after its restart, that the pod's devices must be finished or rolled back.
+ * `attached` lists every device of the claim (never none). It is cleared
+ * only when every device is back on the host and restored, or proven gone
+ * (docs/pods.md, invariant I2).
+ */
+export interface Attachment {
+  readonly state: 'attaching' | 'attached';
+  readonly sandboxId: string;
+  /** The pod's namespace as the runtime named it. */
+  readonly netns: string;
+  /**
+   * The pin holding that namespace while a device is in it (netns-pins.ts),
+   * written before the pin is made and kept until the journal clears; absent
+   * when pins are off (records from before pins, or a host that cannot mount).
+   */
+  readonly pin?: string;
+  readonly devices: readonly AttachedDevice[];
+  readonly at: string;
+}
+
+/** The stored state of one prepared claim (state/claim-store.ts). */
+export interface ClaimRecord {
+  readonly version: 1;
+  readonly claim: { readonly uid: string; readonly namespace: string; readonly name: string };
+  /** The pod the claim is reserved for (`status.reservedFor`), which NRI events name. */
+  readonly podUid: string;
+  readonly podName: string;
+  readonly preparedAt: string;
+  readonly devices: readonly DevicePlan[];
+  /** CDI spec file written for this claim, if any. */
+  readonly cdiSpec?: string;
+  /** Where its devices are now: absent while they are on the host. */
+  readonly attachment?: Attachment;
+}
