@@ -12,7 +12,7 @@ import { resolveDeviceConfig } from '../src/config/claim-config/resolve.ts';
 import { attachDevice, detachDevice } from '../src/driver/attach/attach-device.ts';
 import { snapshotHost } from '../src/driver/plan/host-snapshot.ts';
 import { planDevice } from '../src/driver/plan/plan-device.ts';
-import type { DevicePlan } from '../src/driver/plan/plan-types.ts';
+import type { DevicePlan } from '../src/driver/record-model.ts';
 import { loadLibc } from '../src/kernel/libc/index.ts';
 import { linkGetByName } from '../src/kernel/netlink/route/link-ops.ts';
 import { NetnsHandle } from '../src/kernel/netns/handle.ts';

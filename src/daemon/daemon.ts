@@ -26,6 +26,7 @@ import type { Inventory } from '../inventory/model.ts';
 import type { InventoryOptions } from '../inventory/options.ts';
 import { InventoryWatcher } from '../inventory/watcher.ts';
 import { heldDevicesFile } from '../driver/state/held-devices-file.ts';
+import { type CloudProvider, cloudProviderFromFlag } from '../inventory/cloud/index.ts';
 import type { Libc } from '../kernel/libc/libc.ts';
 import { linkGetByName } from '../kernel/netlink/route/link-ops.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
@@ -54,6 +55,8 @@ export interface DaemonOptions {
   readonly cdiDir: string;
   readonly sysfsRoot: string;
   readonly inventory: InventoryOptions;
+  /** `--cloud-provider`: auto (from DMI), none, gce, aws, azure or oci; absent: none. */
+  readonly cloudProvider?: string;
   /** Attribute domain the inventory publishes (for health): the driver name, or `dra.net` in DraNet naming. */
   readonly attributeDomain: string;
   /** Read `dra.net` opaque configs too. */
@@ -83,6 +86,7 @@ export class Daemon {
   #publisher: SlicePublisher | undefined;
   #events: KubeEventSink | undefined;
   #health: DeviceHealthView | undefined;
+  #cloud: CloudProvider | undefined;
   #server: KubeletPluginServer | undefined;
   #nri: NriPlugin | undefined;
   #pods: PodDriver | undefined;
@@ -206,7 +210,16 @@ export class Daemon {
     const o = this.#o;
     const log = o.log;
     const heldStore = heldDevicesFile(o.stateDir, { onProblem: (what, err) => log.warn({ err }, `held devices: ${what}`) });
-    const watcher = this.#watcher = new InventoryWatcher(host, { sysfsRoot: o.sysfsRoot }, o.inventory, { libc: o.libc, heldStore });
+    const cloud = this.#cloud = cloudProviderFromFlag(o.cloudProvider ?? 'none', {
+      sysfsRoot: o.sysfsRoot,
+      onEvent: (e) => {
+        if (e.kind === 'failed') log.warn({ err: e.error, cloud: e.cloud, failures: e.failures, retryInMs: e.retryInMs }, `cloud metadata (${e.cloud}) unavailable; topology attributes wait`);
+        else if (e.changed) log.info({ cloud: e.cloud, nics: e.nics }, `cloud metadata (${e.cloud}) read`);
+      },
+    });
+    if (cloud) log.info({ origin: cloud.origin }, 'cloud topology attributes on');
+    cloud?.start();
+    const watcher = this.#watcher = new InventoryWatcher(host, { sysfsRoot: o.sysfsRoot }, o.inventory, { libc: o.libc, heldStore, ...(cloud ? { provider: cloud } : {}) });
     for (const r of store.list()) for (const d of r.devices) watcher.hold(d.device, d.identity);
     const first = watcher.start();
     const puzzling = unknownTopologyLogger(log);
@@ -380,6 +393,7 @@ export class Daemon {
       ['slice publisher', () => this.#publisher?.close()],
       ['events', () => this.#events?.close()],
       ['inventory watcher', () => this.#watcher?.close()],
+      ['cloud metadata', () => this.#cloud?.close()],
       ['claim store', () => this.#store?.close()],
       ['shared lock', () => this.#sharedLock?.close()],
       ['host netns', () => this.#host?.close()],

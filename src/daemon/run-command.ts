@@ -14,6 +14,7 @@ import { libc } from '../kernel/libc/index.ts';
 import { DEFAULT_BIND_ADDRESS, parseBindAddress } from '../observe/http-server.ts';
 import { DEFAULT_NRI_SOCKET } from '../surfaces/nri/nri-plugin.ts';
 import { compileDeviceFilter } from '../inventory/filter-cel.ts';
+import { CLOUD_PROVIDER_VALUES } from '../inventory/cloud/select.ts';
 import type { Command } from '../surfaces/cli/command.ts';
 import { INVENTORY_FLAGS, inventoryOptionsFromFlags, sysfsRootFromFlag } from '../surfaces/cli/inventory-flags.ts';
 import { createLogger, logLevelFrom } from '../observe/logger.ts';
@@ -82,6 +83,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     kubeConfig, nodeName, driverName,
     kubeletRootDir: values['kubelet-root-dir'], stateDir: values['state-dir'], cdiDir: values['cdi-dir'], sysfsRoot: sysfsRootFromFlag(values['sysfs-root']),
     inventory: inventoryOptionsFromFlags(values, dranet ? 'dranet' : 'netclaim', compileDeviceFilter, dranet, nodeIpsFromEnv(env)),
+    cloudProvider: cloudProviderValue(values['cloud-provider']),
     attributeDomain: dranet ? DRANET_DOMAIN : driverName,
     dranetConfigs: true,
     taintUnhealthy: values['taint-unhealthy'],
@@ -126,4 +128,13 @@ export const runCommand: Command<RunOptions> = { name: 'run', parse: (argv) => r
 function nodeIpsFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   const v = env['NODE_IPS'];
   return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+/** `--cloud-provider`, checked while the flags are read (a usage error, not a failed start). */
+function cloudProviderValue(v: string): string {
+  const value = v.trim().toLowerCase();
+  if (!(CLOUD_PROVIDER_VALUES as readonly string[]).includes(value)) {
+    throw new ConfigError(`--cloud-provider: "${v}" is not one of ${CLOUD_PROVIDER_VALUES.join(', ')}`, { context: { field: '--cloud-provider' } });
+  }
+  return value;
 }

@@ -169,8 +169,3 @@ export interface RdmaPlan {
   readonly charDevices: readonly CharDevice[];
 }
 
-/**
- * @deprecated moved to the driver's record model (../record-model.ts); this
- * re-export keeps bench/attach.ts compiling until it imports from there.
- */
-export type { DevicePlan } from '../record-model.ts';
