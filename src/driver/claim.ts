@@ -31,6 +31,12 @@ export interface AllocatedClaim {
   readonly name: string;
   readonly uid: ClaimUid;
   readonly reservedFor: readonly ClaimConsumer[];
+  /**
+   * The DeviceClass of each request, from `spec.devices.requests[]`
+   * (`exactly.deviceClassName`; `main/sub` for `firstAvailable[]`), to name
+   * the class in messages. Absent when unknown.
+   */
+  readonly deviceClasses?: Readonly<Record<string, string>>;
   /** Absent while the claim is not allocated. */
   readonly allocation?: {
     readonly results: readonly AllocationResult[];

@@ -57,3 +57,34 @@ describe('prepareClaim', () => {
     ]);
   });
 });
+
+describe('prepareClaim, with a DeviceClass policy', () => {
+  const withConfig = (claimParameters: unknown, classParameters: unknown = {}): AllocatedClaim => {
+    const c = claim(DEVICES['nic']!);
+    return {
+      ...c,
+      deviceClasses: { r0: 'fast-nic' },
+      allocation: {
+        results: c.allocation!.results,
+        config: [
+          { source: 'FromClass', opaque: { driver: 'netclaim.dev', parameters: classParameters } },
+          { source: 'FromClaim', requests: ['r0'], opaque: { driver: 'netclaim.dev', parameters: claimParameters } },
+        ],
+      },
+    };
+  };
+
+  it('fails Prepare with CONFIG_CLAIM_INVALID naming the request, the field and the DeviceClass', () => {
+    expect(() => prepareClaim(withConfig({ interface: { disableEbpfPrograms: true } }), ctx)).toThrow(expect.objectContaining({
+      code: 'CONFIG_CLAIM_INVALID',
+      message: `invalid configuration for claim team/c: request r0 (device ${DEVICES['nic']!.name}): config[1].opaque.parameters.interface.disableEbpfPrograms: `
+        + 'claims of DeviceClass "fast-nic" may not set this field: only a DeviceClass config may, unless the class allows interface.disableEbpfPrograms (policy.allowFields)',
+    }));
+  });
+
+  it('prepares the same claim once the class allows the field, and a class config setting it itself', () => {
+    const allowed = prepareClaim(withConfig({ interface: { disableEbpfPrograms: true } }, { policy: { allowFields: ['interface.disableEbpfPrograms'] } }), ctx);
+    expect(allowed.devices).toHaveLength(1);
+    expect(prepareClaim(withConfig({}, { interface: { hardwareAddr: '00:11:22:33:44:55' } }), ctx).devices).toHaveLength(1);
+  });
+});

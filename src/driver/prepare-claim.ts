@@ -104,7 +104,7 @@ export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimR
   const devices: DevicePlan[] = [];
   for (const result of results) {
     const at = (path: string): string => `request ${result.request} (device ${result.device})${path === '' ? '' : `: ${path}`}`;
-    const cfg = resolveDeviceConfig(result.request, claim.allocation.config, ctx.resolve);
+    const cfg = resolveDeviceConfig(result.request, claim.allocation.config, ctx.resolve, claim.deviceClasses?.[result.request]);
     if (!cfg.ok) {
       for (const x of (cfg.error.context['issues'] as { path: string; message: string }[] | undefined) ?? []) configIssues.push({ path: at(x.path), message: x.message });
       continue;

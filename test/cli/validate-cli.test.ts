@@ -148,6 +148,55 @@ describe('netclaim validate', () => {
     expect(r.lines.every((l) => / (ok|skipped) \(/.test(l))).toBe(true);
   });
 
+  it('checks a claim and a template against the DeviceClass their requests name, one line per problem naming file and field', async () => {
+    const cls = file('policy-class.yaml', `apiVersion: resource.k8s.io/v1
+kind: DeviceClass
+metadata:
+  name: netclaim
+spec:
+  config:
+  - opaque:
+      driver: netclaim.dev
+      parameters:
+        interface: {disableEbpfPrograms: true}
+        policy:
+          hardwareAddrRanges: ["02:42:ac:00:00:00/24"]
+`);
+    const claim = file('policy-claim.yaml', CLAIM.replace('mtu: 9000', 'mtu: 9000\n            hardwareAddr: "00:11:22:33:44:55"\n            disableEbpfPrograms: false'));
+    const template = file('policy-template.yaml', TEMPLATE_TWO_ERRORS.replace('mtuu: 9000', 'hardwareAddr: "02:42:ac:00:00:09"')
+      .replace('gateway: 2001:db8::1', 'gateway: 10.0.0.1\n            ethtool:\n              privateFlags: {x: true}'));
+    const r = await validate(cls, claim, template);
+    const at = 'spec.devices.config[0].opaque.parameters';
+    expect(r).toEqual({
+      status: 1,
+      lines: [
+        `${cls}: ok (DeviceClass/netclaim: 1 netclaim.dev config)`,
+        `${claim}: ${at}.interface.hardwareAddr: claims of DeviceClass "netclaim" may not set this MAC: 00:11:22:33:44:55 is outside the class's ranges (02:42:ac:00:00:00/24)`,
+        `${claim}: ${at}.interface.disableEbpfPrograms: claims of DeviceClass "netclaim" may not set this field: only a DeviceClass config may, `
+          + 'unless the class allows interface.disableEbpfPrograms (policy.allowFields)',
+        `${template}: spec.${at}.ethtool.privateFlags: claims of DeviceClass "netclaim" may not set this field: only a DeviceClass config may, `
+          + 'unless the class allows ethtool.privateFlags (policy.allowFields)',
+      ],
+      stderr: '',
+    });
+    // alone, the claim is not checked against a class it does not have
+    expect((await validate(claim)).status).toBe(0);
+  });
+
+  it('refuses a policy in a claim\'s config, with or without its class', async () => {
+    const f = file('claim-policy.yaml', CLAIM.replace('          routes:', '          policy:\n            allowFields: [interface.disableEbpfPrograms]\n          routes:'));
+    expect(await validate(f)).toEqual({
+      status: 1,
+      lines: [`${f}: spec.devices.config[0].opaque.parameters.policy: a policy can only be set in a DeviceClass config (source FromClass), not in a claim`],
+      stderr: '',
+    });
+  });
+
+  it('reports a map key that is an alias without an anchor as a problem of the file, not an internal error', async () => {
+    const f = file('alias-key.yaml', 'interface:\n  ? *a\n  : 1\n');
+    expect(await validate(f)).toEqual({ status: 1, lines: [`${f}: interface: YAML alias *a (a map key) has no anchor &a before it`], stderr: '' });
+  });
+
   it('wants at least one file (exit code 2)', async () => {
     const r = await validate();
     expect(r.status).toBe(2);

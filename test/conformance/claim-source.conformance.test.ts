@@ -105,6 +105,7 @@ describe('KubeClaimSource', () => {
     expect(got).toEqual({
       namespace: ns, name: 'two-devices', uid: raw.metadata.uid,
       reservedFor: [{ resource: 'pods', name: 'pod-two-devices', uid: podUid }],
+      deviceClasses: { nic: className, rdma: className },
       allocation: {
         results: [
           { request: 'nic', driver: DRIVER, pool: 'node-1', device: 'pci-0000-3b-00-0' },
@@ -144,13 +145,19 @@ describe('KubeClaimSource', () => {
     expect((got.allocation!.config[0]!.opaque!.parameters as { id: number }).id).toBe(12345678901234567000);
   });
 
-  test('a claim not yet allocated has no allocation and no consumers', async () => {
+  test('a claim not yet allocated has no allocation and no consumers; each request\'s DeviceClass is read, subrequests as main/sub', async () => {
     await must('create claim', kube.post(`${RESOURCE}/namespaces/${ns}/resourceclaims`, {
       apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'pending', namespace: ns },
-      spec: { devices: { requests: [{ name: 'nic', exactly: { deviceClassName: className } }] } },
+      spec: { devices: { requests: [
+        { name: 'nic', exactly: { deviceClassName: className } },
+        { name: 'any', firstAvailable: [{ name: 'big', deviceClassName: 'big-nic' }, { name: 'small', deviceClassName: className }] },
+      ] } },
     }));
     const got = await source.get(ns, 'pending');
-    expect(got).toEqual({ namespace: ns, name: 'pending', uid: expect.any(String) as unknown, reservedFor: [] });
+    expect(got).toEqual({
+      namespace: ns, name: 'pending', uid: expect.any(String) as unknown, reservedFor: [],
+      deviceClasses: { 'nic': className, 'any/big': 'big-nic', 'any/small': className },
+    });
     expect(got).not.toHaveProperty('allocation');
   });
 

@@ -4,7 +4,8 @@
  * are published as ResourceSlices; a ResourceClaim created and allocated in
  * the API server is prepared through the kubelet's own client code, with
  * CDI ids, stored state and metrics; an invalid config fails that claim
- * alone with an Event that names the field; health reaches the kubelet; a
+ * alone with an Event that names the field, and so does a field the
+ * DeviceClass does not let claims set (naming the class); health reaches the kubelet; a
  * device moved away (into a pod) stays published; unprepare removes the
  * claim's state; SIGTERM removes the sockets.
  */
@@ -177,6 +178,14 @@ describe('netclaim daemon', () => {
     expect(events[0]).toMatchObject({ type: 'Warning', reason: 'ClaimPrepareFailed', message: expect.stringContaining('interface.mtu') });
     expect((await http('/metrics')).text).toMatch(/netclaim_errors_total\{code="CONFIG_CLAIM_INVALID"\} 1/);
     await kubelet.unprepare(DRIVER, [good, bad]);
+  });
+
+  it('a field the DeviceClass does not let claims set fails Prepare, naming the class and the field', async () => {
+    const claim = await allocatedClaim(`ebpf-${suffix()}`, await deviceOf(devs[1]!), { interface: { disableEbpfPrograms: true } });
+    const r = await kubelet.prepare(DRIVER, [claim]);
+    expect(r.response?.claims?.[claim.uid]?.error).toMatch(
+      /CONFIG_CLAIM_INVALID: .*interface\.disableEbpfPrograms: claims of DeviceClass "netclaim-any" may not set this field/);
+    await kubelet.unprepare(DRIVER, [claim]);
   });
 
   it('streams device health to the kubelet', async () => {

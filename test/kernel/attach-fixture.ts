@@ -19,7 +19,8 @@ import { ipJson, testLibc, type TestNetns } from './netns-fixture.ts';
 
 /** The plan Prepare would store for interface `ifName` of `host` under claim config `parameters`. */
 export function planFor(host: TestNetns, ifName: string, parameters: unknown, device = `dev-${ifName}`): DevicePlan {
-  const r = resolveDeviceConfig('nic', [{ source: 'FromClaim', opaque: { driver: 'netclaim.dev', parameters } }]);
+  // As the DeviceClass's config, which may set anything: the class policy is policy.test.ts's.
+  const r = resolveDeviceConfig('nic', [{ source: 'FromClass', opaque: { driver: 'netclaim.dev', parameters } }]);
   if (!r.ok) throw r.error;
   const link = linkGetByName(host.handle, ifName);
   const snap = snapshotHost(host.handle, link.index, { libc: testLibc, sysctlKeys: Object.keys(r.config.interface?.sysctls ?? {}) });

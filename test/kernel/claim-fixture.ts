@@ -47,7 +47,8 @@ export function allocatedClaim(s: ClaimSpec): AllocatedClaim {
     reservedFor: [{ resource: 'pods', name: 'pod', uid: s.podUid }],
     allocation: {
       results: s.devices.map((d, i) => ({ request: `nic${i}`, driver: DRIVER_NAME, pool: 'node', device: d.name })),
-      config: s.parameters === undefined ? [] : [{ source: 'FromClaim', opaque: { driver: DRIVER_NAME, parameters: s.parameters } }],
+      // As the DeviceClass's config, which may set anything: these tests are about attaching, not the class policy (policy.test.ts).
+      config: s.parameters === undefined ? [] : [{ source: 'FromClass', opaque: { driver: DRIVER_NAME, parameters: s.parameters } }],
     },
   };
 }

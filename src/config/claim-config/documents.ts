@@ -13,6 +13,7 @@ import type { ConfigIssue } from './issues.ts';
 import { mergeNetworkConfigs } from './merge.ts';
 import { formatPath, type PathSegment } from './nodes.ts';
 import { isPlainObject, parseNetworkConfig, recheckNetworkConfig } from './parse.ts';
+import { POLICY_IN_CLAIM } from './policy.ts';
 import { applicableConfigs } from './requests.ts';
 import { NETCLAIM_DRIVER, type AllocationConfig, type NetworkConfig } from './types.ts';
 
@@ -78,19 +79,22 @@ interface ConfigListAt {
   readonly entries: readonly unknown[];
   /** Request names of the claim (`main` and `main/sub`), when the list belongs to one. */
   readonly requests?: ReadonlySet<string>;
+  /** Whose entries these are: a claim's may not carry a policy; `by-source`: as each entry's `source` says. */
+  readonly owner: 'class' | 'claim' | 'by-source';
 }
 
 function configLists(doc: Record<string, unknown>, kind: DocumentKind): ConfigListAt[] {
   const get = (o: unknown, ...keys: string[]): unknown => keys.reduce<unknown>((v, k) => (isPlainObject(v) ? v[k] : undefined), o);
-  if (kind === 'DeviceClass') return [{ path: ['spec', 'config'], entries: asList(get(doc, 'spec', 'config')) }];
+  if (kind === 'DeviceClass') return [{ path: ['spec', 'config'], entries: asList(get(doc, 'spec', 'config')), owner: 'class' }];
   const devices = kind === 'ResourceClaim' ? ['spec', 'devices'] : ['spec', 'spec', 'devices'];
   const lists: ConfigListAt[] = [{
     path: [...devices, 'config'],
     entries: asList(get(doc, ...devices, 'config')),
     requests: requestNames(get(doc, ...devices, 'requests')),
+    owner: 'claim',
   }];
   if (kind === 'ResourceClaim') {
-    lists.push({ path: ['status', 'allocation', 'devices', 'config'], entries: asList(get(doc, 'status', 'allocation', 'devices', 'config')) });
+    lists.push({ path: ['status', 'allocation', 'devices', 'config'], entries: asList(get(doc, 'status', 'allocation', 'devices', 'config')), owner: 'by-source' });
   }
   return lists;
 }
@@ -124,6 +128,10 @@ function checkConfigList(at: ConfigListAt, drivers: ReadonlySet<string>, issues:
     }
     const r = parseNetworkConfig(opaque.parameters, [...base, 'opaque', 'parameters']);
     if (!r.ok) { issues.push(...r.issues); return; }
+    const fromClass = at.owner === 'class' || (at.owner === 'by-source' && (entry as Record<string, unknown>).source === 'FromClass');
+    if (!fromClass && r.config.policy !== undefined) {
+      issues.push({ path: formatPath([...base, 'opaque', 'parameters', 'policy']), message: POLICY_IN_CLAIM });
+    }
     const reqs = requests.filter((x): x is string => typeof x === 'string');
     valid.push({ index: i, entry: { source: 'FromClaim', requests: reqs, opaque: { driver: opaque.driver } }, config: r.config });
   });

@@ -56,8 +56,10 @@ describe('DraNet claims', () => {
   it('a DeviceClass config no longer shadows the claim\'s: they merge, the claim winning', () => {
     const [cls] = documents('deviceclass.json');
     const [claim] = documents('advanced.yaml');
+    // the claim sets a MAC, which a class must allow (policy.ts)
+    const classParameters = { ...(dranetParameters(cls)[0] as object), policy: { allowFields: ['interface.hardwareAddr'] } };
     const allocation: AllocationConfig[] = [
-      { source: 'FromClass', requests: ['req-advanced'], opaque: { driver: 'dra.net', parameters: dranetParameters(cls)[0] } },
+      { source: 'FromClass', requests: ['req-advanced'], opaque: { driver: 'dra.net', parameters: classParameters } },
       { source: 'FromClaim', opaque: { driver: 'dra.net', parameters: dranetParameters(claim)[0] } },
     ];
     const r = resolveDeviceConfig('req-advanced', allocation);

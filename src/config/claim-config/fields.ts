@@ -11,7 +11,8 @@ import {
   macProblem, networkPrefix, prefixProblem,
 } from './net-values.ts';
 import { boolean, integer, list, map, object, required, string, stringEnum, type IntegerNode } from './nodes.ts';
-import { SYSCTLS } from './sysctls.ts';
+import { canonicalMacRange, fieldPathProblem, macRangeProblem } from './policy-values.ts';
+import { INTERFACE_SYSCTLS, SYSCTLS } from './sysctls.ts';
 
 export const API_VERSION = 'netclaim.dev/v1alpha1' as const;
 export const KIND = 'NetworkConfig' as const;
@@ -205,6 +206,42 @@ export const RDMA = object({
   }),
 }, { description: 'RDMA handling of the device.', origin: 'netclaim' });
 
+const fieldPath = (description: string): ReturnType<typeof string> => string({
+  description, origin: 'netclaim', pattern: '^[A-Za-z]+(\\.[A-Za-z]+)*$',
+  // NETWORK_CONFIG is read when a value is checked, after this module has loaded
+  check: (v) => fieldPathProblem(NETWORK_CONFIG, v),
+  examples: ['interface.disableEbpfPrograms', 'ethtool.privateFlags', 'interface.mtu'],
+  format: 'a field path through objects, like `interface.mtu` or `ethtool.features`',
+});
+
+export const POLICY = object({
+  allowFields: list(fieldPath('A field claims may set although claims may not by default; allows everything under it.'), {
+    description: 'Fields claims may set beyond the defaults (interface.disableEbpfPrograms, interface.hardwareAddr with any MAC, '
+      + 'ethtool.privateFlags, interface.sysctls with any listed key).',
+    origin: 'netclaim', maxItems: 64, defaultText: 'none',
+  }),
+  denyFields: list(fieldPath('A field claims may not set; denies everything under it, and wins over allowFields.'), {
+    description: 'Fields claims may not set, beyond the defaults (for example interface.addresses, routes, ethtool).',
+    origin: 'netclaim', maxItems: 64, defaultText: 'none',
+  }),
+  hardwareAddrRanges: list(string({
+    description: 'A range of 6-byte MACs: a MAC, "/" and the prefix length in bits.', origin: 'netclaim',
+    pattern: '^[0-9A-Fa-f:.-]+/[0-9]{1,2}$', check: macRangeProblem, normalize: canonicalMacRange,
+    examples: ['02:42:ac:00:00:00/24'], format: 'MAC/length, length 0 to 48; host bits are cleared',
+  }), {
+    description: 'MAC ranges a claim\'s interface.hardwareAddr must fall in; without a range, claims may not set a MAC.',
+    origin: 'netclaim', maxItems: 64, defaultText: 'none: claims may not set a MAC',
+  }),
+  sysctls: list(stringEnum(Object.keys(INTERFACE_SYSCTLS), { description: 'An interface.sysctls key.', origin: 'netclaim' }), {
+    description: 'interface.sysctls keys claims may set beyond the default list (docs/claim-config.md, "Policy").',
+    origin: 'netclaim', maxItems: 64, defaultText: 'none',
+  }),
+}, {
+  description: 'What claims may set on devices of this DeviceClass. Only valid in a DeviceClass config (source FromClass); '
+    + 'a class\'s own configs may set anything. Policies of several class configs add up.',
+  origin: 'netclaim',
+});
+
 export const NETWORK_CONFIG = object({
   apiVersion: stringEnum([API_VERSION] as const, { description: 'Optional; when given, kind must be given too.', origin: 'netclaim' }),
   kind: stringEnum([KIND] as const, { description: 'Optional; when given, apiVersion must be given too.', origin: 'netclaim' }),
@@ -219,6 +256,7 @@ export const NETWORK_CONFIG = object({
   neighbors: list(NEIGHBOR, { description: 'Permanent neighbour entries in the pod.', origin: 'dranet', maxItems: 256 }),
   ethtool: ETHTOOL,
   rdma: RDMA,
+  policy: POLICY,
 }, {
   description: `Opaque parameters of a netclaim.dev device config (${API_VERSION} ${KIND}); DraNet's NetworkConfig parses unchanged.`,
   origin: 'netclaim',

@@ -18,3 +18,5 @@ export { configDrivers, resolveDeviceConfig, type DeviceConfigResult, type Resol
 export { rdmaOnlyProblems } from './rdma-only.ts';
 export { checkDocument, documentKind, type DocumentKind, type DocumentReport } from './documents.ts';
 export { claimConfigJsonSchema } from './json-schema.ts';
+export { claimAgainstClasses, classPolicies } from './class-check.ts';
+export { DEFAULT_CLAIM_SYSCTLS, DEFAULT_DENIED_FIELDS, claimPolicyIssues, combinePolicies, type ClassPolicy } from './policy.ts';

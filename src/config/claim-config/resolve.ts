@@ -5,6 +5,7 @@
  *            compatibility is off) whose `requests` match the result (requests.ts)
  *   order    DeviceClass entries first, then claim entries
  *   parse    each strictly, every problem with its path (parse.ts)
+ *   police   claim entries against the policy of the DeviceClass entries (policy.ts)
  *   merge    later wins, field by field (merge.ts)
  *   check    the merged config again: fields from different layers may conflict
  *   default  the documented constant defaults (defaults.ts)
@@ -16,6 +17,7 @@ import { withDefaults } from './defaults.ts';
 import { claimConfigError, type ConfigIssue } from './issues.ts';
 import { mergeNetworkConfigs } from './merge.ts';
 import { parseNetworkConfig, recheckNetworkConfig } from './parse.ts';
+import { claimPolicyIssues, combinePolicies } from './policy.ts';
 import { applicableConfigs } from './requests.ts';
 import { DRANET_DRIVER, NETCLAIM_DRIVER, type AllocationConfig, type NetworkConfig } from './types.ts';
 
@@ -35,19 +37,29 @@ export function configDrivers(options: ResolveOptions = {}): ReadonlySet<string>
 /**
  * The merged, checked and defaulted configuration for the device allocated to
  * `request` (`main` or `main/sub`), from `status.allocation.devices.config`.
- * `sources` are the indices of the entries used, in merge order.
+ * `sources` are the indices of the entries used, in merge order. Entries not
+ * marked `FromClass` count as the claim's; `deviceClass` (the request's
+ * deviceClassName) names the class in policy messages.
  */
-export function resolveDeviceConfig(request: string, configs: readonly AllocationConfig[], options: ResolveOptions = {}): DeviceConfigResult {
+export function resolveDeviceConfig(
+  request: string, configs: readonly AllocationConfig[], options: ResolveOptions = {}, deviceClass?: string,
+): DeviceConfigResult {
   const sources = applicableConfigs(configs, request, configDrivers(options));
   const issues: ConfigIssue[] = [];
-  const layers: NetworkConfig[] = [];
+  const parsed: { index: number; fromClass: boolean; config: NetworkConfig }[] = [];
   for (const i of sources) {
     const r = parseNetworkConfig(configs[i]!.opaque?.parameters ?? {}, ['config', i, 'opaque', 'parameters']);
-    if (r.ok) layers.push(r.config);
+    if (r.ok) parsed.push({ index: i, fromClass: configs[i]!.source === 'FromClass', config: r.config });
     else issues.push(...r.issues);
   }
   const what = `request "${request}"`;
   if (issues.length > 0) return { ok: false, error: claimConfigError(what, issues) };
+  const policy = combinePolicies(parsed.filter((p) => p.fromClass).map((p) => p.config.policy));
+  for (const p of parsed.filter((x) => !x.fromClass)) {
+    issues.push(...claimPolicyIssues(p.config, policy, ['config', p.index, 'opaque', 'parameters'], deviceClass));
+  }
+  if (issues.length > 0) return { ok: false, error: claimConfigError(what, issues) };
+  const layers = parsed.map((p) => withoutPolicy(p.config));
   const merged = mergeNetworkConfigs(layers);
   if (layers.length > 1) {
     const again = recheckNetworkConfig(merged);
@@ -58,4 +70,11 @@ export function resolveDeviceConfig(request: string, configs: readonly Allocatio
     }
   }
   return { ok: true, config: withDefaults(merged), sources };
+}
+
+/** The policy is about the claim's layers, not the device: it is not merged into the device's config. */
+function withoutPolicy(c: NetworkConfig): NetworkConfig {
+  if (c.policy === undefined) return c;
+  const { policy: _policy, ...rest } = c;
+  return rest;
 }

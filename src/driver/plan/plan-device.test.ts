@@ -43,7 +43,8 @@ const host = (over: Partial<HostSnapshot> = {}): HostSnapshot => ({
 });
 
 function config(parameters: unknown): NetworkConfig {
-  const r = resolveDeviceConfig('nic', [{ source: 'FromClaim', opaque: { driver: 'netclaim.dev', parameters } }]);
+  // As the DeviceClass's config, which may set anything: the planner's tests are not about the class policy (policy.test.ts).
+  const r = resolveDeviceConfig('nic', [{ source: 'FromClass', opaque: { driver: 'netclaim.dev', parameters } }]);
   if (!r.ok) throw r.error;
   return r.config;
 }

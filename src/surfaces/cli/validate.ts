@@ -7,9 +7,14 @@
  * multi-document file) and one `ok` line per document without problems;
  * exits 1 if any problem was found. A file that cannot be read or decoded is
  * a problem of that file: the others are still checked.
+ *
+ * DeviceClasses given in any of the files are matched to the claims and
+ * templates whose requests name them (deviceClassName), and each claim
+ * config is held to its class's policy as Prepare holds it:
+ * `netclaim validate class.yaml claim.yaml`.
  */
 import { parseArgs } from 'node:util';
-import { checkDocument, configDrivers, type ConfigIssue, type DocumentReport } from '../../config/claim-config/index.ts';
+import { checkDocument, claimAgainstClasses, classPolicies, configDrivers, type ClassPolicy, type ConfigIssue, type DocumentReport } from '../../config/claim-config/index.ts';
 import { errorLine, oneLine, runCommand, STDIO, type CliIo, type Command } from './command.ts';
 import { decodeManifest, formatOf, type DecodedDocument } from './manifest-decode.ts';
 import { readInput } from './manifest-input.ts';
@@ -33,31 +38,50 @@ function parseValidateArgs(argv: readonly string[]): ValidateArgs {
 }
 
 async function executeValidate(a: ValidateArgs, io: CliIo): Promise<number> {
+  const out = (line: string): void => io.out(oneLine(line));
+  const read: (DecodedFile | { readonly file: string; readonly problem: string })[] = [];
+  for (const file of a.files) read.push(await decodeFile(file));
+  // DeviceClasses from every file, so that `validate class.yaml claim.yaml` checks the claim against its class
+  const decoded = read.flatMap((f) => ('docs' in f ? f.docs : []));
+  const classes = classPolicies(decoded.map((d) => d.doc.value), a.drivers);
   let problems = 0;
-  for (const file of a.files) problems += await validateFile(file, a.drivers, (line) => io.out(oneLine(line)));
+  for (const f of read) {
+    if ('problem' in f) { out(`${f.file}: ${f.problem}`); problems++; continue; }
+    for (const d of f.docs) problems += report(d.label, d.doc, a.drivers, classes, out);
+  }
   return problems > 0 ? 1 : 0;
 }
 
-/** Checks one file, printing its lines; returns the number of problems. */
-async function validateFile(file: string, drivers: ReadonlySet<string>, out: (line: string) => void): Promise<number> {
-  const problem = (message: string): number => { out(`${file}: ${message}`); return 1; };
+interface DecodedFile {
+  readonly file: string;
+  readonly docs: readonly { readonly label: string; readonly doc: DecodedDocument }[];
+}
+
+/** Reads and decodes one file: its documents (`FILE#N` labels when there are several), or the one problem that stops it. */
+async function decodeFile(file: string): Promise<DecodedFile | { readonly file: string; readonly problem: string }> {
   try {
     const input = await readInput(file);
-    if ('problem' in input) return problem(input.problem);
+    if ('problem' in input) return { file, problem: input.problem };
     const docs = decodeManifest(input.text, formatOf(file));
-    if (docs.length === 0) return problem('no documents (the file is empty, or holds only comments)');
-    let problems = 0;
-    docs.forEach((doc, i) => { problems += report(docs.length > 1 ? `${file}#${i + 1}` : file, doc, drivers, out); });
-    return problems;
+    if (docs.length === 0) return { file, problem: 'no documents (the file is empty, or holds only comments)' };
+    return { file, docs: docs.map((doc, i) => ({ label: docs.length > 1 ? `${file}#${i + 1}` : file, doc })) };
   } catch (err) {
     // A bug, not the file's fault; still one line, and the next file is checked.
-    return problem(`cannot be checked: ${errorLine(err)}`);
+    return { file, problem: `cannot be checked: ${errorLine(err)}` };
   }
 }
 
-function report(label: string, doc: DecodedDocument, drivers: ReadonlySet<string>, out: (line: string) => void): number {
-  const checked = doc.value === undefined ? undefined : checkDocument(doc.value, drivers);
-  const issues: readonly ConfigIssue[] = [...doc.issues, ...(checked?.issues ?? [])];
+function report(label: string, doc: DecodedDocument, drivers: ReadonlySet<string>, classes: ReadonlyMap<string, ClassPolicy>, out: (line: string) => void): number {
+  let checked: DocumentReport | undefined;
+  let policy: readonly ConfigIssue[];
+  try {
+    checked = doc.value === undefined ? undefined : checkDocument(doc.value, drivers);
+    policy = doc.value === undefined ? [] : claimAgainstClasses(doc.value, classes, drivers);
+  } catch (err) {
+    out(`${label}: cannot be checked: ${errorLine(err)}`);
+    return 1;
+  }
+  const issues: readonly ConfigIssue[] = [...doc.issues, ...(checked?.issues ?? []), ...policy];
   for (const x of issues) out(x.path === '' ? `${label}: ${x.message}` : `${label}: ${x.path}: ${x.message}`);
   if (issues.length === 0 && checked !== undefined) out(`${label}: ${summary(checked)}`);
   return issues.length;

@@ -84,6 +84,9 @@ export function aliasIssue(doc: Document.Parsed): ConfigIssue | undefined {
       if (isPair(item)) {
         // Kubernetes objects are JSON: a key is a string (or another scalar, written as one), never a map or a list.
         const key = isAlias(item.key) ? item.key.resolve(doc) : item.key;
+        if (isAlias(item.key) && key === undefined) {
+          return { path: pathText(path), message: `YAML alias *${item.key.source} (a map key) has no anchor &${item.key.source} before it` };
+        }
         if (isMap(key) || isSeq(key)) return { path: pathText(path), message: 'a map key must be a scalar, not a map or a list' };
         stack.push({ node: item.value, path: childPath(path, keySegment(isScalar(key) ? String(key.value) : '?')), ...next });
       } else {

@@ -14,6 +14,7 @@ const clone = (): Record<string, unknown> => structuredClone(fixture);
 const expected = {
   namespace: 'team-a', name: 'job-7-nic', uid: '1d304a8b-3789-43f9-a57a-fd5a16670e45',
   reservedFor: [{ resource: 'pods', name: 'job-7-worker-0', uid: '2b9e1c4a-5d6f-4a8b-9c0d-e1f2a3b4c5d6' }],
+  deviceClasses: { nic: 'netclaim-nic', rdma: 'netclaim-nic' },
   allocation: {
     results: [
       { request: 'nic', driver: 'netclaim.dev', pool: 'node-1', device: 'pci-0000-3b-00-0' },
@@ -37,7 +38,7 @@ describe('claimFromApi', () => {
   it('leaves out allocation when there is none, and absent optional fields stay absent', () => {
     const c = clone();
     delete c['status'];
-    expect(claimFromApi(c)).toEqual({ namespace: 'team-a', name: 'job-7-nic', uid: expected.uid, reservedFor: [] });
+    expect(claimFromApi(c)).toEqual({ namespace: 'team-a', name: 'job-7-nic', uid: expected.uid, reservedFor: [], deviceClasses: expected.deviceClasses });
     const d = clone();
     (d['status'] as Record<string, unknown>)['allocation'] = { devices: { results: [{ request: 'a', driver: 'd', pool: 'p', device: 'x', shareID: null }], config: [{ source: 'FromClaim' }] } };
     const got = claimFromApi(d);
@@ -46,6 +47,18 @@ describe('claimFromApi', () => {
     const e = clone();
     (e['status'] as Record<string, unknown>)['allocation'] = {};
     expect(claimFromApi(e).allocation).toEqual({ results: [], config: [] });
+  });
+
+  it('maps each request (and each firstAvailable subrequest as main/sub) to its DeviceClass, leaving out what is odd', () => {
+    const c = clone();
+    c['spec'] = { devices: { requests: [
+      { name: 'nic', exactly: { deviceClassName: 'fast-nic' } },
+      { name: 'any', firstAvailable: [{ name: 'big', deviceClassName: 'big-nic' }, { name: 'small', deviceClassName: 'small-nic' }, { name: 1 }] },
+      { name: 'broken', exactly: 'x' }, 'junk',
+    ] } };
+    expect(claimFromApi(c).deviceClasses).toEqual({ 'nic': 'fast-nic', 'any/big': 'big-nic', 'any/small': 'small-nic' });
+    c['spec'] = 'junk';
+    expect(claimFromApi(c)).not.toHaveProperty('deviceClasses');
   });
 
   it('names the offending field in a ProtocolError', () => {

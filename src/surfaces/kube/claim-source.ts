@@ -68,11 +68,13 @@ export function claimFromApi(o: unknown): AllocatedClaim {
   const status = optObj(claim['status'], 'status');
   const alloc = status ? optObj(status['allocation'], 'status.allocation') : undefined;
   const devices = alloc ? optObj(alloc['devices'], 'status.allocation.devices') : undefined;
+  const classes = deviceClassesFrom(claim['spec']);
   return {
     namespace: str(md['namespace'], 'metadata.namespace'),
     name: str(md['name'], 'metadata.name'),
     uid: str(md['uid'], 'metadata.uid') as ClaimUid,
     reservedFor: list(status?.['reservedFor'], 'status.reservedFor', consumerFrom),
+    ...(Object.keys(classes).length > 0 ? { deviceClasses: classes } : {}),
     ...(alloc ? {
       allocation: {
         results: list(devices?.['results'], 'status.allocation.devices.results', resultFrom),
@@ -80,6 +82,30 @@ export function claimFromApi(o: unknown): AllocatedClaim {
       },
     } : {}),
   };
+}
+
+/**
+ * Request name → deviceClassName, from `spec.devices.requests[]`. Lenient:
+ * the names only label messages (the API server has validated the spec),
+ * so what is missing or odd is left out rather than refused.
+ */
+function deviceClassesFrom(spec: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const o = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Obj : undefined);
+  const requests = o(o(spec)?.['devices'])?.['requests'];
+  for (const r of Array.isArray(requests) ? requests as unknown[] : []) {
+    const name = o(r)?.['name'];
+    if (typeof name !== 'string') continue;
+    const exact = o(o(r)?.['exactly'])?.['deviceClassName'] ?? o(r)?.['deviceClassName'];
+    if (typeof exact === 'string') Object.defineProperty(out, name, { value: exact, enumerable: true });
+    const subs = o(r)?.['firstAvailable'];
+    for (const sub of Array.isArray(subs) ? subs as unknown[] : []) {
+      const subName = o(sub)?.['name'];
+      const cls = o(sub)?.['deviceClassName'];
+      if (typeof subName === 'string' && typeof cls === 'string') Object.defineProperty(out, `${name}/${subName}`, { value: cls, enumerable: true });
+    }
+  }
+  return out;
 }
 
 function resultFrom(v: unknown, path: string): AllocationResult {
