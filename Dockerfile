@@ -8,6 +8,12 @@
 #
 # The build stage runs on each target platform, so npm installs that
 # platform's prebuilt FFI addons (koffi, ffi-rs) and the bundle ships them.
+#
+# The e2e tier builds the same final stage without a container engine
+# (test/e2e/images/build-netclaim-image.sh: the bundle on a stand-in for the
+# distroless base) and runs it as the chart's DaemonSet; docs/e2e.md lists the
+# differences. Keep the two in step: the entry point, the /netclaim and
+# /nodejs/bin/node paths (the chart's startup probe runs that node).
 
 FROM node:24-bookworm AS build
 WORKDIR /src

@@ -42,6 +42,7 @@ const EVERYTHING = {
   evictUnreconciled: true,
   kubeletRootDir: '/data/kubelet',
   stateDir: '/data/netclaim',
+  stateDirMountPropagation: 'Bidirectional',
   cdiDir: '/etc/cdi',
   netnsDir: '/run/netns',
   nri: { enabled: false, socket: '/var/run/nri/nri.sock', pluginIndex: '10' },
@@ -84,7 +85,10 @@ function render(s: Scenario): KubeObject[] {
 
 const daemonSetOf = (objects: KubeObject[]): KubeObject => objects.find((o) => o.kind === 'DaemonSet')!;
 
-interface Container { args: string[]; securityContext: Record<string, unknown>; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>; livenessProbe: { httpGet: { port: number } } }
+interface Container {
+  args: string[]; securityContext: Record<string, unknown>; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }>;
+  livenessProbe: { httpGet: { port: number } }; startupProbe?: { exec: { command: string[] } };
+}
 interface PodSpec { containers: Container[]; volumes: Array<{ name: string; hostPath?: { path: string } }> }
 const podSpecOf = (ds: KubeObject): PodSpec => (ds.spec!['template'] as { spec: PodSpec }).spec;
 
@@ -167,7 +171,9 @@ describe('the Helm chart', () => {
     expect(c.args).not.toContain('--rolling-update'); // surge off: the old pod stops first
     expect(ds.spec!['updateStrategy']).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
     expect(c.securityContext['privileged']).toBe(true);
+    expect(c.volumeMounts.find((m) => m.mountPath === '/data/netclaim')?.mountPropagation).toBe('Bidirectional');
     expect(c.livenessProbe.httpGet.port).toBe(9300);
+    expect(c.startupProbe).toBeUndefined(); // surge off: no old pod answers its probes
     const role = objects.find((o) => o.kind === 'ClusterRole') as unknown as { rules: Array<{ resources: string[] }> };
     expect(role.rules.flatMap((r) => r.resources)).toContain('pods/eviction');
     const rdma = objects.find((o) => o.kind === 'DeviceClass' && o.metadata.name.endsWith('-rdma'))!;
@@ -188,6 +194,10 @@ describe('the Helm chart', () => {
     });
     expect(c.args).toContain('--rolling-update');
     expect(ds.spec!['updateStrategy']).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    // The surge pod's own registration socket gates its HTTP probes (the old pod shares their port).
+    expect(c.startupProbe!.exec.command.slice(0, 2)).toEqual(['/nodejs/bin/node', '-e']);
+    expect(c.startupProbe!.exec.command[2]).toContain("'/var/lib/kubelet/plugins_registry/netclaim.dev-' + process.env.POD_UID + '-reg.sock'");
+    expect(c.volumeMounts.find((m) => m.mountPath === '/var/lib/netclaim')?.mountPropagation).toBeUndefined();
     expect((ds.spec!['template'] as { spec: { hostNetwork: boolean } }).spec.hostNetwork).toBe(true);
   });
 
@@ -200,6 +210,7 @@ describe('the Helm chart', () => {
     ['a DeviceClass name that is not a DNS subdomain', ['--set', 'deviceClasses[0].name=Bad_Name'], 'name'],
     ['a relative state directory', ['--set', 'stateDir=var/lib/netclaim'], 'stateDir'],
     ['an exclude glob with a comma', ['--set-json', 'exclude=["eth0,eth1"]'], 'exclude'],
+    ['a state directory propagation other than None and Bidirectional', ['--set', 'stateDirMountPropagation=HostToContainer'], 'stateDirMountPropagation'],
   ])('values.schema.json refuses %s: helm template fails', (_what, args, key) => {
     let message = '';
     try {
@@ -209,5 +220,15 @@ describe('the Helm chart', () => {
     }
     expect(message).toMatch(/schema/i);
     expect(message).toContain(key);
+  });
+
+  it('refuses stateDirMountPropagation: Bidirectional without privileged: true (Kubernetes would)', () => {
+    let message = '';
+    try {
+      helmTemplate(helm, ['--set', 'stateDirMountPropagation=Bidirectional'], ns);
+    } catch (err) {
+      message = String((err as { stderr?: string }).stderr ?? err);
+    }
+    expect(message).toContain('stateDirMountPropagation: Bidirectional needs privileged: true');
   });
 });

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DriverError } from '../../src/common/errors.ts';
 import type { ClaimUid } from '../../src/common/ids.ts';
-import type { ClaimRecord } from '../../src/driver/plan/plan-types.ts';
+import type { ClaimRecord } from '../../src/driver/record-model.ts';
 import { ClaimStatusWriter } from '../../src/surfaces/kube/claim-status.ts';
 import { KubeEventSink } from '../../src/surfaces/kube/event-sink.ts';
 import { SlicePublisher, type PublishDevice } from '../../src/surfaces/kube/slice-publisher.ts';

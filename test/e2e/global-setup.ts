@@ -1,11 +1,15 @@
 /**
  * vitest globalSetup for the `e2e` project (T4): one node for the whole run
- * (control plane, containerd, kubelet; see node/e2e-node.ts), handed to test files
- * with `inject('e2eNode')`. Test files start and stop netclaim themselves
- * (node/netclaim-daemon.ts), so they can restart it; they run one at a time.
+ * (control plane, containerd, kubelet; see node/e2e-node.ts) with netclaim's chart
+ * applied and its DaemonSet's pod Ready, handed to test files with
+ * `inject('e2eNode')`. Test files ask for the chart values they need (a rolling
+ * update when they differ) and act on the pod (node/netclaim-daemon.ts,
+ * node/netclaim-pod.ts); they run one at a time. NETCLAIM_E2E_DAEMON=process:
+ * files run netclaim as a process in the node instead.
  */
 import type { TestProject } from 'vitest/node';
 import { startE2eNode, type E2eNodeState } from './node/e2e-node.ts';
+import { servingPod } from './node/netclaim-pod.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,6 +21,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const t0 = Date.now();
   const node = await startE2eNode({ log: (l) => console.log(`e2e: ${l}`) });
   console.log(`e2e: node ${node.state.nodeName} (${node.state.version}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; files under ${node.state.dir}`);
+  if (node.state.daemonMode === 'pod') {
+    // The chart's DaemonSet was applied with the node: its first pod, started by the kubelet.
+    const t1 = Date.now();
+    try {
+      const pod = await servingPod(node.state);
+      console.log(`e2e: netclaim's pod ${pod.metadata.name} (${node.state.netclaimImage}) Ready in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    } catch (e) {
+      await node.stop();
+      throw e;
+    }
+  } else console.log('e2e: netclaim runs as a process in the node (NETCLAIM_E2E_DAEMON=process)');
   project.provide('e2eNode', node.state);
   return () => node.stop();
 }

@@ -5,7 +5,8 @@
  *
  * The device is a veth: a macvlan's offload features follow its lower device's and
  * cannot be changed on it (the kernel answers every ethtool -K with "not applied").
- * So this file's netclaim publishes veths: the chart's `includeVeth: true`.
+ * So this file's netclaim publishes veths: the chart's `includeVeth: true`. The MAC and
+ * the eBPF detach are allowed by the policy of a DeviceClass of its own.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -27,8 +28,14 @@ const ns = 'e2e-tuning';
 let daemon: NetclaimDaemon;
 const cleanups: Array<() => unknown> = [];
 
+/**
+ * A claim may not set a MAC or detach the admin's eBPF programs unless its DeviceClass's policy
+ * allows it (docs/claim-config.md, "Policy"): this file's class, from the chart's `deviceClasses`.
+ */
+const TUNING_CLASS = { name: 'netclaim-e2e-tuning', config: { policy: { allowFields: ['interface.disableEbpfPrograms'], hardwareAddrRanges: ['02:4e:43:00:00:00/24'] } } };
+
 beforeAll(async () => {
-  daemon = await startNetclaim(node, { extraArgs: ['--include-veth'] });
+  daemon = await startNetclaim(node, { values: { includeVeth: true, deviceClasses: [{ name: 'netclaim' }, TUNING_CLASS] } });
   await ensureNamespace(api, ns);
 });
 
@@ -36,6 +43,7 @@ afterAll(async () => {
   await deleteAndWait(api, `/api/v1/namespaces/${ns}`).catch(() => undefined);
   for (const c of cleanups.reverse()) await c();
   await daemon?.stop();
+  await api.delete(`/apis/resource.k8s.io/v1/deviceclasses/${TUNING_CLASS.name}`);
 });
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -72,7 +80,7 @@ describe('scenario 4: full tuning', () => {
     const hostFeatures = features(onNode(node, 'ethtool', ['-k', 'nctu4a']));
     expect(hostFeatures['tx-tcp-segmentation']).toBe('on');
 
-    await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims`, claimObject(ns, 'tuned', claimSpec([request('nic', byIfName('nctu4a'))], {
+    await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims`, claimObject(ns, 'tuned', claimSpec([request('nic', byIfName('nctu4a'), 1, TUNING_CLASS.name)], {
       interface: {
         name: 'fast0', mtu: 9000, hardwareAddr: '02:4e:43:00:00:04', addresses: ['10.74.0.2/24'],
         gsoMaxSize: 131072, groMaxSize: 131072, gsoIPv4MaxSize: 131072, groIPv4MaxSize: 131072,

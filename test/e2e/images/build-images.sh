@@ -95,7 +95,7 @@ files="$(host_files)"
 srchash="$(
   {
     find "$here/pause" -maxdepth 1 -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) | LC_ALL=C sort | xargs sha256sum | sed "s#  $here/#  #"
-    sha256sum "$here/build-images.sh" | sed "s#  $here/#  #"
+    sha256sum "$here/build-images.sh" "$here/oci-image.sh" | sed "s#  $here/#  #"
     echo "$files" | while read -r src dst mode; do echo "$(sha256sum <"$src" | cut -c1-64) $dst $mode"; done
   } | sha256sum | cut -c1-16
 )"
@@ -114,64 +114,7 @@ scratch="$(mktemp -d "${TMPDIR:-/tmp}/netclaim-images.XXXXXXXX")"
 cleanup() { case "$scratch" in /*/netclaim-images.*) rm -rf -- "$scratch" ;; esac; }
 trap cleanup EXIT
 
-epoch=0
-created="1970-01-01T00:00:00Z"
-# Deterministic tar of DIR's contents (entries listed explicitly, sorted, no "./").
-dtar() { # dtar DIR OUTFILE
-  (cd "$1" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
-    tar --create --format=gnu --no-recursion --verbatim-files-from --files-from=- \
-      --mtime="@$epoch" --owner=0 --group=0 --numeric-owner --file=-) >"$2"
-}
-sha() { sha256sum "$1" | cut -c1-64; }
-size() { stat -c %s "$1"; }
-json_array() { # json_array a b c -> ["a","b","c"] (no escaping needed for our strings)
-  local s="" x
-  for x in "$@"; do s+="${s:+,}\"$x\""; done
-  printf '[%s]' "$s"
-}
-
-# build_image ROOTFS-DIR IMAGE-NAME OUTPUT-TAR CONFIG-BODY
-# CONFIG-BODY is the JSON of the image config's "config" object.
-build_image() {
-  local rootfs="$1" name="$2" output="$3" cfgbody="$4"
-  local work layout blobs layer_tar layer_gz diff_id layer_digest layer_size cfg cfg_digest cfg_size man man_digest man_size
-  work="$(mktemp -d "$scratch/img.XXXXXX")"
-  layout="$work/layout"
-  blobs="$layout/blobs/sha256"
-  mkdir -p "$blobs"
-
-  layer_tar="$work/layer.tar"
-  dtar "$rootfs" "$layer_tar"
-  diff_id="$(sha "$layer_tar")"
-  layer_gz="$work/layer.tar.gz"
-  gzip -n -9 -c "$layer_tar" >"$layer_gz"
-  layer_digest="$(sha "$layer_gz")"
-  layer_size="$(size "$layer_gz")"
-  mv "$layer_gz" "$blobs/$layer_digest"
-
-  cfg="$work/config.json"
-  printf '{"created":"%s","architecture":"amd64","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"%s","created_by":"netclaim test/e2e/images/build-images.sh"}]}' \
-    "$created" "$cfgbody" "$diff_id" "$created" >"$cfg"
-  cfg_digest="$(sha "$cfg")"
-  cfg_size="$(size "$cfg")"
-  mv "$cfg" "$blobs/$cfg_digest"
-
-  man="$work/manifest.json"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \
-    "$cfg_digest" "$cfg_size" "$layer_digest" "$layer_size" >"$man"
-  man_digest="$(sha "$man")"
-  man_size="$(size "$man")"
-  mv "$man" "$blobs/$man_digest"
-
-  printf '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
-    "$man_digest" "$man_size" "$name" "${name##*:}" >"$layout/index.json"
-
-  dtar "$layout" "$output.new"
-  mv "$output.new" "$output"
-  echo "$name sha256:$man_digest $(basename "$output")" >>"$out/images.txt.new"
-  log "$name: manifest sha256:$man_digest, layer $(size "$layer_tar") bytes ($layer_size gzip'd), $(basename "$output") $(size "$output") bytes"
-}
+source "$here/oci-image.sh"
 
 rm -f "$out/images.txt.new"
 
@@ -181,8 +124,10 @@ pause_root="$scratch/pause-root"
 mkdir -p "$pause_root"
 (cd "$here/pause" && go build -mod=readonly -trimpath -ldflags='-s -w -buildid=' -o "$pause_root/pause" .)
 chmod 0755 "$pause_root/pause"
-build_image "$pause_root" "$pause_image" "$out/pause.oci.tar" \
-  '{"User":"65535:65535","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Entrypoint":["/pause"],"WorkingDir":"/"}'
+oci_layer "$pause_root" "$scratch/pause-layer"
+oci_image "$pause_image" "$out/pause.oci.tar" \
+  '{"User":"65535:65535","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Entrypoint":["/pause"],"WorkingDir":"/"}' \
+  "$scratch/pause-layer"
 log "pause image built [$(secs "$ts" "$(now)") s]"
 
 # --- tools ---
@@ -214,8 +159,10 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 # Every directory 0755 except the two set above, whatever the host's modes were.
 find "$root" -type d ! -path "$root/tmp" ! -path "$root/root" -exec chmod 0755 {} +
 tools_cmd="$(json_array sleep infinity)"
-build_image "$root" "$tools_image" "$out/tools.oci.tar" \
-  "{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"],\"Cmd\":$tools_cmd,\"WorkingDir\":\"/\"}"
+oci_layer "$root" "$scratch/tools-layer"
+oci_image "$tools_image" "$out/tools.oci.tar" \
+  "{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"],\"Cmd\":$tools_cmd,\"WorkingDir\":\"/\"}" \
+  "$scratch/tools-layer"
 log "tools image built [$(secs "$ts" "$(now)") s]"
 
 mv "$out/images.txt.new" "$out/images.txt"

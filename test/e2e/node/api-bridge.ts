@@ -5,12 +5,14 @@
  * at https://127.0.0.1:6443 of their own namespace:
  *
  *   node side  (a process inside the node):  tcp 127.0.0.1:6443 -> unix SOCK
+ *                                            (and 10.96.0.1:443, the `kubernetes` Service,
+ *                                            for in-cluster clients: netclaim's pod)
  *   host side  (in the test process):        unix SOCK -> tcp 127.0.0.1:<apiserver port>
  *
  * Bytes are piped unchanged, so TLS runs end to end and the serving certificate's
  * 127.0.0.1 SAN is what the node's clients check.
  *
- *   node test/e2e/node/api-bridge.ts tcp-to-unix PORT SOCK     (runs until killed)
+ *   node test/e2e/node/api-bridge.ts tcp-to-unix PORT SOCK [HOST:PORT...]   (runs until killed)
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
@@ -52,22 +54,27 @@ export function unixToTcp(sock: string, host: string, port: number): Promise<Bri
   });
 }
 
-/** Node side: accepts on 127.0.0.1:port, connects each one to the Unix socket. */
-export function tcpToUnix(port: number, sock: string): Promise<Server> {
+/** Node side: accepts on host:port (default 127.0.0.1), connects each one to the Unix socket. */
+export function tcpToUnix(port: number, sock: string, host = '127.0.0.1'): Promise<Server> {
   const server = createServer((c) => pipeBoth(c, createConnection({ path: sock })));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
+    server.listen(port, host, () => resolve(server));
   });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const [mode, port, sock] = process.argv.slice(2);
-  if (mode !== 'tcp-to-unix' || !port || !sock) {
-    console.error('usage: node api-bridge.ts tcp-to-unix PORT SOCK');
+  const [mode, port, sock, ...more] = process.argv.slice(2);
+  if (mode !== 'tcp-to-unix' || !port || !sock || more.some((m) => !/^[0-9.]+:[0-9]+$/.test(m))) {
+    console.error('usage: node api-bridge.ts tcp-to-unix PORT SOCK [HOST:PORT...]');
     process.exit(2);
   }
   await tcpToUnix(Number(port), sock);
   console.log(`api-bridge: 127.0.0.1:${port} -> ${sock}`);
+  for (const m of more) {
+    const [host, p] = m.split(':') as [string, string];
+    await tcpToUnix(Number(p), sock, host);
+    console.log(`api-bridge: ${m} -> ${sock}`);
+  }
   process.on('SIGTERM', () => process.exit(0));
 }

@@ -1,16 +1,19 @@
 /**
  * The whole node of the e2e tier (T4), assembled from upstream parts built from Go
- * modules, with netclaim deployed on it as deploy/install.yaml deploys it:
+ * modules, with netclaim deployed on it as the Helm chart (deploy/install.yaml) deploys it:
  *
  *   host netns, loopback     etcd + kube-apiserver (the conformance tier's fixture),
  *                            kube-scheduler, kube-controller-manager
  *   node (node-sandbox.ts)   containerd 2.x (CRI, NRI and CDI on, runc, CNI bridge),
- *                            the kubelet (cgroupfs, cgroup v1), netclaim (`run` with the
- *                            DaemonSet's args, env and service account), and the pods
+ *                            the kubelet (cgroupfs, cgroup v1), netclaim (the DaemonSet's
+ *                            pod, from its image; or, with NETCLAIM_E2E_DAEMON=process, a
+ *                            process with the DaemonSet's args, env and service account),
+ *                            and the pods
  *
- * The node reaches the API server at https://127.0.0.1:6443 of its own namespace
- * (api-bridge.ts). The local OCI images (pause, tools) are imported into containerd
- * before the kubelet starts, so nothing is pulled.
+ * The node reaches the API server at https://127.0.0.1:6443 of its own namespace, and
+ * in-cluster clients at the `kubernetes` Service's https://10.96.0.1:443 (api-bridge.ts).
+ * The local OCI images (pause, tools, netclaim) are imported into containerd before the
+ * kubelet starts, so nothing is pulled.
  *
  *   const node = await startE2eNode({ log });   ...   await node.stop();
  */
@@ -19,11 +22,12 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { helmBinary } from '../../../scripts/gen-install-manifest.ts';
 import { listedFeatureGates, startControlPlane, type ControlPlane } from '../../conformance/control-plane.ts';
 import { KubeClient } from '../../conformance/kube-client.ts';
 import { unixToTcp } from './api-bridge.ts';
-import { NODE_IP, startNodeSandbox, sweepStaleSandboxes, type NodeSandbox } from './node-sandbox.ts';
+import { applyChart, applyObject, daemonSetOf, renderChart } from './netclaim-chart.ts';
+import { NODE_IP, SERVICE_IP, startNodeSandbox, sweepStaleSandboxes, type NodeSandbox } from './node-sandbox.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..', '..');
@@ -34,6 +38,15 @@ export const RUN_ROOT = '/var/tmp/netclaim-e2e';
 export const API_PORT_IN_NODE = 6443;
 export const TOOLS_IMAGE = 'netclaim.test/e2e-tools:1';
 
+/**
+ * How netclaim runs on the node: `pod` (default), the chart's DaemonSet, whose pod the
+ * kubelet starts from the image; `process` (NETCLAIM_E2E_DAEMON=process, for debugging
+ * the daemon with the node's tools at hand), a process inside the node with the
+ * DaemonSet's args, env and service account token.
+ */
+export type DaemonMode = 'pod' | 'process';
+export const DAEMON_MODE: DaemonMode = process.env['NETCLAIM_E2E_DAEMON'] === 'process' ? 'process' : 'pod';
+
 export interface E2eBins {
   /** kube-apiserver, etcd */
   controlPlane: string;
@@ -43,6 +56,8 @@ export interface E2eBins {
   runtime: string;
   /** pause.oci.tar, tools.oci.tar */
   images: string;
+  /** helm (test/deploy/build-helm.sh) */
+  helm: string;
 }
 
 /** Runs a build script that prints its output folder last (they reuse a matching build). */
@@ -58,30 +73,26 @@ export function resolveBins(): E2eBins {
     k8s: buildOutput('test/e2e/node-k8s/build.sh'),
     runtime: buildOutput('test/e2e/runtime/build-runtime.sh'),
     images: buildOutput('test/e2e/images/build-images.sh'),
+    helm: helmBinary(),
   };
 }
 
 export interface DaemonDeployment {
-  /** The DaemonSet container's args (deploy/install.yaml). */
+  /** The DaemonSet container's args. */
   args: string[];
   namespace: string;
   serviceAccount: string;
-  /** Every object of install.yaml except the DaemonSet (the daemon runs as a node process here). */
+  /** Every object of the rendering (install.yaml's form: Namespace first, DaemonSet among them). */
   objects: Array<Record<string, unknown>>;
 }
 
-/** What deploy/install.yaml says about running netclaim. */
-export function readDeployment(): DaemonDeployment {
-  const docs = parseAllDocuments(readFileSync(join(repo, 'deploy', 'install.yaml'), 'utf8')).map((d) => d.toJSON() as Record<string, unknown>).filter(Boolean);
-  const ds = docs.find((d) => d['kind'] === 'DaemonSet') as { metadata: { namespace: string }; spec: { template: { spec: { serviceAccountName: string; containers: Array<{ name: string; args: string[] }> } } } };
-  if (!ds) throw new Error('deploy/install.yaml has no DaemonSet');
-  const c = ds.spec.template.spec.containers[0]!;
-  return {
-    args: c.args,
-    namespace: ds.metadata.namespace,
-    serviceAccount: ds.spec.template.spec.serviceAccountName,
-    objects: docs.filter((d) => d['kind'] !== 'DaemonSet'),
-  };
+type DsShape = { metadata: { namespace: string }; spec: { template: { spec: { serviceAccountName: string; containers: Array<{ name: string; args: string[] }> } } } };
+
+/** What the chart, with the e2e value and `values`, says about running netclaim. */
+export function readDeployment(helm: string, values: Record<string, unknown> = {}): DaemonDeployment {
+  const objects = renderChart(helm, values);
+  const ds = daemonSetOf(objects) as unknown as DsShape;
+  return { args: ds.spec.template.spec.containers[0]!.args, namespace: ds.metadata.namespace, serviceAccount: ds.spec.template.spec.serviceAccountName, objects };
 }
 
 /** What test files (other processes) need to use a running node. */
@@ -100,10 +111,15 @@ export interface E2eNodeState {
   nodeName: string;
   driverName: string;
   bins: E2eBins;
-  /** kubeconfig with a token of netclaim's service account bound to the Node. */
+  /** How netclaim runs: the DaemonSet's pod, or a process (NETCLAIM_E2E_DAEMON=process). */
+  daemonMode: DaemonMode;
+  /** kubeconfig with a token of netclaim's service account bound to the Node (process mode). */
   netclaimKubeconfig: string;
-  /** The DaemonSet container's args from deploy/install.yaml. */
+  /** The DaemonSet container's args from the chart with the e2e value. */
   daemonArgs: string[];
+  /** The netclaim image in the node's containerd (the chart's default name), and its OCI archive. */
+  netclaimImage: string;
+  netclaimImageArchive: string;
   version: string;
   /** Milliseconds per start step. */
   timings: Record<string, number>;
@@ -237,11 +253,13 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
     const r = spawnSync(nodeBin, [join(repo, 'scripts', 'bundle.ts')], { cwd: repo, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`npm run bundle failed: ${r.stderr}`);
   });
+  // The image the DaemonSet runs: this bundle on a distroless-like base (reused while both match).
+  const netclaimImageDir = await step('netclaim image', () => buildOutput('test/e2e/images/build-netclaim-image.sh'));
   mkdirSync(RUN_ROOT, { recursive: true });
   sweepStaleSandboxes(RUN_ROOT, log);
   const dir = mkdtempSync(join(RUN_ROOT, 'run-'));
   const id = randomBytes(3).toString('hex');
-  const deployment = readDeployment();
+  const deployment = readDeployment(bins.helm);
   const cleanups: Array<() => Promise<void> | void> = [];
   const stop = async (): Promise<void> => {
     for (const c of cleanups.reverse()) {
@@ -254,7 +272,9 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
   };
 
   try {
-    const cp = await step('control plane', () => startControlPlane({ nodeNames: [NODE_NAME], log }));
+    // Privileged containers allowed (kubeadm's and managed clusters' setting): the chart's
+    // `privileged: true` is one of the things the tier deploys.
+    const cp = await step('control plane', () => startControlPlane({ nodeNames: [NODE_NAME], log, extraArgs: ['--allow-privileged=true'] }));
     cleanups.push(() => cp.stop());
     const api = new KubeClient({ server: cp.server, token: cp.token, caPem: cp.caPem });
     const sandbox = await step('node sandbox', () => startNodeSandbox({ id, dir, log }));
@@ -267,7 +287,7 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
     const port = Number(new URL(cp.server).port);
     const hostBridge = await unixToTcp(bridgeSock, '127.0.0.1', port);
     cleanups.push(() => hostBridge.close());
-    sandbox.spawn(nodeBin, [join(here, 'api-bridge.ts'), 'tcp-to-unix', String(API_PORT_IN_NODE), bridgeSock], join(logs, 'api-bridge.log'));
+    sandbox.spawn(nodeBin, [join(here, 'api-bridge.ts'), 'tcp-to-unix', String(API_PORT_IN_NODE), bridgeSock, `${SERVICE_IP}:443`], join(logs, 'api-bridge.log'));
     const nodeServer = `https://127.0.0.1:${API_PORT_IN_NODE}`;
     const adminKubeconfig = join(dir, 'admin.kubeconfig');
     writeFileSync(adminKubeconfig, kubeconfigFor(nodeServer, cp.caPem, cp.token), { mode: 0o600 });
@@ -308,6 +328,8 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
       ROOT: '/var/lib/containerd', STATE: '/run/containerd', SOCKET: '/run/containerd/containerd.sock',
       NRI_SOCKET: '/var/run/nri/nri.sock', CDI_DIR: '/var/run/cdi', CNI_BIN: bins.runtime, CNI_CONF: join(dir, 'cni-conf'),
       SHIM_SOCKET_DIR: '/run/containerd/s', RUNC: '/usr/sbin/runc', PAUSE_IMAGE: pauseImage(bins.images),
+      // The node's /run is its own: pod netns under /var/run/netns, the chart's netnsDir.
+      NETNS_MOUNTS_UNDER_STATE_DIR: 'false',
     }));
     const pathEnv = { PATH: `${bins.runtime}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` };
     await step('containerd', async () => {
@@ -318,8 +340,8 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
       }, () => tail(join(logs, 'containerd.log')));
     });
     await step('image import', () => {
-      for (const img of ['pause.oci.tar', 'tools.oci.tar']) {
-        const r = sandbox.exec(join(bins.runtime, 'ctr'), ['--address', '/run/containerd/containerd.sock', '-n', 'k8s.io', 'images', 'import', '--local', join(bins.images, img)], { timeoutMs: 120_000 });
+      for (const img of [join(bins.images, 'pause.oci.tar'), join(bins.images, 'tools.oci.tar'), join(netclaimImageDir, 'netclaim.oci.tar')]) {
+        const r = sandbox.exec(join(bins.runtime, 'ctr'), ['--address', '/run/containerd/containerd.sock', '-n', 'k8s.io', 'images', 'import', '--local', img], { timeoutMs: 120_000 });
         if (r.status !== 0) throw new Error(`ctr images import ${img}: ${r.stderr}`);
       }
     });
@@ -338,21 +360,25 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
       }, () => tail(join(logs, 'kubelet.log')) + '\n' + tail(join(logs, 'containerd.log')));
     });
 
-    // netclaim: install.yaml's objects (namespace, service account, RBAC, device classes,
-    // admission policy) applied, and the daemon run with the DaemonSet's args and env and a
-    // token of its service account bound to this Node (as a pod's token would be, through its pod).
+    // netclaim: the chart's objects (namespace, service account, RBAC, device classes,
+    // admission policy; and, in pod mode, the DaemonSet, whose pod test files wait for
+    // with useNetclaim()). In process mode test files run the daemon with the DaemonSet's
+    // args and env and a token of its service account bound to this Node (as a pod's
+    // token is, through its pod).
     const driverName = 'netclaim.dev';
     await step('deploy objects', async () => {
-      for (const o of deployment.objects) await applyObject(api, o);
+      if (DAEMON_MODE === 'pod') await applyChart(api, deployment.objects);
+      else for (const o of deployment.objects.filter((x) => x['kind'] !== 'DaemonSet')) await applyObject(api, o);
     });
     const saToken = await tokenFor(api, deployment.namespace, deployment.serviceAccount, NODE_NAME);
     const netclaimKubeconfig = join(dir, 'netclaim.kubeconfig');
     writeFileSync(netclaimKubeconfig, kubeconfigFor(nodeServer, cp.caPem, saToken), { mode: 0o600 });
 
+    const netclaimImage = readFileSync(join(netclaimImageDir, 'images.txt'), 'utf8').split(/\s+/)[0]!;
     const state: E2eNodeState = {
       server: cp.server, token: cp.token, caPem: cp.caPem, nodeServer, dir, logs, netns: sandbox.netns, holderPid: sandbox.holderPid,
-      cgroupRoot: sandbox.cgroupRoot, nodeName: NODE_NAME, driverName, bins, netclaimKubeconfig, daemonArgs: deployment.args,
-      version: cp.version, timings,
+      cgroupRoot: sandbox.cgroupRoot, nodeName: NODE_NAME, driverName, bins, daemonMode: DAEMON_MODE, netclaimKubeconfig,
+      daemonArgs: deployment.args, netclaimImage, netclaimImageArchive: join(netclaimImageDir, 'netclaim.oci.tar'), version: cp.version, timings,
     };
     writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
     return { state, cp, sandbox, api, stop };
@@ -360,17 +386,6 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
     await stop();
     throw e;
   }
-}
-
-async function applyObject(api: KubeClient, o: Record<string, unknown>): Promise<void> {
-  const meta = o['metadata'] as { name: string; namespace?: string };
-  const [group, version] = String(o['apiVersion']).includes('/') ? String(o['apiVersion']).split('/') : ['', String(o['apiVersion'])];
-  // The resource names of install.yaml's kinds: deviceclasses, validatingadmissionpolicies, …
-  const plural = `${String(o['kind']).toLowerCase()}${String(o['kind']).endsWith('s') ? 'es' : 's'}`.replace(/ys$/, 'ies');
-  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
-  const path = meta.namespace ? `${base}/namespaces/${meta.namespace}/${plural}` : `${base}/${plural}`;
-  const r = await api.post(path, o);
-  if (r.status !== 201 && r.status !== 409) throw new Error(`create ${String(o['kind'])} ${meta.name}: ${r.status} ${r.text}`);
 }
 
 async function tokenFor(api: KubeClient, ns: string, sa: string, nodeName: string): Promise<string> {

@@ -25,6 +25,8 @@ import { join } from 'node:path';
 
 export const NODE_IP = '10.254.254.2';
 const GATEWAY_IP = '10.254.254.1';
+/** The first address of the API server's --service-cluster-ip-range (10.96.0.0/16): the `kubernetes` Service. */
+export const SERVICE_IP = '10.96.0.1';
 const CGROUP_FS = '/sys/fs/cgroup';
 /** Hierarchies that track every process of the node (pids) and can stop them all at once (freezer). */
 const TRACKING = ['pids', 'freezer'] as const;
@@ -38,7 +40,7 @@ const KUBELET_TUNABLES: Record<string, string> = {
 
 /** Starting processes inside a running node, from any process of the test run (root). */
 export interface NodeProcesses {
-  /** A path as the node's processes see it, readable from the host (through the holder's root). */
+  /** A path as the node's processes see it, readable from the host (through the holder's root; /var/run/… as /run/…). */
   nodePath(path: string): string;
   /** Starts a process inside the node (its netns, mount ns and cgroup); output appended to logPath. */
   spawn(cmd: string, args: string[], logPath: string, env?: NodeJS.ProcessEnv): ChildProcess;
@@ -59,7 +61,9 @@ export function nodeProcesses(node: { holderPid: number; cgroupRoot: string }, s
     'nc-e2e-enter', cmd, ...args,
   ];
   return {
-    nodePath: (p) => `/proc/${node.holderPid}/root${p}`,
+    // /var/run is a symlink to /run, and an absolute symlink met under /proc/<pid>/root resolves
+    // from the caller's root (the machine's /run): take the node's /run directly.
+    nodePath: (p) => `/proc/${node.holderPid}/root${p.replace(/^\/var\/run(?=\/|$)/, '/run')}`,
     spawn(cmd, args, logPath, env) {
       const fd = openSync(logPath, 'a');
       const child = spawn('bash', enter(cmd, args), { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
@@ -155,6 +159,13 @@ function holderScript(dir: string): string {
     `mount --bind ${dir}/run /run`,
     `mount --bind ${dir}/var-lib /var/lib`,
     `mount --bind ${dir}/var-log /var/log`,
+    // Shared, as systemd makes every mount of a node (this machine's are private): the runtime
+    // refuses a HostToContainer volume whose host mount is neither shared nor slave, and pod
+    // netns mounts under /run/netns reach a container only through a peer group. The peer
+    // groups are new ones of the node's own mounts: nothing propagates to the machine.
+    'mount --make-rshared /run',
+    'mount --make-rshared /var/lib',
+    'mount --make-rshared /var/log',
     ...Object.keys(KUBELET_TUNABLES).map((k) => `mount --bind ${dir}/tunables/${k.replace('/', '.')} /proc/sys/${k}`),
     'echo READY',
     'exec sleep infinity',
@@ -247,6 +258,14 @@ export async function startNodeSandbox(opts: { id: string; dir: string; log?: (l
     inNs(['link', 'set', `nce2e${id}n`, 'up']);
     inNs(['link', 'set', `nce2e${id}g`, 'up']);
     inNs(['route', 'add', 'default', 'via', GATEWAY_IP, 'dev', `nce2e${id}n`]);
+    // The `kubernetes` Service's ClusterIP, where in-cluster clients (netclaim's pod) dial the
+    // API server: on lo, as kube-proxy's IPVS mode binds ClusterIPs to a local dummy link;
+    // the API bridge (e2e-node.ts) listens there.
+    inNs(['addr', 'add', `${SERVICE_IP}/32`, 'dev', 'lo']);
+    // IPv4 forwarding on, as on every Kubernetes node (kubeadm checks it; the CNI bridge would
+    // turn it on at the first pod, changing the `forwarding` sysctl of every link under the
+    // tests' feet): this namespace's own setting, not the machine's.
+    sh('ip', ['netns', 'exec', netns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
 
     const joinCgroup = TRACKING.map((h) => `echo $$ > ${join(CGROUP_FS, h, cgroupRoot, 'node', 'cgroup.procs')}`).join(' && ');
     holder = spawn('bash', ['-c', `${joinCgroup} && exec nsenter --net=/run/netns/${netns} unshare --mount --propagation slave bash -c "$0"`, holderScript(dir)], {

@@ -89,9 +89,9 @@ export async function create(api: KubeClient, path: string, obj: Obj): Promise<O
   return r.body;
 }
 
-/** A device request by CEL over netclaim's attributes. */
-export function request(name: string, cel: string, count = 1): Obj {
-  return { name, exactly: { deviceClassName: 'netclaim', selectors: [{ cel: { expression: cel } }], allocationMode: 'ExactCount', count } };
+/** A device request by CEL over netclaim's attributes (of the chart's DeviceClass `netclaim`, unless told). */
+export function request(name: string, cel: string, count = 1, deviceClassName = 'netclaim'): Obj {
+  return { name, exactly: { deviceClassName, selectors: [{ cel: { expression: cel } }], allocationMode: 'ExactCount', count } };
 }
 
 /** Optional chaining: a device whose netdev is elsewhere (here: the machine's own NIC, whose PCI function the node sees) has no ifName. */
