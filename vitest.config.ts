@@ -42,7 +42,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.e2e.test.ts'],
           pool: 'forks',
-          // One node for the run: files take turns (each starts its own netclaim).
+          // One node for the run: files take turns (each deploys its own netclaim DaemonSet pod).
           fileParallelism: false,
           globalSetup: ['test/e2e/global-setup.ts'],
           testTimeout: 180_000,

@@ -63,7 +63,10 @@ export function crashPoint(name: CrashPointName): void {
   if (armed !== name) return;
   if (--remaining > 0) return;
   process.kill(process.pid, 'SIGKILL');
-  // SIGKILL to oneself is delivered before kill(2) returns; never run the next step regardless.
+  // SIGKILL to oneself is delivered before kill(2) returns — except as PID 1 of a container, where
+  // the kernel drops signals a namespace's init sends itself (found running the DaemonSet pod).
+  // Then exit at once, running no exit handlers, as a crash would; never run the next step.
+  (process as unknown as { reallyExit(code: number): never }).reallyExit(137);
   for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
 }
 
