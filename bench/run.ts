@@ -5,6 +5,7 @@
  */
 import { benchAttach } from './attach.ts';
 import { benchCli } from './cli.ts';
+import { benchDaemon } from './daemon.ts';
 import { benchE2e } from './e2e.ts';
 import { benchInventory } from './inventory.ts';
 import { benchNetlink } from './netlink.ts';
@@ -17,6 +18,7 @@ const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
   attach: (log) => benchAttach({ runs: 300, log }),
   e2e: (log) => benchE2e({ pods: 20, log }),
   cli: (log) => benchCli({ runs: 10, log }),
+  daemon: (log) => benchDaemon({ cycles: Number(process.env['NETCLAIM_BENCH_CYCLES'] ?? 10_000), devices: 1_000, log }),
 };
 
 const args = process.argv.slice(2);
