@@ -17,7 +17,7 @@
  */
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { StateError, type DriverError } from '../common/errors.ts';
+import { isDriverError, StateError, type DriverError } from '../common/errors.ts';
 import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { hostReads } from '../driver/host-reads.ts';
@@ -219,7 +219,13 @@ export class Daemon {
     });
     if (cloud) log.info({ origin: cloud.origin }, 'cloud topology attributes on');
     cloud?.start();
-    const watcher = this.#watcher = new InventoryWatcher(host, { sysfsRoot: o.sysfsRoot }, o.inventory, { libc: o.libc, heldStore, ...(cloud ? { provider: cloud } : {}) });
+    const watcher = this.#watcher = new InventoryWatcher(host, { sysfsRoot: o.sysfsRoot }, o.inventory, {
+      libc: o.libc, heldStore, ...(cloud ? { provider: cloud } : {}),
+      onError: (err) => {
+        if (isDriverError(err)) this.metrics.countError(err);
+        log.warn({ err }, 'inventory rebuild failed; the last inventory stays published, retrying');
+      },
+    });
     for (const r of store.list()) for (const d of r.devices) watcher.hold(d.device, d.identity);
     const first = watcher.start();
     const puzzling = unknownTopologyLogger(log);

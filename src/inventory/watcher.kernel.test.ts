@@ -3,12 +3,14 @@
  * Latency is measured by `npm run bench -- inventory`; here each change must
  * arrive well before the 60 s periodic resync could have found it.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { attachTcFilter, attachTcx, loadProgram } from '../../test/kernel/bpf-fixture.ts';
-import { createNetns, ip, kernelAtLeast, testLibc, uniqueName } from '../../test/kernel/netns-fixture.ts';
+import { createNetns, eventually, ip, kernelAtLeast, testLibc, uniqueName } from '../../test/kernel/netns-fixture.ts';
+import { isDriverError } from '../common/errors.ts';
 import type { InventoryDiff } from './diff.ts';
 import { DEFAULT_OPTIONS } from './options.ts';
 import { InventoryWatcher } from './watcher.ts';
@@ -153,5 +155,21 @@ describe(`InventoryWatcher (${testLibc.backend})`, () => {
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
+  });
+
+  it('survives hundreds of links added at once (dumps the kernel marks interrupted are taken again, a failed rebuild is retried)', async () => {
+    const ns = createNetns('w');
+    const errors: unknown[] = [];
+    const w = new InventoryWatcher(ns.handle, { sysfsRoot: emptySys }, { ...DEFAULT_OPTIONS, includeKinds: ['*'] }, { libc: testLibc, ebpfPollMs: 0, onError: (e) => errors.push(e) });
+    watchers.push(w);
+    w.start();
+    const names = Array.from({ length: 300 }, (_, i) => `ncbulk${i}`);
+    execFileSync('ip', ['-n', ns.name, '-batch', '-'], { input: names.map((n) => `link add ${n} type veth peer name ${n}p`).join('\n') });
+    await eventually(() => {
+      if (w.current.devices.length < 600) throw new Error(`${w.current.devices.length} devices so far`);
+    }, 60_000);
+    expect(w.current.devices.filter((d) => d.ifName?.startsWith('ncbulk')).length).toBe(600);
+    // Any rebuild that failed meanwhile was a kernel error, reported, and followed by a good one.
+    for (const e of errors) expect(isDriverError(e)).toBe(true);
   });
 });

@@ -12,6 +12,7 @@
  * its first slice: hold the stored claims' devices before `start()`.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { isDriverError } from '../common/errors.ts';
 import { NETLINK_ROUTE } from '../kernel/netlink/constants.ts';
 import { NetlinkMonitor } from '../kernel/netlink/monitor.ts';
 import { routeEventsOpen, type RouteEvent } from '../kernel/netlink/route/route-events.ts';
@@ -22,8 +23,11 @@ import { collectSnapshot, type CollectOptions } from './collect.ts';
 import { diffInventories, isEmptyDiff, type InventoryDiff } from './diff.ts';
 import { ebpfFingerprint } from './ebpf-poll.ts';
 import type { DeviceName, PciAddress } from '../common/ids.ts';
-import type { AttributeProvider, Device, DeviceKind, ExtraAttributes, Inventory } from './model.ts';
+import type { AttributeProvider, Device, DeviceKind, ExtraAttributes, Inventory, InventorySnapshot } from './model.ts';
 import type { InventoryOptions } from './options.ts';
+
+/** How often an interrupted dump is taken again before the rebuild counts as failed. */
+const DUMP_ATTEMPTS = 5;
 
 /** RTNLGRP_TC: qdisc and classic tc filter changes. */
 const RTNLGRP_TC = 4;
@@ -56,6 +60,8 @@ export interface WatchOptions {
    * cache on every rebuild, and a rebuild whenever its values change. Its lifecycle is the caller's.
    */
   readonly provider?: AttributeProvider;
+  /** A rebuild failed (it is retried with backoff; the last inventory stays): for logs and metrics. */
+  readonly onError?: (err: unknown) => void;
 }
 
 export type InventoryListener = (inventory: Inventory, diff: InventoryDiff) => void;
@@ -64,7 +70,7 @@ export class InventoryWatcher {
   readonly #h: NetnsHandle;
   readonly #collect: CollectOptions;
   readonly #options: InventoryOptions;
-  readonly #watch: Required<Omit<WatchOptions, 'heldStore' | 'provider'>>;
+  readonly #watch: Required<Omit<WatchOptions, 'heldStore' | 'provider' | 'onError'>> & Pick<WatchOptions, 'onError'>;
   readonly #provider: AttributeProvider | undefined;
   #providerOff: (() => void) | undefined;
   readonly #heldStore: HeldDeviceStore | undefined;
@@ -78,6 +84,8 @@ export class InventoryWatcher {
   #pending: NodeJS.Timeout | undefined;
   #ebpfPrint = '';
   #closed = false;
+  #failures = 0;
+  #retry: NodeJS.Timeout | undefined;
   #rebuilds = 0;
 
   constructor(h: NetnsHandle, collect: CollectOptions, options: InventoryOptions, watch: WatchOptions) {
@@ -148,7 +156,17 @@ export class InventoryWatcher {
     if (this.#closed || this.#pending) return;
     this.#pending = setTimeout(() => {
       this.#pending = undefined;
-      if (!this.#closed) this.#rebuild();
+      if (this.#closed) return;
+      try {
+        this.#rebuild();
+        this.#failures = 0;
+      } catch (err) {
+        // A failed rebuild (the kernel busy, a table changing faster than dumps finish) never takes
+        // the daemon down: the last inventory stays published and the rebuild is tried again later.
+        this.#failures++;
+        this.#watch.onError?.(err);
+        this.#retry = setTimeout(() => { this.#retry = undefined; this.rescan('retry'); }, Math.min(this.#watch.resyncMs, this.#watch.debounceMs * 2 ** Math.min(this.#failures, 10))).unref();
+      }
     }, this.#watch.debounceMs);
   }
 
@@ -157,6 +175,7 @@ export class InventoryWatcher {
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     if (this.#pending) clearTimeout(this.#pending);
+    if (this.#retry) clearTimeout(this.#retry);
     this.#providerOff?.();
     await Promise.all(this.#monitors.map((m) => m.close()));
     this.#listeners.clear();
@@ -175,7 +194,15 @@ export class InventoryWatcher {
 
   #pollEbpf(): void {
     if (this.#closed || !this.#current) return;
-    const print = ebpfFingerprint(this.#h, this.#current.devices, this.#watch.libc);
+    let print: string;
+    try {
+      print = ebpfFingerprint(this.#h, this.#current.devices, this.#watch.libc);
+    } catch (err) {
+      // A device gone between the rebuild and the poll, a busy kernel: the next rebuild sees it.
+      this.#watch.onError?.(err);
+      this.rescan('ebpf-error');
+      return;
+    }
     if (print !== this.#ebpfPrint) {
       const first = this.#ebpfPrint === '';
       this.#ebpfPrint = print;
@@ -185,7 +212,7 @@ export class InventoryWatcher {
 
   #rebuild(): Inventory {
     this.#rebuilds++;
-    const snapshot = collectSnapshot(this.#h, this.#collect, this.#options);
+    const snapshot = this.#snapshot();
     const next = buildInventory(snapshot, this.#options, [...this.#held.values()], this.#extra());
     const diff = diffInventories(this.#current, next);
     this.#current = next;
@@ -199,6 +226,20 @@ export class InventoryWatcher {
   #extra(): ExtraAttributes | undefined {
     const p = this.#provider;
     return p ? (d) => p.attributesFor(d, this.#options.naming) : undefined;
+  }
+
+  /**
+   * A snapshot; a dump the kernel marks interrupted (NLM_F_DUMP_INTR: the table changed while it was
+   * read, e.g. a thousand links added at once) is taken again, as iproute2 does, a few times.
+   */
+  #snapshot(): InventorySnapshot {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return collectSnapshot(this.#h, this.#collect, this.#options);
+      } catch (err) {
+        if (attempt >= DUMP_ATTEMPTS || !isDriverError(err) || err.code !== 'KERNEL_DUMP_INTERRUPTED') throw err;
+      }
+    }
   }
 
   /** Held devices take their newest published form (saved when it changed). */

@@ -19,7 +19,11 @@ for backend in koffi ffi-rs; do
     rdma system set netns exclusive && echo "qemu-lane guest: RDMA netns mode: $(rdma system show netns 2>&1 | head -1)"
   fi
   echo "===== qemu-lane: kernel tests on $backend ====="
-  NETCLAIM_FFI=$backend vitest run --project kernel --exclude 'test/cli/**' --exclude '**/*.crash.kernel.test.ts' --exclude 'test/bundle/**' --reporter=default --reporter=json \
+  # sysctl-readonly.kernel.test.ts checks a read-only /proc/sys in a mount namespace, nothing this
+  # kernel adds; in the guest its child node died with a V8 fatal ("Check failed:
+  # it->second.Size() > offset") on both backends, not yet understood: it runs on the host tier.
+  NETCLAIM_FFI=$backend vitest run --project kernel --exclude 'test/cli/**' --exclude '**/*.crash.kernel.test.ts' --exclude 'test/bundle/**' \
+    --exclude 'src/driver/sysctl-readonly.kernel.test.ts' --reporter=default --reporter=json \
     --outputFile.json="$NC_REPORT_DIR/vm-$backend.json" 2>&1 | cat
   status=$?
   [ $status -eq 0 ] || rc=$status
