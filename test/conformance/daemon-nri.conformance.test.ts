@@ -27,6 +27,16 @@ const kube = new KubeClient({ server: cp.server, token: cp.token, caPem: cp.caPe
 const DRIVER = 'netclaim.dev';
 const RESOURCE = '/apis/resource.k8s.io/v1';
 const cleanup: Array<() => Promise<unknown> | void> = [];
+
+/** The peers built, a Node object for the daemon and a namespace for its claims; all removed after the file. */
+async function nodeAndNamespace(node: string, kns: string): Promise<void> {
+  peersBinDir();
+  await ensureNode(kube, node);
+  cleanup.push(() => kube.delete(`/api/v1/nodes/${node}`));
+  await must('namespace', kube.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: kns } }));
+  cleanup.push(() => kube.delete(`/api/v1/namespaces/${kns}`));
+  cleanup.push(() => kube.delete(`${RESOURCE}/namespaces/${kns}/resourceclaims`));
+}
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
   await closeAllPeerProcesses();
@@ -62,12 +72,7 @@ for (const runtime of ['current', 'legacy'] as const) {
     let daemon: Daemon;
 
     beforeAll(async () => {
-      peersBinDir();
-      await ensureNode(kube, node);
-      cleanup.push(() => kube.delete(`/api/v1/nodes/${node}`));
-      await must('namespace', kube.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: kns } }));
-      cleanup.push(() => kube.delete(`/api/v1/namespaces/${kns}`));
-      cleanup.push(() => kube.delete(`${RESOURCE}/namespaces/${kns}/resourceclaims`));
+      await nodeAndNamespace(node, kns);
       host = createNetns('nrih', { forFile: true });
       dev = uniqueName('nd');
       ip(host, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`);
@@ -232,12 +237,7 @@ describe('NRI is a hard dependency, and the runtime fails closed too', () => {
   };
 
   beforeAll(async () => {
-    peersBinDir();
-    await ensureNode(kube, node);
-    cleanup.push(() => kube.delete(`/api/v1/nodes/${node}`));
-    await must('namespace', kube.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: kns } }));
-    cleanup.push(() => kube.delete(`/api/v1/namespaces/${kns}`));
-    cleanup.push(() => kube.delete(`${RESOURCE}/namespaces/${kns}/resourceclaims`));
+    await nodeAndNamespace(node, kns);
     host = createNetns('nrig', { forFile: true });
     dev = uniqueName('ng');
     ip(host, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`);
