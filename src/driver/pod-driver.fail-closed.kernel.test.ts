@@ -15,8 +15,8 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { allocatedClaim, claimDriver, deviceOf, prepareClaim, refOf } from '../../test/kernel/claim-fixture.ts';
-import { createNetns, eventually, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import { allocatedClaim, claimDriver, deviceOf, hostAndPod, prepareClaim, refOf } from '../../test/kernel/claim-fixture.ts';
+import { eventually, ip, ipJson, testLibc, type TestNetns } from '../../test/kernel/netns-fixture.ts';
 import type { ClaimUid } from '../common/ids.ts';
 import type { Device } from '../inventory/model.ts';
 import type { AllocatedClaim } from './claim.ts';
@@ -32,12 +32,7 @@ let env: Env;
 const NET1 = { interface: { name: 'net1', mtu: 1400, hardwareAddr: '02:aa:00:00:15:01', addresses: ['192.168.15.2/24'] } };
 
 beforeEach(() => {
-  const host = createNetns('fhost');
-  const pod = createNetns('fpod');
-  const dev = uniqueName('fd');
-  ip(host, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`);
-  ip(host, 'addr', 'add', '10.15.0.2/24', 'dev', dev);
-  ip(host, 'link', 'set', dev, 'up');
+  const { host, pod, dev } = hostAndPod('f', '10.15.0.2/24');
   const dir = mkdtempSync(join(tmpdir(), 'nc-fail-closed-'));
   env = { host, pod, dir, dev, store: ClaimStore.open(join(dir, 'state')), problems: [], drivers: [], mounts: [] };
 });

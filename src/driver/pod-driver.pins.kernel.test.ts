@@ -14,8 +14,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { claimDriver, deviceOf, prepareClaim, refOf } from '../../test/kernel/claim-fixture.ts';
-import { createNetns, eventually, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import { claimDriver, deviceOf, hostAndPod, prepareClaim, refOf } from '../../test/kernel/claim-fixture.ts';
+import { createNetns, eventually, ipJson, testLibc, type TestNetns } from '../../test/kernel/netns-fixture.ts';
 import { isNetnsFile } from '../kernel/netns/netns-pin.ts';
 import type { Device } from '../inventory/model.ts';
 import type { AllocatedClaim } from './claim.ts';
@@ -30,13 +30,7 @@ let env: Env;
 const NET1 = { interface: { name: 'net1', mtu: 1400, hardwareAddr: '02:aa:00:00:16:01', addresses: ['192.168.16.2/24'] } };
 
 beforeEach(() => {
-  const host = createNetns('qhost');
-  const pod = createNetns('qpod');
-  const dev = uniqueName('qd');
-  ip(host, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`);
-  ip(host, 'link', 'set', dev, 'mtu', '1500');
-  ip(host, 'addr', 'add', '10.16.0.2/24', 'dev', dev);
-  ip(host, 'link', 'set', dev, 'up');
+  const { host, pod, dev } = hostAndPod('q', '10.16.0.2/24');
   const dir = mkdtempSync(join(tmpdir(), 'nc-pins-'));
   env = { host, pod, dir, dev, store: ClaimStore.open(join(dir, 'state')), pinDir: join(dir, 'state', 'netns'), problems: [], drivers: [] };
 });

@@ -16,7 +16,7 @@ import { hostReads } from '../../src/driver/host-reads.ts';
 import type { ClaimStore } from '../../src/driver/state/claim-store.ts';
 import type { Device } from '../../src/inventory/model.ts';
 import { linkGetByName } from '../../src/kernel/netlink/route/link-ops.ts';
-import type { TestNetns } from './netns-fixture.ts';
+import { createNetns, ip, uniqueName, type TestNetns } from './netns-fixture.ts';
 
 /** The inventory entry of interface `ifName` of `ns` (a virtual device unless `over` says otherwise). */
 export function deviceOf(ns: TestNetns, ifName: string, over: Partial<Device> = {}): Device {
@@ -73,4 +73,15 @@ export async function prepareClaim(o: { host: TestNetns; store: ClaimStore; dir:
   const r = (await claimDriver({ ...o, claims: [claim], devices: spec.devices }).prepare([refOf(claim)])).get(claim.uid);
   if (r === undefined || 'error' in r) throw new Error(`prepare: ${JSON.stringify(r)}`);
   return claim;
+}
+
+/** A "host" namespace with one veth up carrying `cidr` (MTU 1500), and an empty "pod" namespace to move it into. */
+export function hostAndPod(tag: string, cidr: string): { host: TestNetns; pod: TestNetns; dev: string } {
+  const host = createNetns(`${tag}host`);
+  const pod = createNetns(`${tag}pod`);
+  const dev = uniqueName(`${tag}d`);
+  ip(host, 'link', 'add', dev, 'mtu', '1500', 'type', 'veth', 'peer', 'name', `${dev}p`);
+  ip(host, 'addr', 'add', cidr, 'dev', dev);
+  ip(host, 'link', 'set', dev, 'up');
+  return { host, pod, dev };
 }
