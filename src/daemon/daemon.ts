@@ -57,6 +57,8 @@ export interface DaemonOptions {
   readonly inventory: InventoryOptions;
   /** `--cloud-provider`: auto (from DMI), none, gce, aws, azure or oci; absent: none. */
   readonly cloudProvider?: string;
+  /** `--no-cloud-config` unset: a cloud's suggested config is each device's lowest config layer (default true). */
+  readonly cloudDefaults?: boolean;
   /** Attribute domain the inventory publishes (for health): the driver name, or `dra.net` in DraNet naming. */
   readonly attributeDomain: string;
   /** Read `dra.net` opaque configs too. */
@@ -169,6 +171,7 @@ export class Daemon {
       claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
       kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events,
       resolve: { dranetCompat: o.dranetConfigs }, health: () => this.#health!, sharedStore: shared,
+      cloudDefaults: this.#cloud !== undefined && o.cloudDefaults !== false,
       // NodeUnprepareResources gives a claim's devices back from its pod first; Prepare waits for the runtime.
       ...(o.nriSocket === undefined ? {} : {
         pods: { returnDevices: (uid: string) => pods?.returnDevices(uid) ?? notStarted(store, uid) },
@@ -281,6 +284,9 @@ export class Daemon {
       claimUnprepared: (ref, existed) => {
         this.metrics.claimsPrepared.set(store.size);
         withContext(log, { claim: ref, claimUid: ref.uid }).info({ existed }, 'claim unprepared');
+      },
+      cloudDefaultRefused: (ref, device, problems) => {
+        withContext(log, { claim: ref, claimUid: ref.uid }).warn({ device, problems }, 'cloud metadata is not a valid config for this device; prepared without the cloud default');
       },
     };
   }

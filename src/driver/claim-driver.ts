@@ -33,7 +33,9 @@
 import type { ClaimUid } from '../common/ids.ts';
 import { DriverError, errorText } from '../common/errors.ts';
 import type { ResolveOptions } from '../config/claim-config/resolve.ts';
+import type { NetworkConfig } from '../config/claim-config/types.ts';
 import type { Device } from '../inventory/model.ts';
+import { cloudDefaultConfig } from './cloud-defaults.ts';
 import type { ClaimRef, DriverPort, HealthView, PrepareResult, PreparedDevice, UnprepareResult } from './driver-port.ts';
 import { buildClaimCdiSpec } from './cdi/cdi-spec.ts';
 import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
@@ -74,6 +76,8 @@ export interface DriverObserver {
   claimPrepared?(record: ClaimRecord, ms: number, fromStore: boolean): void;
   claimFailed?(ref: ClaimRef, op: 'prepare' | 'unprepare', err: unknown, ms: number): void;
   claimUnprepared?(ref: ClaimRef, existed: boolean): void;
+  /** A device's cloud default was left out because the metadata's values are not a valid config. */
+  cloudDefaultRefused?(ref: ClaimRef, device: string, problems: readonly string[]): void;
 }
 
 export interface ClaimDriverOptions {
@@ -88,6 +92,8 @@ export interface ClaimDriverOptions {
   readonly events?: EventSink;
   readonly observer?: DriverObserver;
   readonly resolve?: ResolveOptions;
+  /** Use each device's cloud-suggested config as its lowest config layer (docs/cloud.md); default false. */
+  readonly cloudDefaults?: boolean;
   readonly health?: () => HealthView;
   readonly now?: () => Date;
   /** Another instance may write the store (rolling update): re-read it at each call (calls already hold the cross-instance lock). */
@@ -202,6 +208,7 @@ export class ClaimDriver implements DriverPort {
     const planned = prepareClaim(claim, {
       driverName: o.driverName, poolName: o.poolName, resolve: o.resolve ?? {},
       device: (name) => byName.get(name), snapshot: o.kernel.snapshot, charDevices: o.kernel.charDevices,
+      ...(o.cloudDefaults === true ? { defaultConfig: (d: Device) => this.#cloudDefault(claim, d) } : {}),
       ...(o.kernel.sysctls === undefined ? {} : { sysctls: o.kernel.sysctls }),
       now: o.now ?? (() => new Date()),
     });
@@ -215,6 +222,15 @@ export class ClaimDriver implements DriverPort {
   }
 
   /** A device moves into one pod only: refuse one another stored claim already has (I3). */
+  /** The device's cloud default as a parsed config; one the schema refuses is left out and reported. */
+  #cloudDefault(claim: AllocatedClaim, device: Device): NetworkConfig | undefined {
+    if (device.suggestedConfig === undefined) return undefined;
+    const d = cloudDefaultConfig(device.suggestedConfig);
+    if (d.ok) return d.config;
+    this.#o.observer?.cloudDefaultRefused?.({ uid: claim.uid, namespace: claim.namespace, name: claim.name }, device.name, d.problems);
+    return undefined;
+  }
+
   #checkConflicts(uid: string, results: readonly { readonly device: string; readonly pool: string }[]): void {
     for (const other of this.#o.store.list()) {
       if (other.claim.uid === uid) continue;

@@ -88,3 +88,51 @@ describe('prepareClaim, with a DeviceClass policy', () => {
     expect(prepareClaim(withConfig({}, { interface: { hardwareAddr: '00:11:22:33:44:55' } }), ctx).devices).toHaveLength(1);
   });
 });
+
+describe('prepareClaim, with a cloud default under the configs', () => {
+  const cloudNic: Device = {
+    ...DEVICES['nic']!,
+    suggestedConfig: {
+      cloud: 'gce', interface: { addresses: ['10.128.1.7/24'], mtu: 8896 },
+      routes: [{ destination: '0.0.0.0/0', gateway: '10.128.1.1', table: 101 }], rules: [{ source: '10.128.1.7/32', table: 101 }],
+    },
+  };
+  const withCloud: PrepareContext = {
+    ...ctx,
+    device: (name) => (name === cloudNic.name ? cloudNic : ctx.device(name)),
+    defaultConfig: (d) => (d.suggestedConfig ? { interface: { ...d.suggestedConfig.interface } } : undefined),
+  };
+  const configured = (classParameters: unknown, claimParameters?: unknown): AllocatedClaim => {
+    const c = claim(cloudNic);
+    return {
+      ...c,
+      deviceClasses: { r0: 'cloud-nic' },
+      allocation: {
+        results: c.allocation!.results,
+        config: [
+          { source: 'FromClass', opaque: { driver: 'netclaim.dev', parameters: classParameters } },
+          ...(claimParameters === undefined ? [] : [{ source: 'FromClaim' as const, requests: ['r0'], opaque: { driver: 'netclaim.dev', parameters: claimParameters } }]),
+        ],
+      },
+    };
+  };
+
+  it('applies the cloud MTU and addresses where nobody set them', () => {
+    const r = prepareClaim(configured({}, { interface: { name: 'net1' } }), withCloud);
+    expect(r.devices[0]!.pod).toMatchObject({ name: 'net1', mtu: 8896 });
+    expect(r.devices[0]!.pod?.addresses).toEqual(['10.128.1.7/24']);
+  });
+
+  it('lets the class and the claim override it, and a class policy still binds the claim, not the cloud', () => {
+    const policy = { policy: { denyFields: ['interface.mtu'] } };
+    expect(prepareClaim(configured(policy), withCloud).devices[0]!.pod).toMatchObject({ mtu: 8896 });
+    expect(prepareClaim(configured({ interface: { mtu: 9000 } }), withCloud).devices[0]!.pod).toMatchObject({ mtu: 9000 });
+    expect(() => prepareClaim(configured(policy, { interface: { mtu: 9000 } }), withCloud)).toThrow(expect.objectContaining({ code: 'CONFIG_CLAIM_INVALID' }));
+  });
+
+  it('is not used without a defaultConfig in the context (--no-cloud-config)', () => {
+    const off: PrepareContext = { ...withCloud, defaultConfig: undefined as never };
+    delete (off as { defaultConfig?: unknown }).defaultConfig;
+    expect(prepareClaim(configured({}), off).devices[0]!.pod?.mtu).toBeUndefined();
+  });
+});

@@ -36,6 +36,11 @@ export interface PrepareContext {
   readonly resolve: ResolveOptions;
   /** The device by its published name, or undefined when the inventory does not have it. */
   device(name: string): Device | undefined;
+  /**
+   * The node's default configuration for a device (its cloud's suggested config), under the class's
+   * and the claim's layers (config/claim-config/underlay.ts); absent or undefined: none.
+   */
+  defaultConfig?(device: Device): NetworkConfig | undefined;
   /** Host-side snapshot of a netdev (kernel reads). */
   snapshot(device: Device, config: NetworkConfig): HostSnapshot;
   /** RDMA character devices of an RDMA device, with their kinds and numbers. */
@@ -104,12 +109,13 @@ export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimR
   const devices: DevicePlan[] = [];
   for (const result of results) {
     const at = (path: string): string => `request ${result.request} (device ${result.device})${path === '' ? '' : `: ${path}`}`;
-    const cfg = resolveDeviceConfig(result.request, claim.allocation.config, ctx.resolve, claim.deviceClasses?.[result.request]);
+    const device = ctx.device(result.device);
+    const base = device === undefined ? undefined : ctx.defaultConfig?.(device);
+    const cfg = resolveDeviceConfig(result.request, claim.allocation.config, ctx.resolve, claim.deviceClasses?.[result.request], base);
     if (!cfg.ok) {
       for (const x of (cfg.error.context['issues'] as { path: string; message: string }[] | undefined) ?? []) configIssues.push({ path: at(x.path), message: x.message });
       continue;
     }
-    const device = ctx.device(result.device);
     if (device === undefined) {
       missing.push(result.device);
       continue;

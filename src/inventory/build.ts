@@ -18,7 +18,7 @@ import { deviceAttributes, type DeviceFacts } from './attributes/build.ts';
 import { type Attributes, attributeProblems, isQualifiedName, MAX_ATTRIBUTES_PER_DEVICE, valueProblem } from './attributes/limits.ts';
 import { netdevDeviceName, pciDeviceName, rdmaDeviceName, vmbusDeviceName } from './device-name.ts';
 import { type Cause, linkCauses, pciCause, strongest } from './exclusions.ts';
-import type { Device, DeviceIdentity, DeviceKind, Exclusion, ExtraAttributes, Inventory, InventorySnapshot } from './model.ts';
+import type { Device, DeviceIdentity, DeviceKind, Exclusion, ExtraAttributes, Inventory, InventorySnapshot, SuggestConfig } from './model.ts';
 import type { InventoryOptions } from './options.ts';
 import { buildUnits, netKey, type ObjectKey, pciKey, rdmaKey, type Unit } from './units.ts';
 
@@ -43,7 +43,9 @@ interface Found extends Cause {
  * for a pod), with their last published form; they stay published while
  * their netdev is away, or gone with its namespace.
  */
-export function buildInventory(s: InventorySnapshot, o: InventoryOptions, held: readonly Device[] = [], extra?: ExtraAttributes): Inventory {
+export function buildInventory(
+  s: InventorySnapshot, o: InventoryOptions, held: readonly Device[] = [], extra?: ExtraAttributes, suggest?: SuggestConfig,
+): Inventory {
   const ctx = context(s, held);
   const direct = directCauses(s, o, ctx);
   const exclusions: Exclusion[] = [];
@@ -65,7 +67,7 @@ export function buildInventory(s: InventorySnapshot, o: InventoryOptions, held: 
   for (const h of held) {
     if (!placed.has(h.name)) drafts.push({ name: h.name, facts: { kind: h.kind, addrs: [] }, objects: (h.objects ?? []).filter((x) => !isPresentAnywhere(x, s)), held: h });
   }
-  const devices = finish(drafts, s, o, exclusions, extra);
+  const devices = finish(drafts, s, o, exclusions, extra, suggest);
   return { devices, exclusions: exclusions.sort(byObject), ...(s.rdmaNetnsMode ? { rdmaNetnsMode: s.rdmaNetnsMode } : {}) };
 }
 
@@ -274,7 +276,9 @@ function facts(s: InventorySnapshot, kind: DeviceKind, d: { link?: Link | undefi
   };
 }
 
-function finish(drafts: readonly Draft[], s: InventorySnapshot, o: InventoryOptions, exclusions: Exclusion[], extra?: ExtraAttributes): Device[] {
+function finish(
+  drafts: readonly Draft[], s: InventorySnapshot, o: InventoryOptions, exclusions: Exclusion[], extra?: ExtraAttributes, suggest?: SuggestConfig,
+): Device[] {
   const byName = new Map<string, Device>();
   const refuse = (d: Draft, code: 'invalid' | 'admin-cel', reason: string): void => { exclusions.push(...objectExclusions(d.objects, code, reason)); };
   for (const d of [...drafts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
@@ -296,6 +300,8 @@ function finish(drafts: readonly Draft[], s: InventorySnapshot, o: InventoryOpti
     const ifName = f.link?.name ?? d.held?.ifName;
     const pciAddress = f.pci?.address ?? d.held?.pciAddress;
     const rdmaDevice = f.rdmaName ?? d.held?.rdmaDevice;
+    // Only for a netdev on the host: the cloud joins by MAC, and a device away in a pod is not prepared again.
+    const suggested = suggest && f.link ? suggest(identity(d)) : undefined;
     byName.set(d.name, {
       name: d.name,
       kind: f.kind,
@@ -309,6 +315,7 @@ function finish(drafts: readonly Draft[], s: InventorySnapshot, o: InventoryOpti
       dropped,
       objects: d.objects,
       ...(d.held ? { held: true } : {}),
+      ...(suggested ? { suggestedConfig: suggested } : {}),
     });
   }
   return [...byName.values()];

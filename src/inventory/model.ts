@@ -13,6 +13,7 @@ import type { Route } from '../kernel/netlink/route/route-types.ts';
 import type { IbDevice, PciFunction } from '../kernel/sysfs/sysfs-types.ts';
 import type { Attributes } from './attributes/limits.ts';
 import type { AttributeNaming } from './attributes/names.ts';
+import type { SuggestedConfig } from './cloud/types.ts';
 
 /** Everything discovery read, at one moment, from "the host" namespace and sysfs. */
 export interface InventorySnapshot {
@@ -79,6 +80,11 @@ export interface Device {
   readonly objects?: readonly string[];
   /** Published because netclaim holds it (prepared for a pod), from its last known attributes where it is away. */
   readonly held?: boolean;
+  /**
+   * Its network settings as the node's cloud knows them (docs/cloud.md, "Suggested config"): the
+   * driver's lowest config layer for it. Not published; only while its netdev is on the host.
+   */
+  readonly suggestedConfig?: SuggestedConfig;
 }
 
 /**
@@ -162,9 +168,14 @@ export interface DeviceIdentity {
  */
 export type ExtraAttributes = (device: DeviceIdentity) => Attributes | undefined;
 
+/** A device's default network configuration from a source other than the kernel, or nothing; from a cache, like ExtraAttributes. */
+export type SuggestConfig = (device: DeviceIdentity) => SuggestedConfig | undefined;
+
 /** A source of extra attributes with a schedule of its own: the watcher rebuilds when its values change. */
 export interface AttributeProvider {
   attributesFor(device: DeviceIdentity, naming: AttributeNaming): Attributes | undefined;
+  /** A default network configuration for the device, from the same cache (never waits). */
+  suggestedConfig?(device: DeviceIdentity): SuggestedConfig | undefined;
   /** Calls `listener` after the cached values changed; returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
 }

@@ -23,7 +23,7 @@ import { collectSnapshot, type CollectOptions } from './collect.ts';
 import { diffInventories, isEmptyDiff, type InventoryDiff } from './diff.ts';
 import { ebpfFingerprint } from './ebpf-poll.ts';
 import type { DeviceName, PciAddress } from '../common/ids.ts';
-import type { AttributeProvider, Device, DeviceKind, ExtraAttributes, Inventory, InventorySnapshot } from './model.ts';
+import type { AttributeProvider, Device, DeviceKind, ExtraAttributes, Inventory, InventorySnapshot, SuggestConfig } from './model.ts';
 import type { InventoryOptions } from './options.ts';
 
 /** How often an interrupted dump is taken again before the rebuild counts as failed. */
@@ -213,7 +213,7 @@ export class InventoryWatcher {
   #rebuild(): Inventory {
     this.#rebuilds++;
     const snapshot = this.#snapshot();
-    const next = buildInventory(snapshot, this.#options, [...this.#held.values()], this.#extra());
+    const next = buildInventory(snapshot, this.#options, [...this.#held.values()], this.#extra(), this.#suggest());
     const diff = diffInventories(this.#current, next);
     this.#current = next;
     this.#refreshHeld(next);
@@ -226,6 +226,12 @@ export class InventoryWatcher {
   #extra(): ExtraAttributes | undefined {
     const p = this.#provider;
     return p ? (d) => p.attributesFor(d, this.#options.naming) : undefined;
+  }
+
+  /** The provider's cached default configs, if it offers them. */
+  #suggest(): SuggestConfig | undefined {
+    const p = this.#provider;
+    return p?.suggestedConfig ? (d) => p.suggestedConfig!(d) : undefined;
   }
 
   /**

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ATTRIBUTES } from '../../src/inventory/attributes/names.ts';
+import { ATTRIBUTES, CLOUD_ATTRIBUTES } from '../../src/inventory/attributes/names.ts';
 import { readManifests } from './deploy-kube.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -38,8 +38,8 @@ describe('deploy/examples', () => {
     }
   });
 
-  it('CEL selectors name only attributes netclaim publishes', () => {
-    const known = new Set<string>(ATTRIBUTES);
+  it('CEL selectors name only attributes netclaim publishes (the cloud ones included)', () => {
+    const known = new Set<string>([...ATTRIBUTES, ...CLOUD_ATTRIBUTES]);
     const used = files.flatMap((f) => readManifests(join(EXAMPLES, f)).flatMap(celExpressions))
       .flatMap((e) => [...e.matchAll(/device\.attributes\["netclaim\.dev"\]\.\??([A-Za-z_]\w*)/g)].map((m) => m[1]!));
     expect(used.length).toBeGreaterThan(4);
@@ -52,6 +52,15 @@ describe('deploy/examples', () => {
     for (const t of templates.slice(1)) expect(t).toEqual(templates[0]);
     // And each shows the hints netclaim injects.
     for (const f of JOB_FILES) expect(readFileSync(join(EXAMPLES, f), 'utf8')).toMatch(/NCCL_SOCKET_IFNAME==net1,net2[\s\S]*NCCL_IB_HCA==[\s\S]*UCX_NET_DEVICES=/);
+  });
+
+  it('the GCE block example packs one job per block by node label (JobSet exclusive placement) and pairs GPUs and NICs by matchAttribute', () => {
+    const objects = readManifests(join(EXAMPLES, 'jobset-gce-block.yaml'));
+    const jobset = objects.find((o) => o.kind === 'JobSet')!;
+    expect((jobset.metadata as { annotations?: Record<string, string> }).annotations?.['alpha.jobset.sigs.k8s.io/exclusive-topology']).toBe('cloud.google.com/gce-topology-block');
+    const t = objects.find((o) => o.kind === 'ResourceClaimTemplate')!;
+    expect((t.spec!['spec'] as { devices: { constraints: unknown[] } }).devices.constraints)
+      .toContainEqual({ requests: ['gpu', 'nic'], matchAttribute: 'resource.kubernetes.io/pcieRoot' });
   });
 
   it('the GPU+NIC example aligns them on resource.kubernetes.io/pcieRoot', () => {

@@ -58,17 +58,22 @@ export const refOf = (c: AllocatedClaim): ClaimRef => ({ namespace: c.namespace,
 /** A ClaimDriver over `store` and `<dir>/cdi`, answering `claims` and planning against the devices of `host`. */
 export function claimDriver(o: {
   host: TestNetns; store: ClaimStore; dir: string; claims?: readonly AllocatedClaim[]; devices?: readonly Device[]; pods?: DeviceReturner;
+  /** Use each device's `suggestedConfig` as its lowest config layer (the daemon's default on a cloud). */
+  cloudDefaults?: boolean;
 }): ClaimDriver {
   const byName = new Map((o.claims ?? []).map((c) => [`${c.namespace}/${c.name}`, c]));
   return new ClaimDriver({
     driverName: DRIVER_NAME, poolName: 'node', store: o.store, inventory: inventoryOf(o.devices ?? []),
     claims: { get: (ns, name) => (byName.has(`${ns}/${name}`) ? Promise.resolve(byName.get(`${ns}/${name}`)!) : Promise.reject(new Error(`no claim ${ns}/${name}`))) },
     kernel: hostReads(o.host.handle, '/sys'), cdiDir: join(o.dir, 'cdi'), ...(o.pods === undefined ? {} : { pods: o.pods }),
+    ...(o.cloudDefaults === undefined ? {} : { cloudDefaults: o.cloudDefaults }),
   });
 }
 
 /** Prepares the claim (throws when it fails) and returns it. */
-export async function prepareClaim(o: { host: TestNetns; store: ClaimStore; dir: string }, spec: ClaimSpec): Promise<AllocatedClaim> {
+export async function prepareClaim(
+  o: { host: TestNetns; store: ClaimStore; dir: string; cloudDefaults?: boolean }, spec: ClaimSpec,
+): Promise<AllocatedClaim> {
   const claim = allocatedClaim(spec);
   const r = (await claimDriver({ ...o, claims: [claim], devices: spec.devices }).prepare([refOf(claim)])).get(claim.uid);
   if (r === undefined || 'error' in r) throw new Error(`prepare: ${JSON.stringify(r)}`);

@@ -8,6 +8,7 @@
  *   police   claim entries against the policy of the DeviceClass entries (policy.ts)
  *   merge    later wins, field by field (merge.ts)
  *   check    the merged config again: fields from different layers may conflict
+ *   underlay the node's default for the device, if any, under all of it (underlay.ts)
  *   default  the documented constant defaults (defaults.ts)
  *
  * Problems come back as one `CONFIG_CLAIM_INVALID` error listing them all.
@@ -19,6 +20,7 @@ import { mergeNetworkConfigs } from './merge.ts';
 import { parseNetworkConfig, recheckNetworkConfig } from './parse.ts';
 import { claimPolicyIssues, combinePolicies } from './policy.ts';
 import { applicableConfigs } from './requests.ts';
+import { underlay, type UnderlayUse } from './underlay.ts';
 import { DRANET_DRIVER, NETCLAIM_DRIVER, type AllocationConfig, type NetworkConfig } from './types.ts';
 
 export interface ResolveOptions {
@@ -27,7 +29,11 @@ export interface ResolveOptions {
 }
 
 export type DeviceConfigResult =
-  | { readonly ok: true; readonly config: NetworkConfig; readonly sources: readonly number[] }
+  | {
+    readonly ok: true; readonly config: NetworkConfig; readonly sources: readonly number[];
+    /** How much of the node's default (the `base` argument) was used, when there was one. */
+    readonly underlay?: UnderlayUse;
+  }
   | { readonly ok: false; readonly error: ConfigError };
 
 export function configDrivers(options: ResolveOptions = {}): ReadonlySet<string> {
@@ -39,10 +45,12 @@ export function configDrivers(options: ResolveOptions = {}): ReadonlySet<string>
  * `request` (`main` or `main/sub`), from `status.allocation.devices.config`.
  * `sources` are the indices of the entries used, in merge order. Entries not
  * marked `FromClass` count as the claim's; `deviceClass` (the request's
- * deviceClassName) names the class in policy messages.
+ * deviceClassName) names the class in policy messages. `base`, a parsed
+ * default from the node (a cloud's suggested config), goes under every layer
+ * and never makes the result invalid (underlay.ts).
  */
 export function resolveDeviceConfig(
-  request: string, configs: readonly AllocationConfig[], options: ResolveOptions = {}, deviceClass?: string,
+  request: string, configs: readonly AllocationConfig[], options: ResolveOptions = {}, deviceClass?: string, base?: NetworkConfig,
 ): DeviceConfigResult {
   const sources = applicableConfigs(configs, request, configDrivers(options));
   const issues: ConfigIssue[] = [];
@@ -69,7 +77,9 @@ export function resolveDeviceConfig(
       return { ok: false, error: claimConfigError(what, conflicts) };
     }
   }
-  return { ok: true, config: withDefaults(merged), sources };
+  if (base === undefined) return { ok: true, config: withDefaults(merged), sources };
+  const under = underlay(base, merged);
+  return { ok: true, config: withDefaults(under.config), sources, underlay: under.used };
 }
 
 /** The policy is about the claim's layers, not the device: it is not merged into the device's config. */

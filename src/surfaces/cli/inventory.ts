@@ -65,7 +65,8 @@ async function executeInventory(a: InventoryArgs, io: CliIo): Promise<number> {
     if (!a.watch) {
       if (provider) await provider.ready(2000);
       const extra = provider ? (d: Parameters<typeof provider.attributesFor>[0]) => provider.attributesFor(d, a.options.naming) : undefined;
-      const inv = buildInventory(collectSnapshot(h, a.collect, a.options), a.options, [], extra);
+      const suggest = provider ? (d: Parameters<typeof provider.suggestedConfig>[0]) => provider.suggestedConfig(d) : undefined;
+      const inv = buildInventory(collectSnapshot(h, a.collect, a.options), a.options, [], extra, suggest);
       io.out(a.json ? JSON.stringify(asSliceJson(inv), null, 2) : formatTable(inv));
       return 0;
     }
@@ -94,11 +95,11 @@ export function runInventory(argv: readonly string[], out: (s: string) => void =
   return runCommand(inventoryCommand, argv, { out, err });
 }
 
-/** Devices as in a ResourceSlice (`spec.devices[]`), plus what was left out. */
+/** Devices as in a ResourceSlice (`spec.devices[]`), plus what was left out and what a cloud suggests for each (not published). */
 export function asSliceJson(inv: Inventory): Record<string, unknown> {
   return {
     driver: DRIVER_NAME,
-    devices: inv.devices.map((d) => ({ name: d.name, attributes: d.attributes })),
+    devices: inv.devices.map((d) => ({ name: d.name, attributes: d.attributes, ...(d.suggestedConfig ? { suggestedConfig: d.suggestedConfig } : {}) })),
     exclusions: inv.exclusions,
     ...(inv.rdmaNetnsMode ? { rdmaNetnsMode: inv.rdmaNetnsMode } : {}),
   };

@@ -9,7 +9,7 @@ export const INVENTORY_FLAGS_USAGE = '[--include-kind KIND,...] [--node-ip IP,..
 export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] [--driver-name NAME]
                [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
                ${INVENTORY_FLAGS_USAGE} [--compat dranet]
-               [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
+               [--no-cloud-config] [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
                [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
                [--log-level LEVEL] [--host-netns PATH]
                                            run the node daemon (kubelet plugin + ResourceSlices)`;
