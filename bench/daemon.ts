@@ -20,6 +20,7 @@
  * by PID from their own exit hooks.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +41,7 @@ const MB = 1024 * 1024;
 
 interface Mem {
   readonly rssMB: number; readonly heapUsedMB: number; readonly heapPhysicalMB: number; readonly v8MallocedMB: number;
-  readonly externalMB: number; readonly arrayBuffersMB: number;
+  readonly externalMB: number; readonly arrayBuffersMB: number; readonly rssAfterMallocTrimMB?: number;
 }
 type ChildMsg = { type: 'imported'; atMs: number; mem: Mem } | { type: 'started'; atMs: number; startMs: number } | { type: 'mem'; mem: Mem } | { type: 'error'; error: string };
 
@@ -53,10 +54,30 @@ async function memAfterGc(): Promise<Mem> {
   const m = process.memoryUsage();
   const round = (n: number): number => Math.round((n / MB) * 10) / 10;
   const h = getHeapStatistics();
+  // What glibc keeps but does not use: RSS again after malloc_trim(0) hands free pages back.
+  const trimmed = mallocTrim() ? process.memoryUsage().rss : undefined;
   return {
     rssMB: round(m.rss), heapUsedMB: round(h.used_heap_size), heapPhysicalMB: round(h.total_physical_size), v8MallocedMB: round(h.malloced_memory),
     externalMB: round(m.external), arrayBuffersMB: round(m.arrayBuffers),
+    ...(trimmed === undefined ? {} : { rssAfterMallocTrimMB: round(trimmed) }),
   };
+}
+
+let trimFn: (() => number) | undefined | null;
+/** glibc's malloc_trim(0), through koffi (the bench measures; the daemon does not call it). */
+function mallocTrim(): boolean {
+  if (trimFn === undefined) {
+    try {
+      const koffi = createRequire(import.meta.url)('koffi') as { load(p: null): { func(sig: string): (...a: unknown[]) => number } };
+      const f = koffi.load(null).func('int malloc_trim(size_t pad)');
+      trimFn = () => f(0);
+    } catch {
+      trimFn = null;
+    }
+  }
+  if (trimFn === null) return false;
+  trimFn();
+  return true;
 }
 
 /** The child: one Daemon, as the conformance tier runs it; answers 'mem' and 'stop' over IPC. */
