@@ -19,7 +19,8 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DRIVER_NAME } from '../common/driver.ts';
 import { isDriverError } from '../common/errors.ts';
-import type { ClaimUid, DeviceName } from '../common/ids.ts';
+import type { ClaimUid, DeviceName, PciAddress } from '../common/ids.ts';
+import type { AllocationConfig } from '../config/claim-config/types.ts';
 import type { Device } from '../inventory/model.ts';
 import { isAdminClaim, prepareAdminClaim, type AdminPrepareContext } from './admin-access.ts';
 import type { AllocatedClaim, AllocationResult } from './claim.ts';
@@ -36,7 +37,7 @@ const CHARS = [
 
 function device(name: string, ifName: string, ifIndex: number, rdma?: string): Device {
   return {
-    name: name as DeviceName, kind: 'pci', ifName, ifIndex, pciAddress: `0000:3b:00.${ifIndex % 8}` as Device['pciAddress'],
+    name: name as DeviceName, kind: 'pci', ifName, ifIndex, pciAddress: `0000:3b:00.${ifIndex % 8}` as PciAddress,
     ...(rdma === undefined ? {} : { rdmaDevice: rdma }),
     charDevices: rdma === undefined ? [] : CHARS.map((c) => c.path), netdevPresent: true,
     attributes: { [`${DRIVER_NAME}/mac`]: { string: `02:00:00:00:00:0${ifIndex % 10}` } }, dropped: [],
@@ -46,7 +47,7 @@ function device(name: string, ifName: string, ifIndex: number, rdma?: string): D
 const DEVICES = [device('nic-a', 'ens1f0', 7, 'mlx5_0'), device('nic-b', 'ens1f1', 8)];
 
 let seq = 0;
-function adminClaim(devices: readonly string[], config: AllocatedClaim['allocation'] extends infer A ? NonNullable<A>['config'] : never = [], ns = 'diag'): AllocatedClaim {
+function adminClaim(devices: readonly string[], config: readonly AllocationConfig[] = [], ns = 'diag'): AllocatedClaim {
   seq += 1;
   return {
     namespace: ns, name: `admin-${seq}`, uid: `ad000000-0000-4000-8000-${String(seq).padStart(12, '0')}` as ClaimUid,
@@ -118,11 +119,11 @@ describe('prepareAdminClaim', () => {
     expect(d.env.some((e) => e.startsWith('UCX_'))).toBe(false);
   });
 
-  it('does not apply DeviceClass configs (the owners\' settings), and an invalid claim config is still CONFIG_CLAIM_INVALID', () => {
+  it('does not apply DeviceClass configs (the owners\' settings); an invalid rdma config is CONFIG_CLAIM_INVALID', () => {
     const c = adminClaim(['nic-b'], [{ source: 'FromClass', opaque: { driver: DRIVER_NAME, parameters: { interface: { mtu: 9000 } } } }]);
     expect(prepareAdminClaim(c, results(c), ctx()).access).toHaveLength(1);
-    const bad = adminClaim(['nic-b'], [{ source: 'FromClaim', opaque: { driver: DRIVER_NAME, parameters: { interface: { mtu: 'big' } } } }]);
-    expect(codeOf(() => prepareAdminClaim(bad, results(bad), ctx()))).toMatch(/^CONFIG_CLAIM_INVALID: .*interface\.mtu/);
+    const bad = adminClaim(['nic-b'], [{ source: 'FromClaim', opaque: { driver: DRIVER_NAME, parameters: { rdma: { charDevices: ['nope'] } } } }]);
+    expect(codeOf(() => prepareAdminClaim(bad, results(bad), ctx()))).toMatch(/^CONFIG_CLAIM_INVALID: .*rdma\.charDevices/);
   });
 
   it('refuses a claim mixing admin and ordinary requests, names both', () => {

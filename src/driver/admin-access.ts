@@ -72,12 +72,15 @@ export function prepareAdminClaim(claim: AllocatedClaim, results: readonly Alloc
   const planned: { result: AllocationResult; device: Device; chars: readonly CharDevice[]; workloadEnv: boolean }[] = [];
   for (const result of results) {
     const at = (path: string): string => `request ${result.request} (device ${result.device})${path === '' ? '' : `: ${path}`}`;
+    // Before parsing: that the field may not be set at all is the first thing to say (not the class policy's view of its value).
+    const deniedHere = deniedFields(configs, result.request, ctx).map((p) => at(p));
+    denied.push(...deniedHere);
+    if (deniedHere.length > 0) continue;
     const cfg = resolveDeviceConfig(result.request, configs, ctx.resolve, claim.deviceClasses?.[result.request]);
     if (!cfg.ok) {
       for (const x of (cfg.error.context['issues'] as ConfigIssue[] | undefined) ?? []) configIssues.push({ path: at(x.path), message: x.message });
       continue;
     }
-    denied.push(...deniedFields(configs, result.request, ctx).map((p) => at(p)));
     const device = ctx.device(result.device);
     if (device === undefined) {
       missing.push(result.device);
@@ -88,17 +91,17 @@ export function prepareAdminClaim(claim: AllocatedClaim, results: readonly Alloc
     if (rdma.required === true && chars.length === 0) issues.push({ path: at('rdma.required'), message: noCharsReason(device, ctx) });
     planned.push({ result, device, chars, workloadEnv: rdma.workloadEnv !== false });
   }
+  if (denied.length > 0) {
+    throw new DriverError('PREPARE_ADMIN_ACCESS_CONFIG',
+      `${what}: ${denied.join('; ')}: an admin-access claim may not change a device it does not own; only rdma (what its pod gets) may be set`,
+      { context: { fields: denied } });
+  }
   if (missing.length > 0) {
     throw new DriverError('PREPARE_DEVICE_NOT_FOUND',
       `${what}: device${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found on this node (gone, renamed or filtered out since it was published)`,
       { context: { devices: missing } });
   }
   if (configIssues.length > 0) throw claimConfigError(what, configIssues);
-  if (denied.length > 0) {
-    throw new DriverError('PREPARE_ADMIN_ACCESS_CONFIG',
-      `${what}: ${denied.join('; ')}: an admin-access claim may not change a device it does not own; only ${ADMIN_CONFIG_FIELDS.filter((f) => f === 'rdma').join(', ')} may be set`,
-      { context: { fields: denied } });
-  }
   if (issues.length > 0) {
     const err = claimConfigError(what, issues);
     throw new DriverError('PREPARE_DEVICE_CONFLICT', err.message, { cause: err, context: { issues } });
