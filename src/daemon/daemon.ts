@@ -276,6 +276,10 @@ export class Daemon {
         withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid })
           .info({ ms: round(ms), fromStore, devices: r.devices.map((d) => d.device) }, 'claim prepared');
       },
+      adminPrepared: (r, ms, fromStore) => {
+        withContext(log, { claim: r.claim, claimUid: r.claim.uid })
+          .info({ ms: round(ms), fromStore, adminAccess: r.access.map((d) => ({ device: d.device, owner: d.ownerNamespace ?? null })) }, 'admin claim prepared (nothing moved)');
+      },
       claimFailed: (ref, op, err, ms) => {
         if (op === 'prepare') this.metrics.claimPrepareSeconds.observe({ outcome: 'error' }, ms / 1000);
         this.metrics.countError(err);

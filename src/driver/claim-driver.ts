@@ -26,6 +26,13 @@
  * exactly that claim's, never another claim of the same pod. A claim that
  * was never prepared (or whose unprepare already ran) succeeds.
  *
+ * Admin claims (KEP-5018, `adminAccess: true` results): planned by
+ * admin-access.ts into their own kind of record, which the store keeps
+ * apart from owners' records. Nothing moves or changes for them, the
+ * device-conflict check (I3) does not count them and does not stop them, and
+ * their unprepare removes only their CDI spec and record (docs/claims.md,
+ * "Admin access").
+ *
  * One claim's failure never fails another: every claim gets its own answer.
  * Claims are fetched concurrently and planned one after another (the
  * planning is synchronous kernel work, a few milliseconds).
@@ -40,15 +47,17 @@ import type { ClaimRef, DriverPort, HealthView, PrepareResult, PreparedDevice, U
 import { buildClaimCdiSpec } from './cdi/cdi-spec.ts';
 import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
 import { workloadEnv } from './cdi/workload-env.ts';
-import type { AllocatedClaim, ClaimSource, EventSink } from './claim.ts';
-import type { ClaimRecord, DevicePlan } from './record-model.ts';
+import type { AllocatedClaim, AllocationResult, ClaimSource, EventSink } from './claim.ts';
+import type { AdminRecord, ClaimRecord, DevicePlan } from './record-model.ts';
+import { isAdminClaim, prepareAdminClaim } from './admin-access.ts';
+import { withAdminCdi } from './admin-access-cdi.ts';
 import { ownResults, prepareClaim, type PrepareContext } from './prepare-claim.ts';
 import { crashPoint } from './state/crash-points.ts';
 import type { ClaimStore } from './state/claim-store.ts';
 
 /** The inventory as the driver uses it (InventoryWatcher implements it). */
 export interface InventoryView {
-  readonly current: { readonly devices: readonly Device[] };
+  readonly current: { readonly devices: readonly Device[]; readonly rdmaNetnsMode?: 'shared' | 'exclusive' };
   /** Keep a device listed while its netdev is in a pod. */
   hold(name: string): void;
   release(name: string): void;
@@ -74,6 +83,8 @@ export interface DeviceReturner {
 /** What the driver reports as it goes (logs, metrics); every method is optional to implement. */
 export interface DriverObserver {
   claimPrepared?(record: ClaimRecord, ms: number, fromStore: boolean): void;
+  /** An admin claim (adminAccess) was prepared: nothing moved. */
+  adminPrepared?(record: AdminRecord, ms: number, fromStore: boolean): void;
   claimFailed?(ref: ClaimRef, op: 'prepare' | 'unprepare', err: unknown, ms: number): void;
   claimUnprepared?(ref: ClaimRef, existed: boolean): void;
   /** A device's cloud default was left out because the metadata's values are not a valid config. */
@@ -135,7 +146,7 @@ export class ClaimDriver implements DriverPort {
     }
     const fetched = await Promise.all(claims.map(async (ref) => {
       const start = performance.now();
-      if (this.#o.store.get(ref.uid) !== undefined) return { ref, start };
+      if (this.#o.store.get(ref.uid) !== undefined || this.#o.store.admin(ref.uid) !== undefined) return { ref, start };
       try {
         return { ref, start, claim: await this.#o.claims.get(ref.namespace, ref.name) };
       } catch (err) {
@@ -155,14 +166,14 @@ export class ClaimDriver implements DriverPort {
       const start = performance.now();
       try {
         const record = this.#o.store.get(ref.uid);
+        // An admin claim's record: nothing was moved, so nothing is given back; only its CDI spec and record go.
+        const admin = this.#o.store.admin(ref.uid);
         if (record?.attachment !== undefined) this.#returnDevices(record);
         removeClaimCdiSpec(this.#o.cdiDir, ref.uid);
         crashPoint('unprepare.after-cdi-remove');
-        if (record !== undefined) {
-          this.#o.store.delete(ref.uid);
-          for (const d of record.devices) this.#o.inventory.release(d.device);
-        }
-        this.#o.observer?.claimUnprepared?.(ref, record !== undefined);
+        if (record !== undefined || admin !== undefined) this.#o.store.delete(ref.uid);
+        for (const d of record?.devices ?? []) this.#o.inventory.release(d.device);
+        this.#o.observer?.claimUnprepared?.(ref, record !== undefined || admin !== undefined);
         out.set(ref.uid, {});
       } catch (err) {
         out.set(ref.uid, this.#failed(ref, 'unprepare', err, start));
@@ -190,8 +201,19 @@ export class ClaimDriver implements DriverPort {
         this.#o.observer?.claimPrepared?.(stored, performance.now() - start, true);
         return { devices: answer(stored) };
       }
+      const storedAdmin = this.#o.store.admin(ref.uid);
+      if (storedAdmin !== undefined) {
+        this.#o.observer?.adminPrepared?.(storedAdmin, performance.now() - start, true);
+        return { devices: answerAdmin(storedAdmin) };
+      }
       if (claim === undefined) throw new Error(`claim ${ref.namespace}/${ref.name} was not fetched`);
       if (claim.uid !== ref.uid) throw mismatch(ref, claim);
+      const results = ownResults(claim, this.#o);
+      if (isAdminClaim(claim, results)) {
+        const admin = this.#planAdmin(claim, results);
+        this.#o.observer?.adminPrepared?.(admin, performance.now() - start, false);
+        return { devices: answerAdmin(admin) };
+      }
       const record = this.#plan(claim);
       this.#o.observer?.claimPrepared?.(record, performance.now() - start, false);
       return { devices: answer(record) };
@@ -221,7 +243,6 @@ export class ClaimDriver implements DriverPort {
     return record;
   }
 
-  /** A device moves into one pod only: refuse one another stored claim already has (I3). */
   /** The device's cloud default as a parsed config; one the schema refuses is left out and reported. */
   #cloudDefault(claim: AllocatedClaim, device: Device): NetworkConfig | undefined {
     if (device.suggestedConfig === undefined) return undefined;
@@ -231,6 +252,27 @@ export class ClaimDriver implements DriverPort {
     return undefined;
   }
 
+  /** An admin claim: no conflict check (it takes nothing), no hold (nothing leaves the host), its own record kind. */
+  #planAdmin(claim: AllocatedClaim, results: readonly AllocationResult[]): AdminRecord {
+    const o = this.#o;
+    const inv = o.inventory.current;
+    const byName = new Map(inv.devices.map((d) => [d.name as string, d]));
+    const planned = prepareAdminClaim(claim, results, {
+      driverName: o.driverName, poolName: o.poolName, resolve: o.resolve ?? {},
+      device: (name) => byName.get(name), charDevices: o.kernel.charDevices,
+      ...(inv.rdmaNetnsMode === undefined ? {} : { rdmaNetnsMode: inv.rdmaNetnsMode }),
+      ownerNamespace: (device, pool) => o.store.list().find((r) => r.devices.some((d) => d.device === device && d.pool === pool))?.claim.namespace,
+      now: o.now ?? (() => new Date()),
+    });
+    crashPoint('prepare.after-plan');
+    const record = withAdminCdi(planned, o.cdiDir);
+    crashPoint('prepare.after-cdi');
+    o.store.putAdmin(record);
+    crashPoint('prepare.after-store');
+    return record;
+  }
+
+  /** A device moves into one pod only: refuse one another stored claim already has (I3). Admin claims' records are not listed, so they neither count nor are refused. */
   #checkConflicts(uid: string, results: readonly { readonly device: string; readonly pool: string }[]): void {
     for (const other of this.#o.store.list()) {
       if (other.claim.uid === uid) continue;
@@ -269,6 +311,13 @@ function withCdi(record: ClaimRecord, cdiDir: string): ClaimRecord {
 
 function answer(record: ClaimRecord): PreparedDevice[] {
   return record.devices.map((d) => ({
+    requestNames: [d.request], poolName: d.pool, deviceName: d.device, cdiDeviceIds: d.cdiDeviceIds,
+    ...(d.shareId === undefined ? {} : { shareId: d.shareId }),
+  }));
+}
+
+function answerAdmin(record: AdminRecord): PreparedDevice[] {
+  return record.access.map((d) => ({
     requestNames: [d.request], poolName: d.pool, deviceName: d.device, cdiDeviceIds: d.cdiDeviceIds,
     ...(d.shareId === undefined ? {} : { shareId: d.shareId }),
   }));

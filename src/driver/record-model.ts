@@ -9,7 +9,7 @@
  * Plain JSON data: written to disk as is and read back after a restart
  * (state/claim-record.ts checks its shape on the way in).
  */
-import type { HostSnapshot, PodInterfacePlan, RdmaPlan } from './plan/plan-types.ts';
+import type { CharDevice, HostSnapshot, PodInterfacePlan, RdmaPlan } from './plan/plan-types.ts';
 
 /** How to find the device again (the kernel may rename a device it returns from a dying netns). */
 export interface DeviceIdentity {
@@ -97,4 +97,48 @@ export interface ClaimRecord {
   readonly cdiSpec?: string;
   /** Where its devices are now: absent while they are on the host. */
   readonly attachment?: Attachment;
+}
+
+/**
+ * A device an admin claim (KEP-5018, `adminAccess: true` on its allocation
+ * result) looks at without owning it: the device is never moved or changed,
+ * whether another claim owns it or not. What the admin's pod gets is planned
+ * once in Prepare (admin-access.ts): character devices of its RDMA device
+ * (RDMA netns mode `shared` only) and environment describing the device.
+ */
+export interface AdminDevice {
+  readonly request: string;
+  readonly pool: string;
+  readonly device: string;
+  readonly shareId?: string;
+  /** The device as the inventory knew it at Prepare (its netdev may be in the owner's pod). */
+  readonly identity: DeviceIdentity;
+  /** Its MAC as published (`mac` attribute). */
+  readonly mac?: string;
+  /** Namespace of the claim that owned the device at Prepare; absent when it was free. */
+  readonly ownerNamespace?: string;
+  readonly charDevices: readonly CharDevice[];
+  /** `K=V` for the containers (admin-access-env.ts). */
+  readonly env: readonly string[];
+  readonly cdiDeviceIds: readonly string[];
+}
+
+/**
+ * The stored state of one prepared admin claim: its own kind of record, kept
+ * apart from owners' ClaimRecords (state/claim-store.ts lists, indexes and
+ * hands the pod side owner records only), so that nothing that moves,
+ * journals or restores devices ever sees it, and its unprepare removes
+ * nothing but its own file and CDI spec. It has no `devices` or `podUid`, so
+ * a build that predates it moves the file aside as unreadable instead of
+ * attaching anything.
+ */
+export interface AdminRecord {
+  readonly version: 1;
+  readonly kind: 'admin';
+  readonly claim: { readonly uid: string; readonly namespace: string; readonly name: string };
+  /** The pods the claim is reserved for (an admin claim may be shared: nothing moves). */
+  readonly pods: readonly { readonly uid: string; readonly name: string }[];
+  readonly preparedAt: string;
+  readonly access: readonly AdminDevice[];
+  readonly cdiSpec?: string;
 }

@@ -6,7 +6,6 @@
  * future-version file, not every field of every plan.
  */
 import { StateError } from '../../common/errors.ts';
-import type { ClaimRecord } from '../record-model.ts';
 
 /** Kubernetes UIDs are lowercase UUIDs; allow that alphabet, no leading or trailing `-`, at most 64. */
 const CLAIM_UID = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
@@ -35,23 +34,16 @@ export function recordFileName(uid: string): string {
  * `expectedUid` is the UID the file is named after.
  */
 export function claimRecordProblem(x: unknown, expectedUid?: string): string | undefined {
-  if (!isObject(x)) return 'not a JSON object';
-  if (x.version !== 1) return `version ${JSON.stringify(x.version)}, this build reads version 1`;
-  const claim = x.claim;
-  if (!isObject(claim)) return 'claim: not an object';
-  for (const k of ['uid', 'namespace', 'name'] as const) {
-    if (typeof claim[k] !== 'string') return `claim.${k}: not a string`;
-  }
-  if (!isValidClaimUid(claim.uid as string)) return `claim.uid ${JSON.stringify(claim.uid)}: not a valid claim UID`;
-  if (expectedUid !== undefined && claim.uid !== expectedUid) {
-    return `claim.uid ${JSON.stringify(claim.uid)} does not match the file name (${expectedUid})`;
-  }
+  const header = recordHeaderProblem(x, expectedUid);
+  if (header !== undefined) return header;
+  const r = x as Record<string, unknown>;
+  if (r.kind !== undefined) return `kind ${JSON.stringify(r.kind)}: not an owner's claim record`;
   for (const k of ['podUid', 'podName', 'preparedAt'] as const) {
-    if (typeof x[k] !== 'string') return `${k}: not a string`;
+    if (typeof r[k] !== 'string') return `${k}: not a string`;
   }
-  if (x.cdiSpec !== undefined && typeof x.cdiSpec !== 'string') return 'cdiSpec: not a string';
-  if (!Array.isArray(x.devices)) return 'devices: not an array';
-  for (const [i, d] of x.devices.entries()) {
+  if (r.cdiSpec !== undefined && typeof r.cdiSpec !== 'string') return 'cdiSpec: not a string';
+  if (!Array.isArray(r.devices)) return 'devices: not an array';
+  for (const [i, d] of r.devices.entries()) {
     if (!isObject(d)) return `devices[${i}]: not an object`;
     for (const k of ['request', 'pool', 'device'] as const) {
       if (typeof d[k] !== 'string') return `devices[${i}].${k}: not a string`;
@@ -63,21 +55,22 @@ export function claimRecordProblem(x: unknown, expectedUid?: string): string | u
   return undefined;
 }
 
-/** Parse a stored record; throws StateError (STATE_CORRUPT) with the reason. */
-export function parseClaimRecord(text: string, expectedUid: string, file: string): ClaimRecord {
-  let x: unknown;
-  try {
-    x = JSON.parse(text);
-  } catch (err) {
-    throw new StateError(`claim record ${file} is not JSON`, { cause: err, context: { file } }, 'STATE_CORRUPT');
+/** What every stored record starts with: version 1 and the claim it is for (named as its file is). */
+export function recordHeaderProblem(x: unknown, expectedUid?: string): string | undefined {
+  if (!isObject(x)) return 'not a JSON object';
+  if (x.version !== 1) return `version ${JSON.stringify(x.version)}, this build reads version 1`;
+  const claim = x.claim;
+  if (!isObject(claim)) return 'claim: not an object';
+  for (const k of ['uid', 'namespace', 'name'] as const) {
+    if (typeof claim[k] !== 'string') return `claim.${k}: not a string`;
   }
-  const problem = claimRecordProblem(x, expectedUid);
-  if (problem !== undefined) {
-    throw new StateError(`claim record ${file}: ${problem}`, { context: { file, reason: problem } }, 'STATE_CORRUPT');
+  if (!isValidClaimUid(claim.uid as string)) return `claim.uid ${JSON.stringify(claim.uid)}: not a valid claim UID`;
+  if (expectedUid !== undefined && claim.uid !== expectedUid) {
+    return `claim.uid ${JSON.stringify(claim.uid)} does not match the file name (${expectedUid})`;
   }
-  return x as ClaimRecord;
+  return undefined;
 }
 
-function isObject(x: unknown): x is Record<string, unknown> {
+export function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }

@@ -11,6 +11,13 @@
  * unlike the reference peer, unpreparing one claim never drops another
  * claim's (or pod's) state.
  *
+ * Two kinds of record share the directory: owners' claim records, which
+ * every method but the `admin…` ones deals in, and admin claims' records
+ * (KEP-5018 adminAccess, record-model.ts AdminRecord), kept in a map of
+ * their own. `get`, `list` and `byPod` never return an admin record, so the
+ * pod side (attach, verify, reconcile, return) and the device-conflict check
+ * cannot see one; `delete` removes a claim's record of either kind.
+ *
  * Single writer: the directory belongs to one daemon per node. No file lock
  * is taken here; the kubelet plugin's instance lock (KUBELET_INSTANCE_LOCKED)
  * already keeps a second daemon from starting, and opening clears every
@@ -19,12 +26,14 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateError } from '../../common/errors.ts';
-import type { ClaimRecord } from '../record-model.ts';
+import type { AdminRecord, ClaimRecord } from '../record-model.ts';
 import {
   removeFileDurable, removeStaleTempFiles, syncDir, writeFileAtomic,
   type AtomicWriteStep, type DurableFileOptions, type DurableRemoveStep,
 } from './atomic-file.ts';
-import { assertClaimUid, claimRecordProblem, parseClaimRecord, recordFileName, RECORD_SUFFIX } from './claim-record.ts';
+import { adminRecordProblem } from './admin-record.ts';
+import { assertClaimUid, claimRecordProblem, recordFileName, RECORD_SUFFIX } from './claim-record.ts';
+import { isAdminRecord, parseStoredRecord } from './stored-record.ts';
 import { crashPoint } from './crash-points.ts';
 
 const FILE_MODE = 0o600;
@@ -35,6 +44,7 @@ const SHARED_TEMP_AGE_MS = 60_000;
 
 interface Loaded {
   readonly records: Map<string, ClaimRecord>;
+  readonly admin: Map<string, AdminRecord>;
   readonly problems: StateError[];
 }
 
@@ -48,6 +58,7 @@ export class ClaimStore {
   readonly problems: readonly StateError[];
   readonly #problems: StateError[];
   readonly #records: Map<string, ClaimRecord>;
+  readonly #admin: Map<string, AdminRecord>;
   readonly #byPod = new Map<string, Set<string>>();
   #dirFd: number | undefined;
   readonly #writeOptions: DurableFileOptions<AtomicWriteStep>;
@@ -57,6 +68,7 @@ export class ClaimStore {
     this.dir = dir;
     this.#dirFd = dirFd;
     this.#records = loaded.records;
+    this.#admin = loaded.admin;
     this.#problems = [...loaded.problems];
     this.problems = this.#problems;
     for (const r of this.#records.values()) this.#index(r);
@@ -99,6 +111,8 @@ export class ClaimStore {
       records.set(uid, r);
       this.#index(r);
     }
+    this.#admin.clear();
+    for (const [uid, r] of loaded.admin) this.#admin.set(uid, r);
     this.#problems.push(...loaded.problems);
   }
 
@@ -112,6 +126,18 @@ export class ClaimStore {
 
   list(): ClaimRecord[] {
     return [...this.#open().values()];
+  }
+
+  /** An admin claim's record (never an owner's). */
+  admin(claimUid: string): AdminRecord | undefined {
+    this.#open();
+    return this.#admin.get(claimUid);
+  }
+
+  /** Every admin claim's record. */
+  admins(): AdminRecord[] {
+    this.#open();
+    return [...this.#admin.values()];
   }
 
   /** Every record reserved for the pod. */
@@ -138,12 +164,8 @@ export class ClaimStore {
     if (problem !== undefined) {
       throw new StateError(`claim record ${uid}: ${problem}`, { context: { claimUid: uid, reason: problem } });
     }
-    const path = join(this.dir, recordFileName(uid));
-    try {
-      writeFileAtomic(path, JSON.stringify(record) + '\n', FILE_MODE, this.#writeOptions);
-    } catch (err) {
-      throw writeFailed('write', uid, path, err);
-    }
+    if (this.#admin.has(uid)) throw kindClash(uid, 'an admin claim');
+    this.#write(uid, record);
     const old = records.get(uid);
     if (old !== undefined) this.#unindex(old);
     records.set(uid, record);
@@ -151,7 +173,34 @@ export class ClaimStore {
   }
 
   /**
-   * Remove one claim's record durably, then from memory; a missing record is
+   * Store (create or replace) an admin claim's record, as {@link put} does an
+   * owner's. Throws STATE_INVALID for a wrong shape, or for a UID that has an
+   * owner's record (a claim is one kind or the other).
+   */
+  putAdmin(record: AdminRecord): void {
+    this.#open();
+    const uid = record.claim?.uid;
+    assertClaimUid(uid);
+    const problem = adminRecordProblem(record);
+    if (problem !== undefined) {
+      throw new StateError(`admin claim record ${uid}: ${problem}`, { context: { claimUid: uid, reason: problem } });
+    }
+    if (this.#records.has(uid)) throw kindClash(uid, 'an owner\'s claim');
+    this.#write(uid, record);
+    this.#admin.set(uid, record);
+  }
+
+  #write(uid: string, record: ClaimRecord | AdminRecord): void {
+    const path = join(this.dir, recordFileName(uid));
+    try {
+      writeFileAtomic(path, JSON.stringify(record) + '\n', FILE_MODE, this.#writeOptions);
+    } catch (err) {
+      throw writeFailed('write', uid, path, err);
+    }
+  }
+
+  /**
+   * Remove one claim's record (either kind) durably, then from memory; a missing record is
    * fine. Returns whether there was one. Throws StateError
    * (STATE_WRITE_FAILED, memory unchanged) when the disk refuses.
    */
@@ -165,6 +214,7 @@ export class ClaimStore {
     } catch (err) {
       throw writeFailed('remove', claimUid, path, err);
     }
+    if (this.#admin.delete(claimUid)) return true;
     const old = records.get(claimUid);
     if (old === undefined) return removed;
     this.#unindex(old);
@@ -211,8 +261,13 @@ function writeFailed(what: 'write' | 'remove', claimUid: string, path: string, e
   }, 'STATE_WRITE_FAILED');
 }
 
+function kindClash(uid: string, other: string): StateError {
+  return new StateError(`claim ${uid} already has ${other} record; a claim's record keeps its kind`, { context: { claimUid: uid } });
+}
+
 function loadRecords(dir: string): Loaded {
   const records = new Map<string, ClaimRecord>();
+  const admin = new Map<string, AdminRecord>();
   const problems: StateError[] = [];
   let moved = false;
   for (const name of readdirSync(dir).sort()) {
@@ -228,7 +283,9 @@ function loadRecords(dir: string): Loaded {
       continue;
     }
     try {
-      records.set(uid, parseClaimRecord(text, uid, file));
+      const r = parseStoredRecord(text, uid, file);
+      if (isAdminRecord(r)) admin.set(uid, r);
+      else records.set(uid, r);
     } catch (err) {
       const e = err as StateError;
       const movedTo = moveAside(file);
@@ -241,7 +298,7 @@ function loadRecords(dir: string): Loaded {
     }
   }
   if (moved) syncDir(dir);
-  return { records, problems };
+  return { records, admin, problems };
 }
 
 /** Rename a bad record to `<name>.corrupt` (or `.corrupt.N` if that is taken); undefined if that fails too. */
