@@ -38,6 +38,8 @@ const RESOURCE = '/apis/resource.k8s.io/v1';
 const KNS = 'bench-daemon';
 const CHILD_ENV = 'NETCLAIM_BENCH_DAEMON_CHILD';
 const MB = 1024 * 1024;
+/** The Node.js flags of the image's ENTRYPOINT (Dockerfile). */
+const IMAGE_NODE_FLAGS = '--max-semi-space-size=1';
 
 interface Mem {
   readonly rssMB: number; readonly heapUsedMB: number; readonly heapPhysicalMB: number; readonly v8MallocedMB: number;
@@ -128,7 +130,10 @@ class DaemonChild {
 
   constructor(env: Record<string, string>) {
     this.#p = fork(new URL(import.meta.url).pathname, [], {
-      execArgv: ['--expose-gc'], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      // The image's V8 flags (Dockerfile ENTRYPOINT), so the footprint is the shipped one;
+      // NETCLAIM_BENCH_NODE_FLAGS='' measures V8's defaults.
+      execArgv: ['--expose-gc', ...(process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS).split(' ').filter(Boolean)],
+      env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     this.#p.on('message', (m: ChildMsg) => {
       const i = this.#waiters.findIndex((w) => w.type === m.type);
@@ -273,6 +278,7 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
       suite: 'daemon',
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version },
       method: 'Daemon in its own node --expose-gc process; real kube-apiserver, kubelet-peer, nri-peer; memory after gc()',
+      nodeFlags: process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS,
       ffi: process.env['NETCLAIM_FFI'] || 'koffi',
       start: { registeredMs: round(registeredMs), nriSynchronizedMs: round(nriSyncedMs), processToImportedMs: round(imported.atMs), processToPluginServerUpMs: round(started.atMs), daemonStartMs: round(started.startMs) },
       floor: { nodeEmptyRssMB: floorRssMB(), importedNotStartedRssMB: imported.mem.rssMB, importedNotStartedHeapMB: imported.mem.heapUsedMB },

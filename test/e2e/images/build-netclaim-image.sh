@@ -18,7 +18,7 @@
 #                    npm: nothing else.
 #   layer 2, "app"   the Dockerfile's `COPY --from=build /src/dist/ /netclaim/`:
 #                    the `npm run bundle` output given as DIST-DIR.
-#   config           ENTRYPOINT ["/nodejs/bin/node", "/netclaim/netclaim.mjs"],
+#   config           ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "/netclaim/netclaim.mjs"],
 #                    CMD ["run"], no USER (root), distroless's PATH and
 #                    SSL_CERT_FILE, the Dockerfile's OCI labels.
 #
@@ -154,7 +154,7 @@ log "app layer built: $(oci_size "$scratch/app.tar.gz") bytes gzip'd [$(secs "$t
 rm -f "$out/images.txt.new"
 labels="{\"org.opencontainers.image.title\":\"netclaim\",\"org.opencontainers.image.description\":\"Kubernetes DRA driver for network devices: the node daemon\",\"org.opencontainers.image.licenses\":\"Apache-2.0\",\"org.opencontainers.image.version\":\"$version\"}"
 oci_image "$image" "$out/netclaim.oci.tar" \
-  "{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt\"],\"Entrypoint\":$(json_array /nodejs/bin/node /netclaim/netclaim.mjs),\"Cmd\":$(json_array run),\"WorkingDir\":\"/\",\"Labels\":$labels}" \
+  "{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt\"],\"Entrypoint\":$(json_array /nodejs/bin/node --max-semi-space-size=1 /netclaim/netclaim.mjs),\"Cmd\":$(json_array run),\"WorkingDir\":\"/\",\"Labels\":$labels}" \
   "$scratch/base" "$scratch/app"
 mv "$out/images.txt.new" "$out/images.txt"
 echo "$stamp" >"$out/.stamp"
