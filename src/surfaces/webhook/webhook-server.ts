@@ -55,10 +55,9 @@ export class WebhookServer {
   constructor(o: WebhookServerOptions) {
     this.#o = o;
     this.#bind = parseBindAddress(o.bindAddress ?? DEFAULT_WEBHOOK_ADDRESS);
-    let server: Server | undefined;
-    // The first read throws: no serving without a pair that loads.
-    this.#tls = new TlsReloader(o.tls, (pair) => server?.setSecureContext(pair), { ...(o.tlsPollMs === undefined ? {} : { intervalMs: o.tlsPollMs }), ...(o.log ? { log: o.log } : {}) });
-    server = createServer({ ...this.#tls.current, minVersion: 'TLSv1.2' }, (req, res) => {
+    // The first read throws: no serving without a pair that loads. Later pairs go to the server made below.
+    this.#tls = new TlsReloader(o.tls, (pair) => this.#server.setSecureContext(pair), { ...(o.tlsPollMs === undefined ? {} : { intervalMs: o.tlsPollMs }), ...(o.log ? { log: o.log } : {}) });
+    const server = createServer({ ...this.#tls.current, minVersion: 'TLSv1.2' }, (req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         o.log?.error({ err }, 'webhook: request failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });

@@ -28,3 +28,21 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "netclaim.serviceAccountUser" -}}
 system:serviceaccount:{{ .Release.Namespace }}:{{ include "netclaim.fullname" . }}
 {{- end -}}
+
+{{/* The admission webhook's objects (Deployment, Service, ServiceAccount, Secret, Certificate): <release>-webhook. */}}
+{{- define "netclaim.webhookName" -}}
+{{- printf "%s-webhook" (include "netclaim.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "netclaim.webhookSelectorLabels" -}}
+app.kubernetes.io/name: netclaim-webhook
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "netclaim.webhookLabels" -}}
+{{ include "netclaim.webhookSelectorLabels" . }}
+app.kubernetes.io/component: admission-webhook
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
