@@ -10,6 +10,7 @@ export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] 
                [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
                ${INVENTORY_FLAGS_USAGE} [--compat dranet]
                [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
+               [--metrics-tls-cert-file FILE --metrics-tls-private-key-file FILE] [--metrics-auth]
                [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
                [--log-level LEVEL] [--host-netns PATH]
                                            run the node daemon (kubelet plugin + ResourceSlices)`;
