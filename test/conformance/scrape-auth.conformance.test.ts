@@ -8,10 +8,17 @@
  * ClusterRole (metrics.secure.enabled), so the chart's RBAC is shown to be
  * enough.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { helmBinary, helmTemplate } from '../../scripts/gen-install-manifest.ts';
+import { ObserveServer } from '../../src/observe/http-server.ts';
+import { createMetrics } from '../../src/observe/metrics.ts';
 import { kubeScrapeAuthorizer } from '../../src/surfaces/kube/scrape-auth.ts';
+import { makeCa, makeServingCert } from '../fixtures/tls/make-certs.ts';
 import { parseManifests, type KubeObject } from '../deploy/deploy-kube.ts';
 import { KubeClient } from './kube-client.ts';
 import { suffix } from './slice-fixtures.ts';
@@ -89,6 +96,28 @@ describe('scrape authorization through TokenReview and SubjectAccessReview', () 
   it('without the chart\'s RBAC the daemon cannot ask: 503, not an answer', async () => {
     const authorize = kubeScrapeAuthorizer({ kubeConfig: kubeConfigWith(await saToken('stranger')), ttlMs: 0 });
     expect(await authorize(await saToken('prometheus'))).toMatchObject({ allowed: false, status: 503, reason: expect.stringContaining('TokenReview failed') });
+  });
+
+  it('end to end: the daemon\'s metrics server over TLS answers Prometheus\'s token once bound, and the probes without one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nc-scrape-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const ca = makeCa(dir);
+    const cert = makeServingCert(ca, 'metrics');
+    const server = new ObserveServer({
+      bindAddress: '127.0.0.1:0', tls: { certFile: cert.cert, keyFile: cert.key }, metrics: createMetrics().registry,
+      authorizeScrape: kubeScrapeAuthorizer({ kubeConfig: kubeConfigWith(await saToken(release)) }),
+    });
+    await server.listen();
+    cleanup.push(() => server.close());
+    const scrape = (path: string, token?: string): Promise<number> => new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: server.address().port, path, ca: ca.caPem, agent: false, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(await scrape('/metrics')).toBe(401);
+    expect(await scrape('/metrics', await saToken('stranger'))).toBe(403);
+    expect(await scrape('/metrics', await saToken('prometheus'))).toBe(200); // bound in the test above
+    expect(await scrape('/healthz')).toBe(200);
   });
 
   it('remembers an answer for ttlMs by the token\'s hash: a second scrape makes no API call', async () => {
