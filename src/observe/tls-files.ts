@@ -10,7 +10,8 @@
  * Secret volume's update is a rename of its `..data` link, which inotify on
  * the file itself does not see, and polling works the same on every volume
  * type. A pair that does not load (a half-written file, a key that does not
- * match) is logged and the current one kept; the next change is tried again.
+ * match) is logged and the current one kept, and read again at each poll
+ * until it loads.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
@@ -71,6 +72,7 @@ export class TlsReloader {
   readonly #log: Logger | undefined;
   readonly #timer: NodeJS.Timeout;
   #seen: string;
+  #failed: string | undefined;
   #current: TlsPair;
   #reloads = 0;
 
@@ -102,15 +104,18 @@ export class TlsReloader {
       return false;
     }
     if (now === this.#seen) return false;
-    this.#seen = now;
     let pair: TlsPair;
     try {
       pair = readTlsPair(this.#paths);
     } catch (err) {
-      // Kept: the old pair still serves; a later change (the rest of the write) is tried again.
-      this.#log?.warn({ err, certFile: this.#paths.certFile }, `TLS files changed but do not load; keeping the current pair: ${errorText(err)}`);
+      // Kept: the old pair still serves. Read again at every poll (a file written in place may
+      // have been caught half-written), but logged once per state of the files.
+      if (now !== this.#failed) this.#log?.warn({ err, certFile: this.#paths.certFile }, `TLS files changed but do not load; keeping the current pair: ${errorText(err)}`);
+      this.#failed = now;
       return false;
     }
+    this.#seen = now;
+    this.#failed = undefined;
     if (pair.cert.equals(this.#current.cert) && pair.key.equals(this.#current.key)) return false;
     this.#current = pair;
     this.#apply(pair);

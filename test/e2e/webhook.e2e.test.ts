@@ -14,6 +14,9 @@
  * a claim setting a field the chart's DeviceClass keeps for the admin is
  * refused, naming class and field; and a pod whose valid template passes the
  * webhook (the controller's claim creation is judged too) gets its device.
+ * The chart's own webhook Deployment is also run on the node and called from
+ * inside it: its pod starts from the image as a non-root user with the
+ * chart-generated certificate and passes its HTTPS probes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,8 +29,9 @@ import { freePort } from '../conformance/control-plane.ts';
 import { parseManifests } from '../deploy/deploy-kube.ts';
 import { makeCa, makeServingCert } from '../fixtures/tls/make-certs.ts';
 import { until } from './node/e2e-node.ts';
+import { applyObject, collectionPath, renderChart } from './node/netclaim-chart.ts';
 import {
-  addLower, addMacvlan, apiOf, byIfName, claimObject, claimSpec, containerLinks, deleteAndWait, deleteDevice, ensureNamespace, podObject,
+  addLower, addMacvlan, apiOf, byIfName, claimObject, claimSpec, containerLinks, deleteAndWait, deleteDevice, ensureNamespace, onNode, podObject,
   publishedDevice, request, waitPodReady, type Obj,
 } from './node/workloads.ts';
 
@@ -142,5 +146,33 @@ describe('netclaim webhook on the e2e node', () => {
     // The controller's CREATE of the pod's claim went through the webhook and was admitted (the other claims here were refused).
     expect(m).toMatch(/netclaim_webhook_reviews_total\{kind="ResourceClaim",allowed="true"\} [1-9]/);
     await deleteAndWait(api, `/api/v1/namespaces/${ns}/pods/p1`);
+  });
+
+  it('the chart\'s webhook Deployment runs on the node (the image as uid 65532, the generated certificate, HTTPS probes) and answers a review', async () => {
+    // Everything of the webhook but its configuration: the API server could not call the Service (above).
+    const objects = renderChart(node.bins.helm, { webhook: { enabled: true } })
+      .filter((o) => (o['metadata'] as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/name'] === 'netclaim-webhook' && o['kind'] !== 'ValidatingWebhookConfiguration');
+    expect(objects.map((o) => o['kind']).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Secret', 'Service', 'ServiceAccount']);
+    for (const o of objects) {
+      await applyObject(api, o);
+      cleanups.push(() => api.delete(`${collectionPath(o)}/${(o['metadata'] as { name: string }).name}`));
+    }
+    const sel = encodeURIComponent('app.kubernetes.io/name=netclaim-webhook');
+    type P = { status?: { podIP?: string; conditions?: Array<{ type: string; status: string }> } };
+    const pod = await until('the webhook Deployment\'s pod Ready (its HTTPS probes pass)', 120_000, async () => {
+      const r = await api.get<{ items: P[] }>(`/api/v1/namespaces/netclaim/pods?labelSelector=${sel}`);
+      const p = r.body.items.find((x) => x.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return p?.status?.podIP ? p : undefined;
+    });
+    const secret = objects.find((o) => o['kind'] === 'Secret')! as { data: Record<string, string> };
+    writeFileSync(join(dir, 'chart-ca.crt'), Buffer.from(secret.data['ca.crt']!, 'base64'));
+    const review = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+      request: { uid: 'e2e-1', operation: 'CREATE', kind: { group: 'resource.k8s.io', version: 'v1', kind: 'ResourceClaim' }, object: claimObject(ns, 'x', claimSpec([request('nic', 'true')], { interface: { mtu: 'x' } })) },
+    });
+    // From inside the node (the pod network is there), verifying the chart's CA for the Service's name.
+    const out = onNode(node, 'curl', ['-sS', '--max-time', '10', '--cacert', join(dir, 'chart-ca.crt'), '--resolve', `netclaim-webhook.netclaim.svc:9443:${pod.status!.podIP!}`,
+      '-H', 'content-type: application/json', '--data', review, 'https://netclaim-webhook.netclaim.svc:9443/validate']);
+    expect(JSON.parse(out)).toMatchObject({ response: { uid: 'e2e-1', allowed: false, status: { message: 'invalid netclaim config: spec.devices.config[0].opaque.parameters.interface.mtu: must be an integer, got string "x"' } } });
   });
 });
