@@ -17,6 +17,7 @@ const COMMANDS: Readonly<Record<CommandName, () => Promise<AnyCommand>>> = {
   inventory: async () => (await import('./surfaces/cli/inventory.ts')).inventoryCommand,
   links: async () => (await import('./surfaces/cli/links.ts')).linksCommand,
   validate: async () => (await import('./surfaces/cli/validate.ts')).validateCommand,
+  webhook: async () => (await import('./surfaces/webhook/webhook-command.ts')).webhookCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -43,8 +44,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const code = await runCommand(await COMMANDS[command](), rest);
-  // A stopped daemon exits, whatever handles its libraries leave open.
-  return command === 'run' ? process.exit(code) : code;
+  // A stopped server exits, whatever handles its libraries leave open.
+  return command === 'run' || command === 'webhook' ? process.exit(code) : code;
 }
 
 try {

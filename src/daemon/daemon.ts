@@ -33,8 +33,10 @@ import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { ObserveServer } from '../observe/http-server.ts';
 import { withContext, type Logger } from '../observe/logger.ts';
 import { createMetrics, type Metrics } from '../observe/metrics.ts';
+import type { TlsFilePaths } from '../observe/tls-files.ts';
 import { KubeClaimSource } from '../surfaces/kube/claim-source.ts';
 import { KubeEventSink } from '../surfaces/kube/event-sink.ts';
+import { kubeScrapeAuthorizer } from '../surfaces/kube/scrape-auth.ts';
 import { SlicePublisher, type PublishDevice } from '../surfaces/kube/slice-publisher.ts';
 import { KubeletPluginServer } from '../surfaces/kubelet/plugin-server.ts';
 import { FileLock } from '../surfaces/kubelet/file-lock.ts';
@@ -67,6 +69,10 @@ export interface DaemonOptions {
   /** Rolling-update instance suffix (pod UID); undefined: plain socket names. */
   readonly instance?: string;
   readonly metricsAddress: string;
+  /** HTTPS on the metrics address, with this certificate and key (docs/observability.md, "Secure scraping"). */
+  readonly metricsTls?: TlsFilePaths;
+  /** /metrics only for a bearer token the API server authorizes to get /metrics (TokenReview + SubjectAccessReview). */
+  readonly metricsAuth?: boolean;
   /** The runtime's NRI socket; undefined: no NRI plugin (devices are then never moved into pods). */
   readonly nriSocket?: string;
   /** NRI plugin index (two digits): the runtime calls plugins in index order. */
@@ -144,7 +150,11 @@ export class Daemon {
     };
     // In rolling-update mode the old instance still runs beside this one: the port, the store and the pod hooks are shared.
     const shared = o.instance !== undefined;
-    this.#http = new ObserveServer({ bindAddress: o.metricsAddress, metrics: this.metrics.registry, log, reusePort: shared });
+    this.#http = new ObserveServer({
+      bindAddress: o.metricsAddress, metrics: this.metrics.registry, log, reusePort: shared,
+      ...(o.metricsTls ? { tls: o.metricsTls } : {}),
+      ...(o.metricsAuth ? { authorizeScrape: kubeScrapeAuthorizer({ kubeConfig: o.kubeConfig }) } : {}),
+    });
     await this.#http.listen();
     this.#ensureNotStopping();
     // Until the start is complete the other readiness checks are not registered yet.

@@ -18,6 +18,7 @@ import { CLOUD_PROVIDER_VALUES } from '../inventory/cloud/select.ts';
 import type { Command } from '../surfaces/cli/command.ts';
 import { INVENTORY_FLAGS, inventoryOptionsFromFlags, sysfsRootFromFlag } from '../surfaces/cli/inventory-flags.ts';
 import { createLogger, logLevelFrom } from '../observe/logger.ts';
+import { readTlsPair, type TlsFilePaths } from '../observe/tls-files.ts';
 
 export { RUN_USAGE } from '../surfaces/cli/usage.ts';
 
@@ -49,6 +50,9 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       'taint-unhealthy': { type: 'boolean', default: false },
       'rolling-update': { type: 'boolean', default: false },
       'metrics-address': { type: 'string', default: DEFAULT_BIND_ADDRESS },
+      'metrics-tls-cert-file': { type: 'string' },
+      'metrics-tls-private-key-file': { type: 'string' },
+      'metrics-auth': { type: 'boolean', default: false },
       'log-level': { type: 'string' },
       'nri-socket': { type: 'string', default: DEFAULT_NRI_SOCKET },
       'nri-plugin-index': { type: 'string', default: '00' },
@@ -71,6 +75,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   // Bad values are usage errors here, not failures once the daemon starts.
   parseBindAddress(values['metrics-address']);
+  const metricsTls = metricsTlsFrom(values['metrics-tls-cert-file'], values['metrics-tls-private-key-file']);
   if (values['log-level'] !== undefined) logLevelFrom(values['log-level'], env);
   if (!/^\d\d$/.test(values['nri-plugin-index'])) {
     throw new ConfigError(`--nri-plugin-index must be two digits (00-99), got ${JSON.stringify(values['nri-plugin-index'])}`, { context: { field: '--nri-plugin-index' } });
@@ -91,6 +96,8 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     taintUnhealthy: values['taint-unhealthy'],
     ...(instance === undefined ? {} : { instance }),
     metricsAddress: values['metrics-address'],
+    ...(metricsTls === undefined ? {} : { metricsTls }),
+    ...(values['metrics-auth'] ? { metricsAuth: true } : {}),
     ...(values['no-nri'] ? {} : { nriSocket: values['nri-socket'], nriPluginIndex: values['nri-plugin-index'] }),
     evictUnreconciled: values['evict-unreconciled'],
     ...(values['host-netns'] === undefined ? {} : { hostNetns: values['host-netns'] }),
@@ -125,6 +132,16 @@ export async function runDaemon({ logLevel, ...options }: RunOptions): Promise<n
 }
 
 export const runCommand: Command<RunOptions> = { name: 'run', parse: (argv) => runOptions(argv), execute: (options) => runDaemon(options) };
+
+/** --metrics-tls-cert-file and --metrics-tls-private-key-file: both or neither; the pair must load. */
+function metricsTlsFrom(certFile: string | undefined, keyFile: string | undefined): TlsFilePaths | undefined {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new ConfigError('--metrics-tls-cert-file and --metrics-tls-private-key-file go together', { context: { field: certFile === undefined ? '--metrics-tls-cert-file' : '--metrics-tls-private-key-file' } });
+  }
+  readTlsPair({ certFile, keyFile });
+  return { certFile, keyFile };
+}
 
 /** NODE_IPS from the downward API (status.hostIPs: one or two addresses, comma-separated), if set. */
 function nodeIpsFromEnv(env: NodeJS.ProcessEnv): string | undefined {

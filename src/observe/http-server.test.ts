@@ -1,7 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HAVE_OPENSSL, makeCa, makeServingCert, type TestCa } from '../../test/fixtures/tls/make-certs.ts';
 import { ConfigError, DriverError, StateError } from '../common/errors.ts';
-import { ObserveServer, parseBindAddress, type ObserveServerOptions } from './http-server.ts';
+import { ObserveServer, parseBindAddress, type ObserveServerOptions, type ScrapeAuthorizer } from './http-server.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 
@@ -167,5 +172,70 @@ describe('parseBindAddress', () => {
 
   it('refuses anything else with a ConfigError', () => {
     for (const bad of ['9177', '::1:9177', 'host:', 'host:99999', ':-1', '[::1]', 'a:b']) expect(() => parseBindAddress(bad), bad).toThrow(ConfigError);
+  });
+});
+
+describe.skipIf(!HAVE_OPENSSL)(HAVE_OPENSSL ? 'ObserveServer, secure scraping' : 'ObserveServer, secure scraping — SKIPPED: openssl is needed to make its certificates', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nc-observe-tls-'));
+  let ca: TestCa;
+  let tls: { certFile: string; keyFile: string };
+  beforeAll(() => {
+    ca = makeCa(dir);
+    const c = makeServingCert(ca, 'metrics');
+    tls = { certFile: c.cert, keyFile: c.key };
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function httpsGet(port: number, path: string, token?: string): Promise<{ status: number; body: string; auth: string | undefined }> {
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path, ca: ca.caPem, agent: false, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, auth: res.headers['www-authenticate'] as string | undefined }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('with tls, speaks HTTPS only: probes and /metrics answer over TLS, plain HTTP gets nothing', async () => {
+    const s = new ObserveServer({ bindAddress: '127.0.0.1:0', tls, metrics: createMetrics().registry });
+    servers.push(s);
+    await s.listen();
+    const { port } = s.address();
+    expect((await httpsGet(port, '/healthz')).status).toBe(200);
+    expect((await httpsGet(port, '/metrics')).body).toContain('netclaim_');
+    expect(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status, () => 'refused')).not.toBe(200);
+    expect(s.checkTls()).toBe(false); // files unchanged
+  });
+
+  it('with authorizeScrape, /metrics answers only the tokens it allows (401 none or invalid, 403 not allowed, 503 cannot tell); probes stay open', async () => {
+    const seen: (string | undefined)[] = [];
+    const authorizeScrape: ScrapeAuthorizer = async (token) => {
+      seen.push(token);
+      if (token === undefined) return { allowed: false, status: 401, reason: 'a bearer token is needed to read /metrics' };
+      if (token === 'prometheus') return { allowed: true };
+      if (token === 'down') return { allowed: false, status: 503, reason: 'cannot authenticate the token' };
+      return { allowed: false, status: 403, reason: `${token} may not get /metrics` };
+    };
+    const s = new ObserveServer({ bindAddress: '127.0.0.1:0', tls, metrics: createMetrics().registry, authorizeScrape });
+    servers.push(s);
+    await s.listen();
+    const { port } = s.address();
+    expect(await httpsGet(port, '/metrics')).toEqual({ status: 401, body: 'a bearer token is needed to read /metrics\n', auth: 'Bearer' });
+    expect(await httpsGet(port, '/metrics', 'alice')).toMatchObject({ status: 403, body: 'alice may not get /metrics\n' });
+    expect((await httpsGet(port, '/metrics', 'down')).status).toBe(503);
+    const ok = await httpsGet(port, '/metrics', 'prometheus');
+    expect(ok.status).toBe(200);
+    expect(ok.body).toContain('netclaim_');
+    expect(seen).toEqual([undefined, 'alice', 'down', 'prometheus']);
+    expect((await httpsGet(port, '/healthz')).status).toBe(200);
+    expect((await httpsGet(port, '/readyz')).status).toBe(200);
+    expect(seen).toHaveLength(4); // the probes never asked
+  });
+
+  it('refuses to start without a TLS pair that loads (ConfigError naming the file)', () => {
+    expect(() => new ObserveServer({ tls: { certFile: join(dir, 'none.crt'), keyFile: tls.keyFile } })).toThrow(/none\.crt/);
   });
 });

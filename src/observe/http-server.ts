@@ -12,6 +12,13 @@
  * probes and scrape configs written for it keep working; the pod runs with
  * hostNetwork, so the kubelet reaches it on the node's address.
  *
+ * Secure scraping (docs/observability.md): with `tls` the server speaks HTTPS
+ * only, its certificate read from files and read again when they change
+ * (tls-files.ts); with `authorizeScrape` /metrics answers only a request whose
+ * bearer token the function accepts (401 without a token or with one that is
+ * not valid, 403 for one not allowed, 503 when it cannot tell). The probes
+ * stay open: the kubelet's carry no token.
+ *
  * A check is a function that passes unless it throws, rejects, returns false
  * or takes longer than `checkTimeoutMs` (default 800 ms: under the kubelet's
  * default probe timeout of 1 s, so a hung check gives a clear 500 instead of
@@ -22,10 +29,12 @@
  * The probe body is JSON: { status: 'ok' | 'failed', failed: [names], checks: [{ name, ok, ms, error? }] }.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ConfigError, errorText, StateError } from '../common/errors.ts';
 import type { Logger } from './logger.ts';
+import { TlsReloader, type TlsFilePaths } from './tls-files.ts';
 
 export const DEFAULT_BIND_ADDRESS = ':9177';
 export const DEFAULT_CHECK_TIMEOUT_MS = 800;
@@ -39,6 +48,10 @@ export interface CheckResult {
   readonly ms: number;
   readonly error?: string;
 }
+
+/** The decision on one scrape of /metrics, from its bearer token (undefined: none sent). */
+export type ScrapeDecision = { readonly allowed: true } | { readonly allowed: false; readonly status: 401 | 403 | 503; readonly reason: string };
+export type ScrapeAuthorizer = (token: string | undefined) => Promise<ScrapeDecision>;
 
 /** What /metrics serves; a prom-client Registry is one. */
 export interface MetricsSource {
@@ -61,6 +74,10 @@ export interface ObserveServerOptions {
   readonly reusePort?: boolean;
   /** Check state changes (failing / passing again) are logged here. */
   readonly log?: Logger;
+  /** HTTPS with this certificate and key (read again when the files change); none: plain HTTP. */
+  readonly tls?: TlsFilePaths;
+  /** Who may read /metrics; none: anyone who reaches the port. */
+  readonly authorizeScrape?: ScrapeAuthorizer;
 }
 
 export class ObserveServer {
@@ -70,6 +87,7 @@ export class ObserveServer {
   readonly #inflight = new Map<HealthCheck, Promise<Omit<CheckResult, 'name'>>>();
   readonly #lastOk = new Map<string, boolean>();
   readonly #server: Server;
+  readonly #tls: TlsReloader | undefined;
   #state: 'new' | 'listening' | 'closed' = 'new';
   #closing: Promise<void> | undefined;
 
@@ -78,12 +96,20 @@ export class ObserveServer {
     this.#bind = parseBindAddress(o.bindAddress ?? DEFAULT_BIND_ADDRESS);
     for (const [name, fn] of Object.entries(o.liveness ?? {})) this.addCheck('liveness', name, fn);
     for (const [name, fn] of Object.entries(o.readiness ?? {})) this.addCheck('readiness', name, fn);
-    this.#server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.#handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`internal error: ${errorText(err)}\n`);
       });
-    });
+    };
+    // The first read of the TLS files throws: no serving without a pair that loads.
+    this.#tls = o.tls && new TlsReloader(o.tls, (pair) => (this.#server as ReturnType<typeof createTlsServer>).setSecureContext(pair), o.log ? { log: o.log } : {});
+    this.#server = this.#tls ? createTlsServer({ ...this.#tls.current, minVersion: 'TLSv1.2' }, handler) : createServer(handler);
+  }
+
+  /** Looks at the TLS files now, instead of at the next poll; true when a new pair was applied. */
+  checkTls(): boolean {
+    return this.#tls?.check() ?? false;
   }
 
   /** Adds (or replaces) a check; may be called while serving. */
@@ -115,6 +141,7 @@ export class ObserveServer {
   /** Stops listening and drops open connections (probes are short). Idempotent. */
   close(): Promise<void> {
     this.#state = 'closed';
+    this.#tls?.close();
     this.#closing ??= new Promise<void>((resolve) => {
       if (!this.#server.listening) return resolve();
       this.#server.close(() => resolve());
@@ -144,6 +171,14 @@ export class ObserveServer {
       res.writeHead(failed.length ? 500 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
     } else if (path === '/metrics' && this.#o.metrics) {
+      if (this.#o.authorizeScrape) {
+        const auth = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+        const d = await this.#o.authorizeScrape(auth?.[1]);
+        if (!d.allowed) {
+          res.writeHead(d.status, { 'content-type': 'text/plain', ...(d.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) }).end(`${d.reason}\n`);
+          return;
+        }
+      }
       const text = await this.#o.metrics.metrics();
       res.writeHead(200, { 'content-type': this.#o.metrics.contentType });
       res.end(req.method === 'HEAD' ? undefined : text);

@@ -17,6 +17,7 @@ import { runCommand, type Command } from '../../src/surfaces/cli/command.ts';
 import { inventoryCommand } from '../../src/surfaces/cli/inventory.ts';
 import { linksCommand } from '../../src/surfaces/cli/links.ts';
 import { runValidate, validateCommand } from '../../src/surfaces/cli/validate.ts';
+import { webhookCommand } from '../../src/surfaces/webhook/webhook-command.ts';
 import { capture, type Captured } from './capture.ts';
 
 const RUNS = { numRuns: 200 };
@@ -113,7 +114,8 @@ const COMMANDS: readonly (readonly [Command<never>, readonly string[]])[] = [
   [inventoryCommand, ['--json', '--watch', '--netns', '--sysfs-root', '--naming', '--include-kind', '--include-veth', '--node-ip', '--exclude', '--filter']],
   [linksCommand, ['--netns', '--json']],
   [validateCommand, ['--no-dranet']],
-  [runDaemonCommand, ['--node-name', '--kubeconfig', '--driver-name', '--sysfs-root', '--compat', '--rolling-update', '--metrics-address', '--log-level', '--nri-plugin-index', '--no-nri', '--filter', '--include-kind', '--node-ip']],
+  [webhookCommand, ['--tls-cert-file', '--tls-private-key-file', '--listen-address', '--driver-name', '--kubeconfig', '--no-class-policy', '--log-level']],
+  [runDaemonCommand, ['--node-name', '--kubeconfig', '--driver-name', '--sysfs-root', '--compat', '--rolling-update', '--metrics-address', '--metrics-tls-cert-file', '--metrics-tls-private-key-file', '--metrics-auth', '--log-level', '--nri-plugin-index', '--no-nri', '--filter', '--include-kind', '--node-ip']],
 ] as const as never;
 
 const VALUES = fc.oneof(

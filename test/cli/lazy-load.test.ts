@@ -40,6 +40,7 @@ describe('what each command loads', () => {
   it('--version, help and COMMAND --help: none of the heavy libraries', () => {
     expect(heavyLoaded(['--version'])).toEqual({ status: 0, loaded: [] });
     expect(heavyLoaded(['run', '--help'])).toEqual({ status: 0, loaded: [] });
+    expect(heavyLoaded(['webhook', '--help'])).toEqual({ status: 0, loaded: [] });
   });
 
   it('validate and inventory: none of them; inventory --filter: the CEL library alone', () => {

@@ -9,12 +9,15 @@
  * default rendering.)
  */
 import { execFileSync } from 'node:child_process';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runOptions } from '../../src/daemon/run-command.ts';
+import { webhookArgs } from '../../src/surfaces/webhook/webhook-command.ts';
+import { makeCa, makeServingCert } from '../fixtures/tls/make-certs.ts';
 import { CHART_DIR, helmBinary, helmTemplate } from '../../scripts/gen-install-manifest.ts';
 import { KubeClient } from '../conformance/kube-client.ts';
 import { suffix } from '../conformance/slice-fixtures.ts';
@@ -47,9 +50,19 @@ const EVERYTHING = {
   netnsDir: '/run/netns',
   nri: { enabled: false, socket: '/var/run/nri/nri.sock', pluginIndex: '10' },
   rollingUpdate: { surge: false },
-  metrics: { port: 9300 },
+  metrics: {
+    port: 9300, podAnnotations: true, service: { enabled: true, annotations: { 'example.com/scrape': 'on-demand' } },
+    secure: { enabled: true, tlsSecretName: '', certManager: { enabled: true, issuerRef: { name: 'ca-issuer', kind: 'ClusterIssuer', group: 'cert-manager.io' } } },
+  },
   serviceMonitor: { enabled: true, interval: '15s', scrapeTimeout: '5s', labels: { release: 'prometheus' } },
   validatingAdmissionPolicy: { enabled: false },
+  webhook: {
+    enabled: true, replicas: 2, failurePolicy: 'Fail', timeoutSeconds: 3, port: 10250, classPolicy: false,
+    certManager: { enabled: true, issuerRef: {}, duration: '720h', renewBefore: '240h' }, generatedCertDays: 30,
+    resources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '96Mi' } },
+    nodeSelector: { 'node-role.kubernetes.io/control-plane': '' }, tolerations: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }],
+    affinity: {}, podAnnotations: { 'example.com/team': 'net' }, podLabels: { team: 'net' },
+  },
   deviceClasses: [
     { name: `nc-${sfx}-rdma`, expression: 'device.attributes["dra.net"].rdma == true', config: { interface: { mtu: 9000 }, rdma: { workloadEnv: true } } },
     { name: `nc-${sfx}-any` },
@@ -75,7 +88,17 @@ const SCENARIOS: Scenario[] = [
     name: 'NRI socket elsewhere, ServiceMonitor on', release: `nc-nri-${sfx}`,
     values: { nri: { enabled: true, socket: '/run/containerd/nri/nri.sock', pluginIndex: '05' }, serviceMonitor: { enabled: true }, deviceClasses: [] },
   },
+  {
+    name: 'webhook with the certificate the chart generates, secure metrics from a given Secret', release: `nc-wh-${sfx}`,
+    values: { webhook: { enabled: true }, metrics: { port: 9177, secure: { enabled: true, tlsSecretName: 'my-metrics-tls' } }, deviceClasses: [] },
+  },
 ];
+
+/** Test certificate files standing in for the ones the pods mount from Secrets (the flag parsers read them). */
+let certFiles: { cert: string; key: string } | undefined;
+const inTmp = (args: string[]): string[] => args.map((a) => a
+  .replace(/=\/(tls|etc\/netclaim\/metrics-tls)\/tls\.crt$/, `=${certFiles!.cert}`)
+  .replace(/=\/(tls|etc\/netclaim\/metrics-tls)\/tls\.key$/, `=${certFiles!.key}`));
 
 function render(s: Scenario): KubeObject[] {
   const file = join(tmp, `${s.release}.yaml`);
@@ -84,16 +107,19 @@ function render(s: Scenario): KubeObject[] {
 }
 
 const daemonSetOf = (objects: KubeObject[]): KubeObject => objects.find((o) => o.kind === 'DaemonSet')!;
+const webhookContainer = (dep: KubeObject): Container => (dep.spec!['template'] as { spec: PodSpec }).spec.containers[0]!;
 
 interface Container {
   args: string[]; securityContext: Record<string, unknown>; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }>;
-  livenessProbe: { httpGet: { port: number } }; startupProbe?: { exec: { command: string[] } };
+  livenessProbe: { httpGet: { port: number | string; scheme?: string; path?: string } }; startupProbe?: { exec: { command: string[] } };
 }
 interface PodSpec { containers: Container[]; volumes: Array<{ name: string; hostPath?: { path: string } }> }
 const podSpecOf = (ds: KubeObject): PodSpec => (ds.spec!['template'] as { spec: PodSpec }).spec;
 
 beforeAll(async () => {
   helm = helmBinary();
+  const ca = makeCa(tmp);
+  certFiles = makeServingCert(ca, 'pod');
   const r = await kube.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   expect(r.status, r.text).toBe(201);
   await ensureOperatorCrds(kube, paths);
@@ -138,7 +164,7 @@ describe('the Helm chart', () => {
         const spec = podSpecOf(daemonSetOf(objects));
         const c = spec.containers[0]!;
         expect(c.args[0]).toBe('run');
-        const argv = c.args.slice(1).map((a) => a.replace('$(NODE_NAME)', 'node-x'));
+        const argv = inTmp(c.args.slice(1).map((a) => a.replace('$(NODE_NAME)', 'node-x')));
         const o = runOptions(argv, { NODE_NAME: 'ignored', POD_UID: 'pod-uid' });
         expect(o.nodeName).toBe('node-x');
         const wanted = new Map<string, boolean>([ // mount path → read-only
@@ -148,10 +174,15 @@ describe('the Helm chart', () => {
           [String(s.values['netnsDir'] ?? '/var/run/netns'), true],
           ...(o.nriSocket === undefined ? [] : [[dirname(o.nriSocket), true] as [string, boolean]]),
         ]);
-        const volumes = new Map(spec.volumes.map((v) => [v.name, v.hostPath?.path]));
-        const mounted = new Map(c.volumeMounts.map((m) => [m.mountPath, { hostPath: volumes.get(m.name), readOnly: m.readOnly === true }]));
+        const hostPaths = spec.volumes.filter((v) => v.hostPath !== undefined);
+        const volumes = new Map(hostPaths.map((v) => [v.name, v.hostPath?.path]));
+        const mounted = new Map(c.volumeMounts.filter((m) => volumes.has(m.name)).map((m) => [m.mountPath, { hostPath: volumes.get(m.name), readOnly: m.readOnly === true }]));
         expect(mounted).toEqual(new Map([...wanted].map(([p, readOnly]) => [p, { hostPath: p, readOnly }])));
-        expect(spec.volumes.length).toBe(wanted.size);
+        expect(hostPaths.length).toBe(wanted.size);
+        // Besides the host paths, only the metrics certificate's Secret, and only with secure metrics.
+        const others = spec.volumes.filter((v) => v.hostPath === undefined).map((v) => v.name);
+        expect(others).toEqual(o.metricsTls ? ['metrics-tls'] : []);
+        expect(o.metricsAuth === true).toBe(o.metricsTls !== undefined);
       });
     });
   }
@@ -183,6 +214,62 @@ describe('the Helm chart', () => {
     });
     const sm = objects.find((o) => o.kind === 'ServiceMonitor')!;
     expect(sm.metadata.labels).toMatchObject({ release: 'prometheus' });
+    // Secure metrics: HTTPS probes, TLS + token checks in the daemon, RBAC for them, a reader role for Prometheus.
+    expect(c.args).toEqual(expect.arrayContaining(['--metrics-tls-cert-file=/etc/netclaim/metrics-tls/tls.crt', '--metrics-tls-private-key-file=/etc/netclaim/metrics-tls/tls.key', '--metrics-auth']));
+    expect((c.livenessProbe.httpGet as { scheme?: string }).scheme).toBe('HTTPS');
+    expect((ds.spec!['template'] as { metadata: { annotations: Record<string, string> } }).metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true', 'prometheus.io/port': '9300', 'prometheus.io/scheme': 'https', 'example.com/team': 'net',
+    });
+    expect(role.rules.flatMap((r) => r.resources)).toEqual(expect.arrayContaining(['tokenreviews', 'subjectaccessreviews']));
+    const reader = objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name.endsWith('-metrics-reader')) as unknown as { rules: unknown[] };
+    expect(reader.rules).toEqual([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
+    expect((sm.spec!['endpoints'] as Array<Record<string, unknown>>)[0]).toMatchObject({ scheme: 'https', tlsConfig: { serverName: `${SCENARIOS[1]!.release}-metrics.${ns}.svc` } });
+    const certs = objects.filter((o) => o.kind === 'Certificate');
+    expect(certs.map((o) => (o.spec!['issuerRef'] as { name: string }).name).sort()).toEqual(['ca-issuer', `${SCENARIOS[1]!.release}-webhook`]);
+    // The webhook: its own Deployment (2 replicas, a PDB), cert-manager's certificate injected, Fail.
+    const dep = objects.find((o) => o.kind === 'Deployment')!;
+    expect(dep.spec!['replicas']).toBe(2);
+    expect(kinds).toEqual(expect.arrayContaining(['PodDisruptionBudget', 'ValidatingWebhookConfiguration', 'Issuer']));
+    expect(kinds).not.toContain('Secret');
+    const wc = webhookContainer(dep);
+    expect(wc.args).toEqual(expect.arrayContaining(['--listen-address=:10250', '--no-class-policy']));
+    const a = webhookArgs(inTmp(wc.args.slice(1)));
+    expect(a.kubeConfig).toBeUndefined();
+    expect(a.server.bindAddress).toBe(':10250');
+    const vwc = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration')!;
+    expect(vwc.metadata['annotations']).toEqual({ 'cert-manager.io/inject-ca-from': `${ns}/${SCENARIOS[1]!.release}-webhook` });
+    for (const w of vwc['webhooks'] as Array<Record<string, unknown>>) {
+      expect(w).toMatchObject({ failurePolicy: 'Fail', timeoutSeconds: 3, clientConfig: { service: { name: `${SCENARIOS[1]!.release}-webhook`, namespace: ns, port: 443, path: '/validate' } } });
+      expect((w['clientConfig'] as Record<string, unknown>)['caBundle']).toBeUndefined();
+    }
+    expect(objects.some((o) => o.kind === 'ClusterRole' && o.metadata.name.endsWith('-webhook'))).toBe(false); // classPolicy off: no API access
+  });
+
+  it('the webhook with the certificate the chart generates: a CA in the caBundle that signed the serving certificate for the Service', () => {
+    const objects = render(SCENARIOS[3]!);
+    const release = SCENARIOS[3]!.release;
+    const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === `${release}-webhook-tls`) as unknown as { type: string; data: Record<string, string> };
+    expect(secret.type).toBe('kubernetes.io/tls');
+    const vwc = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration')!;
+    const webhooks = vwc['webhooks'] as Array<{ name: string; failurePolicy: string; clientConfig: { caBundle: string } }>;
+    expect(webhooks.map((w) => w.name)).toEqual(['resourceclaims.netclaim.dev', 'resourceclaimtemplates.netclaim.dev', 'deviceclasses.netclaim.dev']);
+    for (const w of webhooks) expect(w).toMatchObject({ failurePolicy: 'Ignore', clientConfig: { caBundle: secret.data['ca.crt'] } });
+    const ca = new X509Certificate(Buffer.from(secret.data['ca.crt']!, 'base64'));
+    const cert = new X509Certificate(Buffer.from(secret.data['tls.crt']!, 'base64'));
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.checkHost(`${release}-webhook.${ns}.svc`)).toBe(`${release}-webhook.${ns}.svc`);
+    expect(cert.checkPrivateKey(createPrivateKey(Buffer.from(secret.data['tls.key']!, 'base64')))).toBe(true);
+    // The pod: not root, nothing added, the Secret mounted where its flags say; HTTPS probes.
+    const dep = objects.find((o) => o.kind === 'Deployment')!;
+    const wc = webhookContainer(dep);
+    expect(wc.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect((dep.spec!['template'] as { spec: { securityContext: Record<string, unknown> } }).spec.securityContext).toMatchObject({ runAsNonRoot: true });
+    expect(wc.livenessProbe.httpGet).toMatchObject({ scheme: 'HTTPS', path: '/healthz' });
+    const a = webhookArgs(inTmp(wc.args.slice(1)));
+    expect(a.server.tls).toEqual({ certFile: certFiles!.cert, keyFile: certFiles!.key });
+    expect(wc.args.slice(1, 3)).toEqual(['--tls-cert-file=/tls/tls.crt', '--tls-private-key-file=/tls/tls.key']);
+    expect(objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name === `${release}-webhook`)).toMatchObject({ rules: [{ apiGroups: ['resource.k8s.io'], resources: ['deviceclasses'], verbs: ['get'] }] });
+    expect(objects.some((o) => o.kind === 'PodDisruptionBudget')).toBe(false);
   });
 
   it('the defaults run unprivileged with NET_ADMIN and SYS_ADMIN only, and update by surge (the new pod registers before the old leaves)', () => {
@@ -211,6 +298,9 @@ describe('the Helm chart', () => {
     ['a relative state directory', ['--set', 'stateDir=var/lib/netclaim'], 'stateDir'],
     ['an exclude glob with a comma', ['--set-json', 'exclude=["eth0,eth1"]'], 'exclude'],
     ['a state directory propagation other than None and Bidirectional', ['--set', 'stateDirMountPropagation=HostToContainer'], 'stateDirMountPropagation'],
+    ['a webhook failurePolicy other than Ignore and Fail', ['--set', 'webhook.failurePolicy=Retry'], 'failurePolicy'],
+    ['a webhook timeout over the API server\'s 30 s', ['--set', 'webhook.timeoutSeconds=60'], 'timeoutSeconds'],
+    ['an unknown metrics.secure key', ['--set', 'metrics.secure.token=x'], 'token'],
   ])('values.schema.json refuses %s: helm template fails', (_what, args, key) => {
     let message = '';
     try {
@@ -220,6 +310,16 @@ describe('the Helm chart', () => {
     }
     expect(message).toMatch(/schema/i);
     expect(message).toContain(key);
+  });
+
+  it('refuses secure metrics without a certificate (neither a Secret nor cert-manager)', () => {
+    let message = '';
+    try {
+      helmTemplate(helm, ['--set', 'metrics.secure.enabled=true'], ns);
+    } catch (err) {
+      message = String((err as { stderr?: string }).stderr ?? err);
+    }
+    expect(message).toContain('metrics.secure.enabled needs a certificate');
   });
 
   it('refuses stateDirMountPropagation: Bidirectional without privileged: true (Kubernetes would)', () => {

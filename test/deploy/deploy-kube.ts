@@ -87,7 +87,7 @@ export async function create(kube: KubeClient, paths: ApiPaths, o: KubeObject, n
 export const objectName = (o: KubeObject): string => `${o.kind}/${o.metadata.name}`;
 
 /**
- * The CRDs the examples and the chart's ServiceMonitor need, reduced to what
+ * The CRDs the examples and the chart's ServiceMonitor and cert-manager objects need, reduced to what
  * a dry-run can check without their operators: group, version, kind, scope
  * and the object envelope (metadata); `spec` is kept as given
  * (x-kubernetes-preserve-unknown-fields). The pod templates inside the job
@@ -95,6 +95,9 @@ export const objectName = (o: KubeObject): string => `${o.kind}/${o.metadata.nam
  */
 export const OPERATOR_CRDS = [
   { group: 'monitoring.coreos.com', version: 'v1', kind: 'ServiceMonitor', plural: 'servicemonitors' },
+  // cert-manager: the chart's webhook and secure-metrics certificates.
+  { group: 'cert-manager.io', version: 'v1', kind: 'Certificate', plural: 'certificates' },
+  { group: 'cert-manager.io', version: 'v1', kind: 'Issuer', plural: 'issuers' },
   { group: 'jobset.x-k8s.io', version: 'v1alpha2', kind: 'JobSet', plural: 'jobsets' },
   { group: 'kubeflow.org', version: 'v2beta1', kind: 'MPIJob', plural: 'mpijobs' },
   { group: 'kubeflow.org', version: 'v1', kind: 'PyTorchJob', plural: 'pytorchjobs' },

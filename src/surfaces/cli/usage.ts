@@ -10,6 +10,7 @@ export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] 
                [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
                ${INVENTORY_FLAGS_USAGE} [--compat dranet]
                [--no-cloud-config] [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
+               [--metrics-tls-cert-file FILE --metrics-tls-private-key-file FILE] [--metrics-auth]
                [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
                [--log-level LEVEL] [--host-netns PATH]
                                            run the node daemon (kubelet plugin + ResourceSlices)`;
@@ -23,7 +24,11 @@ export const LINKS_USAGE = `  netclaim links [--netns PATH] [--json]   the links
 export const VALIDATE_USAGE = `  netclaim validate [--no-dranet] FILE...  check the netclaim configs in manifests (configs, claims, templates,
                                            device classes; YAML or JSON, - for stdin); --no-dranet ignores dra.net configs`;
 
-export const COMMAND_USAGE = { run: RUN_USAGE, inventory: INVENTORY_USAGE, links: LINKS_USAGE, validate: VALIDATE_USAGE } as const;
+export const WEBHOOK_USAGE = `  netclaim webhook --tls-cert-file FILE --tls-private-key-file FILE [--listen-address HOST:PORT]
+                   [--driver-name NAME] [--kubeconfig FILE] [--no-class-policy] [--log-level LEVEL]
+                                           serve the validating admission webhook (HTTPS, POST /validate)`;
+
+export const COMMAND_USAGE = { run: RUN_USAGE, inventory: INVENTORY_USAGE, links: LINKS_USAGE, validate: VALIDATE_USAGE, webhook: WEBHOOK_USAGE } as const;
 
 export type CommandName = keyof typeof COMMAND_USAGE;
 
@@ -35,6 +40,7 @@ ${RUN_USAGE}
 ${INVENTORY_USAGE}
 ${LINKS_USAGE}
 ${VALIDATE_USAGE}
+${WEBHOOK_USAGE}
   netclaim --version                       print the version
   netclaim help                            this text; netclaim COMMAND --help: that command's
 
