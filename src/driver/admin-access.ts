@@ -27,6 +27,7 @@ import { DriverError } from '../common/errors.ts';
 import { DRIVER_NAME } from '../common/driver.ts';
 import { claimConfigError, type ConfigIssue } from '../config/claim-config/issues.ts';
 import { configDrivers, resolveDeviceConfig } from '../config/claim-config/resolve.ts';
+import { adminDeniedPaths } from '../config/claim-config/admin-access.ts';
 import { applicableConfigs } from '../config/claim-config/requests.ts';
 import type { AllocationConfig } from '../config/claim-config/types.ts';
 import type { Device } from '../inventory/model.ts';
@@ -36,8 +37,7 @@ import type { PrepareContext } from './prepare-claim.ts';
 import type { CharDevice } from './plan/plan-types.ts';
 import type { AdminDevice, AdminRecord } from './record-model.ts';
 
-/** Top-level config fields an admin claim may set: they choose what its pod gets, not what the device is. */
-export const ADMIN_CONFIG_FIELDS: readonly string[] = ['apiVersion', 'kind', 'rdma'];
+export { ADMIN_CONFIG_FIELDS } from '../config/claim-config/admin-access.ts';
 
 export interface AdminPrepareContext extends Pick<PrepareContext, 'driverName' | 'poolName' | 'resolve' | 'device' | 'charDevices' | 'now'> {
   /** The node's RDMA netns mode (absent: no RDMA subsystem, or unknown). */
@@ -120,14 +120,7 @@ function deniedFields(configs: readonly AllocationConfig[], request: string, ctx
   const out: string[] = [];
   for (const i of applicableConfigs(configs, request, configDrivers(ctx.resolve))) {
     if (configs[i]!.source === 'FromClass') continue; // the owners' settings: not applied to an admin claim
-    const params = configs[i]!.opaque?.parameters;
-    if (!isObject(params)) continue;
-    for (const [k, v] of Object.entries(params)) {
-      if (ADMIN_CONFIG_FIELDS.includes(k)) continue;
-      const base = `config[${i}].opaque.parameters.${k}`;
-      const subs = isObject(v) ? Object.keys(v) : [];
-      out.push(...(subs.length === 0 ? [base] : subs.map((s) => `${base}.${s}`)));
-    }
+    out.push(...adminDeniedPaths(configs[i]!.opaque?.parameters, `config[${i}].opaque.parameters`));
   }
   return out;
 }
@@ -185,7 +178,3 @@ function withEnv(devices: readonly AdminDevice[], workload: readonly boolean[], 
 }
 
 const names = (rs: readonly AllocationResult[]): string => [...new Set(rs.map((r) => r.request))].join(', ');
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}

@@ -44,6 +44,25 @@ describe('checkDocument', () => {
     expect(checkDocument(claim({ config: [opaque({ interface: { name: 'a/b' } }, 'dra.net')] }), new Set(['netclaim.dev'])).issues).toEqual([]);
   });
 
+  it('lets a claim config for an adminAccess request set only rdma, naming each other field (Prepare refuses them too)', () => {
+    const devices = {
+      requests: [{ name: 'owner' }, { name: 'look', exactly: { deviceClassName: 'netclaim', adminAccess: true } }],
+      config: [
+        { requests: ['look'], ...(opaque({ rdma: { charDevices: ['uverbs'] } }) as object) },
+        { requests: ['look'], ...(opaque({ interface: { name: 'net1', mtu: 9000, disableEbpfPrograms: true } }) as object) },
+        { requests: ['owner'], ...(opaque({ interface: { name: 'net1' } }) as object) },
+        opaque({ interface: { mtu: 1400 } }), // no requests: every request, the admin one too
+      ],
+    };
+    const r = checkDocument(claim(devices), drivers);
+    expect(r.issues).toEqual([
+      { path: 'spec.devices.config[1].opaque.parameters.interface.name', message: expect.stringMatching(/^an adminAccess request may not change a device it does not own: only rdma/) },
+      { path: 'spec.devices.config[1].opaque.parameters.interface.mtu', message: expect.any(String) },
+      { path: 'spec.devices.config[1].opaque.parameters.interface.disableEbpfPrograms', message: expect.any(String) },
+      { path: 'spec.devices.config[3].opaque.parameters.interface.mtu', message: expect.any(String) },
+    ]);
+  });
+
   it('wants requests to name requests of the claim, subrequests included', () => {
     const devices = {
       requests: [{ name: 'gpu' }, { name: 'nic', firstAvailable: [{ name: 'big' }, { name: 'small' }] }],

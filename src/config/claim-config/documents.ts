@@ -8,6 +8,7 @@
  * and templates, `requests` must name requests of the claim, and the entries
  * that apply to the same request must still agree once merged.
  */
+import { adminDeniedIssues } from './admin-access.ts';
 import { API_VERSION, KIND } from './fields.ts';
 import type { ConfigIssue } from './issues.ts';
 import { mergeNetworkConfigs } from './merge.ts';
@@ -79,6 +80,8 @@ interface ConfigListAt {
   readonly entries: readonly unknown[];
   /** Request names of the claim (`main` and `main/sub`), when the list belongs to one. */
   readonly requests?: ReadonlySet<string>;
+  /** Those of them with `adminAccess: true`: a claim entry for one may set only `rdma` (admin-access.ts). */
+  readonly adminRequests?: ReadonlySet<string>;
   /** Whose entries these are: a claim's may not carry a policy; `by-source`: as each entry's `source` says. */
   readonly owner: 'class' | 'claim' | 'by-source';
 }
@@ -91,12 +94,26 @@ function configLists(doc: Record<string, unknown>, kind: DocumentKind): ConfigLi
     path: [...devices, 'config'],
     entries: asList(get(doc, ...devices, 'config')),
     requests: requestNames(get(doc, ...devices, 'requests')),
+    adminRequests: adminRequestNames(get(doc, ...devices, 'requests')),
     owner: 'claim',
   }];
   if (kind === 'ResourceClaim') {
     lists.push({ path: ['status', 'allocation', 'devices', 'config'], entries: asList(get(doc, 'status', 'allocation', 'devices', 'config')), owner: 'by-source' });
   }
   return lists;
+}
+
+/** Requests (`main`, `main/sub`) that ask for admin access (KEP-5018: `exactly.adminAccess`, or a subrequest's `adminAccess`). */
+function adminRequestNames(requests: unknown): ReadonlySet<string> {
+  const names = new Set<string>();
+  for (const r of asList(requests)) {
+    if (!isPlainObject(r) || typeof r.name !== 'string') continue;
+    if (isPlainObject(r.exactly) && r.exactly.adminAccess === true) names.add(r.name);
+    for (const sub of asList(r.firstAvailable)) {
+      if (isPlainObject(sub) && typeof sub.name === 'string' && sub.adminAccess === true) names.add(`${r.name}/${sub.name}`);
+    }
+  }
+  return names;
 }
 
 function requestNames(requests: unknown): ReadonlySet<string> {
@@ -133,9 +150,17 @@ function checkConfigList(at: ConfigListAt, drivers: ReadonlySet<string>, issues:
       issues.push({ path: formatPath([...base, 'opaque', 'parameters', 'policy']), message: POLICY_IN_CLAIM });
     }
     const reqs = requests.filter((x): x is string => typeof x === 'string');
+    if (!fromClass && forAdmin(at.adminRequests, reqs)) issues.push(...adminDeniedIssues(opaque.parameters, formatPath([...base, 'opaque', 'parameters'])));
     valid.push({ index: i, entry: { source: 'FromClaim', requests: reqs, opaque: { driver: opaque.driver } }, config: r.config });
   });
   if (valid.length > 1) checkMerges(at, valid, drivers, issues);
+}
+
+/** Whether a claim entry for `requests` (none: every request) applies to an adminAccess request. */
+function forAdmin(admin: ReadonlySet<string> | undefined, requests: readonly string[]): boolean {
+  if (admin === undefined || admin.size === 0) return false;
+  if (requests.length === 0) return true;
+  return requests.some((r) => admin.has(r) || [...admin].some((a) => a.startsWith(`${r}/`)));
 }
 
 /** The entries that apply to the same request, merged in order, must still pass the cross-field checks. */
