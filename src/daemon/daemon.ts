@@ -20,6 +20,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { isDriverError, StateError, type DriverError } from '../common/errors.ts';
 import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
+import { PodHealthWatch } from '../driver/pod-health.ts';
 import { hostReads } from '../driver/host-reads.ts';
 import { ClaimStore } from '../driver/state/claim-store.ts';
 import type { Inventory } from '../inventory/model.ts';
@@ -88,6 +89,7 @@ export class Daemon {
   #publisher: SlicePublisher | undefined;
   #events: KubeEventSink | undefined;
   #health: DeviceHealthView | undefined;
+  #podHealth: PodHealthWatch | undefined;
   #cloud: CloudProvider | undefined;
   #server: KubeletPluginServer | undefined;
   #nri: NriPlugin | undefined;
@@ -235,7 +237,12 @@ export class Daemon {
     puzzling(first);
     watcher.subscribe(puzzling);
     log.info({ devices: first.devices.length, excluded: first.exclusions.length, held: watcher.held.length }, 'inventory ready');
-    this.#health = new DeviceHealthView(watcher, o.nodeName, o.attributeDomain);
+    // Devices in pods: read through their pods' namespaces (link events, RDMA port polls).
+    this.#podHealth = new PodHealthWatch({
+      store, host, libc: o.libc, rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
+      onError: (err, claimUid) => log.debug({ err, claimUid }, 'pod device health: cannot read the pod\'s namespace'),
+    });
+    this.#health = new DeviceHealthView(watcher, o.nodeName, o.attributeDomain, undefined, this.#podHealth);
     return watcher;
   }
 
@@ -348,6 +355,8 @@ export class Daemon {
     const claimLog = (r: ClaimRecord): Logger => withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid });
     return {
       hook: (hook, pod, ms, err) => {
+        // Watch (or stop watching) the pod's devices' health once the hook is done, off its path.
+        setImmediate(() => this.#podHealth?.sync());
         const outcome = err === undefined ? 'ok' : 'error';
         this.metrics.nriHooks.inc({ hook, outcome });
         this.metrics.nriHookSeconds.observe({ hook, outcome }, ms / 1000);
@@ -401,7 +410,7 @@ export class Daemon {
       ['kubelet plugin server', () => this.#server?.close()],
       ['nri plugin', () => { this.#pods?.close(); return this.#nri?.close(); }],
       ['claim status', () => this.#status?.flush()],
-      ['health', () => this.#health?.close()],
+      ['health', () => { this.#podHealth?.close(); this.#health?.close(); }],
       ['slice publisher', () => this.#publisher?.close()],
       ['events', () => this.#events?.close()],
       ['inventory watcher', () => this.#watcher?.close()],

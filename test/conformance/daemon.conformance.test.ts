@@ -138,7 +138,7 @@ describe('netclaim daemon', () => {
     const slices = await sliceList(kube, node, DRIVER);
     const ifNames = slices.flatMap((s) => s.spec.devices ?? []).map((d) => (d.attributes?.[`${DRIVER}/ifName`] as { string?: string } | undefined)?.string ?? '');
     expect(ifNames.filter((n) => n.endsWith('p'))).toEqual([]); // peers excluded by the plumbing globs
-    expect(await kubelet.waitForRegistered(DRIVER)).toMatchObject({ service: 'v1.DRAPlugin', healthService: 'v1alpha1.DRAResourceHealth' });
+    expect(await kubelet.waitForRegistered(DRIVER)).toMatchObject({ service: 'v1.DRAPlugin', healthService: 'v1.DRAResourceHealth' });
     await expect.poll(async () => (await http('/readyz')).status, { timeout: 10_000 }).toBe(200);
     expect((await http('/healthz')).status).toBe(200);
   });
