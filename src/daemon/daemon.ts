@@ -21,6 +21,7 @@ import { isDriverError, StateError, type DriverError } from '../common/errors.ts
 import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { PodHealthWatch } from '../driver/pod-health.ts';
+import { metadataStatusSink } from '../driver/claim-metadata.ts';
 import { hostReads } from '../driver/host-reads.ts';
 import { ClaimStore } from '../driver/state/claim-store.ts';
 import type { Inventory } from '../inventory/model.ts';
@@ -171,7 +172,7 @@ export class Daemon {
     const driver = new ClaimDriver({
       driverName: o.driverName, poolName: o.nodeName,
       claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
-      kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events,
+      kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events, metadataDir: this.#metadataDir(),
       resolve: { dranetCompat: o.dranetConfigs }, health: () => this.#health!, sharedStore: shared,
       cloudDefaults: this.#cloud !== undefined && o.cloudDefaults !== false,
       // NodeUnprepareResources gives a claim's devices back from its pod first; Prepare waits for the runtime.
@@ -312,7 +313,8 @@ export class Daemon {
     this.#status = new ClaimStatusWriter({ kubeConfig: o.kubeConfig, driverName: o.driverName, onError: onError('claim-status') });
     const pins = this.#pins(join(o.stateDir, 'netns'));
     const pods = this.#pods = new PodDriver({
-      store, host, libc: o.libc, status: this.#status, ...(this.#events === undefined ? {} : { events: this.#events }),
+      store, host, libc: o.libc, status: metadataStatusSink(this.#status, this.#metadataDir(), (err) => log.warn({ err }, 'device metadata: cannot record the attached network data')),
+      ...(this.#events === undefined ? {} : { events: this.#events }),
       ...(o.evictUnreconciled === true ? { evictor: new KubePodEvictor({ kubeConfig: o.kubeConfig }) } : {}),
       ...(pins === undefined ? {} : { pins }),
       ...(lock === undefined ? {} : { shared: { lock: () => lock.lock(), unlock: () => lock.unlock() } }),
@@ -331,6 +333,11 @@ export class Daemon {
     this.#nri.on('state', (to) => log.info({ state: to }, `nri plugin ${to}`));
     this.#nri.start();
     return pods;
+  }
+
+  /** Device metadata files (KEP-5304): in the kubelet plugin directory, a host path at the same place in the container. */
+  #metadataDir(): string {
+    return join(this.#o.kubeletRootDir, 'plugins', this.#o.driverName, 'metadata');
   }
 
   /** Pod namespace pins under the state directory, when this host lets the daemon mount (docs/pods.md, "Namespace pins"). */

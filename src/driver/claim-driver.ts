@@ -40,6 +40,7 @@ import type { ClaimRef, DriverPort, HealthView, PrepareResult, PreparedDevice, U
 import { buildClaimCdiSpec } from './cdi/cdi-spec.ts';
 import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
 import { workloadEnv } from './cdi/workload-env.ts';
+import { removeClaimMetadata, withDeviceMetadata } from './claim-metadata.ts';
 import type { AllocatedClaim, ClaimSource, EventSink } from './claim.ts';
 import type { ClaimRecord, DevicePlan } from './record-model.ts';
 import { ownResults, prepareClaim, type PrepareContext } from './prepare-claim.ts';
@@ -89,6 +90,8 @@ export interface ClaimDriverOptions {
   /** Host-side reads: snapshot, character devices. */
   readonly kernel: Pick<PrepareContext, 'snapshot' | 'charDevices'> & Partial<Pick<PrepareContext, 'sysctls'>>;
   readonly cdiDir: string;
+  /** Device metadata for containers (KEP-5304; claim-metadata.ts): where its files live. Absent: none written. */
+  readonly metadataDir?: string;
   readonly events?: EventSink;
   readonly observer?: DriverObserver;
   readonly resolve?: ResolveOptions;
@@ -157,6 +160,7 @@ export class ClaimDriver implements DriverPort {
         const record = this.#o.store.get(ref.uid);
         if (record?.attachment !== undefined) this.#returnDevices(record);
         removeClaimCdiSpec(this.#o.cdiDir, ref.uid);
+        if (this.#o.metadataDir !== undefined) removeClaimMetadata({ dir: this.#o.metadataDir, cdiDir: this.#o.cdiDir }, ref.uid);
         crashPoint('unprepare.after-cdi-remove');
         if (record !== undefined) {
           this.#o.store.delete(ref.uid);
@@ -213,7 +217,8 @@ export class ClaimDriver implements DriverPort {
       now: o.now ?? (() => new Date()),
     });
     crashPoint('prepare.after-plan');
-    const record = withCdi(planned, o.cdiDir);
+    const withIds = withCdi(planned, o.cdiDir);
+    const record = o.metadataDir === undefined ? withIds : withDeviceMetadata(withIds, claim, (n) => byName.get(n), { dir: o.metadataDir, cdiDir: o.cdiDir });
     crashPoint('prepare.after-cdi');
     o.store.put(record);
     crashPoint('prepare.after-store');
