@@ -3,6 +3,8 @@
  * written for a device plugin (an extended resource in `resources.limits`)
  * getting a NIC through a DeviceClass with `extendedResourceName`.
  *
+ * Device metadata: the container reads the file netclaim's CDI device mounts.
+ *
  * Health: a macvlan on a veth lower is given to a pod; the lower's peer is
  * set down on the node (the cable pulled, as the pod's NIC sees it), and the
  * kubelet (ResourceHealthStatus, beta and on by default in 1.37) must show the
@@ -14,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startNetclaim } from './node/netclaim-daemon.ts';
 import {
   addLower, addMacvlan, apiOf, byIfName, claimObject, claimSpec, containerLinks, create, deleteAndWait, deleteDevice, ensureNamespace,
-  linkOnNode, onNode, podObject, podSpec, publishedDevice, request, waitPodReady, type Obj,
+  inContainer, linkOnNode, onNode, podObject, podSpec, publishedDevice, request, waitPodReady, type Obj,
 } from './node/workloads.ts';
 import { until } from './node/e2e-node.ts';
 
@@ -69,6 +71,31 @@ describe('health of devices in pods', () => {
     const up = Date.now() - t1;
     console.log(`e2e health: carrier down → Unhealthy in the pod status after ${down} ms; back up → Healthy after ${up} ms`);
     await deleteAndWait(api, `/api/v1/namespaces/${ns}/pods/p1`);
+  });
+});
+
+describe('device metadata (KEP-5304)', () => {
+  it('the container reads its NIC\'s metadata file (name in the pod, addresses, MAC as attached) and the env fallback', async () => {
+    addMacvlan(node, { name: 'nch3a', lower: 'nch1low' });
+    cleanups.push(() => deleteDevice(node, 'nch3a'));
+    await publishedDevice(node, 'nch3a');
+    await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims`, claimObject(ns, 'meta', claimSpec([request('nic', byIfName('nch3a'))], {
+      interface: { name: 'net7', addresses: ['10.79.0.7/24'] },
+    })));
+    await create(api, `/api/v1/namespaces/${ns}/pods`, podObject(ns, 'p3', [{ name: 'nic', resourceClaimName: 'meta' }]));
+    const pod = await waitPodReady(node, ns, 'p3');
+    const path = '/var/run/kubernetes.io/dra-device-attributes/resourceclaims/meta/nic/netclaim.dev-metadata.json';
+    const lines = inContainer(node, pod, ['cat', path]).trim().split('\n').map((l) => JSON.parse(l) as Obj);
+    expect(lines.map((l) => l['apiVersion'])).toEqual(['metadata.resource.k8s.io/v1beta1', 'metadata.resource.k8s.io/v1alpha1']);
+    const dev = (lines[0]!['requests'] as Array<{ name: string; devices: Array<{ name: string; attributes: Obj; networkData: { interfaceName: string; ips: string[]; hardwareAddress: string } }> }>)[0]!;
+    expect(dev.name).toBe('nic');
+    const mac = containerLinks(node, pod).find((l) => l.ifname === 'net7')?.address;
+    expect(dev.devices[0]!.networkData).toEqual({ interfaceName: 'net7', ips: ['10.79.0.7/24'], hardwareAddress: mac });
+    expect(dev.devices[0]!.attributes).toMatchObject({ 'netclaim.dev/ifName': { string: 'nch3a' } });
+    const env = inContainer(node, pod, ['env']);
+    expect(env).toContain(`NETCLAIM_NIC_METADATA=${path}`);
+    expect(env).toContain('NETCLAIM_NIC_IFNAME=net7');
+    await deleteAndWait(api, `/api/v1/namespaces/${ns}/pods/p3`);
   });
 });
 
