@@ -17,6 +17,7 @@ const COMMANDS: Readonly<Record<CommandName, () => Promise<AnyCommand>>> = {
   inventory: async () => (await import('./surfaces/cli/inventory.ts')).inventoryCommand,
   links: async () => (await import('./surfaces/cli/links.ts')).linksCommand,
   validate: async () => (await import('./surfaces/cli/validate.ts')).validateCommand,
+  status: async () => (await import('./surfaces/cli/status.ts')).statusCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
