@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deviceOf, prepareClaim } from '../../test/kernel/claim-fixture.ts';
 import { createNetns, eventually, ip, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import { runStatus } from '../surfaces/cli/status.ts';
 import { PodDriver } from './pod-driver.ts';
 import { PodHealthWatch } from './pod-health.ts';
 import type { NriPod } from './pod-port.ts';
@@ -109,6 +110,32 @@ describe('PodHealthWatch', () => {
     ip(env.host, 'link', 'set', `${lower}p`, 'up');
     await eventually(() => expect(env.watch.get(device)).toEqual({ health: 'healthy' }), 5_000);
     await env.pods.stopPodSandbox(nriPod('pod-m', env.pod.path));
+  });
+
+  it('`netclaim status` reads the same through the pod\'s namespace, from the state directory, without the daemon', async () => {
+    const dev = uniqueName('hs');
+    ip(env.host, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`);
+    ip(env.host, 'link', 'set', `${dev}p`, 'up');
+    const { device, name } = await attachNamed('pod-s', dev);
+    const status = async (): Promise<Array<Record<string, string>>> => {
+      const out: string[] = [];
+      const err: string[] = [];
+      expect(await runStatus(['--json', '--state-dir', join(env.dir, 'state'), '--netns', env.host.path], (l) => out.push(l), (l) => err.push(l)), err.join('\n')).toBe(0);
+      return (JSON.parse(out.join('\n')) as { devices: Array<Record<string, string>> }).devices;
+    };
+    /** The device's row once its health is `health` (operstate follows the peer asynchronously, through linkwatch). */
+    const rowWhen = async (health: string): Promise<Record<string, string> | undefined> => {
+      let row: Record<string, string> | undefined;
+      for (let i = 0; i < 100 && row?.['health'] !== health; i++) {
+        row = (await status()).find((d) => d['device'] === device);
+        if (row?.['health'] !== health) await new Promise((r) => setTimeout(r, 100));
+      }
+      return row;
+    };
+    expect(await rowWhen('healthy')).toMatchObject({ state: 'in-pod', interface: name, pod: 'ns/pod', claimUid: expect.any(String), health: 'healthy' });
+    ip(env.host, 'link', 'set', `${dev}p`, 'down');
+    expect(await rowWhen('unhealthy')).toMatchObject({ health: 'unhealthy', problem: expect.stringMatching(/no carrier/) });
+    await env.pods.stopPodSandbox(nriPod('pod-s', env.pod.path));
   });
 
   it('a device gone from the pod\'s namespace is unhealthy (RTM_DELLINK in its namespace)', async () => {
