@@ -5,9 +5,13 @@
  * held, netns-pins.ts) and watched:
  *
  *   links      an rtnetlink socket opened inside that namespace, joined to
- *              RTNLGRP_LINK: a carrier or operstate change of the device is
- *              read the moment the kernel sends it (a veth whose host-side
- *              peer goes down, a macvlan whose lower device loses its link)
+ *              RTNLGRP_LINK: the kernel queues a carrier or operstate change
+ *              of the device on it (a veth whose host-side peer goes down, a
+ *              macvlan whose lower device loses its link), and every
+ *              `eventMs` (default 100) the queues of all pods are drained
+ *              without blocking (kernel/netlink/event-queue.ts: no reader
+ *              parked on a libuv pool thread per pod, which would starve
+ *              the pool on a node with many pods)
  *   RDMA ports polled every `pollMs` (RDMA netlink sends no port events):
  *              inside the pod's namespace in RDMA netns mode `exclusive`, on
  *              the host in `shared` mode
@@ -25,12 +29,12 @@
 import { statSync } from 'node:fs';
 import { NotFoundError } from '../common/errors.ts';
 import type { Libc } from '../kernel/libc/libc.ts';
-import type { NetlinkMonitor } from '../kernel/netlink/monitor.ts';
+import { linkEventQueueOpen, type NetlinkEventQueue } from '../kernel/netlink/event-queue.ts';
 import { rdmaPortList } from '../kernel/netlink/rdma/rdma-ops.ts';
 import type { RdmaPort } from '../kernel/netlink/rdma/rdma-types.ts';
 import { linkGet } from '../kernel/netlink/route/link-ops.ts';
 import { isNetnsFile } from '../kernel/netns/netns-pin.ts';
-import { routeEventsOpen, type RouteEvent } from '../kernel/netlink/route/route-events.ts';
+import type { RouteEvent } from '../kernel/netlink/route/route-events.ts';
 import type { Link } from '../kernel/netlink/route/link-types.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { podDeviceHealth, sameHealth, type PodDeviceHealth, type PodDeviceReading } from './pod-health-rules.ts';
@@ -48,6 +52,8 @@ export interface PodHealthOptions {
   readonly pins?: { held(path: string): boolean };
   /** RDMA port poll, re-read and store reconcile period (ms, default 1000). */
   readonly pollMs?: number;
+  /** How often the link event queues are drained (ms, default 100): the most a link change waits. */
+  readonly eventMs?: number;
   /** A watch that could not be opened or read (its devices turn unknown). */
   readonly onError?: (err: unknown, claimUid: string) => void;
 }
@@ -70,10 +76,10 @@ class ClaimWatch {
   readonly #netns: string;
   readonly #pinned: boolean;
   readonly #handle: NetnsHandle;
-  readonly #monitor: NetlinkMonitor<RouteEvent>;
+  readonly #events: NetlinkEventQueue<RouteEvent>;
   readonly #links = new Map<number, Link | 'missing'>();
 
-  constructor(record: ClaimRecord, key: string, o: PodHealthOptions, onLink: () => void) {
+  constructor(record: ClaimRecord, key: string, o: PodHealthOptions) {
     const a = record.attachment!;
     this.key = key;
     this.#netns = a.netns;
@@ -84,13 +90,29 @@ class ClaimWatch {
     });
     this.#handle = NetnsHandle.open(this.#pinned ? a.pin! : a.netns, { libc: o.libc });
     try {
-      this.#monitor = routeEventsOpen(this.#handle, { objects: ['link'], libc: o.libc, pollMs: Math.min(o.pollMs ?? 1000, 500) });
+      // Joined before the first read: a change in between is both read and queued, never lost.
+      this.#events = linkEventQueueOpen(this.#handle, o.libc);
     } catch (err) {
       this.#handle.close();
       throw err;
     }
     this.readLinks();
-    void this.#consume(onLink);
+  }
+
+  /** Applies the link events queued since the last drain; true when one concerned a device of the claim. */
+  drain(): boolean {
+    const { events, overrun } = this.#events.drain();
+    if (overrun) {
+      this.readLinks();
+      return true;
+    }
+    let changed = false;
+    for (const ev of events) {
+      if (ev.object !== 'link' || !this.#links.has(ev.link.index)) continue;
+      this.#links.set(ev.link.index, ev.action === 'del' ? 'missing' : ev.link);
+      changed = true;
+    }
+    return changed;
   }
 
   /** Whether the namespace is still the pod's: pinned, or the runtime's path still names the namespace held. */
@@ -103,8 +125,13 @@ class ClaimWatch {
     }
   }
 
-  /** Re-reads every netdev of the claim in the pod's namespace. */
+  /**
+   * Re-reads every netdev of the claim in the pod's namespace. What is
+   * queued is dropped first: those events are older than this read, and
+   * the ones queued after it, applied in order, end at the current state.
+   */
   readLinks(): void {
+    this.#events.drain();
     for (const { attached } of this.devices) {
       if (attached.kind === 'rdma') continue;
       this.#links.set(attached.ifIndex, readLink(this.#handle, attached.ifIndex));
@@ -127,21 +154,8 @@ class ClaimWatch {
   }
 
   close(): void {
-    void this.#monitor.close().finally(() => this.#handle.close());
-  }
-
-  async #consume(onLink: () => void): Promise<void> {
-    try {
-      for await (const ev of this.#monitor) {
-        if (ev.kind === 'overrun') this.readLinks();
-        else if (ev.value.object === 'link' && this.#links.has(ev.value.link.index)) {
-          this.#links.set(ev.value.link.index, ev.value.action === 'del' ? 'missing' : ev.value.link);
-        } else continue;
-        onLink();
-      }
-    } catch {
-      // The socket failed: the periodic re-read still covers the links.
-    }
+    this.#events.close();
+    this.#handle.close();
   }
 }
 
@@ -160,6 +174,7 @@ export class PodHealthWatch implements PodHealthSource {
   readonly #health = new Map<string, PodDeviceHealth>();
   readonly #listeners = new Set<() => void>();
   readonly #timer: NodeJS.Timeout;
+  #drainTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(o: PodHealthOptions) {
@@ -167,6 +182,19 @@ export class PodHealthWatch implements PodHealthSource {
     this.#timer = setInterval(() => { this.#tick(); }, o.pollMs ?? 1000);
     this.#timer.unref();
     this.sync();
+  }
+
+  /** Drains every watch's link events; re-evaluates when one changed. */
+  drainEvents(): void {
+    let changed = false;
+    for (const [uid, w] of this.#watches) {
+      try {
+        changed = w.drain() || changed;
+      } catch (err) {
+        this.#o.onError?.(err, uid); // the periodic re-read still covers the links
+      }
+    }
+    if (changed) this.#evaluate();
   }
 
   get(device: string): PodDeviceHealth | undefined {
@@ -198,7 +226,7 @@ export class PodHealthWatch implements PodHealthSource {
       w?.close();
       this.#watches.delete(r.claim.uid);
       try {
-        const next = new ClaimWatch(r, key, this.#o, () => { this.#evaluate(); });
+        const next = new ClaimWatch(r, key, this.#o);
         if (next.current()) this.#watches.set(r.claim.uid, next);
         else next.close(); // the runtime's namespace is gone and no pin holds it
       } catch (err) {
@@ -212,6 +240,14 @@ export class PodHealthWatch implements PodHealthSource {
       w.close();
       this.#watches.delete(uid);
     }
+    // The fast drain runs only while there is something to drain.
+    if (this.#watches.size > 0 && this.#drainTimer === undefined) {
+      this.#drainTimer = setInterval(() => { this.drainEvents(); }, this.#o.eventMs ?? 100);
+      this.#drainTimer.unref();
+    } else if (this.#watches.size === 0 && this.#drainTimer !== undefined) {
+      clearInterval(this.#drainTimer);
+      this.#drainTimer = undefined;
+    }
     this.#evaluate(failed);
   }
 
@@ -220,6 +256,7 @@ export class PodHealthWatch implements PodHealthSource {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    clearInterval(this.#drainTimer);
     for (const w of this.#watches.values()) w.close();
     this.#watches.clear();
     this.#listeners.clear();
