@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deviceOf, prepareClaim } from '../../test/kernel/claim-fixture.ts';
-import { createNetns, eventually, ip, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import { createNetns, deleteNetns, eventually, ip, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
 import { runStatus } from '../surfaces/cli/status.ts';
 import { PodDriver } from './pod-driver.ts';
 import { PodHealthWatch } from './pod-health.ts';
@@ -136,6 +136,19 @@ describe('PodHealthWatch', () => {
     ip(env.host, 'link', 'set', `${dev}p`, 'down');
     expect(await rowWhen('unhealthy')).toMatchObject({ health: 'unhealthy', problem: expect.stringMatching(/no carrier/) });
     await env.pods.stopPodSandbox(nriPod('pod-s', env.pod.path));
+  });
+
+  it('never keeps an unpinned pod namespace alive: once the runtime removed it, the watch lets go and the namespace dies', async () => {
+    const dev = uniqueName('hn');
+    ip(env.host, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`);
+    ip(env.host, 'link', 'set', `${dev}p`, 'up');
+    const device = await attach('pod-n', dev);
+    await eventually(() => expect(env.watch.get(device)?.health).toBe('healthy'), 5_000);
+    deleteNetns(env.pod); // the runtime's mount goes, and the test's own handle
+    env.watch.sync();
+    expect(env.watch.get(device)).toMatchObject({ health: 'unknown', message: expect.stringMatching(/cannot be read/) });
+    // Nothing holds the namespace now: it dies, and the veth end in it with its host-side peer.
+    await eventually(() => expect(() => ip(env.host, 'link', 'show', `${dev}p`)).toThrow(), 5_000);
   });
 
   it('a device gone from the pod\'s namespace is unhealthy (RTM_DELLINK in its namespace)', async () => {

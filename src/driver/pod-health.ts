@@ -89,14 +89,16 @@ class ClaimWatch {
       return plan === undefined ? [] : [{ plan, attached: d }];
     });
     this.#handle = NetnsHandle.open(this.#pinned ? a.pin! : a.netns, { libc: o.libc });
+    let events: NetlinkEventQueue<RouteEvent> | undefined;
     try {
       // Joined before the first read: a change in between is both read and queued, never lost.
-      this.#events = linkEventQueueOpen(this.#handle, o.libc);
+      this.#events = events = linkEventQueueOpen(this.#handle, o.libc);
+      this.readLinks();
     } catch (err) {
+      events?.close();
       this.#handle.close();
       throw err;
     }
-    this.readLinks();
   }
 
   /** Applies the link events queued since the last drain; true when one concerned a device of the claim. */
