@@ -21,7 +21,7 @@ import { isDriverError, StateError, type DriverError } from '../common/errors.ts
 import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { PodHealthWatch } from '../driver/pod-health.ts';
-import { metadataStatusSink } from '../driver/claim-metadata.ts';
+import { metadataStatusSink, sweepClaimMetadata } from '../driver/claim-metadata.ts';
 import { hostReads } from '../driver/host-reads.ts';
 import { ClaimStore } from '../driver/state/claim-store.ts';
 import type { Inventory } from '../inventory/model.ts';
@@ -160,6 +160,8 @@ export class Daemon {
     const store = this.#store = ClaimStore.open(o.stateDir, { shared });
     for (const p of store.problems) onError('claim-store')(p);
     this.metrics.claimsPrepared.set(store.size);
+    // Device metadata of claims the store does not have (a crash between writing it and the record): removed.
+    if (!shared) sweepClaimMetadata({ dir: this.#metadataDir(), cdiDir: o.cdiDir }, new Set(store.list().map((r) => r.claim.uid)));
 
     const watcher = this.#startInventory(host, store);
     await this.#startPublisher(watcher, onError);

@@ -6,7 +6,7 @@ import type { DeviceName } from '../common/ids.ts';
 import type { Device } from '../inventory/model.ts';
 import { cdiSpecProblems } from './cdi/cdi-validate.ts';
 import type { CdiSpec } from './cdi/cdi-types.ts';
-import { metadataStatusSink, removeClaimMetadata, withDeviceMetadata } from './claim-metadata.ts';
+import { metadataStatusSink, removeClaimMetadata, sweepClaimMetadata, withDeviceMetadata } from './claim-metadata.ts';
 import type { ClaimRecord, DevicePlan } from './record-model.ts';
 
 const UID = '6f1c2a44-8b0e-4f5e-9c1d-1234567890ab';
@@ -101,5 +101,17 @@ describe('device metadata (KEP-5304)', () => {
     expect(existsSync(join(d.dir, UID))).toBe(false);
     expect(existsSync(join(d.cdiDir, `netclaim.dev-metadata_${UID}.json`))).toBe(false);
     removeClaimMetadata(d, UID); // idempotent
+  });
+
+  it('at start-up, the metadata of claims the store does not have is swept; the others stay', () => {
+    const d = setup();
+    const other = '7a2c0000-0000-4000-8000-000000000001';
+    withDeviceMetadata(record([plan()]), {}, () => nic, d);
+    withDeviceMetadata({ ...record([plan()]), claim: { uid: other, namespace: 'team', name: 'gone' } }, {}, () => nic, d);
+    expect(sweepClaimMetadata(d, new Set([UID]))).toEqual([other]);
+    expect(existsSync(join(d.dir, other))).toBe(false);
+    expect(existsSync(join(d.cdiDir, `netclaim.dev-metadata_${other}.json`))).toBe(false);
+    expect(existsSync(join(d.dir, UID, 'nic', 'metadata.json'))).toBe(true);
+    expect(sweepClaimMetadata({ dir: join(d.dir, 'none'), cdiDir: join(d.cdiDir, 'none') }, new Set())).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import type { Device } from '../inventory/model.ts';
 import { metadataAttributes, planDeviceMetadata, type MetadataDevice } from './cdi/device-metadata.ts';
 import { metadataEnv } from './cdi/metadata-env.ts';
 import type { AllocatedClaim, ClaimStatusSink } from './claim.ts';
-import { metadataFile, removeClaimMetadata, updateClaimMetadataNetwork, writeClaimMetadata, type MetadataDirs } from './device-metadata-files.ts';
+import { metadataFile, removeClaimMetadata, sweepClaimMetadata, updateClaimMetadataNetwork, writeClaimMetadata, type MetadataDirs } from './device-metadata-files.ts';
 import type { ClaimRecord, DevicePlan } from './record-model.ts';
 
 export type { MetadataDirs } from './device-metadata-files.ts';
@@ -38,7 +38,7 @@ export function withDeviceMetadata(record: ClaimRecord, claim: Pick<AllocatedCla
   return { ...record, devices: record.devices.map((d) => ({ ...d, cdiDeviceIds: [...d.cdiDeviceIds, plan.deviceIds.get(d.device)!] })) };
 }
 
-export { removeClaimMetadata };
+export { removeClaimMetadata, sweepClaimMetadata };
 
 /**
  * A claim status sink that first puts the devices' network data as attached

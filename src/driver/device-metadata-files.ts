@@ -64,6 +64,31 @@ export function removeClaimMetadata(d: MetadataDirs, claimUid: string): void {
 }
 
 /**
+ * At start-up: removes the metadata of claims the store does not have (a
+ * crash between writing it at Prepare and storing the record, or an
+ * unprepare cut short). Returns the claim UIDs swept.
+ */
+export function sweepClaimMetadata(d: MetadataDirs, keep: ReadonlySet<string>): string[] {
+  const found = new Set<string>();
+  const prefix = `${DRIVER_NAME}-metadata_`;
+  for (const name of listDir(d.cdiDir)) {
+    if (name.startsWith(prefix) && name.endsWith('.json')) found.add(name.slice(prefix.length, -'.json'.length));
+  }
+  for (const name of listDir(d.dir)) found.add(name);
+  const swept = [...found].filter((uid) => isValidClaimUid(uid) && !keep.has(uid)).sort();
+  for (const uid of swept) removeClaimMetadata(d, uid);
+  return swept;
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
  * The devices are in the pod: their network data as attached goes into every
  * request file of the claim that lists them (generation + 1). Returns the
  * files updated; a claim without files (metadata off when it was prepared)
