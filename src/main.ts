@@ -18,6 +18,7 @@ const COMMANDS: Readonly<Record<CommandName, () => Promise<AnyCommand>>> = {
   links: async () => (await import('./surfaces/cli/links.ts')).linksCommand,
   validate: async () => (await import('./surfaces/cli/validate.ts')).validateCommand,
   webhook: async () => (await import('./surfaces/webhook/webhook-command.ts')).webhookCommand,
+  status: async () => (await import('./surfaces/cli/status.ts')).statusCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

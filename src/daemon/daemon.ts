@@ -20,6 +20,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { isDriverError, StateError, type DriverError } from '../common/errors.ts';
 import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
+import { PodHealthWatch } from '../driver/pod-health.ts';
+import { metadataStatusSink, sweepClaimMetadata } from '../driver/claim-metadata.ts';
 import { hostReads } from '../driver/host-reads.ts';
 import { ClaimStore } from '../driver/state/claim-store.ts';
 import type { Inventory } from '../inventory/model.ts';
@@ -94,6 +96,7 @@ export class Daemon {
   #publisher: SlicePublisher | undefined;
   #events: KubeEventSink | undefined;
   #health: DeviceHealthView | undefined;
+  #podHealth: PodHealthWatch | undefined;
   #cloud: CloudProvider | undefined;
   #server: KubeletPluginServer | undefined;
   #nri: NriPlugin | undefined;
@@ -167,6 +170,8 @@ export class Daemon {
     const store = this.#store = ClaimStore.open(o.stateDir, { shared });
     for (const p of store.problems) onError('claim-store')(p);
     this.metrics.claimsPrepared.set(store.size);
+    // Device metadata of claims the store does not have (a crash between writing it and the record): removed.
+    if (!shared) sweepClaimMetadata({ dir: this.#metadataDir(), cdiDir: o.cdiDir }, new Set(store.list().map((r) => r.claim.uid)));
 
     const watcher = this.#startInventory(host, store);
     await this.#startPublisher(watcher, onError);
@@ -179,7 +184,7 @@ export class Daemon {
     const driver = new ClaimDriver({
       driverName: o.driverName, poolName: o.nodeName,
       claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
-      kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events,
+      kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events, metadataDir: this.#metadataDir(),
       resolve: { dranetCompat: o.dranetConfigs }, health: () => this.#health!, sharedStore: shared,
       cloudDefaults: this.#cloud !== undefined && o.cloudDefaults !== false,
       // NodeUnprepareResources gives a claim's devices back from its pod first; Prepare waits for the runtime.
@@ -245,7 +250,12 @@ export class Daemon {
     puzzling(first);
     watcher.subscribe(puzzling);
     log.info({ devices: first.devices.length, excluded: first.exclusions.length, held: watcher.held.length }, 'inventory ready');
-    this.#health = new DeviceHealthView(watcher, o.nodeName, o.attributeDomain);
+    // Devices in pods: read through their pods' namespaces (link events, RDMA port polls).
+    this.#podHealth = new PodHealthWatch({
+      store, host, libc: o.libc, rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
+      onError: (err, claimUid) => log.debug({ err, claimUid }, 'pod device health: cannot read the pod\'s namespace'),
+    });
+    this.#health = new DeviceHealthView(watcher, o.nodeName, o.attributeDomain, undefined, this.#podHealth);
     return watcher;
   }
 
@@ -319,7 +329,8 @@ export class Daemon {
     this.#status = new ClaimStatusWriter({ kubeConfig: o.kubeConfig, driverName: o.driverName, onError: onError('claim-status') });
     const pins = this.#pins(join(o.stateDir, 'netns'));
     const pods = this.#pods = new PodDriver({
-      store, host, libc: o.libc, status: this.#status, ...(this.#events === undefined ? {} : { events: this.#events }),
+      store, host, libc: o.libc, status: metadataStatusSink(this.#status, this.#metadataDir(), (err) => log.warn({ err }, 'device metadata: cannot record the attached network data')),
+      ...(this.#events === undefined ? {} : { events: this.#events }),
       ...(o.evictUnreconciled === true ? { evictor: new KubePodEvictor({ kubeConfig: o.kubeConfig }) } : {}),
       ...(pins === undefined ? {} : { pins }),
       ...(lock === undefined ? {} : { shared: { lock: () => lock.lock(), unlock: () => lock.unlock() } }),
@@ -338,6 +349,11 @@ export class Daemon {
     this.#nri.on('state', (to) => log.info({ state: to }, `nri plugin ${to}`));
     this.#nri.start();
     return pods;
+  }
+
+  /** Device metadata files (KEP-5304): in the kubelet plugin directory, a host path at the same place in the container. */
+  #metadataDir(): string {
+    return join(this.#o.kubeletRootDir, 'plugins', this.#o.driverName, 'metadata');
   }
 
   /** Pod namespace pins under the state directory, when this host lets the daemon mount (docs/pods.md, "Namespace pins"). */
@@ -362,6 +378,8 @@ export class Daemon {
     const claimLog = (r: ClaimRecord): Logger => withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid });
     return {
       hook: (hook, pod, ms, err) => {
+        // Watch (or stop watching) the pod's devices' health once the hook is done, off its path.
+        setImmediate(() => this.#podHealth?.sync());
         const outcome = err === undefined ? 'ok' : 'error';
         this.metrics.nriHooks.inc({ hook, outcome });
         this.metrics.nriHookSeconds.observe({ hook, outcome }, ms / 1000);
@@ -415,7 +433,7 @@ export class Daemon {
       ['kubelet plugin server', () => this.#server?.close()],
       ['nri plugin', () => { this.#pods?.close(); return this.#nri?.close(); }],
       ['claim status', () => this.#status?.flush()],
-      ['health', () => this.#health?.close()],
+      ['health', () => { this.#podHealth?.close(); this.#health?.close(); }],
       ['slice publisher', () => this.#publisher?.close()],
       ['events', () => this.#events?.close()],
       ['inventory watcher', () => this.#watcher?.close()],

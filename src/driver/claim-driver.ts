@@ -51,6 +51,7 @@ import type { AllocatedClaim, AllocationResult, ClaimSource, EventSink } from '.
 import type { AdminRecord, ClaimRecord, DevicePlan } from './record-model.ts';
 import { isAdminClaim, prepareAdminClaim } from './admin-access.ts';
 import { withAdminCdi } from './admin-access-cdi.ts';
+import { removeClaimMetadata, withDeviceMetadata } from './claim-metadata.ts';
 import { ownResults, prepareClaim, type PrepareContext } from './prepare-claim.ts';
 import { crashPoint } from './state/crash-points.ts';
 import type { ClaimStore } from './state/claim-store.ts';
@@ -100,6 +101,8 @@ export interface ClaimDriverOptions {
   /** Host-side reads: snapshot, character devices. */
   readonly kernel: Pick<PrepareContext, 'snapshot' | 'charDevices'> & Partial<Pick<PrepareContext, 'sysctls'>>;
   readonly cdiDir: string;
+  /** Device metadata for containers (KEP-5304; claim-metadata.ts): where its files live. Absent: none written. */
+  readonly metadataDir?: string;
   readonly events?: EventSink;
   readonly observer?: DriverObserver;
   readonly resolve?: ResolveOptions;
@@ -170,6 +173,7 @@ export class ClaimDriver implements DriverPort {
         const admin = this.#o.store.admin(ref.uid);
         if (record?.attachment !== undefined) this.#returnDevices(record);
         removeClaimCdiSpec(this.#o.cdiDir, ref.uid);
+        if (this.#o.metadataDir !== undefined) removeClaimMetadata({ dir: this.#o.metadataDir, cdiDir: this.#o.cdiDir }, ref.uid);
         crashPoint('unprepare.after-cdi-remove');
         if (record !== undefined || admin !== undefined) this.#o.store.delete(ref.uid);
         for (const d of record?.devices ?? []) this.#o.inventory.release(d.device);
@@ -235,7 +239,8 @@ export class ClaimDriver implements DriverPort {
       now: o.now ?? (() => new Date()),
     });
     crashPoint('prepare.after-plan');
-    const record = withCdi(planned, o.cdiDir);
+    const withIds = withCdi(planned, o.cdiDir);
+    const record = o.metadataDir === undefined ? withIds : withDeviceMetadata(withIds, claim, (n) => byName.get(n), { dir: o.metadataDir, cdiDir: o.cdiDir });
     crashPoint('prepare.after-cdi');
     o.store.put(record);
     crashPoint('prepare.after-store');

@@ -37,6 +37,8 @@ export interface AllocatedClaim {
    * the class in messages. Absent when unknown.
    */
   readonly deviceClasses?: Readonly<Record<string, string>>;
+  /** The pod spec's name for a claim made from a template (annotation `resource.kubernetes.io/pod-claim-name`). */
+  readonly podClaimName?: string;
   /** Absent while the claim is not allocated. */
   readonly allocation?: {
     readonly results: readonly AllocationResult[];

@@ -3,8 +3,11 @@
  *
  *   unhealthy  the RDMA port is not ACTIVE, or the netdev has no lower layer
  *              or is not present (operstate lowerlayerdown / notpresent)
- *   unknown    the netdev is away (in a pod): the host cannot see it
+ *   unknown    the netdev is away (in a pod) and no pod watch reads it
  *   healthy    otherwise
+ *
+ * A device in a pod is judged by what its pod's namespace shows
+ * (pod-health.ts, pod-health-rules.ts: carrier, operstate, RDMA ports).
  *
  * An administratively down NIC is healthy: devices wait on the host unconfigured
  * until a pod takes them. The list is complete each time (the kubelet marks
@@ -13,13 +16,17 @@
  */
 import type { Device, Inventory } from '../inventory/model.ts';
 import type { DeviceHealth, HealthState, HealthView } from './driver-port.ts';
+import type { PodHealthSource } from './pod-health.ts';
 
 export interface HealthSource {
   readonly current: Inventory;
   subscribe(fn: (inv: Inventory) => void): () => void;
 }
 
-export function deviceHealth(d: Device, attr: (name: string) => string | undefined): { health: HealthState; message?: string } {
+export function deviceHealth(
+  d: Device, attr: (name: string) => string | undefined, inPod?: { health: HealthState; message?: string },
+): { health: HealthState; message?: string } {
+  if (inPod !== undefined) return inPod;
   if (!d.netdevPresent && d.ifName !== undefined) return { health: 'unknown', message: 'the device is in a pod' };
   const port = attr('rdmaPortState');
   if (port !== undefined && port !== 'active') return { health: 'unhealthy', message: `RDMA port ${port}` };
@@ -35,12 +42,15 @@ export class DeviceHealthView implements HealthView {
   readonly #domain: string;
   readonly #listeners = new Set<() => void>();
   readonly #unsubscribe: () => void;
+  readonly #pods: PodHealthSource | undefined;
   #devices: readonly DeviceHealth[] = [];
 
   /** `domain` is the attribute prefix the inventory publishes (`netclaim.dev`, or `dra.net` in DraNet naming). */
-  constructor(source: HealthSource, pool: string, domain: string, now: () => number = () => Math.floor(Date.now() / 1000)) {
+  /** `pods`: the live health of devices in pods (pod-health.ts); without it they are unknown. */
+  constructor(source: HealthSource, pool: string, domain: string, now: () => number = () => Math.floor(Date.now() / 1000), pods?: PodHealthSource) {
     this.#pool = pool;
     this.#domain = domain;
+    this.#pods = pods;
     const update = (inv: Inventory): void => {
       const next = this.#compute(inv, now());
       if (JSON.stringify(next.map(({ lastUpdatedTime: _, ...x }) => x)) === JSON.stringify(this.#devices.map(({ lastUpdatedTime: _, ...x }) => x))) return;
@@ -48,7 +58,9 @@ export class DeviceHealthView implements HealthView {
       for (const cb of this.#listeners) cb();
     };
     this.#devices = this.#compute(source.current, now());
-    this.#unsubscribe = source.subscribe(update);
+    const unsubscribe = source.subscribe(update);
+    const podsOff = pods?.onChange(() => { update(source.current); });
+    this.#unsubscribe = () => { unsubscribe(); podsOff?.(); };
   }
 
   get devices(): readonly DeviceHealth[] {
@@ -72,7 +84,7 @@ export class DeviceHealthView implements HealthView {
         const v = d.attributes[`${this.#domain}/${n}`];
         return v !== undefined && 'string' in v ? v.string : undefined;
       };
-      const h = deviceHealth(d, attr);
+      const h = deviceHealth(d, attr, this.#pods?.get(d.name));
       const prev = before.get(d.name);
       const same = prev !== undefined && prev.health === h.health && prev.message === h.message;
       return {

@@ -51,4 +51,8 @@ describe('what each command loads', () => {
     expect(heavyLoaded(['inventory', '--json', '--netns', join(dir, 'none')])).toEqual({ status: 1, loaded: [] });
     expect(heavyLoaded(['inventory', '--netns', join(dir, 'none'), '--filter', 'device.driver == "netclaim.dev"'])).toEqual({ status: 1, loaded: ['cel'] });
   });
+
+  it('status: none of them (it reads the state directory and the kernel, not the API server)', () => {
+    expect(heavyLoaded(['status', '--json', '--state-dir', join(dir, 'state'), '--netns', join(dir, 'none')])).toEqual({ status: 1, loaded: [] });
+  });
 });

@@ -138,7 +138,7 @@ describe('netclaim daemon', () => {
     const slices = await sliceList(kube, node, DRIVER);
     const ifNames = slices.flatMap((s) => s.spec.devices ?? []).map((d) => (d.attributes?.[`${DRIVER}/ifName`] as { string?: string } | undefined)?.string ?? '');
     expect(ifNames.filter((n) => n.endsWith('p'))).toEqual([]); // peers excluded by the plumbing globs
-    expect(await kubelet.waitForRegistered(DRIVER)).toMatchObject({ service: 'v1.DRAPlugin', healthService: 'v1alpha1.DRAResourceHealth' });
+    expect(await kubelet.waitForRegistered(DRIVER)).toMatchObject({ service: 'v1.DRAPlugin', healthService: 'v1.DRAResourceHealth' });
     await expect.poll(async () => (await http('/readyz')).status, { timeout: 10_000 }).toBe(200);
     expect((await http('/healthz')).status).toBe(200);
   });
@@ -148,9 +148,15 @@ describe('netclaim daemon', () => {
     const claim = await allocatedClaim(`ok-${suffix()}`, device, { interface: { name: 'net1', mtu: 1400 } });
     const r = await kubelet.prepare(DRIVER, [claim]);
     expect(r.response?.claims?.[claim.uid], JSON.stringify(r)).toEqual({
-      devices: [{ requestNames: ['nic'], poolName: node, deviceName: device, cdiDeviceIds: [`${DRIVER}/net=${claim.uid}-${device}`] }],
+      devices: [{ requestNames: ['nic'], poolName: node, deviceName: device, cdiDeviceIds: [`${DRIVER}/net=${claim.uid}-${device}`, `${DRIVER}/metadata=${claim.uid}_nic`] }],
     });
     expect(readdirSync(join(root, 'state'))).toContain(`${claim.uid}.json`);
+    // Device metadata (KEP-5304): the file under the kubelet plugin dir, mounted by its own CDI spec.
+    const metaFile = join(root, 'kubelet', 'plugins', DRIVER, 'metadata', claim.uid, 'nic', 'metadata.json');
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8').split('\n')[0]!) as { apiVersion: string; requests: Array<{ devices: Array<{ name: string; networkData: unknown }> }> };
+    expect(meta).toMatchObject({ apiVersion: 'metadata.resource.k8s.io/v1beta1', requests: [{ devices: [{ name: device, networkData: { interfaceName: 'net1' } }] }] });
+    const metaSpec = JSON.parse(readFileSync(join(root, 'cdi', `${DRIVER}-metadata_${claim.uid}.json`), 'utf8')) as { devices: Array<{ containerEdits: { mounts: Array<{ hostPath: string }> } }> };
+    expect(metaSpec.devices[0]!.containerEdits.mounts[0]!.hostPath).toBe(metaFile);
     const spec = JSON.parse(readFileSync(join(root, 'cdi', `${DRIVER}-net_${claim.uid}.json`), 'utf8')) as { containerEdits: { env: string[] } };
     expect(spec.containerEdits.env).toContain('NCCL_SOCKET_IFNAME==net1');
     // Repeated by the kubelet: the same answer.
@@ -162,6 +168,8 @@ describe('netclaim daemon', () => {
     expect((await kubelet.unprepare(DRIVER, [claim])).response).toEqual({ claims: { [claim.uid]: {} } });
     expect(readdirSync(join(root, 'state'))).not.toContain(`${claim.uid}.json`);
     expect(existsSync(join(root, 'cdi', `${DRIVER}-net_${claim.uid}.json`))).toBe(false);
+    expect(existsSync(join(root, 'cdi', `${DRIVER}-metadata_${claim.uid}.json`))).toBe(false);
+    expect(existsSync(metaFile)).toBe(false);
   });
 
   it('an invalid config fails that claim only, with an Event on the claim naming the field', async () => {

@@ -47,15 +47,15 @@ afterEach(async () => {
 });
 
 describe('kubelet plugin server vs. kubelet-peer', () => {
-  it('registers: the kubelet chooses v1.DRAPlugin and v1alpha1 health, and tells us', async () => {
+  it('registers: the kubelet chooses v1.DRAPlugin and v1 health (over v1alpha1), and tells us', async () => {
     const d = setup();
     const kubelet = await KubeletPeer.start({ registry: d.registry });
     const server = await serve(d, { driver: new FakeDriver({ health: [] }) });
     const reg = await kubelet.waitForRegistration(DRIVER);
     expect(reg).toMatchObject({
       event: 'registered', type: 'DRAPlugin', name: DRIVER, socket: server.paths.registrationSocket,
-      endpoint: server.paths.draSocket, versions: ['v1.DRAPlugin', 'v1beta1.DRAPlugin', 'v1alpha1.DRAResourceHealth'],
-      service: 'v1.DRAPlugin', healthService: 'v1alpha1.DRAResourceHealth', notified: true, attempt: 1,
+      endpoint: server.paths.draSocket, versions: ['v1.DRAPlugin', 'v1beta1.DRAPlugin', 'v1.DRAResourceHealth', 'v1alpha1.DRAResourceHealth'],
+      service: 'v1.DRAPlugin', healthService: 'v1.DRAResourceHealth', notified: true, attempt: 1,
     });
     expect(reg.warnings).toBeUndefined();
     await server.registered;
@@ -99,16 +99,20 @@ describe('kubelet plugin server vs. kubelet-peer', () => {
     const d = setup();
     const kubelet = await KubeletPeer.start({ registry: d.registry });
     const driver = new FakeDriver({ health: [{ poolName: 'node-1', deviceName: 'eth0', health: 'healthy', lastUpdatedTime: 1_760_000_000 }] });
-    await serve(d, { driver, healthResendMs: 300 });
+    const server = await serve(d, { driver, healthResendMs: 300 });
     await kubelet.waitForRegistered(DRIVER);
     const first = await kubelet.waitForEvent<HealthEvent>((e) => e['event'] === 'health', 5_000, 'health message');
-    expect(first).toMatchObject({ driver: DRIVER, service: 'v1alpha1.DRAResourceHealth' });
+    expect(first).toMatchObject({ driver: DRIVER, service: 'v1.DRAResourceHealth' });
     expect(first.response?.devices).toEqual([{ device: { poolName: 'node-1', deviceName: 'eth0' }, health: 'HEALTHY', lastUpdatedTime: '1760000000' }]);
     driver.healthView?.set([{ poolName: 'node-1', deviceName: 'eth0', health: 'unhealthy', lastUpdatedTime: 1_760_000_050, message: 'link down' }]);
     const changed = await kubelet.waitForEvent<HealthEvent>((e) => e['event'] === 'health' && JSON.stringify(e).includes('UNHEALTHY'), 5_000, 'changed health');
     expect(changed.response?.devices?.[0]).toMatchObject({ health: 'UNHEALTHY', message: 'link down' });
     const before = kubelet.healthEvents(DRIVER).length;
     await expect.poll(() => kubelet.healthEvents(DRIVER).length, { timeout: 3_000 }).toBeGreaterThanOrEqual(before + 2);
+    // A kubelet before 1.37 knows only v1alpha1: still served, same list.
+    const old = await kubelet.watchHealth({ endpoint: server.paths.draSocket, service: 'v1alpha1' }, 1_200);
+    expect(old).toMatchObject({ ok: true, service: 'v1alpha1.DRAResourceHealth' });
+    expect(old.messages).toBeGreaterThanOrEqual(1);
   });
 
   it('close de-registers; rolling-update instances register side by side and calls go to the newest', async () => {

@@ -64,7 +64,7 @@ const EVERYTHING = {
     affinity: {}, podAnnotations: { 'example.com/team': 'net' }, podLabels: { team: 'net' },
   },
   deviceClasses: [
-    { name: `nc-${sfx}-rdma`, expression: 'device.attributes["dra.net"].rdma == true', config: { interface: { mtu: 9000 }, rdma: { workloadEnv: true } } },
+    { name: `nc-${sfx}-rdma`, expression: 'device.attributes["dra.net"].rdma == true', config: { interface: { mtu: 9000 }, rdma: { workloadEnv: true } }, extendedResourceName: 'rdma/rdma_shared_device_a' },
     { name: `nc-${sfx}-any` },
   ],
   privileged: true,
@@ -210,6 +210,7 @@ describe('the Helm chart', () => {
     const rdma = objects.find((o) => o.kind === 'DeviceClass' && o.metadata.name.endsWith('-rdma'))!;
     expect(rdma.spec).toEqual({
       selectors: [{ cel: { expression: 'device.driver == "netclaim.dev" && (device.attributes["dra.net"].rdma == true)' } }],
+      extendedResourceName: 'rdma/rdma_shared_device_a',
       config: [{ opaque: { driver: 'netclaim.dev', parameters: { interface: { mtu: 9000 }, rdma: { workloadEnv: true } } } }],
     });
     const sm = objects.find((o) => o.kind === 'ServiceMonitor')!;
@@ -295,6 +296,8 @@ describe('the Helm chart', () => {
     ['a one-digit NRI plugin index', ['--set-string', 'nri.pluginIndex=1'], 'pluginIndex'],
     ['a port given as a string', ['--set-string', 'metrics.port=9177'], 'port'],
     ['a DeviceClass name that is not a DNS subdomain', ['--set', 'deviceClasses[0].name=Bad_Name'], 'name'],
+    ['an extended resource name in the kubernetes.io domain', ['--set', 'deviceClasses[0].extendedResourceName=kubernetes.io/nic'], 'extendedResourceName'],
+    ['an extended resource name without a domain', ['--set', 'deviceClasses[0].extendedResourceName=nic'], 'extendedResourceName'],
     ['a relative state directory', ['--set', 'stateDir=var/lib/netclaim'], 'stateDir'],
     ['an exclude glob with a comma', ['--set-json', 'exclude=["eth0,eth1"]'], 'exclude'],
     ['a state directory propagation other than None and Bidirectional', ['--set', 'stateDirMountPropagation=HostToContainer'], 'stateDirMountPropagation'],

@@ -24,11 +24,16 @@ export const LINKS_USAGE = `  netclaim links [--netns PATH] [--json]   the links
 export const VALIDATE_USAGE = `  netclaim validate [--no-dranet] FILE...  check the netclaim configs in manifests (configs, claims, templates,
                                            device classes; YAML or JSON, - for stdin); --no-dranet ignores dra.net configs`;
 
+export const STATUS_USAGE = `  netclaim status [--json] [--state-dir DIR] [--netns PATH] [--sysfs-root DIR] [--naming netclaim|dranet]
+                  ${INVENTORY_FLAGS_USAGE}
+                                           every device of this node: state, owner pod and claim, health, last problem
+                                           (reads the daemon's state directory and the kernel; the daemon need not run)`;
+
 export const WEBHOOK_USAGE = `  netclaim webhook --tls-cert-file FILE --tls-private-key-file FILE [--listen-address HOST:PORT]
                    [--driver-name NAME] [--kubeconfig FILE] [--no-class-policy] [--log-level LEVEL]
                                            serve the validating admission webhook (HTTPS, POST /validate)`;
 
-export const COMMAND_USAGE = { run: RUN_USAGE, inventory: INVENTORY_USAGE, links: LINKS_USAGE, validate: VALIDATE_USAGE, webhook: WEBHOOK_USAGE } as const;
+export const COMMAND_USAGE = { run: RUN_USAGE, inventory: INVENTORY_USAGE, links: LINKS_USAGE, validate: VALIDATE_USAGE, webhook: WEBHOOK_USAGE, status: STATUS_USAGE } as const;
 
 export type CommandName = keyof typeof COMMAND_USAGE;
 
@@ -41,6 +46,7 @@ ${INVENTORY_USAGE}
 ${LINKS_USAGE}
 ${VALIDATE_USAGE}
 ${WEBHOOK_USAGE}
+${STATUS_USAGE}
   netclaim --version                       print the version
   netclaim help                            this text; netclaim COMMAND --help: that command's
 

@@ -62,6 +62,9 @@ type Obj = Readonly<Record<string, unknown>>;
  * of the wrong type (never a TypeError). Results of every driver are kept;
  * the driver picks its own.
  */
+/** Set by the resource claim controller on claims it makes from a template (resource.k8s.io/v1 PodResourceClaimAnnotation). */
+const POD_CLAIM_NAME = 'resource.kubernetes.io/pod-claim-name';
+
 export function claimFromApi(o: unknown): AllocatedClaim {
   const claim = obj(o, '');
   const md = obj(claim['metadata'], 'metadata');
@@ -69,12 +72,15 @@ export function claimFromApi(o: unknown): AllocatedClaim {
   const alloc = status ? optObj(status['allocation'], 'status.allocation') : undefined;
   const devices = alloc ? optObj(alloc['devices'], 'status.allocation.devices') : undefined;
   const classes = deviceClassesFrom(claim['spec']);
+  const annotations = optObj(md['annotations'], 'metadata.annotations');
+  const podClaimName = annotations?.[POD_CLAIM_NAME];
   return {
     namespace: str(md['namespace'], 'metadata.namespace'),
     name: str(md['name'], 'metadata.name'),
     uid: str(md['uid'], 'metadata.uid') as ClaimUid,
     reservedFor: list(status?.['reservedFor'], 'status.reservedFor', consumerFrom),
     ...(Object.keys(classes).length > 0 ? { deviceClasses: classes } : {}),
+    ...(typeof podClaimName === 'string' && podClaimName !== '' ? { podClaimName } : {}),
     ...(alloc ? {
       allocation: {
         results: list(devices?.['results'], 'status.allocation.devices.results', resultFrom),

@@ -11,7 +11,7 @@ afterEach(cleanupServers);
 const eth0: DeviceHealth = { poolName: 'node-1', deviceName: 'eth0', health: 'healthy', lastUpdatedTime: 1_760_000_000 };
 const eth1: DeviceHealth = { poolName: 'node-1', deviceName: 'eth1', health: 'unknown', lastUpdatedTime: 1_760_000_001, healthCheckTimeoutSeconds: 45, message: 'no carrier yet' };
 
-describe('DRAResourceHealth v1alpha1 NodeWatchResources', () => {
+describe('DRAResourceHealth (v1, v1alpha1) NodeWatchResources', () => {
   it('sends the full list at once, after every change, and again periodically', async () => {
     const driver = new FakeDriver({ health: [eth0, eth1] });
     const { server } = await startServer({ driver, healthResendMs: 150 });
@@ -49,9 +49,25 @@ describe('DRAResourceHealth v1alpha1 NodeWatchResources', () => {
     expect(driver.healthView?.listeners).toBe(0);
   });
 
+  it('serves v1 (kubelet 1.37) beside v1alpha1 with the same list, both advertised', async () => {
+    const driver = new FakeDriver({ health: [eth0, eth1] });
+    const { server } = await startServer({ driver });
+    expect(server.supportedVersions).toEqual(expect.arrayContaining(['v1.DRAResourceHealth', 'v1alpha1.DRAResourceHealth']));
+    const v1 = watchHealth(kubeletClient(server.paths.draSocket, SERVICE.healthV1));
+    const alpha = watchHealth(kubeletClient(server.paths.draSocket, SERVICE.healthV1alpha1));
+    const [a, b] = await Promise.all([messages(v1).next(), messages(alpha).next()]);
+    expect(a).toEqual(b);
+    expect(a.devices.map((d) => d.health)).toEqual(['HEALTHY', 'UNKNOWN']);
+    v1.cancel();
+    alpha.cancel();
+  });
+
   it('is not served when the driver has no health view', async () => {
     const { server } = await startServer();
-    const m = messages(watchHealth(kubeletClient(server.paths.draSocket, SERVICE.healthV1alpha1)));
-    expect(await m.ended).toMatchObject({ code: status.UNIMPLEMENTED });
+    expect(server.supportedVersions).not.toContain('v1.DRAResourceHealth');
+    for (const svc of [SERVICE.healthV1alpha1, SERVICE.healthV1]) {
+      const m = messages(watchHealth(kubeletClient(server.paths.draSocket, svc)));
+      expect(await m.ended).toMatchObject({ code: status.UNIMPLEMENTED });
+    }
   });
 });

@@ -1,5 +1,6 @@
 /**
- * The DRAResourceHealth service (v1alpha1): NodeWatchResources streams the
+ * The DRAResourceHealth service (v1 and v1alpha1: the same messages under two
+ * package names, served by the same handlers): NodeWatchResources streams the
  * complete device health list on open, after every change, and again every
  * `resendMs`. The periodic resend matters: the kubelet turns a device Unknown
  * when it has not heard of it within the device's timeout (30 s by default).
@@ -37,7 +38,7 @@ export class HealthStreams {
     return this.#open.size;
   }
 
-  /** Handlers for `v1alpha1.DRAResourceHealth`. */
+  /** Handlers for `v1.DRAResourceHealth` and `v1alpha1.DRAResourceHealth` (identical messages). */
   handlers(): UntypedServiceImplementation {
     return { NodeWatchResources: (call: WatchStream) => { this.#watch(call); } };
   }

@@ -1,7 +1,7 @@
 /**
  * The kubelet-facing side of the driver: the registration socket the plugin
  * watcher finds, and the DRA socket serving DRAPlugin v1 + v1beta1 (same
- * handlers) and DRAResourceHealth v1alpha1, all backed by a DriverPort.
+ * handlers) and DRAResourceHealth v1 and v1alpha1, all backed by a DriverPort.
  *
  *   const server = new KubeletPluginServer({ driverName: 'netclaim.dev', driver });
  *   await server.start();        // DRA socket first, then registration socket
@@ -82,7 +82,8 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
     const pluginDir = resolve(opts.pluginDir ?? `/var/lib/kubelet/plugins/${opts.driverName}`);
     this.paths = kubeletPaths(opts.driverName, registryDir, pluginDir, opts.instance);
     const dra = opts.draServices ?? ['v1.DRAPlugin', 'v1beta1.DRAPlugin'];
-    this.supportedVersions = opts.driver.health ? [...dra, 'v1alpha1.DRAResourceHealth'] : [...dra];
+    // Both health versions: the kubelet 1.37 takes v1, older ones (1.34–1.36) only know v1alpha1.
+    this.supportedVersions = opts.driver.health ? [...dra, 'v1.DRAResourceHealth', 'v1alpha1.DRAResourceHealth'] : [...dra];
     this.registered = this.#registered.promise;
     this.registered.catch(() => { /* observed through `registered` by whoever awaits it */ });
   }
@@ -169,6 +170,7 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
     const view = this.#opts.driver.health?.();
     if (view) {
       this.#health = new HealthStreams(view, this.#opts.healthResendMs ?? 10_000);
+      dra.addService(serviceDefinition(SERVICE.healthV1), this.#health.handlers());
       dra.addService(serviceDefinition(SERVICE.healthV1alpha1), this.#health.handlers());
     }
     this.#draSocket = await this.#listen(dra, paths.draSocket);

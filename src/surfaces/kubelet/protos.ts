@@ -2,7 +2,7 @@
  * The kubelet plugin APIs, loaded once from the verbatim upstream protos in
  * proto/kubelet (k8s.io/kubelet v0.37.2) with @grpc/proto-loader, plus the
  * wire shapes the handlers see. proto-loader is used at run time instead of
- * generated code: four small files, no build step, and the .proto stays the
+ * generated code: five small files, no build step, and the .proto stays the
  * single source of truth.
  */
 import type { ServiceDefinition } from '@grpc/grpc-js';
@@ -16,6 +16,7 @@ const FILES = [
   'dra/v1/api.proto',
   'dra/v1beta1/api.proto',
   'dra-health/v1alpha1/api.proto',
+  'dra-health/v1/api.proto',
 ];
 
 /** Fully qualified gRPC service names: they are part of every method path the kubelet calls. */
@@ -24,10 +25,11 @@ export const SERVICE = {
   draV1: 'k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin',
   draV1beta1: 'k8s.io.kubelet.pkg.apis.dra.v1beta1.DRAPlugin',
   healthV1alpha1: 'v1alpha1.DRAResourceHealth',
+  healthV1: 'v1.DRAResourceHealth',
 } as const;
 
 /** The `supported_versions` strings a DRA plugin advertises (`<short package>.<Service>`). */
-export type KubeletServiceVersion = 'v1.DRAPlugin' | 'v1beta1.DRAPlugin' | 'v1alpha1.DRAResourceHealth';
+export type KubeletServiceVersion = 'v1.DRAPlugin' | 'v1beta1.DRAPlugin' | 'v1.DRAResourceHealth' | 'v1alpha1.DRAResourceHealth';
 
 // keepCase: handlers see the proto field names, so each mapping reads like the
 // .proto. longs as numbers: the only int64s are Unix seconds and timeouts.
@@ -36,7 +38,7 @@ const LOAD_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: t
 
 let cached: PackageDefinition | undefined;
 
-/** The package definition of all four files (loaded on first use, then shared). */
+/** The package definition of all five files (loaded on first use, then shared). */
 export function kubeletProtos(): PackageDefinition {
   cached ??= loadSync(FILES, LOAD_OPTIONS);
   return cached;

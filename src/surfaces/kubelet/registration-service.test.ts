@@ -17,7 +17,7 @@ describe('registration socket', () => {
     const info = await unary<WirePluginInfo>(kubeletClient(server.paths.registrationSocket, SERVICE.registration), 'GetInfo', {});
     expect(info).toEqual({
       type: 'DRAPlugin', name: DRIVER, endpoint: join(dirs.pluginDir, 'dra.sock'),
-      supported_versions: ['v1.DRAPlugin', 'v1beta1.DRAPlugin', 'v1alpha1.DRAResourceHealth'],
+      supported_versions: ['v1.DRAPlugin', 'v1beta1.DRAPlugin', 'v1.DRAResourceHealth', 'v1alpha1.DRAResourceHealth'],
     });
   });
 
