@@ -15,6 +15,7 @@
  * Defaults: 1,000 nodes (NETCLAIM_FLEET_NODES or --nodes=; use 100 on a small
  * CI machine), the publisher's default write budget.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { DriverError } from '../src/common/errors.ts';
 import { DRIVER_NAME } from '../src/common/driver.ts';
@@ -74,10 +75,16 @@ export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
   const { KubeClient } = await import('../test/conformance/kube-client.ts');
   const { kubeConfigFor } = await import('../test/conformance/slice-fixtures.ts');
   const t0 = performance.now();
+  const loadAtStart = loadavg().map((x) => Math.round(x * 10) / 10);
   const cp = await startControlPlane({ log: (l) => o.log(`fleet: ${l}`) });
   const shapes = new Map<NicCount, NodeShape>(([8, 12, 16] as const).map((n) => [n, nodeShape(n)]));
-  const errors = new Map<string, number>();
-  const onError = (e: DriverError): void => { errors.set(e.code, (errors.get(e.code) ?? 0) + 1); };
+  const errors = new Map<string, { count: number; first: string[] }>();
+  const onError = (e: DriverError): void => {
+    const x = errors.get(e.code) ?? { count: 0, first: [] };
+    x.count++;
+    if (x.first.length < 3) x.first.push(e.message.slice(0, 300));
+    errors.set(e.code, x);
+  };
   let nodes: SimNode[] = [];
   try {
     const kube = new KubeClient({ server: cp.server, token: cp.token, caPem: cp.caPem, timeoutMs: 120_000 });
@@ -104,7 +111,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
     for (const s of o.scenarios) {
       if (s === 'steady') results[s] = await steady(ctx, Number(process.env['NETCLAIM_FLEET_QUIET_S'] ?? 10), 20);
       else if (s === 'one-node-flap') results[s] = await oneNodeFlap(ctx, 10, 10);
-      else if (s === 'fleet-flap') results[s] = await fleetFlap(ctx);
+      else if (s === 'fleet-flap') results[s] = { ...await fleetFlap(ctx), after: await verify(kube, nodes) };
       else if (s === 'rolling-restart') results[s] = await rollingRestart(ctx, Math.max(1, Math.ceil(o.nodes / 10)));
       else if (s === 'allocation') {
         const { benchAllocation } = await import('./fleet/allocation.ts');
@@ -118,7 +125,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
       nicsPerNode: { 8: nodes.filter((n) => n.nics === 8).length, 12: nodes.filter((n) => n.nics === 12).length, 16: nodes.filter((n) => n.nics === 16).length },
       budget: o.budget ?? DEFAULT_WRITE_BUDGET,
       kubeApiserver: cp.version,
-      machine: { cpus: (await import('node:os')).availableParallelism(), note: 'API server, etcd and the simulator share these CPUs' },
+      machine: { cpus: availableParallelism(), loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 10) / 10), note: 'API server, etcd and the simulator share these CPUs (and other work on the machine: see the load average)' },
       scenarios: results,
       final: check,
       simulator: { ...sim(), afterStartMB: memAfterStart, cpuS: Math.round((cpuS.user + cpuS.system) / 1e5) / 10 },
@@ -153,7 +160,8 @@ async function verify(kube: InstanceType<typeof import('../test/conformance/kube
     }
     cont = r.body.metadata.continue ?? '';
   } while (cont);
+  const simDown = nodes.reduce((a, n) => a + n.downCount, 0);
   const expected = nodes.reduce((a, n) => a + n.nics + 1, 0); // + eno2, the unused onboard port
   const complete = nodes.every((n) => perNode.get(n.name) === n.nics + 1);
-  return { slices, devices, expectedDevices: expected, nicsStillDown: down, everyNodeComplete: complete };
+  return { slices, devices, expectedDevices: expected, nicsStillDown: down, simulatedDown: simDown, everyNodeComplete: complete };
 }

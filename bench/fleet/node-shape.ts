@@ -59,6 +59,8 @@ export interface GpuSpec {
   readonly numa: number;
 }
 
+/** A string attribute's value. */
+export const str = (v: unknown): string | undefined => (v as { string?: string } | undefined)?.string;
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 /** Compute pairs' root buses (as on the A3 Ultra fixture): NIC at bus+1, GPU at bus+2. */
 const COMPUTE_ROOTS = [0x07, 0x17, 0x27, 0x37, 0x87, 0x97, 0xa7, 0xc7];
@@ -141,6 +143,12 @@ export interface NodeShape {
   readonly gpus: readonly GpuSpec[];
   /** The node's devices with NICs in `down` (indices into `nics`) flapped down: the real inventory builder's output. */
   devices(node: number, down: ReadonlySet<number>): readonly Device[];
+  /**
+   * The same devices, assembled from two builds of node 0 (all up, all down) with the node's MACs
+   * put in: ~100× cheaper, so the simulator's one thread keeps up with a fleet-wide flap the way a
+   * thousand separate daemons would. node-shape.test.ts checks it equals `devices()`.
+   */
+  fastDevices(node: number, down: ReadonlySet<number>): readonly Device[];
   dispose(): void;
 }
 
@@ -166,7 +174,17 @@ export function nodeShape(nicCount: NicCount): NodeShape {
       };
       return buildInventory(snapshot, { ...DEFAULT_OPTIONS, nodeIps: [`10.${node >> 8}.${node & 0xff}.10`] }).devices;
     };
-    return { nicCount, nics, gpus, devices, dispose: () => w.dispose() };
+    const allUp = devices(0, new Set());
+    const allDown = devices(0, new Set(nics.map((_, i) => i)));
+    const nicOf = allUp.map((d) => nics.findIndex((n) => n.bdf === str(d.attributes['resource.kubernetes.io/pciBusID'])));
+    const MAC = 'netclaim.dev/mac';
+    const fastDevices = (node: number, down: ReadonlySet<number>): readonly Device[] => allUp.map((d, j) => {
+      const i = nicOf[j]!;
+      const base = i >= 0 && down.has(i) ? allDown[j]! : d;
+      const mac = i >= 0 ? nicMac(node, i) : `3c:ec:ef:${hex2(node >> 8)}:${hex2(node & 0xff)}:b1`; // eno2
+      return { ...base, attributes: { ...base.attributes, [MAC]: { string: mac } } };
+    });
+    return { nicCount, nics, gpus, devices, fastDevices, dispose: () => w.dispose() };
   } catch (err) {
     w.dispose();
     throw err;

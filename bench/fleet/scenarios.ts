@@ -157,11 +157,12 @@ export function fleetFlap(ctx: FleetContext): Promise<ScenarioResult> {
         const down = ctx.rand() * 400;
         const up = down + 100 + ctx.rand() * 400;
         last = Math.max(last, up);
-        timers.push(sleep(down).then(() => node.setLink(i, false)), sleep(up).then(() => node.setLink(i, true)));
+        // Chained, not two timers: timers of different delays may run out of order when the loop lags.
+        timers.push(sleep(down).then(() => { node.setLink(i, false); return sleep(up - down); }).then(() => node.setLink(i, true)));
       }
     }
     await Promise.all(timers);
-    const events = timers.length;
+    const events = timers.length * 2;
     return { lastEventAt: t0 + last, extra: { events, eventWindowMs: Math.round(last) } };
   });
 }

@@ -2,7 +2,8 @@
  * One simulated node: netclaim's real SlicePublisher, composed as the daemon
  * composes it (src/daemon/daemon.ts #startPublisher: start, then update()
  * with every inventory), fed by the real inventory builder over the node
- * shape. Only the kernel is simulated: a link event arms a 25 ms rebuild
+ * shape (its fast form, checked equal to the builder's output by
+ * node-shape.test.ts). Only the kernel is simulated: a link event arms a 25 ms rebuild
  * timer, not reset by later events, as InventoryWatcher.rescan does
  * (src/inventory/watcher.ts, default debounceMs), and the rebuild publishes.
  *
@@ -107,6 +108,6 @@ export class SimNode {
 
   #publish(): void {
     this.rebuilds++;
-    this.#publisher!.update(this.#o.shape.devices(this.#o.index, this.#down));
+    this.#publisher!.update(this.#o.shape.fastDevices(this.#o.index, this.#down));
   }
 }
