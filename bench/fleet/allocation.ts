@@ -127,7 +127,7 @@ function pod(name: string, claimName: string): unknown {
     spec: {
       resourceClaims: [{ name: 'devices', resourceClaimName: claimName }],
       containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10', resources: { claims: [{ name: 'devices' }] } }],
-      terminationGracePeriodSeconds: 0,
+      terminationGracePeriodSeconds: 0, automountServiceAccountToken: false,
     },
   };
 }
@@ -140,6 +140,7 @@ interface Phase {
   readonly podsPerS: number;
   /** Pod created → bound, as seen by polling (queueing included: all pods are created at once). */
   readonly createToBoundMs: { readonly p50?: number; readonly p99?: number };
+  /** The first pod left unscheduled, with the scheduler's reason. */
   readonly unschedulable: string[];
 }
 
@@ -184,12 +185,16 @@ async function runPhase(o: AllocationOptions, kind: 'octet' | 'pair', count: num
   }
   const lat = [...bound].map(([n, t]) => t - created.get(n)!).sort((a, b) => a - b);
   const q = (p: number): number | undefined => (lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]!) : undefined);
-  const unschedulable = names.filter((n) => !bound.has(n)).slice(0, 5);
+  const unschedulable = names.filter((n) => !bound.has(n)).slice(0, 3);
+  const why = await Promise.all(unschedulable.slice(0, 1).map(async (n) => {
+    const r = await kube.get<{ status?: { conditions?: Array<{ type: string; message?: string }> } }>(`/api/v1/namespaces/${NS}/pods/${n}`);
+    return `${n}: ${r.body.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message ?? '(no condition)'}`;
+  }));
   const p50 = q(0.5);
   const p99 = q(0.99);
   return {
     pods: count, scheduled: bound.size, misaligned, wallS: Math.round(wallS * 10) / 10, podsPerS: Math.round((bound.size / Math.max(wallS, 1e-3)) * 10) / 10,
-    createToBoundMs: { ...(p50 !== undefined && { p50 }), ...(p99 !== undefined && { p99 }) }, unschedulable,
+    createToBoundMs: { ...(p50 !== undefined && { p50 }), ...(p99 !== undefined && { p99 }) }, unschedulable: why,
   };
 }
 
@@ -232,6 +237,8 @@ export async function benchAllocation(o: AllocationOptions): Promise<unknown> {
   } while (cont);
 
   await must(kube.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }), 'namespace');
+  // No controller-manager runs here: the ServiceAccount admission plugin needs the namespace's `default` account.
+  await must(kube.post(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }), 'service account');
   await must(kube.post('/apis/resource.k8s.io/v1/deviceclasses', {
     apiVersion: 'resource.k8s.io/v1', kind: 'DeviceClass', metadata: { name: 'fleet-gpu' },
     spec: { selectors: [{ cel: { expression: `device.driver == "${GPU_DRIVER}"` } }] },

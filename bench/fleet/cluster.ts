@@ -26,7 +26,7 @@ export async function inPool<T, R>(items: readonly T[], n: number, f: (t: T, i: 
   return out;
 }
 
-/** Creates the Node with a Ready condition and allocatable (create may set status for Nodes, as the kubelet does). */
+/** Creates the Node with a Ready condition and allocatable (create may set status for Nodes, as the kubelet does), untainted. */
 export async function createNode(kube: KubeClient, name: string): Promise<string> {
   const body = {
     apiVersion: 'v1', kind: 'Node',
@@ -38,7 +38,13 @@ export async function createNode(kube: KubeClient, name: string): Promise<string
     },
   };
   const r = await kube.post<{ metadata: { uid: string } }>('/api/v1/nodes', body);
-  if (r.status === 201) return r.body.metadata.uid;
+  if (r.status === 201) {
+    // The TaintNodesByCondition admission plugin taints a new Node not-ready; the node lifecycle
+    // controller (not run here) would lift it once the kubelet reports Ready, as this Node does.
+    const p = await kube.patch(`/api/v1/nodes/${name}`, { spec: { taints: null } });
+    if (p.status !== 200) throw new Error(`untaint node ${name}: ${p.status} ${p.text}`);
+    return r.body.metadata.uid;
+  }
   if (r.status !== 409) throw new Error(`create node ${name}: ${r.status} ${r.text}`);
   return (await kube.get<{ metadata: { uid: string } }>(`/api/v1/nodes/${name}`)).body.metadata.uid;
 }
