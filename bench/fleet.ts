@@ -82,7 +82,10 @@ export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
   const onError = (e: DriverError): void => {
     const x = errors.get(e.code) ?? { count: 0, first: [] };
     x.count++;
-    if (x.first.length < 3) x.first.push(e.message.slice(0, 300));
+    // fetch failures carry the transport's reason two causes down (undici: TypeError → UND_ERR_*/ECONN*).
+    const inner = (e.cause as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+    const why = inner ? ` (${inner.code ?? ''} ${inner.message ?? ''})`.replace('( ', '(') : '';
+    if (x.first.length < 3) x.first.push(`${e.message}${why}`.slice(0, 300));
     errors.set(e.code, x);
   };
   let nodes: SimNode[] = [];

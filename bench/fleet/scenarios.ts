@@ -5,6 +5,7 @@
  * and the time from the scenario's last kernel event until every node's
  * publisher has everything in the API server (`converge`).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { etcdView, readServer, serverDelta, sum, type EtcdView, type ServerDelta, type ServerView } from './metrics.ts';
 import type { SimNode } from './sim-node.ts';
 
@@ -32,6 +33,8 @@ export interface ScenarioResult {
   readonly etcd: EtcdView;
   /** Last kernel event → every node's slices current in the API server. */
   readonly convergeMs: number;
+  /** The simulator's own event-loop delay (its one thread runs every node): how much of the timing is the simulator's. */
+  readonly simLoopDelayMs: { readonly p99: number; readonly max: number };
   readonly extra?: Record<string, unknown>;
 }
 
@@ -49,12 +52,15 @@ export async function measure(ctx: FleetContext, name: string, body: () => Promi
   const start = total();
   const samples: Array<[number, number]> = [[performance.now(), start]];
   const sampler = setInterval(() => samples.push([performance.now(), total()]), 100);
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const t0 = performance.now();
   const { lastEventAt, extra } = await body();
   await Promise.all(nodes.map((n) => n.synced()));
   const convergeMs = performance.now() - lastEventAt;
   const wallS = (performance.now() - t0) / 1000;
   clearInterval(sampler);
+  loop.disable();
   samples.push([performance.now(), total()]);
   const after = await readServer(ctx.cp);
   const perNodeWrites = nodes.map((n, i) => n.writes - w0[i]!);
@@ -76,6 +82,7 @@ export async function measure(ctx: FleetContext, name: string, body: () => Promi
     apiserverRssMB: Math.round(sum(after.api, 'process_resident_memory_bytes') / 2 ** 20),
     etcd: etcdView(after),
     convergeMs: Math.round(convergeMs),
+    simLoopDelayMs: { p99: Math.round(loop.percentile(99) / 1e6), max: Math.round(loop.max / 1e6) },
     ...(extra !== undefined && { extra }),
   };
   ctx.log(`fleet: ${name}: ${r.clientWrites} writes (server ${r.server.sliceWrites}) in ${r.wallS} s, peak ${r.peakWritesIn1s}/s, max per node ${r.perNode.maxWrites}, ` +
