@@ -75,7 +75,7 @@ export class SimNode {
     this.#publisher = undefined;
     await p.close();
     const w = p.writes;
-    this.#past = { creates: this.#past.creates + w.creates, updates: this.#past.updates + w.updates, deletes: this.#past.deletes + w.deletes, deferred: this.#past.deferred + w.deferred };
+    this.#past = { creates: this.#past.creates + w.creates, updates: this.#past.updates + w.updates, deletes: this.#past.deletes + w.deletes, deferred: this.#past.deferred + p.deferred };
   }
 
   /** A kernel link event on NIC `i`. */
@@ -101,7 +101,7 @@ export class SimNode {
   }
 
   get deferred(): number {
-    return this.#past.deferred + (this.#publisher?.writes.deferred ?? 0);
+    return this.#past.deferred + (this.#publisher?.deferred ?? 0);
   }
 
   get generation(): number { return this.#publisher?.generation ?? 0; }

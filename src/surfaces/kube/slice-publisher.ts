@@ -152,10 +152,12 @@ export class SlicePublisher {
   /** Failed reconciles, watch failures and dropped-field reports. */
   get errors(): number { return this.#counters.errors; }
   /** Successful API writes by kind, and reconciles that ran to the end. */
-  get writes(): { readonly creates: number; readonly updates: number; readonly deletes: number; readonly syncs: number; readonly deferred: number } {
-    const { creates, updates, deletes, syncs, deferred } = this.#counters;
-    return { creates, updates, deletes, syncs, deferred };
+  get writes(): { readonly creates: number; readonly updates: number; readonly deletes: number; readonly syncs: number } {
+    const { creates, updates, deletes, syncs } = this.#counters;
+    return { creates, updates, deletes, syncs };
   }
+  /** Reconciles the write budget held back (each publishes the latest state later). */
+  get deferred(): number { return this.#counters.deferred; }
   get lastError(): DriverError | undefined { return this.#lastError; }
 
   /** Arms the reconcile timer unless one is due sooner (so bursts coalesce and latency stays bounded). */
