@@ -15,6 +15,7 @@
  * checked: every GPU shares its pcieRoot with its NIC.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,25 +150,27 @@ async function runPhase(o: AllocationOptions, kind: 'octet' | 'pair', count: num
   const names = Array.from({ length: count }, (_, i) => `${kind}-${i}`);
   await inPool(names, 16, (n) => must(kube.post(`/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaims`, claim(n, pairs)), `claim ${n}`));
   const created = new Map<string, number>();
+  // Bindings seen by a watch (from before the first pod exists): the moment spec.nodeName appears.
+  const bound = new Map<string, number>();
+  let lastProgress = Date.now();
+  const kc = new KubeConfig();
+  kc.loadFromFile(o.cp.kubeconfigPath);
+  const watch = await new Watch(kc).watch(`/api/v1/namespaces/${NS}/pods`, {}, (_type, obj: { metadata?: { name?: string }; spec?: { nodeName?: string } }) => {
+    const name = obj.metadata?.name ?? '';
+    if (obj.spec?.nodeName && name.startsWith(`${kind}-`) && !bound.has(name)) {
+      bound.set(name, performance.now());
+      lastProgress = Date.now();
+    }
+  }, () => {});
   const t0 = performance.now();
   await inPool(names, 16, async (n) => {
     created.set(n, performance.now());
     await must(kube.post(`/api/v1/namespaces/${NS}/pods`, pod(n, n)), `pod ${n}`);
   });
-  const bound = new Map<string, number>();
   const deadline = Date.now() + Math.max(120_000, count * 600);
-  let lastProgress = Date.now();
-  while (bound.size < count && Date.now() < deadline && Date.now() - lastProgress < 60_000) {
-    await sleep(250);
-    const r = await kube.get<{ items: Array<{ metadata: { name: string }; spec: { nodeName?: string } }> }>(`/api/v1/namespaces/${NS}/pods?labelSelector=&fieldSelector=${encodeURIComponent('spec.nodeName!=')}`);
-    const now = performance.now();
-    for (const p of r.body.items) {
-      if (p.metadata.name.startsWith(`${kind}-`) && !bound.has(p.metadata.name)) {
-        bound.set(p.metadata.name, now);
-        lastProgress = Date.now();
-      }
-    }
-  }
+  lastProgress = Date.now(); // give up after 60 s without a binding, counted from the last pod created
+  while (bound.size < count && Date.now() < deadline && Date.now() - lastProgress < 60_000) await sleep(100);
+  watch.abort();
   const wallS = ([...bound.values()].reduce((a, b) => Math.max(a, b), t0) - t0) / 1000;
   // Alignment: every GPU of an allocation on the pcieRoot of its paired NIC.
   let misaligned = 0;
