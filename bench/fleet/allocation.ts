@@ -152,14 +152,14 @@ async function runPhase(o: AllocationOptions, kind: 'octet' | 'pair', count: num
   const created = new Map<string, number>();
   // Bindings seen by a watch (from before the first pod exists): the moment spec.nodeName appears.
   const bound = new Map<string, number>();
-  let lastProgress = Date.now();
+  const progress = { at: 0 };
   const kc = new KubeConfig();
   kc.loadFromFile(o.cp.kubeconfigPath);
   const watch = await new Watch(kc).watch(`/api/v1/namespaces/${NS}/pods`, {}, (_type, obj: { metadata?: { name?: string }; spec?: { nodeName?: string } }) => {
     const name = obj.metadata?.name ?? '';
     if (obj.spec?.nodeName && name.startsWith(`${kind}-`) && !bound.has(name)) {
       bound.set(name, performance.now());
-      lastProgress = Date.now();
+      progress.at = Date.now();
     }
   }, () => {});
   const t0 = performance.now();
@@ -168,8 +168,8 @@ async function runPhase(o: AllocationOptions, kind: 'octet' | 'pair', count: num
     await must(kube.post(`/api/v1/namespaces/${NS}/pods`, pod(n, n)), `pod ${n}`);
   });
   const deadline = Date.now() + Math.max(120_000, count * 600);
-  lastProgress = Date.now(); // give up after 60 s without a binding, counted from the last pod created
-  while (bound.size < count && Date.now() < deadline && Date.now() - lastProgress < 60_000) await sleep(100);
+  progress.at = Math.max(progress.at, Date.now()); // give up after 60 s without a binding, counted from the last pod created
+  while (bound.size < count && Date.now() < deadline && Date.now() - progress.at < 60_000) await sleep(100);
   watch.abort();
   const wallS = ([...bound.values()].reduce((a, b) => Math.max(a, b), t0) - t0) / 1000;
   // Alignment: every GPU of an allocation on the pcieRoot of its paired NIC.
