@@ -9,8 +9,9 @@
  * a GPU driver's slice sits beside ours. Scenarios (bench/fleet/scenarios.ts):
  * cold start, steady state with single-change probes, one node's link
  * flapping at 10 Hz, a fleet-wide flap (every NIC down and up within 1 s), a
- * rolling restart of every daemon; then, optionally, allocation with
- * kube-scheduler (bench/fleet/allocation.ts). Numbers: docs/fleet.md.
+ * rolling restart of every daemon; allocation with kube-scheduler
+ * (bench/fleet/allocation.ts); and, when named, `soak`: one node's publisher
+ * under a flapping link for minutes, RSS and CPU sampled. Numbers: docs/fleet.md.
  *
  * Defaults: 1,000 nodes (NETCLAIM_FLEET_NODES or --nodes=; use 100 on a small
  * CI machine), the publisher's default write budget.
@@ -22,7 +23,7 @@ import { DRIVER_NAME } from '../src/common/driver.ts';
 import { DEFAULT_WRITE_BUDGET, type WriteBudgetOptions } from '../src/surfaces/kube/write-budget.ts';
 import { createGpuSlice, createNode, inPool } from './fleet/cluster.ts';
 import { nodeShape, type NicCount, type NodeShape } from './fleet/node-shape.ts';
-import { fleetFlap, measure, oneNodeFlap, rollingRestart, steady, type FleetContext, type ScenarioResult } from './fleet/scenarios.ts';
+import { fleetFlap, measure, oneNodeFlap, rollingRestart, soak, steady, type FleetContext, type ScenarioResult } from './fleet/scenarios.ts';
 import { SimNode } from './fleet/sim-node.ts';
 
 export interface FleetBenchOptions {
@@ -33,7 +34,7 @@ export interface FleetBenchOptions {
   readonly log: (s: string) => void;
 }
 
-export const FLEET_SCENARIOS = ['steady', 'one-node-flap', 'fleet-flap', 'rolling-restart', 'allocation'] as const;
+export const FLEET_SCENARIOS = ['steady', 'one-node-flap', 'fleet-flap', 'rolling-restart', 'allocation', 'soak'] as const;
 
 /** `--budget=`: off, default, peer (the reference peer's 1 per 2 s, burst 5) or RATE/BURST. */
 export function parseBudget(v: string | undefined): WriteBudgetOptions | undefined {
@@ -49,7 +50,8 @@ export function fleetOptionsFromArgs(args: readonly string[], env: NodeJS.Proces
   const flag = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const nodes = Number(flag('nodes') ?? env['NETCLAIM_FLEET_NODES'] ?? 1000);
   if (!Number.isInteger(nodes) || nodes < 1) throw new Error(`--nodes: a positive integer, got ${flag('nodes')}`);
-  const scenarios = (flag('scenarios') ?? FLEET_SCENARIOS.join(',')).split(',').filter(Boolean);
+  // soak (one node's cost over minutes) only when named.
+  const scenarios = (flag('scenarios') ?? FLEET_SCENARIOS.filter((x) => x !== 'soak').join(',')).split(',').filter(Boolean);
   const bad = scenarios.filter((s) => !(FLEET_SCENARIOS as readonly string[]).includes(s));
   if (bad.length) throw new Error(`--scenarios: unknown ${bad.join(', ')}; known: ${FLEET_SCENARIOS.join(', ')}`);
   const budget = parseBudget(flag('budget'));
@@ -115,6 +117,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
       if (s === 'steady') results[s] = await steady(ctx, Number(process.env['NETCLAIM_FLEET_QUIET_S'] ?? 10), 20);
       else if (s === 'one-node-flap') results[s] = await oneNodeFlap(ctx, 10, 10);
       else if (s === 'fleet-flap') results[s] = { ...await fleetFlap(ctx), after: await verify(kube, nodes) };
+      else if (s === 'soak') results[s] = await soak(ctx, 10, Number(process.env['NETCLAIM_FLEET_SOAK_S'] ?? 120));
       else if (s === 'rolling-restart') results[s] = await rollingRestart(ctx, Math.max(1, Math.ceil(o.nodes / 10)));
       else if (s === 'allocation') {
         const { benchAllocation } = await import('./fleet/allocation.ts');

@@ -129,8 +129,7 @@ export function steady(ctx: FleetContext, quietS: number, probes: number): Promi
  * phase-locked to the watcher's and publisher's timers (a strictly periodic
  * one always lands on an even count and publishes nothing).
  */
-export function oneNodeFlap(ctx: FleetContext, hz: number, seconds: number): Promise<ScenarioResult> {
-  const node = ctx.nodes[0]!;
+export function oneNodeFlap(ctx: FleetContext, hz: number, seconds: number, node = ctx.nodes[0]!, sample?: () => void): Promise<ScenarioResult> {
   return measure(ctx, `one-node-flap-${hz}hz`, async () => {
     const w0 = node.writes;
     const step = 1000 / (2 * hz);
@@ -145,6 +144,7 @@ export function oneNodeFlap(ctx: FleetContext, hz: number, seconds: number): Pro
       if (wait > 0) await sleep(wait);
       up = !up;
       node.setLink(0, up);
+      if (sample && k % (2 * hz * 5) === 0) sample(); // every 5 s
       transitions++;
       lastEventAt = performance.now();
     }
@@ -190,4 +190,26 @@ export function rollingRestart(ctx: FleetContext, batch: number): Promise<Scenar
     batchMs.sort((a, b) => a - b);
     return { lastEventAt: performance.now(), extra: { batch, batches: batchMs.length, batchMsP50: Math.round(batchMs[Math.floor(batchMs.length / 2)] ?? 0), batchMsMax: Math.round(batchMs.at(-1) ?? 0), poolGenerationsBumped: bumped } };
   });
+}
+
+/**
+ * One daemon's cost under a flapping link (issue 25 item 4): the first 16-NIC node's NIC 0 at
+ * `hz` for `seconds`, this process's RSS, heap and CPU sampled every 5 s. Run with a small fleet
+ * (`--nodes=3`), so the process is mostly that one publisher.
+ */
+export async function soak(ctx: FleetContext, hz: number, seconds: number): Promise<ScenarioResult> {
+  const node = ctx.nodes.find((n) => n.nics === 16) ?? ctx.nodes[0]!;
+  const series: Array<{ s: number; rssMB: number; heapMB: number; cpuPct: number }> = [];
+  const t0 = performance.now();
+  let last = { t: t0, cpu: process.cpuUsage() };
+  const sample = (): void => {
+    const now = performance.now();
+    const cpu = process.cpuUsage(last.cpu);
+    const m = process.memoryUsage();
+    series.push({ s: Math.round((now - t0) / 1000), rssMB: Math.round(m.rss / 2 ** 20), heapMB: Math.round(m.heapUsed / 2 ** 20), cpuPct: round1(((cpu.user + cpu.system) / 1000 / (now - last.t)) * 100) });
+    last = { t: now, cpu: process.cpuUsage() };
+  };
+  sample();
+  const r = await oneNodeFlap(ctx, hz, seconds, node, sample);
+  return { ...r, extra: { ...r.extra, nics: node.nics, series } };
 }
