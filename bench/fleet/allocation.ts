@@ -155,13 +155,21 @@ async function runPhase(o: AllocationOptions, kind: 'octet' | 'pair', count: num
   const progress = { at: 0 };
   const kc = new KubeConfig();
   kc.loadFromFile(o.cp.kubeconfigPath);
-  const watch = await new Watch(kc).watch(`/api/v1/namespaces/${NS}/pods`, {}, (_type, obj: { metadata?: { name?: string }; spec?: { nodeName?: string } }) => {
-    const name = obj.metadata?.name ?? '';
-    if (obj.spec?.nodeName && name.startsWith(`${kind}-`) && !bound.has(name)) {
-      bound.set(name, performance.now());
-      progress.at = Date.now();
-    }
-  }, () => {});
+  // The server ends each watch after 25 s (client-node aborts one silent for 30 s); it is opened
+  // again at once, from the start (its initial list catches anything bound in between).
+  let watching = true;
+  let abort: AbortController | undefined;
+  const open = async (): Promise<void> => {
+    if (!watching) return;
+    abort = await new Watch(kc).watch(`/api/v1/namespaces/${NS}/pods`, { timeoutSeconds: 25 }, (_type, obj: { metadata?: { name?: string }; spec?: { nodeName?: string } }) => {
+      const name = obj.metadata?.name ?? '';
+      if (obj.spec?.nodeName && name.startsWith(`${kind}-`) && !bound.has(name)) {
+        bound.set(name, performance.now());
+        progress.at = Date.now();
+      }
+    }, () => { void sleep(100).then(open); });
+  };
+  await open();
   const t0 = performance.now();
   await inPool(names, 16, async (n) => {
     created.set(n, performance.now());
@@ -170,7 +178,8 @@ async function runPhase(o: AllocationOptions, kind: 'octet' | 'pair', count: num
   const deadline = Date.now() + Math.max(120_000, count * 600);
   progress.at = Math.max(progress.at, Date.now()); // give up after 60 s without a binding, counted from the last pod created
   while (bound.size < count && Date.now() < deadline && Date.now() - progress.at < 60_000) await sleep(100);
-  watch.abort();
+  watching = false;
+  abort?.abort();
   const wallS = ([...bound.values()].reduce((a, b) => Math.max(a, b), t0) - t0) / 1000;
   // Alignment: every GPU of an allocation on the pcieRoot of its paired NIC.
   let misaligned = 0;
