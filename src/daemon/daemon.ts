@@ -40,6 +40,7 @@ import { KubeClaimSource } from '../surfaces/kube/claim-source.ts';
 import { KubeEventSink } from '../surfaces/kube/event-sink.ts';
 import { kubeScrapeAuthorizer } from '../surfaces/kube/scrape-auth.ts';
 import { SlicePublisher, type PublishDevice } from '../surfaces/kube/slice-publisher.ts';
+import type { WriteBudgetOptions } from '../surfaces/kube/write-budget.ts';
 import { KubeletPluginServer } from '../surfaces/kubelet/plugin-server.ts';
 import { FileLock } from '../surfaces/kubelet/file-lock.ts';
 import { ClaimStatusWriter } from '../surfaces/kube/claim-status.ts';
@@ -68,6 +69,8 @@ export interface DaemonOptions {
   /** Read `dra.net` opaque configs too. */
   readonly dranetConfigs: boolean;
   readonly taintUnhealthy: boolean;
+  /** `--slice-write-rate`/`--slice-write-burst`: the publisher's write budget (absent: its default). */
+  readonly sliceWriteBudget?: WriteBudgetOptions;
   /** Rolling-update instance suffix (pod UID); undefined: plain socket names. */
   readonly instance?: string;
   readonly metricsAddress: string;
@@ -264,6 +267,7 @@ export class Daemon {
     const o = this.#o;
     const publisher = this.#publisher = new SlicePublisher({
       kubeConfig: o.kubeConfig, nodeName: o.nodeName, driver: o.driverName, taintUnhealthy: o.taintUnhealthy, onError: onError('slice-publisher'),
+      ...(o.sliceWriteBudget !== undefined && { writeBudget: o.sliceWriteBudget }),
     });
     await publisher.start();
     const health = this.#health!;

@@ -13,6 +13,7 @@ import { DRANET_DOMAIN } from '../inventory/attributes/names.ts';
 import { libc } from '../kernel/libc/index.ts';
 import { DEFAULT_BIND_ADDRESS, parseBindAddress } from '../observe/http-server.ts';
 import { DEFAULT_NRI_SOCKET } from '../surfaces/nri/nri-plugin.ts';
+import { DEFAULT_WRITE_BUDGET, type WriteBudgetOptions } from '../surfaces/kube/write-budget.ts';
 import { compileDeviceFilter } from '../inventory/filter-cel.ts';
 import { CLOUD_PROVIDER_VALUES } from '../inventory/cloud/select.ts';
 import type { Command } from '../surfaces/cli/command.ts';
@@ -60,6 +61,8 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       'no-cloud-config': { type: 'boolean', default: false },
       'evict-unreconciled': { type: 'boolean', default: false },
       'host-netns': { type: 'string' },
+      'slice-write-rate': { type: 'string', default: String(DEFAULT_WRITE_BUDGET.ratePerSec) },
+      'slice-write-burst': { type: 'string', default: String(DEFAULT_WRITE_BUDGET.burst) },
     },
   });
   const nodeName = values['node-name'] ?? env['NODE_NAME'];
@@ -80,6 +83,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (!/^\d\d$/.test(values['nri-plugin-index'])) {
     throw new ConfigError(`--nri-plugin-index must be two digits (00-99), got ${JSON.stringify(values['nri-plugin-index'])}`, { context: { field: '--nri-plugin-index' } });
   }
+  const sliceWriteBudget = writeBudgetFromFlags(values['slice-write-rate'], values['slice-write-burst']);
   const kubeConfig = new KubeConfig();
   if (values.kubeconfig !== undefined) kubeConfig.loadFromFile(values.kubeconfig);
   else kubeConfig.loadFromDefault();
@@ -94,6 +98,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     attributeDomain: dranet ? DRANET_DOMAIN : driverName,
     dranetConfigs: true,
     taintUnhealthy: values['taint-unhealthy'],
+    sliceWriteBudget,
     ...(instance === undefined ? {} : { instance }),
     metricsAddress: values['metrics-address'],
     ...(metricsTls === undefined ? {} : { metricsTls }),
@@ -147,6 +152,19 @@ function metricsTlsFrom(certFile: string | undefined, keyFile: string | undefine
 function nodeIpsFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   const v = env['NODE_IPS'];
   return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+/** `--slice-write-rate` (publishes per second, 0: no budget) and `--slice-write-burst` (≥ 1). */
+function writeBudgetFromFlags(rate: string, burst: string): WriteBudgetOptions {
+  const r = Number(rate);
+  if (rate.trim() === '' || !Number.isFinite(r) || r < 0) {
+    throw new ConfigError(`--slice-write-rate must be a number ≥ 0 (ResourceSlice publishes per second; 0 turns the budget off), got ${JSON.stringify(rate)}`, { context: { field: '--slice-write-rate' } });
+  }
+  const b = Number(burst);
+  if (!/^\d+$/.test(burst.trim()) || b < 1) {
+    throw new ConfigError(`--slice-write-burst must be an integer ≥ 1, got ${JSON.stringify(burst)}`, { context: { field: '--slice-write-burst' } });
+  }
+  return { ratePerSec: r, burst: b };
 }
 
 /** `--cloud-provider`, checked while the flags are read (a usage error, not a failed start). */

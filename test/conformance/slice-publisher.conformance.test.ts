@@ -250,7 +250,8 @@ describe('as the node (system:node:node-1, NodeRestriction)', () => {
 
 describe('publish latency (logged, not asserted)', () => {
   test.each([50, 0])('desired change → slice updated in the API, seen by a watch (debounce %i ms)', async (debounceMs) => {
-    const { p, node } = await publisher({ debounceMs });
+    // 70 changes back to back: the path itself, without the write budget's pacing (slice-write-budget.conformance.test.ts).
+    const { p, node } = await publisher({ debounceMs, writeBudget: { ratePerSec: 0, burst: 1 } });
     await publish(p, devices(300));
     const seen: Array<{ at: number; s: RawSlice }> = [];
     const stop = await watchSlices(admin, node, DRIVER, (t, s) => t === 'MODIFIED' && seen.push({ at: performance.now(), s }));

@@ -14,6 +14,12 @@
  * someone else makes to our slices (a delete, an edit) is reverted
  * `driftDelayMs` after the watch reports it. Nothing is written before the
  * first update(): a restarted driver must not wipe the pool it cannot see yet.
+ *
+ * Publishes (reconciles that write) are paced by a write budget
+ * (write-budget.ts, default 1/s with bursts of 5): when it is spent, the
+ * reconcile waits for the next token and then publishes the latest desired
+ * state, so a flapping link costs bounded writes and the last state still
+ * goes out. A reconcile with nothing to write costs nothing.
  */
 import { CoreV1Api, ResourceV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { DriverError, StateError } from '../../common/errors.ts';
@@ -23,6 +29,7 @@ import { kubeError, kubeStatus } from './kube-error.ts';
 import { fromModel, specKey, toModel, type StoredSlice } from './slice-codec.ts';
 import { SliceInformer } from './slice-informer.ts';
 import { isNoop, planSync, type DroppedFieldsMemo, type SyncPlan } from './slice-sync.ts';
+import { budgetTake, budgetWait, createWriteBudget, DEFAULT_WRITE_BUDGET, type WriteBudget, type WriteBudgetOptions } from './write-budget.ts';
 import type { ResourceSlice, SliceDevice } from './slices.ts';
 
 /** What the publisher is given: inventory devices fit (extra fields are ignored). */
@@ -50,6 +57,8 @@ export interface SlicePublisherOptions {
   readonly driftDelayMs?: number;
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
+  /** Publishes per second and burst (default DEFAULT_WRITE_BUDGET; ratePerSec 0: no budget). */
+  readonly writeBudget?: WriteBudgetOptions;
   /** Server-side watch timeout before the watch is resumed (s, default 25; see SliceInformer). */
   readonly watchTimeoutSeconds?: number;
   /** Background failures (each is also counted in `errors`). */
@@ -68,6 +77,9 @@ export class SlicePublisher {
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   #timer: NodeJS.Timeout | undefined;
   #timerDue = 0;
+  readonly #budget: WriteBudget | undefined;
+  /** While the budget is spent: no reconcile before this time (ms since epoch). */
+  #notBefore = 0;
   #running = false;
   #inflight: Promise<void> | undefined;
   #again = false;
@@ -75,12 +87,13 @@ export class SlicePublisher {
   #failures = 0;
   #state: 'new' | 'starting' | 'running' | 'closed' = 'new';
   #last: SyncPlan | undefined;
-  #counters = { errors: 0, creates: 0, updates: 0, deletes: 0, syncs: 0 };
+  #counters = { errors: 0, creates: 0, updates: 0, deletes: 0, syncs: 0, deferred: 0 };
   #lastError: DriverError | undefined;
 
   constructor(o: SlicePublisherOptions) {
     this.#o = { ...o, driver: o.driver ?? DRIVER_NAME };
     this.#nodeUid = o.nodeUid;
+    this.#budget = createWriteBudget(o.writeBudget ?? DEFAULT_WRITE_BUDGET, Date.now());
     this.#api = o.kubeConfig.makeApiClient(ResourceV1Api);
     this.#informer = new SliceInformer({
       kubeConfig: o.kubeConfig, api: this.#api, driver: this.#o.driver, nodeName: o.nodeName,
@@ -143,12 +156,15 @@ export class SlicePublisher {
     const { creates, updates, deletes, syncs } = this.#counters;
     return { creates, updates, deletes, syncs };
   }
+  /** Reconciles the write budget held back (each publishes the latest state later). */
+  get deferred(): number { return this.#counters.deferred; }
   get lastError(): DriverError | undefined { return this.#lastError; }
 
   /** Arms the reconcile timer unless one is due sooner (so bursts coalesce and latency stays bounded). */
   #schedule(delayMs: number): void {
     if (this.#state !== 'running' || this.#desired === undefined) return;
-    const due = Date.now() + delayMs;
+    const now = Date.now();
+    const due = Math.max(now + delayMs, this.#notBefore); // a spent budget holds every reconcile back
     if (this.#timer !== undefined && this.#timerDue <= due) return;
     clearTimeout(this.#timer);
     this.#timerDue = due;
@@ -156,7 +172,7 @@ export class SlicePublisher {
       this.#timer = undefined;
       if (this.#running) this.#again = true; // the loop in #run picks it up
       else this.#inflight = this.#run();
-    }, delayMs);
+    }, due - now);
   }
 
   async #run(): Promise<void> {
@@ -194,6 +210,13 @@ export class SlicePublisher {
         ...(this.#o.maxPerSlice !== undefined ? { maxPerSlice: this.#o.maxPerSlice } : {}),
       },
     });
+    if (!isNoop(plan) && this.#budget !== undefined && !budgetTake(this.#budget, Date.now())) {
+      // Spent: publish later whatever is desired then (update() keeps only the latest).
+      this.#counters.deferred++;
+      this.#notBefore = Date.now() + budgetWait(this.#budget, Date.now());
+      this.#schedule(0);
+      return;
+    }
     if (!isNoop(plan)) {
       // The new generation first, complete; only then the old slices go (upstream order for consumers).
       await settleAll([...plan.create.map((s) => this.#create(s)), ...plan.update.map((u) => this.#replace(u.slice, u.stored))]);

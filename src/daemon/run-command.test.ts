@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { runOptions } from './run-command.ts';
+import { DEFAULT_WRITE_BUDGET } from '../surfaces/kube/write-budget.ts';
+
+const base = ['--node-name', 'n', '--sysfs-root', '/sys'];
+const fieldOf = (f: () => unknown): unknown => {
+  try {
+    f();
+  } catch (e) {
+    return (e as { context?: { field?: string } }).context?.field;
+  }
+  return undefined;
+};
+
+describe('netclaim run: the slice write budget flags', () => {
+  it('default to the publisher\'s budget (1/s, bursts of 5); 0 turns it off', () => {
+    expect(runOptions(base, {}).sliceWriteBudget).toEqual(DEFAULT_WRITE_BUDGET);
+    expect(runOptions([...base, '--slice-write-rate', '0.5', '--slice-write-burst', '2'], {}).sliceWriteBudget).toEqual({ ratePerSec: 0.5, burst: 2 });
+    expect(runOptions([...base, '--slice-write-rate=0'], {}).sliceWriteBudget).toEqual({ ratePerSec: 0, burst: 5 });
+  });
+
+  it('refuse values that cannot be right, naming the flag', () => {
+    for (const v of ['-1', 'fast', '', 'Infinity']) expect(fieldOf(() => runOptions([...base, `--slice-write-rate=${v}`], {}))).toBe('--slice-write-rate');
+    for (const v of ['0', '1.5', '-2', 'x']) expect(fieldOf(() => runOptions([...base, `--slice-write-burst=${v}`], {}))).toBe('--slice-write-burst');
+  });
+});
