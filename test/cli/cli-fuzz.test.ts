@@ -113,7 +113,7 @@ const COMMANDS: readonly (readonly [Command<never>, readonly string[]])[] = [
   [inventoryCommand, ['--json', '--watch', '--netns', '--sysfs-root', '--naming', '--include-kind', '--include-veth', '--node-ip', '--exclude', '--filter']],
   [linksCommand, ['--netns', '--json']],
   [validateCommand, ['--no-dranet']],
-  [runDaemonCommand, ['--node-name', '--kubeconfig', '--driver-name', '--sysfs-root', '--compat', '--rolling-update', '--metrics-address', '--log-level', '--nri-plugin-index', '--no-nri', '--filter', '--include-kind', '--node-ip']],
+  [runDaemonCommand, ['--node-name', '--kubeconfig', '--driver-name', '--sysfs-root', '--compat', '--rolling-update', '--metrics-address', '--log-level', '--nri-plugin-index', '--no-nri', '--device-return-timeout', '--filter', '--include-kind', '--node-ip']],
 ] as const as never;
 
 const VALUES = fc.oneof(

@@ -11,7 +11,7 @@ export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] 
                ${INVENTORY_FLAGS_USAGE} [--compat dranet]
                [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
                [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
-               [--log-level LEVEL] [--host-netns PATH]
+               [--device-return-timeout SECONDS] [--log-level LEVEL] [--host-netns PATH]
                                            run the node daemon (kubelet plugin + ResourceSlices)`;
 
 export const INVENTORY_USAGE = `  netclaim inventory [--json] [--watch] [--netns PATH] [--sysfs-root DIR] [--naming netclaim|dranet]
