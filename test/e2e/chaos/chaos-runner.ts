@@ -31,7 +31,7 @@ export interface ChaosOptions {
   parallel?: number;
   /** Restart containerd as one fault in five (the NRI drop). */
   nriDrops?: boolean;
-  /** Gap between two faults, uniform in [min, max] ms (issue 15: 0.5–6 s). */
+  /** Gap before a fault, uniform in [min, max] ms (default 1–8 s; the wait for netclaim's readiness comes first). */
   gapMs?: [number, number];
   log?: (l: string) => void;
 }
@@ -188,8 +188,8 @@ export async function runChaos(node: E2eNodeState, opts: ChaosOptions): Promise<
   const log = opts.log ?? (() => {});
   const random = rng(opts.seed);
   const api = apiOf(node);
-  const parallel = opts.parallel ?? 3;
-  const [gapMin, gapMax] = opts.gapMs ?? [500, 6000];
+  const parallel = opts.parallel ?? 5;
+  const [gapMin, gapMax] = opts.gapMs ?? [1000, 8000];
   const stateDir = nodeProcesses(node).nodePath('/var/lib/netclaim');
   const report: ChaosReport = {
     seed: opts.seed, lifecycles: 0, stuck: [], starts: 0, neverRan: 0, startsWithoutNic: [], kills: 0, nriDrops: 0, notRestored: [], recordsLeft: [], wallMs: 0,
@@ -249,8 +249,9 @@ export async function runChaos(node: E2eNodeState, opts: ChaosOptions): Promise<
     // Faults come at random moments: most after netclaim is ready again (a random moment of
     // its serving), one in four at any moment of its restart (replay, NRI registration and
     // Synchronize, kubelet registration). Without the wait netclaim is down almost all the
-    // time (a restart takes the kubelet's back-off plus a few seconds) and the pods do not
-    // get far enough for the faults to meet them in every phase.
+    // time (a restart takes the kubelet's back-off plus a few seconds), and every kubelet call
+    // that meets it down puts that pod's worker back 10 s (the kubelet's error back-off), so
+    // the pods would hardly move. With the wait, faults still meet the pods in every phase.
     const faults = async (): Promise<void> => {
       let n = 0;
       while (!done) {
