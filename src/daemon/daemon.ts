@@ -84,6 +84,8 @@ export interface DaemonOptions {
   readonly nriPluginIndex?: string;
   /** Evict a running pod whose devices cannot be put right after a restart (else: report only). */
   readonly evictUnreconciled?: boolean;
+  /** How long a physical device may take to come back from a dead pod namespace before that is reported (default: the pod driver's, 30 s). */
+  readonly deviceReturnTimeoutMs?: number;
   /** A network namespace to treat as the host's (tests); default the daemon's own. */
   readonly hostNetns?: string;
   readonly libc: Libc;
@@ -336,6 +338,7 @@ export class Daemon {
       store, host, libc: o.libc, status: metadataStatusSink(this.#status, this.#metadataDir(), (err) => log.warn({ err }, 'device metadata: cannot record the attached network data')),
       ...(this.#events === undefined ? {} : { events: this.#events }),
       ...(o.evictUnreconciled === true ? { evictor: new KubePodEvictor({ kubeConfig: o.kubeConfig }) } : {}),
+      ...(o.deviceReturnTimeoutMs === undefined ? {} : { returnTimeoutMs: o.deviceReturnTimeoutMs }),
       ...(pins === undefined ? {} : { pins }),
       ...(lock === undefined ? {} : { shared: { lock: () => lock.lock(), unlock: () => lock.unlock() } }),
       rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',

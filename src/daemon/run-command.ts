@@ -60,6 +60,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       'no-nri': { type: 'boolean', default: false },
       'no-cloud-config': { type: 'boolean', default: false },
       'evict-unreconciled': { type: 'boolean', default: false },
+      'device-return-timeout': { type: 'string' },
       'host-netns': { type: 'string' },
       'slice-write-rate': { type: 'string', default: String(DEFAULT_WRITE_BUDGET.ratePerSec) },
       'slice-write-burst': { type: 'string', default: String(DEFAULT_WRITE_BUDGET.burst) },
@@ -84,6 +85,10 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     throw new ConfigError(`--nri-plugin-index must be two digits (00-99), got ${JSON.stringify(values['nri-plugin-index'])}`, { context: { field: '--nri-plugin-index' } });
   }
   const sliceWriteBudget = writeBudgetFromFlags(values['slice-write-rate'], values['slice-write-burst']);
+  const returnTimeout = values['device-return-timeout'];
+  if (returnTimeout !== undefined && !(/^\d+(\.\d+)?$/.test(returnTimeout) && Number(returnTimeout) > 0 && Number(returnTimeout) <= 3600)) {
+    throw new ConfigError(`--device-return-timeout must be a number of seconds above 0 and at most 3600, got ${JSON.stringify(returnTimeout)}`, { context: { field: '--device-return-timeout' } });
+  }
   const kubeConfig = new KubeConfig();
   if (values.kubeconfig !== undefined) kubeConfig.loadFromFile(values.kubeconfig);
   else kubeConfig.loadFromDefault();
@@ -105,6 +110,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ...(values['metrics-auth'] ? { metricsAuth: true } : {}),
     ...(values['no-nri'] ? {} : { nriSocket: values['nri-socket'], nriPluginIndex: values['nri-plugin-index'] }),
     evictUnreconciled: values['evict-unreconciled'],
+    ...(returnTimeout === undefined ? {} : { deviceReturnTimeoutMs: Math.round(Number(returnTimeout) * 1000) }),
     ...(values['host-netns'] === undefined ? {} : { hostNetns: values['host-netns'] }),
     ...(values['log-level'] === undefined ? {} : { logLevel: values['log-level'] }),
   };

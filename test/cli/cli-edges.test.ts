@@ -165,6 +165,16 @@ describe('flag values checked before any work', () => {
     expect((await parseInventoryArgs(['--sysfs-root', fake])).collect).toEqual({ sysfsRoot: fake });
   });
 
+  it('--device-return-timeout takes seconds above 0 and at most an hour, else names the flag', () => {
+    expect(runOptions(['--node-name', 'n', '--device-return-timeout', '90'], {}).deviceReturnTimeoutMs).toBe(90_000);
+    expect(runOptions(['--node-name', 'n', '--device-return-timeout', '0.5'], {}).deviceReturnTimeoutMs).toBe(500);
+    expect(runOptions(['--node-name', 'n'], {}).deviceReturnTimeoutMs).toBeUndefined();
+    for (const bad of ['0', '-1', '30s', '', '1e3', '3601', 'NaN']) {
+      expect(() => runOptions(['--node-name', 'n', `--device-return-timeout=${bad}`], {}), bad)
+        .toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/^--device-return-timeout must be a number of seconds/) }));
+    }
+  });
+
   it('--filter must be a CEL expression whose type is bool (or an attribute, dyn until evaluated)', async () => {
     for (const [expression, why] of [
       ['1', 'its type is int, a filter must be a bool'],

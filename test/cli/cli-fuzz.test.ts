@@ -115,7 +115,7 @@ const COMMANDS: readonly (readonly [Command<never>, readonly string[]])[] = [
   [linksCommand, ['--netns', '--json']],
   [validateCommand, ['--no-dranet']],
   [webhookCommand, ['--tls-cert-file', '--tls-private-key-file', '--listen-address', '--driver-name', '--kubeconfig', '--no-class-policy', '--log-level']],
-  [runDaemonCommand, ['--node-name', '--kubeconfig', '--driver-name', '--sysfs-root', '--compat', '--rolling-update', '--metrics-address', '--metrics-tls-cert-file', '--metrics-tls-private-key-file', '--metrics-auth', '--log-level', '--nri-plugin-index', '--no-nri', '--filter', '--include-kind', '--node-ip']],
+  [runDaemonCommand, ['--node-name', '--kubeconfig', '--driver-name', '--sysfs-root', '--compat', '--rolling-update', '--metrics-address', '--metrics-tls-cert-file', '--metrics-tls-private-key-file', '--metrics-auth', '--log-level', '--nri-plugin-index', '--no-nri', '--device-return-timeout', '--slice-write-rate', '--slice-write-burst', '--no-cloud-config', '--filter', '--include-kind', '--node-ip']],
 ] as const as never;
 
 const VALUES = fc.oneof(

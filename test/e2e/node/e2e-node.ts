@@ -26,6 +26,7 @@ import { helmBinary } from '../../../scripts/gen-install-manifest.ts';
 import { listedFeatureGates, startControlPlane, type ControlPlane } from '../../conformance/control-plane.ts';
 import { KubeClient } from '../../conformance/kube-client.ts';
 import { unixToTcp } from './api-bridge.ts';
+import { cniBinDir, GATE_PLUGIN } from './cni-gate.ts';
 import { applyChart, applyObject, daemonSetOf, renderChart } from './netclaim-chart.ts';
 import { NODE_IP, SERVICE_IP, startNodeSandbox, sweepStaleSandboxes, type NodeSandbox } from './node-sandbox.ts';
 
@@ -225,6 +226,10 @@ serializeImagePulls: false
 # Pod status reaches the API server without the default 10 s batching delay.
 nodeStatusUpdateFrequency: 4s
 syncFrequency: 10s
+# The chaos test (test/e2e/chaos) SIGKILLs netclaim's container hundreds of times: with the
+# default cap (5 min) the kubelet's crash-loop back-off would leave the node without netclaim
+# for minutes. KubeletCrashLoopBackOffMax (beta, on by default since 1.35) lowers the cap.
+crashLoopBackOff: {maxContainerRestartPeriod: 2s}
 ${featureGates ? `featureGates:\n${featureGates}\n` : ''}`;
 }
 
@@ -233,6 +238,8 @@ function cniConfig(): string {
     cniVersion: '1.0.0',
     name: 'nc-e2e',
     plugins: [
+      // First: holds a sandbox a test names, else nothing (./cni-gate.ts).
+      { type: GATE_PLUGIN },
       { type: 'bridge', bridge: 'nce2ebr0', isGateway: true, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } },
     ],
   }, null, 2);
@@ -326,10 +333,12 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
     writeFileSync(join(dir, 'cni-conf', '10-nc-e2e.conflist'), cniConfig());
     writeFileSync(runtimeConfig, fill(readFileSync(join(repo, 'test/e2e/runtime/containerd-config.toml.tmpl'), 'utf8'), {
       ROOT: '/var/lib/containerd', STATE: '/run/containerd', SOCKET: '/run/containerd/containerd.sock',
-      NRI_SOCKET: '/var/run/nri/nri.sock', CDI_DIR: '/var/run/cdi', CNI_BIN: bins.runtime, CNI_CONF: join(dir, 'cni-conf'),
+      NRI_SOCKET: '/var/run/nri/nri.sock', CDI_DIR: '/var/run/cdi', CNI_BIN: cniBinDir(dir, bins.runtime), CNI_CONF: join(dir, 'cni-conf'),
       SHIM_SOCKET_DIR: '/run/containerd/s', RUNC: '/usr/sbin/runc', PAUSE_IMAGE: pauseImage(bins.images),
       // The node's /run is its own: pod netns under /var/run/netns, the chart's netnsDir.
       NETNS_MOUNTS_UNDER_STATE_DIR: 'false',
+      // Every container needs netclaim's NRI plugin, but those of pods that tolerate its absence (netclaim's own).
+      NRI_REQUIRED_PLUGINS: "['netclaim.dev']",
     }));
     const pathEnv = { PATH: `${bins.runtime}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` };
     await step('containerd', async () => {

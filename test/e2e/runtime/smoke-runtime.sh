@@ -151,7 +151,7 @@ printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n' "
 sed -e "s#{{ROOT}}#$scratch/root#g" -e "s#{{STATE}}#$scratch/state#g" -e "s#{{SOCKET}}#$sock#g" \
   -e "s#{{SHIM_SOCKET_DIR}}#$scratch/s#g" -e "s#{{NRI_SOCKET}}#$scratch/nri.sock#g" \
   -e "s#{{CDI_DIR}}#$scratch/cdi#g" -e "s#{{CNI_BIN}}#$bin#g" -e "s#{{CNI_CONF}}#$scratch/net.d#g" \
-  -e "s#{{PAUSE_IMAGE}}#$pause_image#g" -e "s#{{RUNC}}#${NETCLAIM_SMOKE_RUNC:-/usr/sbin/runc}#g" -e "s#{{NETNS_MOUNTS_UNDER_STATE_DIR}}#true#g" \
+  -e "s#{{PAUSE_IMAGE}}#$pause_image#g" -e "s#{{RUNC}}#${NETCLAIM_SMOKE_RUNC:-/usr/sbin/runc}#g" -e "s#{{NETNS_MOUNTS_UNDER_STATE_DIR}}#true#g" -e "s#{{NRI_REQUIRED_PLUGINS}}#[]#g" \
   "$here/containerd-config.toml.tmpl" >"$scratch/config.toml"
 if grep -v '^#' "$scratch/config.toml" | grep '{{'; then
   log "unfilled placeholders"
