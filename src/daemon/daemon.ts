@@ -309,6 +309,8 @@ export class Daemon {
       ...(pins === undefined ? {} : { pins }),
       ...(lock === undefined ? {} : { shared: { lock: () => lock.lock(), unlock: () => lock.unlock() } }),
       rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
+      // The attach off the sandbox's path; CreateContainer is the gate (docs/pods.md, "Off the sandbox path").
+      attachAfterAnswer: true,
       observer: this.#podObserver(onError),
     });
     this.#http!.addCheck('readiness', 'nri-synchronized', () => {

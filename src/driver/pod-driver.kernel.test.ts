@@ -121,6 +121,38 @@ describe('PodDriver', () => {
     expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
   });
 
+  it('attachAfterAnswer: RunPodSandbox answers first, CreateContainer waits for the attach; a failed attach fails the container, not the sandbox, and leaves nothing behind', async () => {
+    let faultAt: string | undefined;
+    const errors: string[] = [];
+    const pods = new PodDriver({
+      store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true,
+      fault: (step) => { if (faultAt === step) throw new Error(`injected fault at ${step}`); },
+      observer: { hook: (hook, _pod, _ms, err) => { if (err !== undefined) errors.push(`${hook}: ${err instanceof Error ? err.message : String(err)}`); } },
+    });
+    try {
+      const claim = await prepare('pod-k', [env.devs[0]!, env.devs[1]!]);
+      const second = env.store.get(claim.uid)!.devices[1]!.device;
+      faultAt = `attach:${second}`;
+      await pods.runPodSandbox(nriPod('pod-k', env.pod.path)); // answered before the attach
+      // The fault strikes in the queued attach; CreateContainer, queued behind it, attaches again, fails the same way, and fails the container.
+      await expect(pods.createContainer(nriPod('pod-k', env.pod.path), { id: 'c1', name: 'app', podId: 'sandbox-pod-k' })).rejects.toThrow(/injected fault/);
+      expect(errors).toEqual([expect.stringMatching(/^run: .*injected fault/), expect.stringMatching(/^create: .*injected fault/)]);
+      expect(links(env.pod)).toEqual([]);
+      expect(links(env.host)).toEqual([...env.devs, ...env.devs.map((d) => `${d}p`)].sort());
+      expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+      // The kubelet retries the container: now it goes, with both devices in place.
+      faultAt = undefined;
+      await pods.runPodSandbox(nriPod('pod-k', env.pod.path));
+      expect(await pods.createContainer(nriPod('pod-k', env.pod.path), { id: 'c2', name: 'app', podId: 'sandbox-pod-k' })).toEqual({});
+      expect(links(env.pod)).toEqual(env.devs.slice().sort());
+      expect(env.store.get(claim.uid)?.attachment?.state).toBe('attached');
+      await pods.stopPodSandbox(nriPod('pod-k', env.pod.path));
+      expect(links(env.pod)).toEqual([]);
+    } finally {
+      pods.close();
+    }
+  });
+
   it('all or nothing per pod: a failure on the second device rolls back the first and fails the sandbox', async () => {
     const claim = await prepare('pod-b', [env.devs[0]!, env.devs[1]!]);
     const second = env.store.get(claim.uid)!.devices[1]!.device;

@@ -83,6 +83,16 @@ export interface PodDriverOptions {
    * converges.
    */
   readonly shared?: { lock(): Promise<void>; unlock(): void };
+  /**
+   * RunPodSandbox answers the runtime at once and the attach runs right after,
+   * first in the hook queue, overlapping what the runtime does between the
+   * sandbox and the first container (docs/pods.md, "Off the sandbox path").
+   * CreateContainer waits for it in the queue and stays the gate (I1): it
+   * attaches again what is missing, and fails the container otherwise. A
+   * failed attach then fails the container, not the sandbox; the kubelet
+   * retries either. Default false: the attach inside RunPodSandbox.
+   */
+  readonly attachAfterAnswer?: boolean;
   /** Fault injection for tests: called before each device's attach. */
   readonly fault?: (step: string) => void;
   readonly now?: () => Date;
@@ -160,7 +170,11 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   runPodSandbox(pod: NriPod): Promise<void> {
-    return this.#serial('run', pod, () => this.#attachPod(pod, true));
+    const attach = this.#serial('run', pod, () => this.#attachPod(pod, true));
+    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return attach;
+    // Queued now, so CreateContainer (sent only after this answer) runs after it; its failure is reported by the observer.
+    attach.catch(() => {});
+    return Promise.resolve();
   }
 
   stopPodSandbox(pod: NriPod): Promise<void> {
