@@ -55,6 +55,11 @@ export function breakdown(samples: readonly TimedSample[], meta: Record<string, 
     return [n, { claim: a, noClaim: b, extra: round(a - b) }];
   }));
   const share = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (s.timeline.run?.ms ?? 0) + (s.timeline.create?.ms ?? 0));
+  // On the pod's path: the attach counts only when containerd's RunPodSandbox waited for it (it ended
+  // before the sandbox call returned; pino stamps are whole ms); after the answer, CreateContainer's
+  // wait for it is in the create hook's `queue` step.
+  const attachOnPath = (t: PodTimeline): boolean => t.run !== undefined && (t.sandboxEndMs === undefined || t.run.endMs <= t.sandboxEndMs + 1);
+  const onPath = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (attachOnPath(s.timeline) ? s.timeline.run!.ms : 0) + (s.timeline.create?.ms ?? 0));
   const gb = claim.filter((s) => s.giveBack !== undefined);
   return {
     ...meta,
@@ -65,7 +70,11 @@ export function breakdown(samples: readonly TimedSample[], meta: Record<string, 
     /** Where the pod's time goes, p50 per segment with and without a claim (e2e-timeline.ts). */
     path,
     netclaim: {
+      /** Prepare + RunPodSandbox + CreateContainer as each took. */
       share: summarize(share),
+      /** What of it the pod waited for (the attach not, when it ran after RunPodSandbox answered). */
+      onPath: summarize(onPath),
+      attachAfterAnswer: claim.filter((s) => s.timeline.run !== undefined && !attachOnPath(s.timeline)).length,
       prepare: calls(claim.map((s) => s.timeline.prepare)),
       runPodSandbox: calls(claim.map((s) => s.timeline.run)),
       createContainer: calls(claim.map((s) => s.timeline.create)),
@@ -81,4 +90,28 @@ export function breakdown(samples: readonly TimedSample[], meta: Record<string, 
     },
     pods: samples.map((s) => ({ name: s.name, readyMs: round(s.readyMs), segments: segments(s.timeline, s.readyMs), timeline: s.timeline, ...(s.giveBack ? { giveBack: s.giveBack } : {}) })),
   };
+}
+
+/** The result in a few lines for the terminal (the JSON has it all). */
+export function describeBreakdown(r: Record<string, unknown>): string[] {
+  const s = (x: unknown): Summary => x as Summary;
+  const path = r['path'] as Record<string, { claim: number; noClaim: number; extra: number }>;
+  const nc = r['netclaim'] as Record<string, { ms: Summary; stepsP50: Record<string, number> } | Summary | undefined>;
+  const gb = r['giveBack'] as Record<string, unknown>;
+  const extra = r['extra'] as { p50: number; p99: number; pairDiffP50: number };
+  const steps = (c: unknown): string => {
+    const x = c as { ms: Summary; stepsP50: Record<string, number> } | undefined;
+    if (x === undefined) return 'not seen';
+    return `p50 ${x.ms.p50} / p99 ${x.ms.p99} ms (${Object.entries(x.stepsP50).map(([k, v]) => `${k} ${v}`).join(', ')})`;
+  };
+  return [
+    `create → Ready: with a NIC claim p50 ${s(r['podStartupWithNicClaim']).p50} / p99 ${s(r['podStartupWithNicClaim']).p99} ms; without p50 ${s(r['podStartupWithoutClaim']).p50} / p99 ${s(r['podStartupWithoutClaim']).p99} ms`,
+    `extra for the claim: p50 ${extra.p50} ms, p99 ${extra.p99} ms, median of pair differences ${extra.pairDiffP50} ms`,
+    `path (p50 with / without / extra): ${Object.entries(path).map(([k, v]) => `${k} ${v.claim}/${v.noClaim}/${v.extra}`).join('; ')}`,
+    `netclaim's share (prepare + hooks): p50 ${s(nc['share']).p50} / p99 ${s(nc['share']).p99} ms; of it on the pod's path p50 ${s(nc['onPath']).p50} / p99 ${s(nc['onPath']).p99} ms (attach after the answer in ${String(nc['attachAfterAnswer'])} pods)`,
+    `  prepare ${steps(nc['prepare'])}`,
+    `  RunPodSandbox ${steps(nc['runPodSandbox'])}`,
+    `  CreateContainer ${steps(nc['createContainer'])}`,
+    `give-back from the delete: device back on the node and restored p50 ${s(gb['linkBack']).p50} ms, claim gone p50 ${s(gb['claimGone']).p50} ms, listed p50 ${s(gb['listed']).p50} ms; StopPodSandbox began at p50 ${String(gb['stopPodSandboxStartP50'])} ms; stop hook ${steps(gb['stopHook'])}`,
+  ];
 }

@@ -9,7 +9,7 @@
  * the claim's own share shows.
  */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startE2eNode, until } from '../test/e2e/node/e2e-node.ts';
 import { startNetclaim } from '../test/e2e/node/netclaim-daemon.ts';
@@ -17,7 +17,7 @@ import {
   addLower, addMacvlan, apiOf, byIfName, claimSpec, create, ensureNamespace, getPod, isReady, linkOnNode,
   podSpec, publishedDevice, request,
 } from '../test/e2e/node/workloads.ts';
-import { breakdown, listed } from './e2e-breakdown.ts';
+import { breakdown, describeBreakdown, listed } from './e2e-breakdown.ts';
 import { podTimeline } from './e2e-timeline.ts';
 
 export async function benchE2e(opts: { pods: number; log: (s: string) => void }): Promise<unknown> {
@@ -88,11 +88,13 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void })
       containerd: readFileSync(join(state.logs, 'containerd.log'), 'utf8'),
       netclaim: daemon.logs(),
     };
-    return breakdown(samples.map((s) => ({ ...s, timeline: podTimeline({ namespace: ns, ...s }, logs) })), {
-      machine: { cpus: cpus().length, kernel: release(), kubernetes: state.version },
+    const result = breakdown(samples.map((s) => ({ ...s, timeline: podTimeline({ namespace: ns, ...s }, logs) })), {
+      machine: { cpus: cpus().length, kernel: release(), kubernetes: state.version, loadAverage: loadavg().map((x) => Number(x.toFixed(2))) },
       daemon: state.daemonMode,
       nodeStartMs: state.timings,
     });
+    for (const line of describeBreakdown(result)) opts.log(line);
+    return result;
   } finally {
     try {
       const keep = mkdtempSync(join(tmpdir(), 'nc-bench-e2e-'));

@@ -170,10 +170,12 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   runPodSandbox(pod: NriPod): Promise<void> {
-    const attach = this.#serial('run', pod, () => this.#attachPod(pod, true));
-    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return attach;
-    // Queued now, so CreateContainer (sent only after this answer) runs after it; its failure is reported by the observer.
-    attach.catch(() => {});
+    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#serial('run', pod, () => this.#attachPod(pod, true));
+    // Queued now, so CreateContainer (sent only after this answer) runs after it; but started only on the
+    // next turn of the event loop: the attach is synchronous kernel work, and the answer must be on the
+    // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
+    const answered = new Promise<void>((resolve) => setImmediate(resolve));
+    this.#serial('run', pod, () => this.#attachPod(pod, true), true, answered).catch(() => {});
     return Promise.resolve();
   }
 
@@ -255,7 +257,7 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   /** Runs hooks one at a time; `rethrow` false swallows errors (after reporting them). */
-  #serial<T>(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, fn: () => T, rethrow = true): Promise<T> {
+  #serial<T>(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, fn: () => T, rethrow = true, after?: Promise<void>): Promise<T> {
     const steps = newSteps();
     const queued = performance.now();
     return this.#enqueue(() => {
@@ -274,12 +276,13 @@ export class PodDriver implements PodPort, DeviceReturner {
       } finally {
         this.#steps = undefined;
       }
-    }, steps);
+    }, steps, after);
   }
 
   /** Runs `fn` after everything queued, holding the cross-instance lock (store re-read) when shared. */
-  #enqueue<T>(fn: () => T, steps?: Steps): Promise<T> {
+  #enqueue<T>(fn: () => T, steps?: Steps, after?: Promise<void>): Promise<T> {
     const run = async (): Promise<T> => {
+      if (after !== undefined) await after;
       const shared = this.#o.shared;
       if (shared !== undefined) {
         const start = performance.now();
