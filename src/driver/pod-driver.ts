@@ -128,7 +128,8 @@ export class PodDriver implements PodPort, DeviceReturner {
    * store: the next queued job, every hook, returnDevices, close. A crash
    * before the write leaves the journal `attaching` with the devices in the
    * pod: the state a crash after the last device's attach leaves anyway
-   * (crash point `attach.after-device`), which Synchronize finishes (I4); and
+   * (crash points `attach.after-device`, `attach.after-answer`), which
+   * Synchronize finishes (I4); and
    * until it is written CreateContainer finds the journal not `attached`
    * and attaches again, so no container starts on it unwritten (I1).
    */
@@ -263,7 +264,7 @@ export class PodDriver implements PodPort, DeviceReturner {
     return this.#enqueue(() => {
       const start = performance.now();
       // Waiting behind earlier hooks (and for the cross-instance lock, timed apart in #enqueue) is part of the hook's time too.
-      addStep(steps, 'queue', start - queued - (steps['lock'] ?? 0) - (steps['refresh'] ?? 0));
+      addStep(steps, 'queue', start - queued - (steps['lock'] ?? 0) - (steps['refresh'] ?? 0) - (steps['journalAfter'] ?? 0));
       this.#steps = steps;
       try {
         const r = fn();
