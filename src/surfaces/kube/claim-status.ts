@@ -127,6 +127,7 @@ export class ClaimStatusWriter implements ClaimStatusSink {
     this.#queue = this.#queue.then(async () => {
       if (this.#latest.get(uid) !== id) return; // a newer write for this claim took over
       const start = performance.now();
+      let retrying = false;
       try {
         for (let conflict = 1; ; conflict++) {
           const claim = await withDeadline(this.#timeoutMs, (opts) => this.#api.readNamespacedResourceClaim({ name, namespace }, opts));
@@ -144,7 +145,6 @@ export class ClaimStatusWriter implements ClaimStatusSink {
             if (conflict >= 3 || (err as { code?: number }).code !== 409) throw err;
           }
         }
-        if (this.#latest.get(uid) === id) this.#latest.delete(uid);
         this.#o.onWritten?.(record, performance.now() - start);
       } catch (err) {
         const code = (err as { code?: number }).code;
@@ -158,9 +158,13 @@ export class ClaimStatusWriter implements ClaimStatusSink {
           }, (this.#o.retryMs ?? 250) * 4 ** (attempt - 1));
           t.unref();
           this.#retries.add(t);
+          retrying = true;
           return;
         }
         this.#o.onError?.(kubeError(`update status of resourceclaim ${namespace}/${name}`, err));
+      } finally {
+        // Done with this claim for now (written, skipped, gone, or given up): forget it unless a newer write or a retry is pending.
+        if (!retrying && this.#latest.get(uid) === id) this.#latest.delete(uid);
       }
     });
   }
