@@ -175,8 +175,9 @@ export class PodDriver implements PodPort, DeviceReturner {
     // Queued now, so CreateContainer (sent only after this answer) runs after it; but started only on the
     // next turn of the event loop: the attach is synchronous kernel work, and the answer must be on the
     // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
+    // Off the path already: its `attached` journal is written in the same job (deferred, CreateContainer would pay for it).
     const answered = new Promise<void>((resolve) => setImmediate(resolve));
-    this.#serial('run', pod, () => this.#attachPod(pod, true), true, answered).catch(() => {});
+    this.#serial('run', pod, () => this.#attachPod(pod), true, answered).catch(() => {});
     return Promise.resolve();
   }
 
