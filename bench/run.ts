@@ -17,7 +17,7 @@ const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
   inventory: (log) => benchInventory({ runs: 20, changes: 100, log }),
   prepare: (log) => benchPrepare({ runs: 500, log }),
   attach: (log) => benchAttach({ runs: 300, log }),
-  e2e: (log) => benchE2e({ pods: 20, log }),
+  e2e: (log) => benchE2e({ pods: podsArg ?? 20, log }),
   cli: (log) => benchCli({ runs: 10, log }),
   daemon: (log) => benchDaemon({ cycles: Number(process.env['NETCLAIM_BENCH_CYCLES'] ?? 10_000), devices: 1_000, log }),
   fleet: (log) => benchFleet(fleetOptionsFromArgs(process.argv.slice(2), process.env, log)),
@@ -25,6 +25,13 @@ const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
+// `--pods N`: how many pod pairs the e2e suite measures (default 20; fewer while iterating).
+const podsAt = args.indexOf('--pods');
+const podsArg = podsAt >= 0 ? Number(args.splice(podsAt, 2)[1]) : undefined;
+if (podsArg !== undefined && !(Number.isInteger(podsArg) && podsArg > 0)) {
+  process.stderr.write('--pods: a positive integer\n');
+  process.exit(2);
+}
 const names = args.filter((a) => !a.startsWith('--'));
 const unknown = names.filter((n) => !(n in SUITES));
 if (unknown.length) {

@@ -34,7 +34,8 @@ import { linkGetByName } from '../kernel/netlink/route/link-ops.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { ObserveServer } from '../observe/http-server.ts';
 import { withContext, type Logger } from '../observe/logger.ts';
-import { createMetrics, type Metrics } from '../observe/metrics.ts';
+import { createMetrics, observeSteps, type Metrics } from '../observe/metrics.ts';
+import { roundSteps } from '../observe/steps.ts';
 import type { TlsFilePaths } from '../observe/tls-files.ts';
 import { KubeClaimSource } from '../surfaces/kube/claim-source.ts';
 import { KubeEventSink } from '../surfaces/kube/event-sink.ts';
@@ -44,6 +45,7 @@ import type { WriteBudgetOptions } from '../surfaces/kube/write-budget.ts';
 import { KubeletPluginServer } from '../surfaces/kubelet/plugin-server.ts';
 import { FileLock } from '../surfaces/kubelet/file-lock.ts';
 import { ClaimStatusWriter } from '../surfaces/kube/claim-status.ts';
+import { pooledConnections } from '../surfaces/kube/kube-connections.ts';
 import { KubePodEvictor } from '../surfaces/kube/pod-evictor.ts';
 import { NriPlugin } from '../surfaces/nri/nri-plugin.ts';
 import { NetnsPins } from '../driver/netns-pins.ts';
@@ -119,6 +121,8 @@ export class Daemon {
   constructor(o: DaemonOptions) {
     this.#o = o;
     this.metrics = createMetrics();
+    // One kept connection pool for every API client the daemon makes (kube-connections.ts: the client opens one per request otherwise).
+    pooledConnections(o.kubeConfig);
   }
 
   get pluginServer(): KubeletPluginServer | undefined {
@@ -296,11 +300,12 @@ export class Daemon {
   #claimObserver(store: ClaimStore): DriverObserver {
     const log = this.#o.log;
     return {
-      claimPrepared: (r, ms, fromStore) => {
+      claimPrepared: (r, ms, fromStore, steps = {}) => {
         this.metrics.claimPrepareSeconds.observe({ outcome: 'ok' }, ms / 1000);
         this.metrics.claimsPrepared.set(store.size);
+        observeSteps(this.metrics, 'prepare', steps);
         withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid })
-          .info({ ms: round(ms), fromStore, devices: r.devices.map((d) => d.device) }, 'claim prepared');
+          .info({ ms: round(ms), steps: roundSteps(steps), fromStore, devices: r.devices.map((d) => d.device) }, 'claim prepared');
       },
       adminPrepared: (r, ms, fromStore) => {
         withContext(log, { claim: r.claim, claimUid: r.claim.uid })
@@ -342,6 +347,8 @@ export class Daemon {
       ...(pins === undefined ? {} : { pins }),
       ...(lock === undefined ? {} : { shared: { lock: () => lock.lock(), unlock: () => lock.unlock() } }),
       rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
+      // The attach off the sandbox's path; CreateContainer is the gate (docs/pods.md, "Off the sandbox path").
+      attachAfterAnswer: true,
       observer: this.#podObserver(onError),
     });
     this.#http!.addCheck('readiness', 'nri-synchronized', () => {
@@ -384,14 +391,17 @@ export class Daemon {
     const log = this.#o.log;
     const claimLog = (r: ClaimRecord): Logger => withContext(log, { claim: r.claim, claimUid: r.claim.uid, podUid: r.podUid });
     return {
-      hook: (hook, pod, ms, err) => {
+      hook: (hook, pod, ms, err, steps = {}) => {
         // Watch (or stop watching) the pod's devices' health once the hook is done, off its path.
         setImmediate(() => this.#podHealth?.sync());
         const outcome = err === undefined ? 'ok' : 'error';
         this.metrics.nriHooks.inc({ hook, outcome });
         this.metrics.nriHookSeconds.observe({ hook, outcome }, ms / 1000);
+        observeSteps(this.metrics, hook, steps);
         const l = pod === undefined ? log : withContext(log, { podUid: pod.uid, component: 'nri' });
-        if (err === undefined) l.debug({ hook, ms: round(ms), pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook}`);
+        // A hook that did work for our claims (more than queueing) is logged at info with its steps: one line per such pod event.
+        const ours = Object.keys(steps).some((k) => k !== 'queue' && k !== 'lock' && k !== 'refresh');
+        if (err === undefined) (ours ? l.info.bind(l) : l.debug.bind(l))({ hook, ms: round(ms), steps: roundSteps(steps), pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook}`);
         else {
           this.metrics.countError(err);
           l.warn({ hook, ms: round(ms), err, pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook} failed`);
@@ -439,7 +449,7 @@ export class Daemon {
     const steps: [string, () => Promise<unknown> | unknown][] = [
       ['kubelet plugin server', () => this.#server?.close()],
       ['nri plugin', () => { this.#pods?.close(); return this.#nri?.close(); }],
-      ['claim status', () => this.#status?.flush()],
+      ['claim status', () => this.#status?.close()],
       ['health', () => { this.#podHealth?.close(); this.#health?.close(); }],
       ['slice publisher', () => this.#publisher?.close()],
       ['events', () => this.#events?.close()],
@@ -448,6 +458,7 @@ export class Daemon {
       ['claim store', () => this.#store?.close()],
       ['shared lock', () => this.#sharedLock?.close()],
       ['host netns', () => this.#host?.close()],
+      ['api connections', () => pooledConnections(this.#o.kubeConfig).close()],
       ['http', () => this.#http?.close()],
     ];
     for (const [what, step] of steps) {

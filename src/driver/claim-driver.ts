@@ -55,6 +55,7 @@ import { removeClaimMetadata, withDeviceMetadata } from './claim-metadata.ts';
 import { ownResults, prepareClaim, type PrepareContext } from './prepare-claim.ts';
 import { crashPoint } from './state/crash-points.ts';
 import type { ClaimStore } from './state/claim-store.ts';
+import { addStep, newSteps, timed, type Steps } from '../observe/steps.ts';
 
 /** The inventory as the driver uses it (InventoryWatcher implements it). */
 export interface InventoryView {
@@ -83,7 +84,8 @@ export interface DeviceReturner {
 
 /** What the driver reports as it goes (logs, metrics); every method is optional to implement. */
 export interface DriverObserver {
-  claimPrepared?(record: ClaimRecord, ms: number, fromStore: boolean): void;
+  /** `steps`: where the claim's time went (fetch, plan, cdi, store; observe/steps.ts). */
+  claimPrepared?(record: ClaimRecord, ms: number, fromStore: boolean, steps?: Readonly<Record<string, number>>): void;
   /** An admin claim (adminAccess) was prepared: nothing moved. */
   adminPrepared?(record: AdminRecord, ms: number, fromStore: boolean): void;
   claimFailed?(ref: ClaimRef, op: 'prepare' | 'unprepare', err: unknown, ms: number): void;
@@ -149,15 +151,18 @@ export class ClaimDriver implements DriverPort {
     }
     const fetched = await Promise.all(claims.map(async (ref) => {
       const start = performance.now();
-      if (this.#o.store.get(ref.uid) !== undefined || this.#o.store.admin(ref.uid) !== undefined) return { ref, start };
+      const steps = newSteps();
+      if (this.#o.store.get(ref.uid) !== undefined || this.#o.store.admin(ref.uid) !== undefined) return { ref, start, steps };
       try {
-        return { ref, start, claim: await this.#o.claims.get(ref.namespace, ref.name) };
+        const claim = await this.#o.claims.get(ref.namespace, ref.name);
+        addStep(steps, 'fetch', performance.now() - start);
+        return { ref, start, steps, claim };
       } catch (err) {
-        return { ref, start, err };
+        return { ref, start, steps, err };
       }
     }));
     for (const f of fetched) {
-      out.set(f.ref.uid, f.err === undefined ? this.#prepareOne(f.ref, f.claim, f.start) : this.#failed(f.ref, 'prepare', f.err, f.start));
+      out.set(f.ref.uid, f.err === undefined ? this.#prepareOne(f.ref, f.claim, f.start, f.steps) : this.#failed(f.ref, 'prepare', f.err, f.start));
     }
     return out;
   }
@@ -198,7 +203,7 @@ export class ClaimDriver implements DriverPort {
       { context: { devices: left, netns: a.netns, journal: a.state } });
   }
 
-  #prepareOne(ref: ClaimRef, claim: AllocatedClaim | undefined, start: number): PrepareResult {
+  #prepareOne(ref: ClaimRef, claim: AllocatedClaim | undefined, start: number, steps: Steps): PrepareResult {
     try {
       const stored = this.#o.store.get(ref.uid);
       if (stored !== undefined) {
@@ -218,31 +223,31 @@ export class ClaimDriver implements DriverPort {
         this.#o.observer?.adminPrepared?.(admin, performance.now() - start, false);
         return { devices: answerAdmin(admin) };
       }
-      const record = this.#plan(claim);
-      this.#o.observer?.claimPrepared?.(record, performance.now() - start, false);
+      const record = this.#plan(claim, steps);
+      this.#o.observer?.claimPrepared?.(record, performance.now() - start, false, steps);
       return { devices: answer(record) };
     } catch (err) {
       return this.#failed(ref, 'prepare', err, start);
     }
   }
 
-  #plan(claim: AllocatedClaim): ClaimRecord {
+  #plan(claim: AllocatedClaim, steps: Steps): ClaimRecord {
     const o = this.#o;
     const byName = new Map(o.inventory.current.devices.map((d) => [d.name as string, d]));
     // Before planning: a device another claim holds may be in its pod, with nothing on the host to plan from.
     this.#checkConflicts(claim.uid, ownResults(claim, o));
-    const planned = prepareClaim(claim, {
+    const planned = timed(steps, 'plan', () => prepareClaim(claim, {
       driverName: o.driverName, poolName: o.poolName, resolve: o.resolve ?? {},
       device: (name) => byName.get(name), snapshot: o.kernel.snapshot, charDevices: o.kernel.charDevices,
       ...(o.cloudDefaults === true ? { defaultConfig: (d: Device) => this.#cloudDefault(claim, d) } : {}),
       ...(o.kernel.sysctls === undefined ? {} : { sysctls: o.kernel.sysctls }),
       now: o.now ?? (() => new Date()),
-    });
+    }));
     crashPoint('prepare.after-plan');
-    const withIds = withCdi(planned, o.cdiDir);
+    const withIds = timed(steps, 'cdi', () => withCdi(planned, o.cdiDir));
     const record = o.metadataDir === undefined ? withIds : withDeviceMetadata(withIds, claim, (n) => byName.get(n), { dir: o.metadataDir, cdiDir: o.cdiDir });
     crashPoint('prepare.after-cdi');
-    o.store.put(record);
+    timed(steps, 'store', () => o.store.put(record));
     crashPoint('prepare.after-store');
     for (const d of record.devices) o.inventory.hold(d.device);
     return record;

@@ -118,7 +118,8 @@ const nriPod = (s: Setup): { id: string; uid: string; name: string; namespace: s
   ({ id: `sandbox-${POD}`, uid: POD, name: 'pod', namespace: 'ns', netns: s.pod.path });
 
 describe('a driver killed mid-attach or mid-detach', () => {
-  for (const point of ['attach.after-journal', 'attach.after-pin', 'attach.after-device'] as const) {
+  // attach.after-answer: RunPodSandbox answered the runtime (the child acknowledged), its `attached` journal not yet written.
+  for (const point of ['attach.after-journal', 'attach.after-pin', 'attach.after-device', 'attach.after-answer'] as const) {
     it(`killed at ${point}: Synchronize with the pod running finishes the attach`, async () => {
       const s = await setup();
       const k = child('run', s, point);

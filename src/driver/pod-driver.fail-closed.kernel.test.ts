@@ -106,7 +106,9 @@ describe('unprepare never drops the record of a device still in a pod (I2)', () 
   it('after a crash, the kubelet\'s retried unprepare comes before Synchronize: no pod driver yet, so the record stays and the error is retryable', async () => {
     const before = linkOf(env.host, env.dev);
     const claim = await prepare('pod-u2');
-    await podDriver().runPodSandbox(nriPod('pod-u2', env.pod.path));
+    const first = podDriver();
+    await first.runPodSandbox(nriPod('pod-u2', env.pod.path));
+    await first.idle(); // killed after the `attached` journal was written
 
     // The restarted daemon registered with the kubelet before its NRI plugin synchronized.
     const early = await claimDriver(env).unprepare([refOf(claim)]);

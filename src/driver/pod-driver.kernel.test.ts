@@ -85,6 +85,7 @@ describe('PodDriver', () => {
     const before = { link: hostLink(env.host, env.devs[0]!), addrs: addrs(env.host, env.devs[0]!) };
     const claim = await prepare('pod-a', [env.devs[0]!], { interface: { name: 'net1', mtu: 1400, addresses: ['192.168.9.2/24'] } });
     await env.pods.runPodSandbox(nriPod('pod-a', env.pod.path));
+    await env.pods.idle(); // the `attached` journal and the status follow the hook's answer
     expect(links(env.pod)).toEqual(['net1']);
     expect(addrs(env.pod, 'net1')).toEqual(['192.168.9.2/24']);
     expect(env.store.get(claim.uid)?.attachment).toMatchObject({ state: 'attached', netns: env.pod.path, devices: [{ name: 'net1', ips: ['192.168.9.2/24'] }] });
@@ -100,6 +101,57 @@ describe('PodDriver', () => {
     expect(addrs(env.host, env.devs[0]!)).toEqual(before.addrs);
     expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
     expect(env.problems).toEqual([]);
+  });
+
+  it('RunPodSandbox answers before its `attached` journal is written (off the sandbox path); the next hook writes it first, and a restart states the status again', async () => {
+    const claim = await prepare('pod-j', [env.devs[0]!], { interface: { name: 'net1' } });
+    await env.pods.runPodSandbox(nriPod('pod-j', env.pod.path));
+    // Answered: the device is in the pod, the journal still `attaching` (durable since before the move), no status yet.
+    expect(links(env.pod)).toEqual(['net1']);
+    expect(env.store.get(claim.uid)?.attachment?.state).toBe('attaching');
+    expect(env.status).toEqual([]);
+    // CreateContainer (queued behind the write in production, first in line here) finds it written and in place.
+    expect(await env.pods.createContainer(nriPod('pod-j', env.pod.path), { id: 'c1', name: 'app', podId: 'sandbox-pod-j' })).toEqual({});
+    expect(env.store.get(claim.uid)?.attachment?.state).toBe('attached');
+    expect(env.status.map((s) => s.devices.map((d) => d.name))).toEqual([['net1']]);
+    // Synchronize (a restart, a reconnect) states the status of an attached claim again: a crash may have lost the write.
+    await env.pods.synchronize([nriPod('pod-j', env.pod.path)], []);
+    expect(env.status.map((s) => s.devices.map((d) => d.name))).toEqual([['net1'], ['net1']]);
+    await env.pods.stopPodSandbox(nriPod('pod-j', env.pod.path));
+    expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+  });
+
+  it('attachAfterAnswer: RunPodSandbox answers first, CreateContainer waits for the attach; a failed attach fails the container, not the sandbox, and leaves nothing behind', async () => {
+    let faultAt: string | undefined;
+    const errors: string[] = [];
+    const pods = new PodDriver({
+      store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true,
+      fault: (step) => { if (faultAt === step) throw new Error(`injected fault at ${step}`); },
+      observer: { hook: (hook, _pod, _ms, err) => { if (err !== undefined) errors.push(`${hook}: ${err instanceof Error ? err.message : String(err)}`); } },
+    });
+    try {
+      const claim = await prepare('pod-k', [env.devs[0]!, env.devs[1]!]);
+      const second = env.store.get(claim.uid)!.devices[1]!.device;
+      faultAt = `attach:${second}`;
+      await pods.runPodSandbox(nriPod('pod-k', env.pod.path)); // answered before the attach
+      // The fault strikes in the queued attach; CreateContainer, queued behind it, attaches again, fails the same way, and fails the container.
+      await expect(pods.createContainer(nriPod('pod-k', env.pod.path), { id: 'c1', name: 'app', podId: 'sandbox-pod-k' })).rejects.toThrow(/injected fault/);
+      expect(errors).toEqual([expect.stringMatching(/^run: .*injected fault/), expect.stringMatching(/^create: .*injected fault/)]);
+      expect(links(env.pod)).toEqual([]);
+      expect(links(env.host)).toEqual([...env.devs, ...env.devs.map((d) => `${d}p`)].sort());
+      expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+      // The kubelet retries the container: now it goes, with both devices in place.
+      faultAt = undefined;
+      await pods.runPodSandbox(nriPod('pod-k', env.pod.path));
+      expect(links(env.pod)).toEqual([]); // answered before the attach began (it starts on the next turn of the event loop)
+      expect(await pods.createContainer(nriPod('pod-k', env.pod.path), { id: 'c2', name: 'app', podId: 'sandbox-pod-k' })).toEqual({});
+      expect(links(env.pod)).toEqual(env.devs.slice().sort());
+      expect(env.store.get(claim.uid)?.attachment?.state).toBe('attached');
+      await pods.stopPodSandbox(nriPod('pod-k', env.pod.path));
+      expect(links(env.pod)).toEqual([]);
+    } finally {
+      pods.close();
+    }
   });
 
   it('all or nothing per pod: a failure on the second device rolls back the first and fails the sandbox', async () => {
@@ -158,6 +210,7 @@ describe('PodDriver', () => {
         shared: { lock: () => locks[i]!.lock(), unlock: () => locks[i]!.unlock() },
       }));
       await Promise.all([a!.runPodSandbox(nriPod('pod-s', env.pod.path)), b!.runPodSandbox(nriPod('pod-s', env.pod.path))]);
+      await Promise.all([a!.idle(), b!.idle()]);
       expect(links(env.pod)).toEqual([...env.devs].sort());
       stores[0]!.refresh();
       expect(stores[0]!.get(c.uid)?.attachment?.state).toBe('attached');

@@ -155,6 +155,7 @@ describe('a pod deleted while netclaim is down (namespace pins)', () => {
     deletePodNetns(); // the old sandbox's namespace lives on in the pin
     const fresh = createNetns('qpod2');
     await pods.runPodSandbox({ ...nriPod('pod-q5', fresh.path), id: 'sandbox-2' });
+    await pods.idle();
     expect(names(fresh)).toEqual(['net1']);
     expect(linkOf(fresh, 'net1')).toMatchObject({ mtu: 1400, address: '02:aa:00:00:16:01' });
     expect(env.store.get(claim.uid)?.attachment).toMatchObject({ state: 'attached', netns: fresh.path, pin: oldPin });

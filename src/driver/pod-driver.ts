@@ -57,6 +57,7 @@ import type { NriContainer, NriContainerAdjustment, NriPod, PodPort } from './po
 import type { ClaimStore } from './state/claim-store.ts';
 import { ReturnWait } from './return-wait.ts';
 import { crashPoint } from './state/crash-points.ts';
+import { addStep, newSteps, timed, type Steps } from '../observe/steps.ts';
 
 export type { PodObserver } from './pod-reports.ts';
 
@@ -82,6 +83,16 @@ export interface PodDriverOptions {
    * converges.
    */
   readonly shared?: { lock(): Promise<void>; unlock(): void };
+  /**
+   * RunPodSandbox answers the runtime at once and the attach runs right after,
+   * first in the hook queue, overlapping what the runtime does between the
+   * sandbox and the first container (docs/pods.md, "Off the sandbox path").
+   * CreateContainer waits for it in the queue and stays the gate (I1): it
+   * attaches again what is missing, and fails the container otherwise. A
+   * failed attach then fails the container, not the sandbox; the kubelet
+   * retries either. Default false: the attach inside RunPodSandbox.
+   */
+  readonly attachAfterAnswer?: boolean;
   /** Fault injection for tests: called before each device's attach. */
   readonly fault?: (step: string) => void;
   readonly now?: () => Date;
@@ -109,6 +120,20 @@ export class PodDriver implements PodPort, DeviceReturner {
   /** Physical devices awaited back on the host from a namespace that died. */
   readonly #returns: ReturnWait;
   #closed = false;
+  /** The running hook's step timings (hooks run one at a time), reported with it to the observer. */
+  #steps: Steps | undefined;
+  /**
+   * `attached` journals of a RunPodSandbox that has answered, written right
+   * after it (off the sandbox's path) and before anything else reads the
+   * store: the next queued job, every hook, returnDevices, close. A crash
+   * before the write leaves the journal `attaching` with the devices in the
+   * pod: the state a crash after the last device's attach leaves anyway
+   * (crash points `attach.after-device`, `attach.after-answer`), which
+   * Synchronize finishes (I4); and
+   * until it is written CreateContainer finds the journal not `attached`
+   * and attaches again, so no container starts on it unwritten (I1).
+   */
+  #pendingAttached: Array<{ record: ClaimRecord; pod: NriPod; devices: readonly AttachedDevice[] }> = [];
 
   constructor(o: PodDriverOptions) {
     this.#o = o;
@@ -146,7 +171,14 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   runPodSandbox(pod: NriPod): Promise<void> {
-    return this.#serial('run', pod, () => this.#attachPod(pod));
+    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#serial('run', pod, () => this.#attachPod(pod, true));
+    // Queued now, so CreateContainer (sent only after this answer) runs after it; but started only on the
+    // next turn of the event loop: the attach is synchronous kernel work, and the answer must be on the
+    // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
+    // Off the path already: its `attached` journal is written in the same job (deferred, CreateContainer would pay for it).
+    const answered = new Promise<void>((resolve) => setImmediate(resolve));
+    this.#serial('run', pod, () => this.#attachPod(pod), true, answered).catch(() => {});
+    return Promise.resolve();
   }
 
   stopPodSandbox(pod: NriPod): Promise<void> {
@@ -161,7 +193,7 @@ export class PodDriver implements PodPort, DeviceReturner {
     return this.#serial('create', pod, () => {
       const records = this.#o.store.byPod(pod.uid);
       if (records.length === 0) return {};
-      if (records.every((r) => this.#notInPlace(r).length === 0)) return {};
+      if (timed(this.#steps, 'check', () => records.every((r) => this.#notInPlace(r).length === 0))) return {};
       this.#attachPod(pod);
       // Fail-closed: the container starts only if every device of every claim is now in place.
       const missing = this.#o.store.byPod(pod.uid).flatMap((r) => this.#notInPlace(r).map((m) => `${r.claim.namespace}/${r.claim.name}: ${m}`));
@@ -180,13 +212,21 @@ export class PodDriver implements PodPort, DeviceReturner {
    * the kubelet call already holds).
    */
   returnDevices(uid: string): readonly NotReturned[] {
+    this.#flushAttached();
     const r = this.#o.store.get(uid);
     if (r?.attachment === undefined) return [];
     return this.#detachFrom(r, r.attachment.netns);
   }
 
+  /** Resolves once everything queued so far has run, the `attached` journals of answered RunPodSandbox calls included. */
+  async idle(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.#enqueue(() => undefined);
+  }
+
   /** Stops waiting for devices to come back (their journals stay); idempotent. */
   close(): void {
+    this.#flushAttached();
     this.#closed = true;
     this.#returns.close();
   }
@@ -203,6 +243,9 @@ export class PodDriver implements PodPort, DeviceReturner {
             if (r.attachment !== undefined) this.#detachFrom(r, r.attachment.netns);
           } else if (pod.netns !== undefined && this.#notInPlace(r).length > 0) {
             this.#attachPod(pod);
+          } else if (r.attachment?.state === 'attached') {
+            // In place: state its claim status again, which a crash may have kept from being written (the writer skips what the claim already says).
+            this.#reports.devicesReady(r, r.attachment.devices.filter((d) => d.kind === undefined));
           }
         } catch (err) {
           this.#reports.unreconciled(r, err);
@@ -216,28 +259,41 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   /** Runs hooks one at a time; `rethrow` false swallows errors (after reporting them). */
-  #serial<T>(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, fn: () => T, rethrow = true): Promise<T> {
+  #serial<T>(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, fn: () => T, rethrow = true, after?: Promise<void>): Promise<T> {
+    const steps = newSteps();
+    const queued = performance.now();
     return this.#enqueue(() => {
       const start = performance.now();
+      // Waiting behind earlier hooks (and for the cross-instance lock, timed apart in #enqueue) is part of the hook's time too.
+      addStep(steps, 'queue', start - queued - (steps['lock'] ?? 0) - (steps['refresh'] ?? 0) - (steps['journalAfter'] ?? 0));
+      this.#steps = steps;
       try {
         const r = fn();
-        this.#reports.observer?.hook?.(hook, pod, performance.now() - start);
+        this.#reports.observer?.hook?.(hook, pod, performance.now() - queued, undefined, steps);
         return r;
       } catch (err) {
-        this.#reports.observer?.hook?.(hook, pod, performance.now() - start, err);
+        this.#reports.observer?.hook?.(hook, pod, performance.now() - queued, err, steps);
         if (rethrow) throw err;
         return undefined as T;
+      } finally {
+        this.#steps = undefined;
       }
-    });
+    }, steps, after);
   }
 
   /** Runs `fn` after everything queued, holding the cross-instance lock (store re-read) when shared. */
-  #enqueue<T>(fn: () => T): Promise<T> {
+  #enqueue<T>(fn: () => T, steps?: Steps, after?: Promise<void>): Promise<T> {
     const run = async (): Promise<T> => {
+      if (after !== undefined) await after;
       const shared = this.#o.shared;
-      if (shared !== undefined) await shared.lock();
+      if (shared !== undefined) {
+        const start = performance.now();
+        await shared.lock();
+        addStep(steps, 'lock', performance.now() - start);
+      }
       try {
-        if (shared !== undefined) this.#o.store.refresh();
+        if (shared !== undefined) timed(steps, 'refresh', () => this.#o.store.refresh());
+        this.#flushAttached(steps);
         return fn();
       } finally {
         shared?.unlock();
@@ -248,7 +304,8 @@ export class PodDriver implements PodPort, DeviceReturner {
     return next;
   }
 
-  #attachPod(pod: NriPod): void {
+  /** `defer`: RunPodSandbox, whose `attached` journals are written right after it answers (#pendingAttached). */
+  #attachPod(pod: NriPod, defer = false): void {
     const records = this.#o.store.byPod(pod.uid);
     if (records.length === 0) return; // not a pod of ours
     const what = `pod ${pod.namespace}/${pod.name}`;
@@ -266,32 +323,43 @@ export class PodDriver implements PodPort, DeviceReturner {
         }
       }
     }
-    const target = NetnsHandle.open(pod.netns, { libc: this.#o.libc });
+    const target = timed(this.#steps, 'netns', () => NetnsHandle.open(pod.netns!, { libc: this.#o.libc }));
     try {
       assertNotHostNetns(this.#o.host, target, what);
       // Devices still held in another namespace of this pod (an earlier sandbox, kept alive by its pin) come back first.
-      for (const record of records) this.#releaseElsewhere(record, target, what);
+      timed(this.#steps, 'netns', () => { for (const record of records) this.#releaseElsewhere(record, target, what); });
     } catch (err) {
       target.close();
       throw err;
     }
     const done: { record: ClaimRecord }[] = [];
+    const attachedNow: Array<{ record: ClaimRecord; devices: readonly AttachedDevice[] }> = [];
     try {
       for (const record of this.#o.store.byPod(pod.uid)) {
         const journal = this.#journal(record, pod, 'attaching', record.attachment?.devices ?? []);
         done.push({ record: journal });
         crashPoint('attach.after-journal');
         if (journal.attachment?.pin !== undefined) {
-          this.#pin(journal, pod.netns, what);
+          timed(this.#steps, 'pin', () => this.#pin(journal, pod.netns!, what));
           crashPoint('attach.after-pin');
         }
         const devices: AttachedDevice[] = [];
         for (const plan of record.devices) {
-          devices.push(this.#attachOne(plan, target, exclusive));
+          devices.push(timed(this.#steps, 'attach', () => this.#attachOne(plan, target, exclusive)));
           crashPoint('attach.after-device');
         }
-        const attached = this.#journal(record, pod, 'attached', devices);
-        this.#reports.devicesReady(attached, devices.filter((d) => d.kind === undefined));
+        if (defer) {
+          this.#journalRecord(record, pod, 'attached', devices); // the completeness check, now: never `attached` with a device missing
+          attachedNow.push({ record, devices });
+        } else {
+          const attached = this.#journal(record, pod, 'attached', devices);
+          timed(this.#steps, 'status', () => this.#reports.devicesReady(attached, devices.filter((d) => d.kind === undefined)));
+        }
+      }
+      if (attachedNow.length > 0) {
+        this.#pendingAttached.push(...attachedNow.map((a) => ({ ...a, pod })));
+        // Written as soon as the hook has answered: the next turn of the event loop, behind whatever is queued.
+        setImmediate(() => void this.#enqueue(() => undefined));
       }
     } catch (err) {
       // All or nothing for the pod: give back what this call (or an earlier try) attached.
@@ -404,7 +472,7 @@ export class PodDriver implements PodPort, DeviceReturner {
     const left: NotReturned[] = [];
     const pending: DevicePlan[] = [];
     for (const plan of [...record.devices].reverse()) {
-      const r = detachDevice({ host: this.#o.host, ...(pod === undefined ? {} : { pod }), libc: this.#o.libc, rdmaExclusive: this.#o.rdmaExclusive() }, plan);
+      const r = timed(this.#steps, 'detach', () => detachDevice({ host: this.#o.host, ...(pod === undefined ? {} : { pod }), libc: this.#o.libc, rdmaExclusive: this.#o.rdmaExclusive() }, plan));
       problems.push(...r.problems.map((p) => `${plan.device}: ${p.step}: ${p.message}`));
       if (r.found === 'gone' && r.settled && plan.pod !== undefined) problems.push(`${plan.device}: not found in the pod or on the host (a virtual device dies with its namespace)`);
       if (!r.settled) left.push({ device: plan.device, reason: notBackReason(r) });
@@ -414,10 +482,10 @@ export class PodDriver implements PodPort, DeviceReturner {
     const current = this.#o.store.get(record.claim.uid) ?? record;
     if (left.length === 0 && current.attachment !== undefined) {
       const { attachment, ...rest } = current;
-      this.#o.store.put(rest);
+      timed(this.#steps, 'journal', () => this.#o.store.put(rest));
       this.#returns.settled(record.claim.uid);
       // The pin goes only now: every device is back and restored (or gone), and the journal no longer names it.
-      if (attachment.pin !== undefined) this.#releasePin(record, attachment.pin);
+      if (attachment.pin !== undefined) timed(this.#steps, 'unpin', () => this.#releasePin(record, attachment.pin!));
     }
     if (problems.length > 0) this.#reports.detachProblems(record, problems);
     if (pending.length > 0) this.#returns.await(record.claim.uid, (deadline, late) => this.#returnTick(record.claim.uid, pending, deadline, late));
@@ -440,6 +508,35 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   #journal(record: ClaimRecord, pod: NriPod, state: 'attaching' | 'attached', devices: readonly AttachedDevice[]): ClaimRecord {
+    const next = this.#journalRecord(record, pod, state, devices);
+    timed(this.#steps, 'journal', () => this.#o.store.put(next));
+    return next;
+  }
+
+  /** Writes the `attached` journals of RunPodSandbox calls that have answered, then their claim status. */
+  #flushAttached(steps?: Steps): void {
+    const pending = this.#pendingAttached;
+    if (pending.length === 0) return;
+    this.#pendingAttached = [];
+    for (const { record, pod, devices } of pending) {
+      const start = performance.now();
+      try {
+        // Only over the `attaching` journal of the same sandbox: anything since (a detach, another sandbox) wins.
+        const current = this.#o.store.get(record.claim.uid);
+        if (current?.attachment?.state !== 'attaching' || current.attachment.sandboxId !== pod.id) continue;
+        crashPoint('attach.after-answer');
+        const next = this.#journalRecord(current, pod, 'attached', devices);
+        this.#o.store.put(next);
+        addStep(steps, 'journalAfter', performance.now() - start);
+        this.#reports.devicesReady(next, devices.filter((d) => d.kind === undefined));
+      } catch (err) {
+        // The journal stays `attaching`: CreateContainer attaches again (and writes it) or fails the container.
+        this.#reports.observer?.hook?.('run', pod, performance.now() - start, err, { journalAfter: performance.now() - start });
+      }
+    }
+  }
+
+  #journalRecord(record: ClaimRecord, pod: NriPod, state: 'attaching' | 'attached', devices: readonly AttachedDevice[]): ClaimRecord {
     const unlisted = record.devices.filter((p) => !devices.some((d) => d.device === p.device)).map((p) => p.device);
     if (state === 'attached' && (record.devices.length === 0 || unlisted.length > 0)) {
       // Never `attached` with a device of the claim unaccounted for (or with none at all).
@@ -453,7 +550,6 @@ export class PodDriver implements PodPort, DeviceReturner {
         devices, at: (this.#o.now ?? (() => new Date()))().toISOString(),
       },
     };
-    this.#o.store.put(next);
     return next;
   }
 

@@ -20,7 +20,8 @@ import type { AttachedDevice, ClaimRecord } from './record-model.ts';
 
 /** What the pod side reports as it goes (logs, metrics); every method is optional. */
 export interface PodObserver {
-  hook?(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, ms: number, err?: unknown): void;
+  /** `ms` from the hook's arrival (queueing included); `steps` says where it went (observe/steps.ts), empty for a pod without our claims. */
+  hook?(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, ms: number, err?: unknown, steps?: Readonly<Record<string, number>>): void;
   /** A detach that could not restore everything, or a device it could not find. */
   detachProblems?(record: ClaimRecord, problems: readonly string[]): void;
   /** A pod the driver could not put right after a restart (Synchronize). */

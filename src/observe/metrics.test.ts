@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DriverError } from '../common/errors.ts';
-import { createMetrics, errorCode, KUBELET_METHODS } from './metrics.ts';
+import { createMetrics, errorCode, KUBELET_METHODS, observeSteps } from './metrics.ts';
 
 /** Value of one sample line (`name{labels} value`), or undefined. */
 function sample(text: string, series: string): number | undefined {
@@ -33,6 +33,7 @@ describe('createMetrics', () => {
       'netclaim_pods_evicted_total counter',
       'netclaim_pods_unreconciled_total counter',
       'netclaim_slice_publishes_total counter',
+      'netclaim_step_duration_seconds histogram',
     ]);
     for (const method of KUBELET_METHODS) {
       expect(sample(text, `netclaim_kubelet_requests_total{method="${method}",outcome="error"}`)).toBe(0);
@@ -101,5 +102,15 @@ describe('createMetrics', () => {
       sample(text, 'netclaim_health_updates_total'), sample(text, 'netclaim_slice_publishes_total{outcome="ok"}'),
       sample(text, 'netclaim_claim_prepare_duration_seconds_bucket{le="0.0025",outcome="ok"}'),
     ]).toEqual([12, 3, 1, 2, 1, 1]);
+  });
+
+  it('observeSteps: one observation per step, labelled with the call', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    observeSteps(m, 'run', { journal: 2, attach: 16 });
+    observeSteps(m, 'run', { journal: 3 });
+    const text = await m.registry.metrics();
+    expect(sample(text, 'netclaim_step_duration_seconds_count{call="run",step="journal"}')).toBe(2);
+    expect(sample(text, 'netclaim_step_duration_seconds_sum{call="run",step="journal"}')).toBeCloseTo(0.005, 6);
+    expect(sample(text, 'netclaim_step_duration_seconds_count{call="run",step="attach"}')).toBe(1);
   });
 });

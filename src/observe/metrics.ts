@@ -38,6 +38,14 @@ export const UNKNOWN_ERROR_CODE = 'UNKNOWN';
  */
 export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+/** Step buckets: 50 µs (a store read) to 1 s (an API fetch under load). */
+export const STEP_BUCKETS: readonly number[] = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/** One observation per step of one call (`steps` in ms, observe/steps.ts). */
+export function observeSteps(metrics: Metrics, call: string, steps: Readonly<Record<string, number>>): void {
+  for (const [step, ms] of Object.entries(steps)) metrics.stepSeconds.observe({ call, step }, ms / 1000);
+}
+
 export interface Metrics {
   readonly registry: Registry;
   /** `netclaim_kubelet_requests_total{method,outcome}` */
@@ -62,6 +70,11 @@ export interface Metrics {
   readonly nriHooks: Counter<'hook' | 'outcome'>;
   /** `netclaim_nri_hook_duration_seconds{hook,outcome}` */
   readonly nriHookSeconds: Histogram<'hook' | 'outcome'>;
+  /**
+   * `netclaim_step_duration_seconds{call,step}`: where a Prepare (call `prepare`) or an NRI hook
+   * (call = the hook) spent its time, per step (observe/steps.ts; step names are fixed in the code).
+   */
+  readonly stepSeconds: Histogram<'call' | 'step'>;
   /** `netclaim_pods_unreconciled_total`: pods whose devices Synchronize could not put right. */
   readonly podsUnreconciled: Counter;
   /** `netclaim_detach_problems_total`: devices given back with something not restored (or not found). */
@@ -142,6 +155,10 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     inventoryRebuilds: new Counter({ name: n('inventory_rebuilds_total'), help: 'Inventory rebuilds (kernel events and resyncs).', registers }),
     healthUpdates: new Counter({ name: n('health_updates_total'), help: 'Device health updates sent to the kubelet.', registers }),
     nriHooks, nriHookSeconds,
+    stepSeconds: new Histogram({
+      name: n('step_duration_seconds'), help: 'Duration of the steps of Prepare and of the NRI hooks (queue, lock, fetch, plan, cdi, store, netns, journal, attach, detach...).',
+      labelNames: ['call', 'step'] as const, buckets: [...STEP_BUCKETS], registers,
+    }),
     podsUnreconciled: new Counter({ name: n('pods_unreconciled_total'), help: 'Pods whose devices could not be put right after a reconnect or restart.', registers }),
     detachProblems: new Counter({ name: n('detach_problems_total'), help: 'Claims whose devices were given back with something not restored.', registers }),
     nriConnected: new Gauge({ name: n('nri_connected'), help: 'Whether the container runtime has the NRI plugin registered and synchronized (1) or not (0).', registers }),

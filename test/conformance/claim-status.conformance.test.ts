@@ -4,7 +4,8 @@
  * and that each entry matches an allocation result), written under our field
  * manager, leaves another driver's entry alone, and is idempotent.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createServer, type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { ClaimUid } from '../../src/common/ids.ts';
 import type { DriverError } from '../../src/common/errors.ts';
 import type { ClaimRecord } from '../../src/driver/record-model.ts';
@@ -76,6 +77,59 @@ describe('ClaimStatusWriter', () => {
       networkData: { interfaceName: 'net1', ips: ['10.1.0.5/24', '2001:db8::5/64'], hardwareAddress: '02:00:00:00:00:01' },
     });
     expect(got.status?.devices?.find((d) => d['driver'] === 'gpu.example.com')).toMatchObject({ device: 'gpu-0', conditions: [{ reason: 'GpuReady' }] });
+  });
+
+  it('states a claim\'s status again only when it changed: a write the claim already has is skipped (no new resourceVersion)', async () => {
+    const claim = await must<RawClaim>('create', kube.post(`${RESOURCE}/namespaces/${ns}/resourceclaims`, {
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'again', namespace: ns },
+      spec: { devices: { requests: [{ name: 'nic', exactly: { deviceClassName: 'x' } }] } },
+    }));
+    await must('allocate', kube.put(`${RESOURCE}/namespaces/${ns}/resourceclaims/again/status`, {
+      ...claim, status: { allocation: { devices: { results: [{ request: 'nic', driver: DRIVER, pool: 'node-1', device: 'd2' }], config: [] } } },
+    }));
+    const errors: DriverError[] = [];
+    const written: number[] = [];
+    const writer = new ClaimStatusWriter({ kubeConfig: kubeConfigFor(cp, cp.token), driverName: DRIVER, onError: (e) => errors.push(e), onWritten: (_r, ms) => written.push(ms) });
+    const record = {
+      version: 1, claim: { uid: claim.metadata.uid, namespace: ns, name: 'again' }, podUid: 'p', podName: 'p', preparedAt: '',
+      devices: [{ request: 'nic', pool: 'node-1', device: 'd2', workloadEnv: true, identity: {}, env: [], cdiDeviceIds: [] }],
+    } as unknown as ClaimRecord;
+    const attached = [{ device: 'd2', ifIndex: 4, name: 'net1', mac: '02:00:00:00:00:04', ips: ['10.0.0.4/24'] }];
+    writer.devicesReady(record, attached);
+    await writer.flush();
+    const first = await must<RawClaim & { metadata: { resourceVersion: string } }>('get', kube.get(`${RESOURCE}/namespaces/${ns}/resourceclaims/again`));
+    // What Synchronize does after a restart: the same status again (a later transition time), then a changed one.
+    writer.devicesReady(record, attached);
+    await writer.flush();
+    const second = await must<RawClaim & { metadata: { resourceVersion: string } }>('get', kube.get(`${RESOURCE}/namespaces/${ns}/resourceclaims/again`));
+    expect(second.metadata.resourceVersion).toBe(first.metadata.resourceVersion);
+    writer.devicesReady(record, [{ ...attached[0]!, ips: ['10.0.0.5/24'] }]);
+    await writer.flush();
+    const third = await must<RawClaim>('get', kube.get(`${RESOURCE}/namespaces/${ns}/resourceclaims/again`));
+    expect(third.status?.devices?.[0]).toMatchObject({ networkData: { ips: ['10.0.0.5/24'] } });
+    expect(errors).toEqual([]);
+    expect(written).toHaveLength(2);
+  });
+
+  it('an API server that does not answer: the write is retried, then reported once', async () => {
+    const errors: DriverError[] = [];
+    // A port nothing listens on (taken and released): every try is refused, as with an API server that is down.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const kc = kubeConfigFor({ ...cp, server: `https://127.0.0.1:${port}` }, cp.token);
+    const writer = new ClaimStatusWriter({ kubeConfig: kc, driverName: DRIVER, attempts: 3, retryMs: 1, onError: (e) => errors.push(e) });
+    const record = {
+      version: 1, claim: { uid: crypto.randomUUID(), namespace: ns, name: 'down' }, podUid: 'p', podName: 'p', preparedAt: '',
+      devices: [{ request: 'nic', pool: 'node-1', device: 'd3', workloadEnv: true, identity: {}, env: [], cdiDeviceIds: [] }],
+    } as unknown as ClaimRecord;
+    writer.devicesReady(record, [{ device: 'd3', ifIndex: 5, name: 'net1', mac: '02:00:00:00:00:05', ips: [] }]);
+    await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 30_000, interval: 50 });
+    await writer.close();
+    expect(errors[0]).toMatchObject({ code: 'KUBE_REQUEST_FAILED', message: expect.stringContaining('resourceclaim') });
   });
 
   it('kube-apiserver refuses a server-side apply of status when the opaque config has a name field (why the writer updates instead)', async () => {

@@ -135,6 +135,9 @@ for (const runtime of ['current', 'legacy'] as const) {
       const nriPod = { id: `sb-${podUid}`, name: 'job-0', uid: podUid, namespace: kns, netns: pod.path };
       const run = await nri.runPodSandbox(nriPod);
       expect(run, JSON.stringify(run)).toMatchObject({ ok: true });
+      // The daemon attaches right after answering (attachAfterAnswer); CreateContainer waits for it and is the gate.
+      const ctr = await nri.createContainer({ podId: nriPod.id }, { id: `c-${podUid}`, name: 'app' });
+      expect(ctr).toMatchObject({ ok: true });
 
       const inPod = ipJson<Array<{ ifname: string; mtu: number; operstate: string; addr_info: Array<{ local: string; prefixlen: number; scope: string }> }>>(pod, 'addr', 'show', 'dev', 'net1')[0]!;
       expect(inPod.mtu).toBe(1400);
@@ -149,9 +152,6 @@ for (const runtime of ['current', 'legacy'] as const) {
       expect(ipJson<Array<{ src?: string; table?: string; priority: number }>>(pod, 'rule', 'show').some((r) => r.priority === 1100 && r.table === '100')).toBe(true);
       expect(ipJson<unknown[]>(host, 'link', 'show').some((l) => (l as { ifname: string }).ifname === dev)).toBe(false);
 
-      // Fail-closed check passes: the device is there.
-      const ctr = await nri.createContainer({ podId: nriPod.id }, { id: `c-${podUid}`, name: 'app' });
-      expect(ctr).toMatchObject({ ok: true });
 
       const status = await waitFor('claim status', async () => {
         const c = await kube.get<{ status?: { devices?: Array<{ driver: string; networkData?: unknown; conditions?: Array<{ type: string; status: string }> }> } }>(`${RESOURCE}/namespaces/${kns}/resourceclaims/nic`);

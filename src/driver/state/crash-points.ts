@@ -26,6 +26,8 @@ export const CRASH_POINT_NAMES = [
   'attach.after-journal',
   'attach.after-pin',
   'attach.after-device',
+  // RunPodSandbox has answered the runtime; its `attached` journal is not written yet (pod-driver.ts, #pendingAttached)
+  'attach.after-answer',
   // pod detach: a device given back, the journal not yet cleared; the journal cleared, the pin not yet released
   'detach.after-device',
   'detach.before-unpin',

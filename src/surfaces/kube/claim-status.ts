@@ -13,8 +13,12 @@
  * (test/conformance/claim-status.conformance.test.ts pins this).
  *
  * Written in the background, one claim at a time, never delaying the NRI
- * hook; a failure is reported to `onError` and not retried (the next attach
- * of the claim writes again).
+ * hook. A failed write is retried (up to `attempts` times, backing off from
+ * 250 ms), unless a newer write for the same claim superseded it; the last
+ * failure is reported to `onError`. A write whose entries the claim already
+ * has (conditions compared without their transition time) is skipped, so the
+ * pod driver can state a claim's status again after every restart
+ * (Synchronize) — what a crash kept from being written is written then.
  */
 import { ResourceV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { DriverError } from '../../common/errors.ts';
@@ -29,6 +33,10 @@ export interface ClaimStatusWriterOptions {
   readonly timeoutMs?: number;
   readonly onError?: (err: DriverError) => void;
   readonly onWritten?: (record: ClaimRecord, ms: number) => void;
+  /** Tries per write (default 5). */
+  readonly attempts?: number;
+  /** The first retry's delay (ms, default 250); each next one 4× longer. */
+  readonly retryMs?: number;
 }
 
 /** Ready=False for every device of the claim, with the reason (pure). */
@@ -66,10 +74,36 @@ export function claimStatusApply(driverName: string, record: ClaimRecord, device
   };
 }
 
+/** Whether the claim already has exactly these entries (conditions compared without lastTransitionTime). */
+function sameEntries(current: readonly object[], wanted: readonly Record<string, unknown>[]): boolean {
+  if (current.length !== wanted.length) return false;
+  const norm = (d: object): string => {
+    const { conditions, ...rest } = d as { conditions?: Array<Record<string, unknown>> };
+    const conds = (conditions ?? []).map(({ lastTransitionTime: _t, observedGeneration: _g, ...c }) => c);
+    return stable({ ...rest, conditions: conds });
+  };
+  const have = new Set(current.map(norm));
+  return wanted.every((w) => have.has(norm(w)));
+}
+
+/** JSON with object keys sorted (the client's models and our literals order keys differently). */
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => `${JSON.stringify(k)}:${stable(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
 export class ClaimStatusWriter implements ClaimStatusSink {
   readonly #o: ClaimStatusWriterOptions;
   readonly #api: ResourceV1Api;
   #queue: Promise<void> = Promise.resolve();
+  /** The latest write asked for per claim UID: an older write's retry yields to it. */
+  readonly #latest = new Map<string, number>();
+  #writes = 0;
+  readonly #retries = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
 
   constructor(o: ClaimStatusWriterOptions) {
     this.#o = o;
@@ -87,28 +121,50 @@ export class ClaimStatusWriter implements ClaimStatusSink {
   }
 
   /** Replaces our entries in the claim's status.devices, keeping everyone else's. */
-  #write(record: ClaimRecord, entries: readonly Record<string, unknown>[]): void {
-    const { name, namespace } = record.claim;
+  #write(record: ClaimRecord, entries: readonly Record<string, unknown>[], attempt = 1, id = ++this.#writes): void {
+    const { name, namespace, uid } = record.claim;
+    if (attempt === 1) this.#latest.set(uid, id);
     this.#queue = this.#queue.then(async () => {
+      if (this.#latest.get(uid) !== id) return; // a newer write for this claim took over
       const start = performance.now();
+      let retrying = false;
       try {
-        for (let attempt = 1; ; attempt++) {
+        for (let conflict = 1; ; conflict++) {
           const claim = await withDeadline(this.#timeoutMs, (opts) => this.#api.readNamespacedResourceClaim({ name, namespace }, opts));
-          if (claim.metadata?.uid !== record.claim.uid) return; // deleted and re-created: not ours any more
+          if (claim.metadata?.uid !== uid) return; // deleted and re-created: not ours any more
           const key = (d: { driver?: unknown; pool?: unknown; device?: unknown; shareID?: unknown }): string => `${String(d.driver)}/${String(d.pool)}/${String(d.device)}/${String(d.shareID ?? '')}`;
           const mine = new Set(entries.map(key));
-          const kept = (claim.status?.devices ?? []).filter((d) => !mine.has(key(d as never)));
+          const current = claim.status?.devices ?? [];
+          if (sameEntries(current.filter((d) => mine.has(key(d as never))), entries)) return; // already stated
+          const kept = current.filter((d) => !mine.has(key(d as never)));
           const body = { ...claim, status: { ...claim.status, devices: [...kept, ...entries] } } as typeof claim;
           try {
             await withDeadline(this.#timeoutMs, (opts) => this.#api.replaceNamespacedResourceClaimStatus({ name, namespace, body }, opts));
             break;
           } catch (err) {
-            if (attempt >= 3 || (err as { code?: number }).code !== 409) throw err;
+            if (conflict >= 3 || (err as { code?: number }).code !== 409) throw err;
           }
         }
         this.#o.onWritten?.(record, performance.now() - start);
       } catch (err) {
+        const code = (err as { code?: number }).code;
+        if (code === 404) return; // the claim is gone: nothing to state
+        // Retried: what may pass later (no answer, 5xx, 429, conflicts past the three above); a refusal (other 4xx) is reported at once.
+        const transient = code === undefined || code >= 500 || code === 429 || code === 409;
+        if (transient && !this.#closed && attempt < (this.#o.attempts ?? 5)) {
+          const t = setTimeout(() => {
+            this.#retries.delete(t);
+            this.#write(record, entries, attempt + 1, id);
+          }, (this.#o.retryMs ?? 250) * 4 ** (attempt - 1));
+          t.unref();
+          this.#retries.add(t);
+          retrying = true;
+          return;
+        }
         this.#o.onError?.(kubeError(`update status of resourceclaim ${namespace}/${name}`, err));
+      } finally {
+        // Done with this claim for now (written, skipped, gone, or given up): forget it unless a newer write or a retry is pending.
+        if (!retrying && this.#latest.get(uid) === id) this.#latest.delete(uid);
       }
     });
   }
@@ -117,8 +173,16 @@ export class ClaimStatusWriter implements ClaimStatusSink {
     return this.#o.timeoutMs ?? 3_000;
   }
 
-  /** Waits for the writes queued so far. */
+  /** Waits for the writes queued so far (a retry not yet due is not waited for). */
   flush(): Promise<void> {
+    return this.#queue;
+  }
+
+  /** At stop: retries not yet due are dropped (the next start's Synchronize states the status again); waits for the queued writes. */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#retries) clearTimeout(t);
+    this.#retries.clear();
     return this.#queue;
   }
 }

@@ -1,0 +1,117 @@
+/**
+ * The e2e bench's result from its samples: start-up with and without a NIC
+ * claim, the extra latency the claim adds (from the same run, pods
+ * alternating), where that extra goes (the timeline's segments, p50 each
+ * way), netclaim's own share (Prepare + NRI hooks, with their steps), and the
+ * give-back after deletion.
+ */
+import type { E2eNodeState } from '../test/e2e/node/e2e-node.ts';
+import { apiOf } from '../test/e2e/node/workloads.ts';
+import { segments, type NetclaimCall, type PodTimeline } from './e2e-timeline.ts';
+import { percentile, round, summarize, type Summary } from './stats.ts';
+
+export interface TimedSample {
+  readonly name: string;
+  readonly claim: boolean;
+  readonly readyMs: number;
+  readonly giveBack?: { linkBackMs: number; claimGoneMs: number; listedMs: number };
+  readonly timeline: PodTimeline;
+}
+
+/** Whether a device with this ifName is in the node's ResourceSlices now (one read). */
+export async function listed(node: E2eNodeState, ifName: string): Promise<boolean> {
+  const r = await apiOf(node).get<{ items?: Array<{ spec: { driver: string; devices?: Array<{ attributes: Record<string, Record<string, unknown>> }> } }> }>(
+    `/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName=${node.nodeName}`);
+  return (r.body.items ?? []).some((s) => s.spec.driver === node.driverName && (s.spec.devices ?? []).some((d) => d.attributes['netclaim.dev/ifName']?.['string'] === ifName));
+}
+
+const p50 = (xs: readonly number[]): number => round(percentile([...xs].sort((a, b) => a - b), 50));
+
+/** p50/p99 of a call's total and the p50 of each of its steps. */
+function calls(cs: readonly (NetclaimCall | undefined)[]): { ms: Summary; stepsP50: Record<string, number> } | undefined {
+  const present = cs.filter((c): c is NetclaimCall => c !== undefined);
+  if (present.length === 0) return undefined;
+  const names = [...new Set(present.flatMap((c) => Object.keys(c.steps)))];
+  return {
+    ms: summarize(present.map((c) => c.ms)),
+    stepsP50: Object.fromEntries(names.map((n) => [n, p50(present.map((c) => c.steps[n] ?? 0))])),
+  };
+}
+
+export function breakdown(samples: readonly TimedSample[], meta: Record<string, unknown>): Record<string, unknown> {
+  const claim = samples.filter((s) => s.claim);
+  const plain = samples.filter((s) => !s.claim);
+  const withClaim = summarize(claim.map((s) => s.readyMs));
+  const without = summarize(plain.map((s) => s.readyMs));
+  // Pairs: pod i with a claim, then pod i without, back to back.
+  const pairDiffs = claim.map((s, i) => s.readyMs - (plain[i]?.readyMs ?? NaN)).filter((x) => !Number.isNaN(x));
+  const segs = (xs: readonly TimedSample[]): Array<Record<string, number>> => xs.map((s) => segments(s.timeline, s.readyMs));
+  const segNames = ['toKubelet', 'kubeletToSandbox', 'runPodSandbox', 'toContainer', 'container', 'toReady'];
+  const segClaim = segs(claim);
+  const segPlain = segs(plain);
+  const path = Object.fromEntries(segNames.map((n) => {
+    const a = p50(segClaim.map((s) => s[n]).filter((x) => x !== undefined));
+    const b = p50(segPlain.map((s) => s[n]).filter((x) => x !== undefined));
+    return [n, { claim: a, noClaim: b, extra: round(a - b) }];
+  }));
+  const share = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (s.timeline.run?.ms ?? 0) + (s.timeline.create?.ms ?? 0));
+  // On the pod's path: the attach counts only when containerd's RunPodSandbox waited for it (it ended
+  // before the sandbox call returned; pino stamps are whole ms); after the answer, CreateContainer's
+  // wait for it is in the create hook's `queue` step.
+  const attachOnPath = (t: PodTimeline): boolean => t.run !== undefined && (t.sandboxEndMs === undefined || t.run.endMs <= t.sandboxEndMs + 1);
+  const onPath = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (attachOnPath(s.timeline) ? s.timeline.run!.ms : 0) + (s.timeline.create?.ms ?? 0));
+  const gb = claim.filter((s) => s.giveBack !== undefined);
+  return {
+    ...meta,
+    unit: 'ms',
+    podStartupWithNicClaim: withClaim,
+    podStartupWithoutClaim: without,
+    extra: { p50: round(withClaim.p50 - without.p50), p99: round(withClaim.p99 - without.p99), pairDiffP50: p50(pairDiffs) },
+    /** Where the pod's time goes, p50 per segment with and without a claim (e2e-timeline.ts). */
+    path,
+    netclaim: {
+      /** Prepare + RunPodSandbox + CreateContainer as each took. */
+      share: summarize(share),
+      /** What of it the pod waited for (the attach not, when it ran after RunPodSandbox answered). */
+      onPath: summarize(onPath),
+      attachAfterAnswer: claim.filter((s) => s.timeline.run !== undefined && !attachOnPath(s.timeline)).length,
+      prepare: calls(claim.map((s) => s.timeline.prepare)),
+      runPodSandbox: calls(claim.map((s) => s.timeline.run)),
+      createContainer: calls(claim.map((s) => s.timeline.create)),
+    },
+    giveBack: {
+      linkBack: summarize(gb.map((s) => s.giveBack!.linkBackMs)),
+      claimGone: summarize(gb.map((s) => s.giveBack!.claimGoneMs)),
+      listed: summarize(gb.map((s) => s.giveBack!.listedMs)),
+      kubeletDeleteP50: p50(gb.map((s) => s.timeline.kubeletDeleteMs).filter((x) => x !== undefined)),
+      stopPodSandboxStartP50: p50(gb.map((s) => s.timeline.stopSandboxStartMs).filter((x) => x !== undefined)),
+      stopPodSandboxEndP50: p50(gb.map((s) => s.timeline.stopSandboxEndMs).filter((x) => x !== undefined)),
+      stopHook: calls(gb.map((s) => s.timeline.stop)),
+    },
+    pods: samples.map((s) => ({ name: s.name, readyMs: round(s.readyMs), segments: segments(s.timeline, s.readyMs), timeline: s.timeline, ...(s.giveBack ? { giveBack: s.giveBack } : {}) })),
+  };
+}
+
+/** The result in a few lines for the terminal (the JSON has it all). */
+export function describeBreakdown(r: Record<string, unknown>): string[] {
+  const s = (x: unknown): Summary => x as Summary;
+  const path = r['path'] as Record<string, { claim: number; noClaim: number; extra: number }>;
+  const nc = r['netclaim'] as Record<string, { ms: Summary; stepsP50: Record<string, number> } | Summary | undefined>;
+  const gb = r['giveBack'] as Record<string, unknown>;
+  const extra = r['extra'] as { p50: number; p99: number; pairDiffP50: number };
+  const steps = (c: unknown): string => {
+    const x = c as { ms: Summary; stepsP50: Record<string, number> } | undefined;
+    if (x === undefined) return 'not seen';
+    return `p50 ${x.ms.p50} / p99 ${x.ms.p99} ms (${Object.entries(x.stepsP50).map(([k, v]) => `${k} ${v}`).join(', ')})`;
+  };
+  return [
+    `create → Ready: with a NIC claim p50 ${s(r['podStartupWithNicClaim']).p50} / p99 ${s(r['podStartupWithNicClaim']).p99} ms; without p50 ${s(r['podStartupWithoutClaim']).p50} / p99 ${s(r['podStartupWithoutClaim']).p99} ms`,
+    `extra for the claim: p50 ${extra.p50} ms, p99 ${extra.p99} ms, median of pair differences ${extra.pairDiffP50} ms`,
+    `path (p50 with / without / extra): ${Object.entries(path).map(([k, v]) => `${k} ${v.claim}/${v.noClaim}/${v.extra}`).join('; ')}`,
+    `netclaim's share (prepare + hooks): p50 ${s(nc['share']).p50} / p99 ${s(nc['share']).p99} ms; of it on the pod's path p50 ${s(nc['onPath']).p50} / p99 ${s(nc['onPath']).p99} ms (attach after the answer in ${String(nc['attachAfterAnswer'])} pods)`,
+    `  prepare ${steps(nc['prepare'])}`,
+    `  RunPodSandbox ${steps(nc['runPodSandbox'])}`,
+    `  CreateContainer ${steps(nc['createContainer'])}`,
+    `give-back from the delete: device back on the node and restored p50 ${s(gb['linkBack']).p50} ms, claim gone p50 ${s(gb['claimGone']).p50} ms, listed p50 ${s(gb['listed']).p50} ms; StopPodSandbox began at p50 ${String(gb['stopPodSandboxStartP50'])} ms; stop hook ${steps(gb['stopHook'])}`,
+  ];
+}

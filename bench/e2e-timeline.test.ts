@@ -1,0 +1,63 @@
+/**
+ * The e2e bench's log reading, on lines captured from one of its runs on the e2e node
+ * (kubelet 1.37.2 --v=2, containerd 2.4.2, netclaim's pino log; pod bench-e2e/nic-7,
+ * 2026-12-04), shortened to the lines the timeline reads plus one of another pod.
+ */
+import { describe, expect, it } from 'vitest';
+import { klogTime, logrusTime, podTimeline, segments } from './e2e-timeline.ts';
+
+const SB = 'a60486b4dabb443167e0169557b10947f106ff713a6010c12cc41f53ba5598e0';
+const C = 'e2f8f27b0df7465878c162a96eabf149557ab78359e8496796c7e943217b6e03';
+const UID = 'f3942683-b877-455c-88c1-907834ebf344';
+const kubelet = [
+  'I1204 23:32:08.466074   12609 kubelet.go:2760] "SyncLoop ADD" source="api" pods=["bench-e2e/nic-7"]',
+  'I1204 23:32:08.470000   12609 kubelet.go:2760] "SyncLoop ADD" source="api" pods=["bench-e2e/nic-70"]',
+  'I1204 23:32:09.192490   12609 kubelet.go:2776] "SyncLoop DELETE" source="api" pods=["bench-e2e/nic-7"]',
+].join('\n');
+const containerd = [
+  `time="2026-12-04T23:32:08.513444430Z" level=info msg="RunPodSandbox for name:\\"nic-7\\" uid:\\"${UID}\\" namespace:\\"bench-e2e\\""`,
+  `time="2026-12-04T23:32:08.772137758Z" level=info msg="RunPodSandbox for name:\\"nic-7\\" uid:\\"${UID}\\" namespace:\\"bench-e2e\\" returns sandbox id \\"${SB}\\""`,
+  `time="2026-12-04T23:32:08.775498673Z" level=info msg="CreateContainer within sandbox \\"${SB}\\" for container name:\\"c\\""`,
+  `time="2026-12-04T23:32:08.818683923Z" level=info msg="CreateContainer within sandbox \\"${SB}\\" for name:\\"c\\" returns container id \\"${C}\\""`,
+  `time="2026-12-04T23:32:09.110145680Z" level=info msg="StartContainer for \\"${C}\\" returns successfully"`,
+  `time="2026-12-04T23:32:13.267483786Z" level=info msg="StopPodSandbox for \\"${SB}\\""`,
+  `time="2026-12-04T23:32:13.652243664Z" level=info msg="StopPodSandbox for \\"${SB}\\" returns successfully"`,
+].join('\n');
+const netclaim = [
+  `{"level":"info","time":"2026-12-04T23:32:08.508Z","pid":1,"claim":"bench-e2e/nic-7-nic-xm5mq","podUid":"${UID}","ms":16.267,"steps":{"fetch":7.827,"plan":1.462,"cdi":1.061,"store":4.919},"fromStore":false,"msg":"claim prepared"}`,
+  `{"level":"info","time":"2026-12-04T23:32:08.771Z","pid":1,"component":"nri","podUid":"${UID}","hook":"run","ms":60.176,"steps":{"journal":1.342,"attach":58.092},"pod":"bench-e2e/nic-7","msg":"nri run"}`,
+  `{"level":"info","time":"2026-12-04T23:32:08.812Z","pid":1,"component":"nri","podUid":"${UID}","hook":"create","ms":15.654,"steps":{"check":15.399},"pod":"bench-e2e/nic-7","msg":"nri create"}`,
+  `{"level":"info","time":"2026-12-04T23:32:13.598Z","pid":1,"component":"nri","podUid":"${UID}","hook":"stop","ms":150.33,"steps":{"detach":144.028,"journal":5.285},"pod":"bench-e2e/nic-7","msg":"nri stop"}`,
+  'not json',
+].join('\n');
+
+describe('e2e timeline', () => {
+  const createdAt = new Date(2026, 11, 4, 23, 32, 8, 400).getTime(); // klog is local time; the bench and the node share the clock and zone
+  const deletedAt = new Date(2026, 11, 4, 23, 32, 9, 150).getTime();
+
+  it('reads klog and logrus times', () => {
+    expect(klogTime('I1204 23:32:08.466074   1 x.go:1] "m"', createdAt)).toBeCloseTo(createdAt + 66.074, 3);
+    expect(logrusTime('time="2026-12-04T23:32:08.513444430Z" level=info')).toBeCloseTo(Date.parse('2026-12-04T23:32:08.513Z') + 0.44443, 3);
+    expect(klogTime('not klog', createdAt)).toBeUndefined();
+  });
+
+  it('places one pod\'s kubelet, containerd and netclaim stamps from its create and delete', () => {
+    const offset = (iso: string): number => Date.parse(iso) - createdAt; // containerd and pino write UTC
+    const t = podTimeline({ namespace: 'bench-e2e', name: 'nic-7', uid: UID, createdAt, deletedAt }, { kubelet, containerd, netclaim });
+    expect(t.kubeletAddMs).toBeCloseTo(66.074, 3);
+    expect(t.sandboxStartMs).toBeCloseTo(offset('2026-12-04T23:32:08.513444430Z'), 0);
+    expect(t.sandboxEndMs).toBeCloseTo(offset('2026-12-04T23:32:08.772137758Z'), 0);
+    expect(t.containerCreateMs).toBeCloseTo(offset('2026-12-04T23:32:08.775498673Z'), 0);
+    expect(t.containerStartedMs).toBeCloseTo(offset('2026-12-04T23:32:09.110145680Z'), 0);
+    expect(t.prepare).toEqual({ endMs: offset('2026-12-04T23:32:08.508Z'), ms: 16.267, steps: { fetch: 7.827, plan: 1.462, cdi: 1.061, store: 4.919 } });
+    expect(t.run?.steps).toEqual({ journal: 1.342, attach: 58.092 });
+    expect(t.create?.ms).toBe(15.654);
+    expect(t.kubeletDeleteMs).toBeCloseTo(42.49, 3);
+    expect(t.stop?.ms).toBe(150.33);
+    expect(t.stopSandboxStartMs).toBeGreaterThan(4000);
+    expect(t.stopSandboxEndMs).toBeGreaterThan(t.stopSandboxStartMs!);
+    const seg = segments(t, 800);
+    expect(Object.keys(seg)).toEqual(['toKubelet', 'kubeletToSandbox', 'runPodSandbox', 'toContainer', 'container', 'toReady']);
+    expect(Object.values(seg).reduce((a, b) => a + b, 0)).toBeCloseTo(800, 3);
+  });
+});
