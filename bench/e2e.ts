@@ -43,6 +43,9 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void })
     interface GiveBack { linkBackMs: number; claimGoneMs: number; listedMs: number }
     const startup = async (name: string, withClaim: boolean): Promise<Sample> => {
       const spec = podSpec(withClaim ? [{ name: 'nic', resourceClaimTemplateName: 'nic' }] : []);
+      // A workload that exits on SIGTERM, as real ones do: `sleep` as PID 1 ignores it, and the
+      // kubelet's 2 s minimum grace plus its relist then dominate the give-back (docs/benchmarks.md).
+      (spec['containers'] as { command: string[] }[])[0]!.command = ['/bin/sh', '-c', 'trap "exit 0" TERM; sleep infinity & wait'];
       const createdAt = Date.now();
       const t0 = performance.now();
       await create(api, `/api/v1/namespaces/${ns}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns }, spec });
