@@ -83,6 +83,7 @@ describe('admin access on the real kernel', () => {
     const ownerDriver = driverFor([owner], [device]);
     expect((await ownerDriver.prepare([refOf(owner)])).get(owner.uid)).not.toHaveProperty('error');
     await env.pods.runPodSandbox(nriPod('pod-owner', env.pod.path));
+    await env.pods.idle(); // the `attached` journal follows the hook's answer
     const ownerView = linkViews(env.pod);
     expect(ownerView).toMatchObject([{ ifname: 'net1', mtu: 1400, addrs: ['192.168.81.2/24'] }]);
     const ownerRecord = env.store.get(owner.uid);
@@ -94,6 +95,7 @@ describe('admin access on the real kernel', () => {
     const prepared = (await adminDriver.prepare([refOf(admin)])).get(admin.uid)!;
     expect(prepared, JSON.stringify(prepared)).not.toHaveProperty('error');
     await env.pods.runPodSandbox(nriPod('pod-diag', env.admin.path));
+    await env.pods.idle(); // the `attached` journal follows the hook's answer
     expect(await env.pods.createContainer(nriPod('pod-diag', env.admin.path), { id: 'c1', name: 'diag', podId: 'sandbox-pod-diag' })).toEqual({});
 
     expect(linkViews(env.pod)).toEqual(ownerView);
@@ -122,6 +124,7 @@ describe('admin access on the real kernel', () => {
     const driver = driverFor([admin], [device]);
     expect((await driver.prepare([refOf(admin)])).get(admin.uid)).not.toHaveProperty('error');
     await env.pods.runPodSandbox(nriPod('pod-diag', env.admin.path));
+    await env.pods.idle(); // the `attached` journal follows the hook's answer
     expect(linkViews(env.host)).toEqual(before);
     expect(linkViews(env.admin)).toEqual([]);
     expect(env.store.list()).toEqual([]); // nothing the pod side could attach

@@ -69,6 +69,7 @@ async function attach(device: Device, parameters: unknown, cloudDefaults = true)
   await prepareClaim({ ...env, cloudDefaults }, { uid: 'c10d0000-0000-4000-8000-000000000001', podUid: 'pod-cl', devices: [device], parameters });
   env.driver = new PodDriver({ store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false });
   await env.driver.runPodSandbox({ id: 'sandbox-cl', uid: 'pod-cl', name: 'pod', namespace: 'ns', netns: env.pod.path });
+  await env.driver.idle(); // the attach follows the hook's answer
 }
 
 describe('the cloud default config, attached for real', () => {

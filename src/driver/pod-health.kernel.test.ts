@@ -61,6 +61,7 @@ async function attachNamed(podUid: string, ifName: string): Promise<{ device: st
   const uid = `91d00000-0000-4000-8000-${String(seq).padStart(12, '0')}`;
   await prepareClaim(env, { uid, name: `c${seq}`, podUid, devices: [deviceOf(env.host, ifName)] });
   await env.pods.runPodSandbox(nriPod(podUid, env.pod.path));
+  await env.pods.idle(); // the `attached` journal follows the hook's answer
   env.watch.sync();
   const r = env.store.get(uid)!;
   return { device: r.devices[0]!.device, name: r.attachment!.devices[0]!.name };
