@@ -75,7 +75,8 @@ describe('scenario 4: full tuning', () => {
       h.close();
     }
     expect(onNode(node, 'tc', ['filter', 'show', 'dev', 'nctu4a', 'ingress'])).toContain('nc_e2e_prog');
-    const published = await publishedDevice(node, 'nctu4a');
+    // The eBPF poll sees the program a moment after the link itself is published: wait for it in the slice.
+    const published = await publishedDevice(node, 'nctu4a', 30_000, (d) => d.attributes['netclaim.dev/ebpf']?.['bool'] === true);
     expect(published.attributes['netclaim.dev/ebpf']).toEqual({ bool: true });
     const hostFeatures = features(onNode(node, 'ethtool', ['-k', 'nctu4a']));
     expect(hostFeatures['tx-tcp-segmentation']).toBe('on');

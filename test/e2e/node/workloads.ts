@@ -62,15 +62,18 @@ export function deleteDevice(node: E2eNodeState, name: string): void {
 }
 
 /** The device as netclaim published it in this node's slices, once it is there. */
-export async function publishedDevice(node: E2eNodeState, ifName: string, timeoutMs = 30_000): Promise<{ name: string; attributes: Record<string, Record<string, unknown>> }> {
+/** The device of `ifName` as published, once it is (and, with `ready`, once what is published satisfies it: the slice follows the kernel). */
+export async function publishedDevice(
+  node: E2eNodeState, ifName: string, timeoutMs = 30_000, ready?: (d: { attributes: Record<string, Record<string, unknown>> }) => boolean,
+): Promise<{ name: string; attributes: Record<string, Record<string, unknown>> }> {
   const api = apiOf(node);
-  return until(`${ifName} published in a ResourceSlice`, timeoutMs, async () => {
+  return until(`${ifName} published in a ResourceSlice${ready ? ' as expected' : ''}`, timeoutMs, async () => {
     const r = await api.get<{ items: Array<{ spec: { nodeName?: string; driver: string; devices?: Array<{ name: string; attributes: Record<string, Record<string, unknown>> }> } }> }>(
       `/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName=${node.nodeName}`);
     for (const s of r.body.items ?? []) {
       if (s.spec.driver !== node.driverName) continue;
       const d = s.spec.devices?.find((x) => x.attributes['netclaim.dev/ifName']?.['string'] === ifName);
-      if (d) return d;
+      if (d && (ready === undefined || ready(d))) return d;
     }
     return undefined;
   });
