@@ -443,7 +443,9 @@ function unknownTopologyLogger(log: Logger): (inv: Inventory) => void {
 
 function publishable(inv: Inventory, health: DeviceHealthView): PublishDevice[] {
   const bad = new Map(health.devices.filter((d) => d.health === 'unhealthy').map((d) => [d.deviceName, d.message ?? true]));
-  return inv.devices.map((d) => ({ name: d.name, attributes: d.attributes, ...(bad.has(d.name) ? { unhealthy: bad.get(d.name)! } : {}) }));
+  return inv.devices.map((d) => ({
+    name: d.name, attributes: d.attributes, ...(bad.has(d.name) ? { unhealthy: bad.get(d.name)! } : {}), ...(d.sharing ? { sharing: d.sharing } : {}),
+  }));
 }
 
 /** Before the pod driver exists, a claim's devices count as not given back (the kubelet retries unprepare). */
