@@ -18,6 +18,7 @@
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { isDriverError, StateError, type DriverError } from '../common/errors.ts';
+import { SubInterfaces } from '../driver/sub-interface/sub-interfaces.ts';
 import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { hostReads } from '../driver/host-reads.ts';
@@ -178,6 +179,8 @@ export class Daemon {
         podsNotReady: () => (pods === undefined ? 'netclaim\'s NRI plugin is starting' : pods.runtimeProblem()),
       }),
       observer: this.#claimObserver(store),
+      // Per-claim sub-interfaces of shareable parents (docs/sharing.md); their intent ledger lives beside the claim store.
+      subInterfaces: new SubInterfaces(host, o.stateDir),
     });
     const server = this.#server = new KubeletPluginServer({
       driverName: o.driverName, driver: instrumentDriver(driver, this.metrics),
