@@ -195,6 +195,23 @@ describe('per-claim sub-interfaces of a shareable parent', () => {
     expect(ledger()).toEqual([]);
   });
 
+  it('a bridge (which cannot move) is a parent: its claim\'s macvlan goes into the pod, the bridge stays', async () => {
+    const br = uniqueName('sbr');
+    ip(env.host, 'link', 'add', br, 'type', 'bridge');
+    ip(env.host, 'link', 'set', br, 'up');
+    const bridge = deviceOf(env.host, br, { sharing: { maxSubInterfaces: 4 } });
+    const driver = newDriver([bridge]);
+    const pod = createNetns('spodc');
+    const c = claimOn('pod-c', { interface: { name: 'net1', addresses: ['10.83.0.2/24'] } }, bridge);
+    expect(await prepare(c, driver)).not.toHaveProperty('error');
+    await env.pods.runPodSandbox(nriPod('pod-c', pod.path));
+    expect(links(pod).map((l) => [l.ifname, l.linkinfo?.info_kind, l.linkinfo?.info_data?.mode])).toEqual([['net1', 'macvlan', 'bridge']]);
+    await env.pods.stopPodSandbox(nriPod('pod-c', pod.path));
+    expect((await driver.unprepare([refOf(c)])).get(c.uid)).toEqual({});
+    expect(subLinks(env.host)).toEqual([]);
+    expect(links(env.host).map((l) => l.ifname)).toContain(br);
+  });
+
   it('restart: reconcile deletes a sub-interface no record names and keeps (adopts) recorded ones', async () => {
     const kept = claimOn('p6');
     expect(await prepare(kept)).not.toHaveProperty('error');
