@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { allocatedClaim, deviceOf, inventoryOf, refOf } from '../../test/kernel/claim-fixture.ts';
-import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
+import { createNetns, deleteNetns, ip, ipJson, needsQemuLane, testLibc, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
 import { DRIVER_NAME } from '../common/driver.ts';
 import type { Device } from '../inventory/model.ts';
 import type { AllocatedClaim } from './claim.ts';
@@ -63,6 +63,20 @@ async function udpBetween(from: TestNetns, to: TestNetns, addr: string): Promise
   recv.kill();
   await done;
   return got;
+}
+
+/** Whether this kernel has a link kind that needs a lower device (probed on a veth in a scratch namespace). */
+function kernelHasLowerKind(kind: string, ...typeArgs: string[]): boolean {
+  const probe = createNetns('spk');
+  try {
+    ip(probe, 'link', 'add', 'ncprobe0', 'type', 'veth', 'peer', 'name', 'ncprobe1');
+    ip(probe, 'link', 'add', 'link', 'ncprobe0', 'name', 'ncprobe', 'type', kind, ...typeArgs);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    deleteNetns(probe);
+  }
 }
 
 let seq = 0;
@@ -211,6 +225,25 @@ describe('per-claim sub-interfaces of a shareable parent', () => {
     expect(subLinks(env.host)).toEqual([]);
     expect(links(env.host).map((l) => l.ifname)).toContain(br);
   });
+
+  for (const [type, module, probe, parameters, data] of [
+    ['ipvlan', 'ipvlan', ['ipvlan', 'mode', 'l2'], { subInterface: { type: 'ipvlan', mode: 'l3', flags: 'private' } }, { ipvlan_mode: 'l3', ipvlan_flag: 'private' }],
+    ['vlan', 'vlan (8021q)', ['vlan', 'id', '5'], { subInterface: { type: 'vlan', vlanId: 100 } }, { id: 100 }],
+  ] as const) {
+    it.skipIf(!kernelHasLowerKind(probe[0], ...probe.slice(1)))(`${type} sub-interfaces: created with their settings, moved into the pod, deleted at release (${needsQemuLane(module)})`, async () => {
+      const pod = createNetns('spodl');
+      const c = claimOn('pod-l', { ...parameters, interface: { name: 'net1', addresses: ['10.86.0.2/24'] } });
+      expect(await prepare(c)).not.toHaveProperty('error');
+      const [name] = subLinks(env.host);
+      expect(ipJson<LinkJson[]>(env.host, '-d', 'link', 'show', 'dev', name!)[0]!.linkinfo).toMatchObject({ info_kind: type, info_data: data });
+      await env.pods.runPodSandbox(nriPod('pod-l', pod.path));
+      expect(links(pod).map((l) => [l.ifname, l.linkinfo?.info_kind])).toEqual([['net1', type]]);
+      await env.pods.stopPodSandbox(nriPod('pod-l', pod.path));
+      expect((await env.driver.unprepare([refOf(c)])).get(c.uid)).toEqual({});
+      expect(subLinks(env.host)).toEqual([]);
+      expect(ledger()).toEqual([]);
+    });
+  }
 
   it('restart: reconcile deletes a sub-interface no record names and keeps (adopts) recorded ones', async () => {
     const kept = claimOn('p6');
