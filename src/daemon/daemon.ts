@@ -167,6 +167,8 @@ export class Daemon {
     // The kubelet side is built now (its paths name the cross-instance lock) and takes its instance
     // lock at once, so a second daemon stops here, before its NRI plugin touches any pod; it registers last.
     let pods: PodDriver | undefined;
+    const subInterfaces = new SubInterfaces(host, o.stateDir);
+    for (const p of subInterfaces.ledger.problems) onError('sub-interfaces')(p);
     const driver = new ClaimDriver({
       driverName: o.driverName, poolName: o.nodeName,
       claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
@@ -180,7 +182,7 @@ export class Daemon {
       }),
       observer: this.#claimObserver(store),
       // Per-claim sub-interfaces of shareable parents (docs/sharing.md); their intent ledger lives beside the claim store.
-      subInterfaces: new SubInterfaces(host, o.stateDir),
+      subInterfaces,
     });
     const server = this.#server = new KubeletPluginServer({
       driverName: o.driverName, driver: instrumentDriver(driver, this.metrics),
