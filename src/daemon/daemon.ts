@@ -18,6 +18,7 @@
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { isDriverError, StateError, type DriverError } from '../common/errors.ts';
+import { SubInterfaces } from '../driver/sub-interface/sub-interfaces.ts';
 import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { PodHealthWatch } from '../driver/pod-health.ts';
@@ -190,6 +191,8 @@ export class Daemon {
     // The kubelet side is built now (its paths name the cross-instance lock) and takes its instance
     // lock at once, so a second daemon stops here, before its NRI plugin touches any pod; it registers last.
     let pods: PodDriver | undefined;
+    const subInterfaces = new SubInterfaces(host, o.stateDir);
+    for (const p of subInterfaces.ledger.problems) onError('sub-interfaces')(p);
     const driver = new ClaimDriver({
       driverName: o.driverName, poolName: o.nodeName,
       claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
@@ -202,6 +205,8 @@ export class Daemon {
         podsNotReady: () => (pods === undefined ? 'netclaim\'s NRI plugin is starting' : pods.runtimeProblem()),
       }),
       observer: this.#claimObserver(store),
+      // Per-claim sub-interfaces of shareable parents (docs/sharing.md); their intent ledger lives beside the claim store.
+      subInterfaces,
     });
     const server = this.#server = new KubeletPluginServer({
       driverName: o.driverName, driver: instrumentDriver(driver, this.metrics),
@@ -489,7 +494,9 @@ function unknownTopologyLogger(log: Logger): (inv: Inventory) => void {
 
 function publishable(inv: Inventory, health: DeviceHealthView): PublishDevice[] {
   const bad = new Map(health.devices.filter((d) => d.health === 'unhealthy').map((d) => [d.deviceName, d.message ?? true]));
-  return inv.devices.map((d) => ({ name: d.name, attributes: d.attributes, ...(bad.has(d.name) ? { unhealthy: bad.get(d.name)! } : {}) }));
+  return inv.devices.map((d) => ({
+    name: d.name, attributes: d.attributes, ...(bad.has(d.name) ? { unhealthy: bad.get(d.name)! } : {}), ...(d.sharing ? { sharing: d.sharing } : {}),
+  }));
 }
 
 /** Before the pod driver exists, a claim's devices count as not given back (the kubelet retries unprepare). */

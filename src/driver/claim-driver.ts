@@ -56,6 +56,8 @@ import { ownResults, prepareClaim, type PrepareContext } from './prepare-claim.t
 import { crashPoint } from './state/crash-points.ts';
 import type { ClaimStore } from './state/claim-store.ts';
 import { addStep, newSteps, timed, type Steps } from '../observe/steps.ts';
+import { prepareSubInterfaces, subInterfacesOf, withSubInterfaces } from './sub-interface/prepare-subs.ts';
+import type { SubInterfaces } from './sub-interface/sub-interfaces.ts';
 
 /** The inventory as the driver uses it (InventoryWatcher implements it). */
 export interface InventoryView {
@@ -128,6 +130,12 @@ export interface ClaimDriverOptions {
    * no hook would attach (docs/pods.md, I1). Absent (`--no-nri`): never.
    */
   readonly podsNotReady?: () => string | undefined;
+  /**
+   * Per-claim sub-interfaces of shareable parents (docs/sharing.md):
+   * reconciled at construction, created at Prepare, deleted at unprepare.
+   * Absent: claims on shareable parents are refused.
+   */
+  readonly subInterfaces?: SubInterfaces;
 }
 
 export class ClaimDriver implements DriverPort {
@@ -137,8 +145,10 @@ export class ClaimDriver implements DriverPort {
   constructor(o: ClaimDriverOptions) {
     this.#o = o;
     if (o.health !== undefined) this.health = o.health;
-    // Devices in stored claims stay listed with their last attributes.
-    for (const r of o.store.list()) for (const d of r.devices) o.inventory.hold(d.device);
+    // Devices in stored claims stay listed with their last attributes (a shareable parent never leaves the host).
+    for (const r of o.store.list()) for (const d of r.devices) if (d.subInterface === undefined) o.inventory.hold(d.device);
+    // A crash may have left a sub-interface no record names, or a record naming one: delete or adopt (docs/sharing.md).
+    o.subInterfaces?.reconcile(o.store);
   }
 
   async prepare(claims: readonly ClaimRef[]): Promise<ReadonlyMap<ClaimUid, PrepareResult>> {
@@ -177,11 +187,15 @@ export class ClaimDriver implements DriverPort {
         // An admin claim's record: nothing was moved, so nothing is given back; only its CDI spec and record go.
         const admin = this.#o.store.admin(ref.uid);
         if (record?.attachment !== undefined) this.#returnDevices(record);
+        // Sub-interfaces are deleted, not restored; their ledger entries go after the record.
+        const subs = subInterfacesOf(record);
+        if (subs.length > 0) this.#o.subInterfaces?.deleteLinks(subs);
         removeClaimCdiSpec(this.#o.cdiDir, ref.uid);
         if (this.#o.metadataDir !== undefined) removeClaimMetadata({ dir: this.#o.metadataDir, cdiDir: this.#o.cdiDir }, ref.uid);
         crashPoint('unprepare.after-cdi-remove');
         if (record !== undefined || admin !== undefined) this.#o.store.delete(ref.uid);
-        for (const d of record?.devices ?? []) this.#o.inventory.release(d.device);
+        if (subs.length > 0) this.#o.subInterfaces?.forget(subs);
+        for (const d of record?.devices ?? []) if (d.subInterface === undefined) this.#o.inventory.release(d.device);
         this.#o.observer?.claimUnprepared?.(ref, record !== undefined || admin !== undefined);
         out.set(ref.uid, {});
       } catch (err) {
@@ -235,21 +249,32 @@ export class ClaimDriver implements DriverPort {
     const o = this.#o;
     const byName = new Map(o.inventory.current.devices.map((d) => [d.name as string, d]));
     // Before planning: a device another claim holds may be in its pod, with nothing on the host to plan from.
-    this.#checkConflicts(claim.uid, ownResults(claim, o));
-    const planned = timed(steps, 'plan', () => prepareClaim(claim, {
-      driverName: o.driverName, poolName: o.poolName, resolve: o.resolve ?? {},
-      device: (name) => byName.get(name), snapshot: o.kernel.snapshot, charDevices: o.kernel.charDevices,
-      ...(o.cloudDefaults === true ? { defaultConfig: (d: Device) => this.#cloudDefault(claim, d) } : {}),
-      ...(o.kernel.sysctls === undefined ? {} : { sysctls: o.kernel.sysctls }),
-      now: o.now ?? (() => new Date()),
-    }));
-    crashPoint('prepare.after-plan');
-    const withIds = timed(steps, 'cdi', () => withCdi(planned, o.cdiDir));
-    const record = o.metadataDir === undefined ? withIds : withDeviceMetadata(withIds, claim, (n) => byName.get(n), { dir: o.metadataDir, cdiDir: o.cdiDir });
-    crashPoint('prepare.after-cdi');
-    timed(steps, 'store', () => o.store.put(record));
+    const results = ownResults(claim, o);
+    this.#checkConflicts(claim.uid, results);
+    // Sub-interfaces of shareable parents are recorded and created first; the claim is planned with them standing in.
+    const subs = prepareSubInterfaces(claim, results, {
+      resolve: o.resolve ?? {}, device: (name) => byName.get(name), subs: o.subInterfaces, records: o.store.list(),
+    });
+    let record: ClaimRecord;
+    try {
+      const planned = timed(steps, 'plan', () => prepareClaim(claim, {
+        driverName: o.driverName, poolName: o.poolName, resolve: o.resolve ?? {},
+        device: (name) => subs.children.get(name) ?? byName.get(name), snapshot: o.kernel.snapshot, charDevices: o.kernel.charDevices,
+        ...(o.cloudDefaults === true ? { defaultConfig: (d: Device) => this.#cloudDefault(claim, d) } : {}),
+        ...(o.kernel.sysctls === undefined ? {} : { sysctls: o.kernel.sysctls }),
+        now: o.now ?? (() => new Date()),
+      }));
+      crashPoint('prepare.after-plan');
+      const withIds = timed(steps, 'cdi', () => withCdi({ ...planned, devices: withSubInterfaces(planned.devices, subs) }, o.cdiDir));
+      record = o.metadataDir === undefined ? withIds : withDeviceMetadata(withIds, claim, (n) => subs.children.get(n) ?? byName.get(n), { dir: o.metadataDir, cdiDir: o.cdiDir });
+      crashPoint('prepare.after-cdi');
+      timed(steps, 'store', () => o.store.put(record));
+    } catch (err) {
+      subs.rollback();
+      throw err;
+    }
     crashPoint('prepare.after-store');
-    for (const d of record.devices) o.inventory.hold(d.device);
+    for (const d of record.devices) if (d.subInterface === undefined) o.inventory.hold(d.device);
     return record;
   }
 
@@ -286,7 +311,8 @@ export class ClaimDriver implements DriverPort {
   #checkConflicts(uid: string, results: readonly { readonly device: string; readonly pool: string }[]): void {
     for (const other of this.#o.store.list()) {
       if (other.claim.uid === uid) continue;
-      const shared = other.devices.filter((d) => results.some((x) => x.device === d.device && x.pool === d.pool));
+      // Sub-interfaces of one shareable parent do not conflict: each claim has its own (capacity is checked apart).
+      const shared = other.devices.filter((d) => d.subInterface === undefined && results.some((x) => x.device === d.device && x.pool === d.pool));
       if (shared.length > 0) {
         throw driverError('PREPARE_DEVICE_CONFLICT',
           `device ${shared.map((d) => d.device).join(', ')} is already prepared for claim ${other.claim.namespace}/${other.claim.name} (pod ${other.podName})`,

@@ -26,12 +26,29 @@ export interface DeviceIdentity {
   readonly rdmaDevice?: string;
 }
 
+/**
+ * A sub-interface netclaim created for the claim on a shareable parent
+ * (docs/sharing.md). The device plan is then the sub-interface's (its
+ * identity, host snapshot and pod plan), `device` still names the parent as
+ * allocated. Deleted at unprepare, never restored; the intent ledger
+ * (sub-interface/sub-ledger.ts) names it from before it exists.
+ */
+export interface SubInterfaceRecord {
+  readonly name: string;
+  readonly type: 'macvlan' | 'ipvlan' | 'vlan';
+  /** The parent's interface name and ifindex when it was created. */
+  readonly parent: string;
+  readonly parentIfIndex: number;
+}
+
 export interface DevicePlan {
   readonly request: string;
   readonly pool: string;
   readonly device: string;
   readonly shareId?: string;
   readonly identity: DeviceIdentity;
+  /** Present when the claim got a sub-interface of the (shareable) device rather than the device. */
+  readonly subInterface?: SubInterfaceRecord;
   /** Netdev devices only. */
   readonly host?: HostSnapshot;
   readonly pod?: PodInterfacePlan;

@@ -21,6 +21,7 @@ import { type Cause, linkCauses, pciCause, strongest } from './exclusions.ts';
 import type { Device, DeviceIdentity, DeviceKind, Exclusion, ExtraAttributes, Inventory, InventorySnapshot, SuggestConfig } from './model.ts';
 import type { InventoryOptions } from './options.ts';
 import { buildUnits, netKey, type ObjectKey, pciKey, rdmaKey, type Unit } from './units.ts';
+import { sharingField } from './shareable.ts';
 
 const RDMA_CM = '/dev/infiniband/rdma_cm';
 
@@ -316,6 +317,7 @@ function finish(
       objects: d.objects,
       ...(d.held ? { held: true } : {}),
       ...(suggested ? { suggestedConfig: suggested } : {}),
+      ...sharingField(f.link, f.kind, attributes, o.shareable),
     });
   }
   return [...byName.values()];

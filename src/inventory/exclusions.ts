@@ -12,6 +12,7 @@ import type { PciFunction } from '../kernel/sysfs/sysfs-types.ts';
 import { EXCLUSION_CODES, type ExclusionCode, type InventorySnapshot } from './model.ts';
 import { ALL_KINDS, globMatcher, type InventoryOptions } from './options.ts';
 import { uplinkClosure } from './uplink.ts';
+import { shareableByLink } from './shareable.ts';
 
 /** A reason an object is not published. */
 export interface Cause {
@@ -86,7 +87,9 @@ export function linkCauses(
     if (member !== undefined) add('uplink-member', member);
     if (isRepresentor(l, repOwners.has(s.linkPci.get(l.index) ?? `switch:${l.physSwitchId}`))) add('representor', `switchdev representor (port ${l.physPortName}, switch ${l.physSwitchId})`);
     const immovable = immovableWhy(l, s.netnsLocal, s.links);
-    if (immovable !== undefined) add('netns-local', immovable);
+    const parent = shareableByLink(l, o.shareable);
+    // A shareable parent stays on the host: that it cannot move does not matter (docs/sharing.md).
+    if (immovable !== undefined && !parent) add('netns-local', immovable);
     if (master?.kind !== undefined && ENSLAVING_KINDS.has(master.kind)) {
       add('enslaved', `member of ${master.kind} ${master.name}: moving it would take it out of its master`);
     }
@@ -98,7 +101,7 @@ export function linkCauses(
     if (plumb !== undefined) add('plumbing', `kernel, container runtime or CNI plumbing ("${plumb}")`);
     if (isVirtualLink(l, s)) {
       const kind = l.kind ?? (l.parentDevBusName === 'netdevsim' ? 'netdevsim' : 'none');
-      if (!kinds.has(ALL_KINDS) && !kinds.has(kind)) add('kind-not-included', `a virtual ${kind} link; publish this kind with --include-kind ${kind}`);
+      if (!kinds.has(ALL_KINDS) && !kinds.has(kind) && !parent) add('kind-not-included', `a virtual ${kind} link; publish this kind with --include-kind ${kind}`);
     }
     const c = strongest(causes);
     if (c) out.set(l.index, c);

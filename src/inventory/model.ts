@@ -14,6 +14,7 @@ import type { IbDevice, PciFunction } from '../kernel/sysfs/sysfs-types.ts';
 import type { Attributes } from './attributes/limits.ts';
 import type { AttributeNaming } from './attributes/names.ts';
 import type { SuggestedConfig } from './cloud/types.ts';
+import type { Sharing } from './shareable.ts';
 
 /** Everything discovery read, at one moment, from "the host" namespace and sysfs. */
 export interface InventorySnapshot {
@@ -85,6 +86,8 @@ export interface Device {
    * driver's lowest config layer for it. Not published; only while its netdev is on the host.
    */
   readonly suggestedConfig?: SuggestedConfig;
+  /** A shareable parent (shareable.ts): published with `allowMultipleAllocations` and claimed through sub-interfaces. */
+  readonly sharing?: Sharing;
 }
 
 /**

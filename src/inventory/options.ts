@@ -1,6 +1,7 @@
 /** How discovery decides what to publish; built once from flags. */
 import type { AttributeNaming } from './attributes/names.ts';
 import type { DeviceFilter } from './filter-cel.ts';
+import type { ShareableOptions } from './shareable.ts';
 
 export interface InventoryOptions {
   /** `netclaim` (default) or `dranet` attribute names. */
@@ -19,6 +20,8 @@ export interface InventoryOptions {
   readonly excludeNames: readonly string[];
   /** Admin CEL filter: a device is published only when it evaluates to true. */
   readonly filter?: DeviceFilter;
+  /** Shareable parents (shareable.ts, docs/sharing.md); absent: none. */
+  readonly shareable?: ShareableOptions;
 }
 
 /**
@@ -34,6 +37,8 @@ export const DEFAULT_PLUMBING_NAMES: readonly string[] = [
   'cni*', 'cbr0', 'cilium_*', 'lxc*', 'flannel*', 'cali*', 'vxlan.calico', 'vxlan-v6.calico', 'kube-ipvs0',
   'kube-bridge', 'kube-dummy-if', 'nodelocaldns', 'weave', 'vethwe*', 'datapath', 'genev_sys_*', 'vxlan_sys_*',
   'ovs-system', 'br-int', 'br-ex', 'br-local', 'ovn-k8s-*', 'breth*', 'antrea-*', 'nmstate*', 'kube-ovn*', 'mirror0',
+  // netclaim's own per-claim sub-interfaces (shareable.ts)
+  'ncsub*',
 ];
 
 /** Every kind, for `--include-kind '*'`. */

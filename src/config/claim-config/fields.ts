@@ -206,6 +206,31 @@ export const RDMA = object({
   }),
 }, { description: 'RDMA handling of the device.', origin: 'netclaim' });
 
+export const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
+export const IPVLAN_MODES = ['l2', 'l3', 'l3s'] as const;
+export const IPVLAN_FLAGS = ['bridge', 'private', 'vepa'] as const;
+
+/**
+ * A per-claim sub-interface of a shareable parent (docs/sharing.md). Each
+ * field stands alone here, so layers merge field by field (a class may set
+ * `type`, a claim `mode`); that `mode`, `flags` and `vlanId` fit the merged
+ * `type` is checked at Prepare (sub-interface/sub-spec.ts).
+ */
+export const SUB_INTERFACE = object({
+  type: stringEnum(['macvlan', 'ipvlan', 'vlan'] as const, {
+    description: 'The kind of sub-interface created on the shareable parent for this claim.', origin: 'netclaim', defaultText: 'macvlan',
+  }),
+  mode: stringEnum([...new Set([...MACVLAN_MODES, ...IPVLAN_MODES])], {
+    description: 'macvlan: bridge, private, vepa or passthru; ipvlan: l2, l3 or l3s. Not for vlan.', origin: 'netclaim',
+    defaultText: 'macvlan: bridge; ipvlan: l2',
+  }),
+  flags: stringEnum(IPVLAN_FLAGS, { description: 'ipvlan only: bridge, private or vepa.', origin: 'netclaim', defaultText: 'bridge' }),
+  vlanId: integer({ description: 'vlan only (required there): the 802.1Q VLAN id.', origin: 'netclaim', minimum: 1, maximum: 4094 }),
+}, {
+  description: 'Create a sub-interface of the allocated shareable parent for this claim and move that into the pod instead (docs/sharing.md).',
+  origin: 'netclaim',
+});
+
 const fieldPath = (description: string): ReturnType<typeof string> => string({
   description, origin: 'netclaim', pattern: '^[A-Za-z]+(\\.[A-Za-z]+)*$',
   // NETWORK_CONFIG is read when a value is checked, after this module has loaded
@@ -257,9 +282,9 @@ export const NETWORK_CONFIG = object({
   ethtool: ETHTOOL,
   rdma: RDMA,
   policy: POLICY,
+  subInterface: SUB_INTERFACE,
 }, {
   description: `Opaque parameters of a netclaim.dev device config (${API_VERSION} ${KIND}); DraNet's NetworkConfig parses unchanged.`,
   origin: 'netclaim',
   refine: checkNetworkConfig,
-  unknownHints: { subInterface: 'a later DraNet field (sub-interfaces); netclaim does not support it yet' },
 });

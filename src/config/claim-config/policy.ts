@@ -8,6 +8,8 @@
  *   interface.disableEbpfPrograms   the admin's tc/tcx/XDP programs stay
  *   ethtool.privateFlags            their scope is the driver's: several are
  *                                   port-, adapter- or firmware-wide
+ *   subInterface.vlanId             a VLAN is a broadcast domain the admin
+ *                                   chooses (docs/sharing.md)
  *   interface.hardwareAddr          unless it falls in a policy.hardwareAddrRanges range
  *   interface.sysctls[KEY]          unless KEY is in DEFAULT_CLAIM_SYSCTLS or policy.sysctls
  *
@@ -26,7 +28,7 @@ import type { NetworkConfig } from './types.ts';
 type Policy = NonNullable<NetworkConfig['policy']>;
 
 /** Fields claims may not set unless a class allows them (hardwareAddr and sysctls have rules of their own). */
-export const DEFAULT_DENIED_FIELDS: readonly string[] = ['interface.disableEbpfPrograms', 'ethtool.privateFlags'];
+export const DEFAULT_DENIED_FIELDS: readonly string[] = ['interface.disableEbpfPrograms', 'ethtool.privateFlags', 'subInterface.vlanId'];
 
 /**
  * Sysctls a claim may set without a class widening the list: each acts only

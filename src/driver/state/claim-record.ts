@@ -51,6 +51,7 @@ export function claimRecordProblem(x: unknown, expectedUid?: string): string | u
     if (!isObject(d.identity)) return `devices[${i}].identity: not an object`;
     if (!Array.isArray(d.env)) return `devices[${i}].env: not an array`;
     if (!Array.isArray(d.cdiDeviceIds)) return `devices[${i}].cdiDeviceIds: not an array`;
+    if (d.subInterface !== undefined && (!isObject(d.subInterface) || typeof d.subInterface.name !== 'string')) return `devices[${i}].subInterface: not a sub-interface record`;
   }
   return undefined;
 }

@@ -22,6 +22,10 @@ export const CRASH_POINT_NAMES = [
   'prepare.after-store',
   'prepare.after-cdi',
   'unprepare.after-cdi-remove',
+  // per-claim sub-interfaces (sub-interface/sub-interfaces.ts): intent recorded, link created; links deleted at unprepare
+  'subif.after-intent',
+  'subif.after-create',
+  'subif.after-delete',
   // pod attach (pod-driver.ts): the journal says `attaching` (naming the pin), the pin made, then each device
   'attach.after-journal',
   'attach.after-pin',

@@ -13,7 +13,11 @@ import type { AttributeNaming } from '../../inventory/attributes/names.ts';
 import type { DeviceFilter } from '../../inventory/filter-cel.ts';
 import { ALL_KINDS, DEFAULT_OPTIONS, type InventoryOptions } from '../../inventory/options.ts';
 
+import { SHAREABLE_FLAGS, shareableOptionsFromFlags, type ShareableFlagValues } from './shareable-flags.ts';
+
 export { INVENTORY_FLAGS_USAGE } from './usage.ts';
+
+const optional = <K extends string, T>(k: K, x: T | undefined): { [P in K]?: T } => (x === undefined ? {} : { [k]: x } as { [P in K]?: T });
 
 /** For node:util parseArgs. */
 export const INVENTORY_FLAGS = {
@@ -24,9 +28,11 @@ export const INVENTORY_FLAGS = {
   filter: { type: 'string' },
   // Cloud and fabric topology attributes from the instance metadata service (docs/cloud.md).
   'cloud-provider': { type: 'string', default: 'auto' },
+  // Shareable parents: one device, a sub-interface per claim (docs/sharing.md).
+  ...SHAREABLE_FLAGS,
 } satisfies ParseArgsOptionsConfig;
 
-export interface InventoryFlagValues {
+export interface InventoryFlagValues extends ShareableFlagValues {
   readonly 'include-kind': readonly string[];
   readonly 'include-veth': boolean;
   readonly 'node-ip': readonly string[];
@@ -46,7 +52,7 @@ export type FilterCompiler = (expression: string, field: string) => DeviceFilter
  * then, since it is the largest one `netclaim inventory` would load.
  */
 export async function filterCompilerFor(v: InventoryFlagValues): Promise<FilterCompiler> {
-  if (v.filter === undefined) return () => { throw new Error('no --filter to compile'); };
+  if (v.filter === undefined && v['shareable-filter'] === undefined) return () => { throw new Error('no --filter to compile'); };
   return (await import('../../inventory/filter-cel.ts')).compileDeviceFilter;
 }
 
@@ -76,6 +82,7 @@ export function inventoryOptionsFromFlags(
     nodeIps: [...new Set(ips)],
     excludeNames: list(v.exclude),
     ...(v.filter !== undefined ? { filter: compileFilter(v.filter, '--filter') } : {}),
+    ...optional('shareable', shareableOptionsFromFlags(v, compileFilter)),
   };
 }
 

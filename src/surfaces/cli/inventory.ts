@@ -17,6 +17,7 @@ import { libc } from '../../kernel/libc/index.ts';
 import { NetnsHandle } from '../../kernel/netns/handle.ts';
 import { runCommand, STDIO, type CliIo, type Command } from './command.ts';
 import { filterCompilerFor, INVENTORY_FLAGS, inventoryOptionsFromFlags, sysfsRootFromFlag } from './inventory-flags.ts';
+import { sharingSliceFields } from '../kube/slices.ts';
 
 export { INVENTORY_USAGE } from './usage.ts';
 
@@ -99,7 +100,9 @@ export function runInventory(argv: readonly string[], out: (s: string) => void =
 export function asSliceJson(inv: Inventory): Record<string, unknown> {
   return {
     driver: DRIVER_NAME,
-    devices: inv.devices.map((d) => ({ name: d.name, attributes: d.attributes, ...(d.suggestedConfig ? { suggestedConfig: d.suggestedConfig } : {}) })),
+    devices: inv.devices.map((d) => ({
+      name: d.name, attributes: d.attributes, ...sharingSliceFields(DRIVER_NAME, d.sharing), ...(d.suggestedConfig ? { suggestedConfig: d.suggestedConfig } : {}),
+    })),
     exclusions: inv.exclusions,
     ...(inv.rdmaNetnsMode ? { rdmaNetnsMode: inv.rdmaNetnsMode } : {}),
   };

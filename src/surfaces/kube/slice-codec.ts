@@ -26,14 +26,14 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /** Our slice → the client's model (for create/replace). */
 export function toModel(s: ResourceSlice, resourceVersion?: string): V1ResourceSlice {
-  const json = renameIntKeys(JSON.parse(JSON.stringify(s)) as Json, 'int', '_int') as { metadata: Record<string, unknown> };
+  const json = renamePolicyDefault(renameIntKeys(JSON.parse(JSON.stringify(s)) as Json, 'int', '_int'), 'default', '_default') as { metadata: Record<string, unknown> };
   if (resourceVersion !== undefined) json.metadata['resourceVersion'] = resourceVersion;
   return json as unknown as V1ResourceSlice;
 }
 
 /** A model returned by the client (Dates, `_int`, undefined fields) → StoredSlice. */
 export function fromModel(m: V1ResourceSlice): StoredSlice {
-  return fromJson(renameIntKeys(JSON.parse(JSON.stringify(m)) as Json, '_int', 'int'));
+  return fromJson(renamePolicyDefault(renameIntKeys(JSON.parse(JSON.stringify(m)) as Json, '_int', 'int'), '_default', 'default'));
 }
 
 /** A raw JSON object (watch event) → StoredSlice. */
@@ -86,5 +86,18 @@ function renameIntKeys(v: Json, from: string, to: string, inAttributes = false):
       out[k] = renameIntKeys(x, from, to, k === 'attributes');
     }
   }
+  return out;
+}
+
+/**
+ * The same trap in a capacity's request policy (docs/sharing.md): the model
+ * calls `default` `_default` (V1CapacityRequestPolicy). Only objects under a
+ * `requestPolicy` key are touched.
+ */
+function renamePolicyDefault(v: Json, from: string, to: string, inPolicy = false): Json {
+  if (Array.isArray(v)) return v.map((x) => renamePolicyDefault(x, from, to));
+  if (v === null || typeof v !== 'object') return v;
+  const out: { [k: string]: Json } = {};
+  for (const [k, x] of Object.entries(v)) out[inPolicy && k === from ? to : k] = renamePolicyDefault(x, from, to, k === 'requestPolicy');
   return out;
 }

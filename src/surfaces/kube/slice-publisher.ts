@@ -30,7 +30,7 @@ import { fromModel, specKey, toModel, type StoredSlice } from './slice-codec.ts'
 import { SliceInformer } from './slice-informer.ts';
 import { isNoop, planSync, type DroppedFieldsMemo, type SyncPlan } from './slice-sync.ts';
 import { budgetTake, budgetWait, createWriteBudget, DEFAULT_WRITE_BUDGET, type WriteBudget, type WriteBudgetOptions } from './write-budget.ts';
-import type { ResourceSlice, SliceDevice } from './slices.ts';
+import { sharingSliceFields, type ResourceSlice, type SliceDevice } from './slices.ts';
 
 /** What the publisher is given: inventory devices fit (extra fields are ignored). */
 export interface PublishDevice {
@@ -38,6 +38,8 @@ export interface PublishDevice {
   readonly attributes: Attributes;
   /** Set when the device is unhealthy: a reason (becomes the taint value) or true. */
   readonly unhealthy?: string | boolean;
+  /** A shareable parent (docs/sharing.md). */
+  readonly sharing?: { readonly maxSubInterfaces: number };
 }
 
 export interface SlicePublisherOptions {
@@ -290,9 +292,10 @@ export class SlicePublisher {
   }
 
   #sliceDevice(d: PublishDevice): SliceDevice {
-    if (!this.#o.taintUnhealthy || !d.unhealthy) return { name: d.name, attributes: d.attributes };
+    const shared = sharingSliceFields(this.#o.driver, d.sharing);
+    if (!this.#o.taintUnhealthy || !d.unhealthy) return { name: d.name, attributes: d.attributes, ...shared };
     const value = typeof d.unhealthy === 'string' ? labelValue(d.unhealthy) : '';
-    return { name: d.name, attributes: d.attributes, taints: [{ key: `${this.#o.driver}/unhealthy`, ...(value ? { value } : {}), effect: 'NoSchedule' }] };
+    return { name: d.name, attributes: d.attributes, ...shared, taints: [{ key: `${this.#o.driver}/unhealthy`, ...(value ? { value } : {}), effect: 'NoSchedule' }] };
   }
 
   #report(e: DriverError): void {

@@ -39,6 +39,41 @@ export interface SliceDevice {
   readonly name: string;
   readonly attributes: Attributes;
   readonly taints?: readonly DeviceTaint[];
+  /** A shareable parent (docs/sharing.md): allocatable to many claims at once (gate DRAConsumableCapacity). */
+  readonly allowMultipleAllocations?: boolean;
+  /** Qualified name → DeviceCapacity; each counts against the 32 attributes + capacities of a device. */
+  readonly capacity?: Readonly<Record<string, SliceCapacity>>;
+}
+
+/** `DeviceCapacity`: quantities as strings (resource.Quantity's JSON form). */
+export interface SliceCapacity {
+  readonly value: string;
+  readonly requestPolicy?: {
+    readonly default?: string;
+    readonly validValues?: readonly string[];
+    readonly validRange?: { readonly min: string; readonly max?: string; readonly step?: string };
+  };
+}
+
+/**
+ * The capacity a shareable parent publishes: `<driver>/subInterfaces`, its
+ * maximum number of sub-interfaces, each claim consuming exactly one (a
+ * request for more is not allocatable: validRange 1..1). This is what
+ * Prepare enforces; nothing else (bandwidth) is published.
+ */
+export const SUB_INTERFACES_CAPACITY = 'subInterfaces';
+
+export function sharingSliceFields(driver: string, sharing: { readonly maxSubInterfaces: number } | undefined): Pick<SliceDevice, 'allowMultipleAllocations' | 'capacity'> {
+  if (sharing === undefined) return {};
+  return {
+    allowMultipleAllocations: true,
+    capacity: {
+      [`${driver}/${SUB_INTERFACES_CAPACITY}`]: {
+        value: String(sharing.maxSubInterfaces),
+        requestPolicy: { default: '1', validRange: { min: '1', max: '1' } },
+      },
+    },
+  };
 }
 
 export interface ResourcePool {
@@ -128,9 +163,12 @@ export function sliceName(nodeName: string, driver: string, index: number): stri
 
 /** Only the fields the API knows: inventory devices carry more (kind, ifIndex…). */
 function apiDevice(d: SliceDevice): SliceDevice {
-  return d.taints && d.taints.length > 0
-    ? { name: d.name, attributes: d.attributes, taints: d.taints }
-    : { name: d.name, attributes: d.attributes };
+  return {
+    name: d.name, attributes: d.attributes,
+    ...(d.taints && d.taints.length > 0 ? { taints: d.taints } : {}),
+    ...(d.allowMultipleAllocations === true ? { allowMultipleAllocations: true } : {}),
+    ...(d.capacity !== undefined ? { capacity: d.capacity } : {}),
+  };
 }
 
 function checkNames(o: PlanOptions): void {

@@ -94,6 +94,7 @@ function validateKindSpec(op: string, k: LinkKindSpec): void {
     case 'ipvlan':
       parent(k.parent);
       if (k.mode !== undefined) checkOneOf(op, 'spec.mode', k.mode, IPVLAN_MODES);
+      if (k.flags !== undefined) checkInt(op, 'spec.flags', k.flags, 0, 0x03);
       return;
     case 'vxlan': {
       checkInt(op, 'spec.id', k.id, 0, 0xffffff);

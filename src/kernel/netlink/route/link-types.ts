@@ -158,7 +158,7 @@ export type LinkKindSpec =
   | { readonly kind: 'veth'; readonly peer: { readonly name: string; readonly netnsFd?: number; readonly mac?: string; readonly numTxQueues?: number; readonly numRxQueues?: number } }
   | { readonly kind: 'vlan'; readonly parent: IfIndex; readonly id: number; readonly protocol?: '802.1Q' | '802.1ad' }
   | { readonly kind: 'macvlan' | 'macvtap'; readonly parent: IfIndex; readonly mode?: MacvlanMode }
-  | { readonly kind: 'ipvlan'; readonly parent: IfIndex; readonly mode?: IpvlanMode }
+  | { readonly kind: 'ipvlan'; readonly parent: IfIndex; readonly mode?: IpvlanMode; /** IPVLAN_F_* bits (0: bridge). */ readonly flags?: number }
   | { readonly kind: 'vxlan'; readonly id: number; readonly port?: number; readonly group?: string; readonly local?: string; readonly parent?: IfIndex; readonly learning?: boolean }
   | { readonly kind: 'bridge'; readonly vlanFiltering?: boolean }
   | { readonly kind: 'vrf'; readonly table: number }

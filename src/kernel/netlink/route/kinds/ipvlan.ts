@@ -19,6 +19,7 @@ export type IpvlanSpec = Extract<LinkKindSpec, { kind: 'ipvlan' }>;
 
 export function encodeIpvlan(w: NlWriter, spec: IpvlanSpec): void {
   if (spec.mode !== undefined) w.attrU16(IFLA_IPVLAN.IFLA_IPVLAN_MODE, MODES.indexOf(spec.mode));
+  if (spec.flags !== undefined) w.attrU16(IFLA_IPVLAN.IFLA_IPVLAN_FLAGS, spec.flags);
 }
 
 interface Out { mode?: number; flags?: number }
