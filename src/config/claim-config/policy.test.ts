@@ -182,6 +182,8 @@ describe('class policy, for any claim config', () => {
       const iface = { ...layer['interface'] };
       for (const k of ['disableEbpfPrograms', 'hardwareAddr', 'sysctls']) delete iface[k];
       if (layer['ethtool'] !== undefined) delete layer['ethtool']['privateFlags'];
+      // Denied by default too (a VLAN is the admin's choice), and not what this property is about.
+      if (layer['subInterface'] !== undefined) delete layer['subInterface']['vlanId'];
       if (d.disableEbpfPrograms !== undefined) iface['disableEbpfPrograms'] = d.disableEbpfPrograms;
       if (d.hardwareAddr !== undefined) iface['hardwareAddr'] = d.hardwareAddr;
       if (d.sysctls !== undefined) iface['sysctls'] = d.sysctls;
