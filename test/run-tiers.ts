@@ -74,11 +74,13 @@ function vmTier(): void {
     for (const b of ['koffi', 'ffi-rs']) skipTier(`vm:${b}`, reason, countTests('kernel'));
     return;
   }
-  banner('tier vm: the QEMU lane (Debian kernel: dummy, vrf, vlan, ipvlan, bond, netdevsim, soft-RoCE)');
+  banner('tier vm: the QEMU lane (Debian kernels 6.1 and trixie-backports: dummy, vrf, vlan, ipvlan, bond, netdevsim, soft-RoCE)');
   const t0 = Date.now();
   const code = run('bash', ['test/vm/run-lane-tests.sh']);
   console.log(`qemu-lane: finished in ${((Date.now() - t0) / 1000).toFixed(1)} s with exit code ${code}`);
-  for (const b of ['koffi', 'ffi-rs']) recordReport(`vm:${b}`, `.cache/vm/vm-${b}.json`, code);
+  // One report per kernel and backend (vm-<kernel>-<backend>.json); an expected one missing counts as failed.
+  const kernels = (process.env['NETCLAIM_LANE_KERNEL'] ?? 'all') === 'all' ? ['stable', 'backports'] : [process.env['NETCLAIM_LANE_KERNEL'] === '6.1' ? 'stable' : process.env['NETCLAIM_LANE_KERNEL']!];
+  for (const k of kernels) for (const b of ['koffi', 'ffi-rs']) recordReport(`vm:${k}:${b}`, `.cache/vm/vm-${k}-${b}.json`, code);
 }
 
 function countTests(project: string): number {
