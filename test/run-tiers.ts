@@ -71,14 +71,21 @@ function vmTier(): void {
   const reason = process.getuid?.() !== 0 ? 'needs root (installs QEMU, boots a VM)'
     : process.env['NETCLAIM_SKIP_VM'] === '1' ? 'NETCLAIM_SKIP_VM=1' : undefined;
   if (reason) {
-    for (const b of ['koffi', 'ffi-rs']) skipTier(`vm:${b}`, reason, countTests('kernel'));
+    for (const k of laneKernels()) for (const b of ['koffi', 'ffi-rs']) skipTier(`vm:${k}:${b}`, reason, countTests('kernel'));
     return;
   }
-  banner('tier vm: the QEMU lane (Debian kernel: dummy, vrf, vlan, ipvlan, bond, netdevsim, soft-RoCE)');
+  banner('tier vm: the QEMU lane (Debian kernels 6.1 and trixie-backports: dummy, vrf, vlan, ipvlan, bond, netdevsim, soft-RoCE)');
   const t0 = Date.now();
   const code = run('bash', ['test/vm/run-lane-tests.sh']);
   console.log(`qemu-lane: finished in ${((Date.now() - t0) / 1000).toFixed(1)} s with exit code ${code}`);
-  for (const b of ['koffi', 'ffi-rs']) recordReport(`vm:${b}`, `.cache/vm/vm-${b}.json`, code);
+  // One report per kernel and backend (vm-<kernel>-<backend>.json); an expected one missing counts as failed.
+  for (const k of laneKernels()) for (const b of ['koffi', 'ffi-rs']) recordReport(`vm:${k}:${b}`, `.cache/vm/vm-${k}-${b}.json`, code);
+}
+
+/** The lane's kernels, as test/vm/run-lane-tests.sh reads NETCLAIM_LANE_KERNEL (default: all). */
+function laneKernels(): string[] {
+  const k = process.env['NETCLAIM_LANE_KERNEL'] ?? 'all';
+  return k === 'all' ? ['stable', 'backports'] : [k === '6.1' ? 'stable' : k];
 }
 
 function countTests(project: string): number {

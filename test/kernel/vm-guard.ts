@@ -4,7 +4,7 @@
  * machine's init namespace run only inside the QEMU lane's throwaway VM,
  * which sets NETCLAIM_IN_VM=1; elsewhere they skip.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 export const inQemuLane = (): boolean => process.env['NETCLAIM_IN_VM'] === '1';
 
@@ -13,3 +13,17 @@ export const hasRdmaSubsystem = (): boolean => existsSync('/sys/class/infiniband
 
 /** Soft-RoCE can be created here: inside the lane, with rdma_rxe loaded. */
 export const canUseRxe = (): boolean => inQemuLane() && existsSync('/sys/module/rdma_rxe');
+
+/**
+ * The running kernel (or a loaded module) has this function: /proc/kallsyms
+ * lists static ones too. Tells which soft-RoCE this is where the version
+ * number would only guess (rxe_disassociate_ucontext: rxe may change
+ * namespace; rxe_ns_pernet_sk4: rxe has per-namespace UDP sockets).
+ */
+export function kernelHasSymbol(symbol: string): boolean {
+  try {
+    return new RegExp(` ${symbol}(\\t|$)`, 'm').test(readFileSync('/proc/kallsyms', 'utf8'));
+  } catch {
+    return false;
+  }
+}

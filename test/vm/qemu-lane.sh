@@ -42,7 +42,18 @@
 #   QL_MODULES modules to modprobe before the command
 #              ("rdma_rxe ib_uverbs rdma_ucm ib_umad netdevsim dummy veth
 #                macvlan ipvlan 8021q bonding vrf tun")
+#   QL_KERNEL  stable | backports                          (stable)
+#              stable: what the host's own apt resolves linux-image-amd64 to
+#              (Debian 12: 6.1); backports: the newest kernel of Debian 13's
+#              trixie-backports (7.3 when written), fetched through a PRIVATE
+#              apt source list in $QL_CACHE/apt-trixie (the machine's own apt
+#              sources are never touched)
 #   QL_KPKG    kernel package (default: what linux-image-amd64 depends on)
+#   QL_DEBS    Debian packages (the host's own suite) unpacked over the guest's
+#              root: user-space RDMA for soft-RoCE traffic tests
+#              ("perftest ibverbs-providers rdmacm-utils libibumad3 libpci3";
+#              "" for none). Downloaded with apt-get download, never installed
+#              on the host.
 #   QL_PASSENV space-separated names of host env vars to pass into the guest
 #              (CI is always passed)
 #   QL_VERBOSE 1 = also print kernel/init console lines
@@ -58,6 +69,9 @@ QL_ACCEL=${QL_ACCEL:-tcg}
 QL_CPU=${QL_CPU:-Skylake-Client-v4}
 QL_SHARE_CACHE=${QL_SHARE_CACHE:-loose}
 QL_TIMEOUT=${QL_TIMEOUT:-3000}
+QL_KERNEL=${QL_KERNEL:-stable}
+case $QL_KERNEL in 6.1) QL_KERNEL=stable;; stable|backports) ;; *) echo "qemu-lane: QL_KERNEL must be stable or backports, not '$QL_KERNEL'" >&2; exit 126;; esac
+QL_DEBS=${QL_DEBS-"perftest ibverbs-providers rdmacm-utils libibumad3 libpci3"}
 QL_MODULES=${QL_MODULES:-"rdma_rxe ib_uverbs rdma_ucm ib_umad netdevsim dummy veth macvlan ipvlan 8021q bonding vrf tun"}
 QL_PASSENV="CI ${QL_PASSENV:-}"
 QL_VERBOSE=${QL_VERBOSE:-0}
@@ -73,7 +87,7 @@ die() { log "ERROR: $*"; exit 126; }
 ensure_tools() {
   local missing=() pair
   for pair in qemu-system-x86_64:qemu-system-x86 cpio:cpio depmod:kmod \
-              gcc-12:gcc-12 make:make xz:xz-utils; do
+              gcc-12:gcc-12 make:make xz:xz-utils zstd:zstd objdump:binutils; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
   done
   # must be the *static* busybox: it runs inside the initramfs with no libc
@@ -88,49 +102,118 @@ ensure_tools() {
 }
 
 # ------------------------------------------------------ kernel + netdevsim
+# apt for the kernel's packages: the host's own sources (stable), or a private
+# source list for Debian 13 (trixie + trixie-backports) kept in $QL_CACHE, with
+# its own package lists and cache. Only `apt-get download` and `apt-cache` use it.
+QL_APT_DIR=$QL_CACHE/apt-trixie
+kapt() {
+  local tool=$1; shift
+  if [ "$QL_KERNEL" = stable ]; then "$tool" "$@"; return; fi
+  "$tool" -o Dir::Etc::sourcelist="$QL_APT_DIR/sources.list" -o Dir::Etc::sourceparts=- \
+    -o Dir::State::Lists="$QL_APT_DIR/lists" -o Dir::Cache="$QL_APT_DIR/cache" \
+    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false "$@"
+}
+private_apt_update() {
+  [ "$QL_KERNEL" = stable ] && { apt-get update >/dev/null; return; }
+  mkdir -p "$QL_APT_DIR/lists/partial" "$QL_APT_DIR/cache/archives/partial"
+  local mirror=${QL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+    "$mirror" trixie-backports "$mirror" trixie > "$QL_APT_DIR/sources.list"
+  kapt apt-get -q update >/dev/null || die "apt-get update of the private trixie source list failed"
+}
+
+# A kernel built for a newer Debian than the host: its kbuild tools need a newer
+# glibc and its .config names gcc-14. Build netdevsim with the host's gcc-12
+# anyway (a module needs no same-compiler guarantee beyond the ABI, which these
+# flags do not change) and run the tools under Debian 13's own libc6.
+adapt_foreign_headers() {
+  local H=$1 kb=$2
+  sed -i -E 's/gcc-[0-9]+/gcc-12/' "$H/.kernelvariables"
+  # -fmin-function-alignment is gcc 14's: without this symbol the Makefile uses
+  # -falign-functions with the same alignment; no pahole here, so no module BTF
+  sed -i -E '/^CONFIG_(CC_HAS_MIN_FUNCTION_ALIGNMENT|DEBUG_INFO_BTF_MODULES)=/d' "$H/include/config/auto.conf"
+  local libc=$KDIR/libc6 f need
+  ( cd "$KDIR/debs" && kapt apt-get -q -o APT::Sandbox::User=root download libc6/trixie >/dev/null ) ||
+    die "apt-get download libc6/trixie failed"
+  dpkg -x "$KDIR"/debs/libc6_*.deb "$libc"
+  local L=$libc/usr/lib/x86_64-linux-gnu host_glibc; host_glibc=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
+  find "$kb" -type f -perm -u+x | while read -r f; do
+    need=$( { objdump -T "$f" 2>/dev/null || true; } | sed -n 's/.*GLIBC_\([0-9.]*\).*/\1/p' | sort -V | tail -1)
+    [ -n "$need" ] && [ "$(printf '%s\n%s\n' "$need" "$host_glibc" | sort -V | tail -1)" != "$host_glibc" ] || continue
+    mv "$f" "$f.bin"
+    printf '#!/bin/sh\nexec %s --library-path %s %s "$@"\n' "$L/ld-linux-x86-64.so.2" "$L" "$f.bin" > "$f"
+    chmod +x "$f"
+  done
+}
+
 prepare_kernel() {
-  local kpkg=${QL_KPKG:-}
+  local kpkg=${QL_KPKG:-} kfile=$QL_CACHE/kpkg target=linux-image-amd64
+  [ "$QL_KERNEL" = backports ] && { kfile=$QL_CACHE/kpkg-backports; target=linux-image-amd64/trixie-backports; }
   # the first resolution is remembered (reproducible, and apt-cache takes ~1 s);
-  # delete $QL_CACHE/kpkg to move to Debian's newest kernel
-  [ -z "$kpkg" ] && [ -s "$QL_CACHE/kpkg" ] && kpkg=$(cat "$QL_CACHE/kpkg")
+  # delete $kfile to move to Debian's newest kernel
+  [ -z "$kpkg" ] && [ -s "$kfile" ] && kpkg=$(cat "$kfile")
   if [ -z "$kpkg" ]; then
-    kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+    [ "$QL_KERNEL" = backports ] && [ ! -s "$QL_APT_DIR/sources.list" ] && private_apt_update
+    kpkg=$(kapt apt-cache depends "$target" 2>/dev/null |
            awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-    if [ -z "$kpkg" ] && [ "$QL_APT" = 1 ]; then
-      apt-get update >/dev/null
-      kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+    if [ -z "$kpkg" ] && { [ "$QL_APT" = 1 ] || [ "$QL_KERNEL" = backports ]; }; then
+      private_apt_update
+      kpkg=$(kapt apt-cache depends "$target" | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
     fi
-    [ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 (run apt-get update)"
-    mkdir -p "$QL_CACHE" && echo "$kpkg" > "$QL_CACHE/kpkg"
+    [ -n "$kpkg" ] || die "cannot resolve $target (run apt-get update)"
+    mkdir -p "$QL_CACHE" && echo "$kpkg" > "$kfile"
   fi
-  KVER=${kpkg#linux-image-}                       # 6.1.0-56-amd64
-  local abi=${KVER%-amd64}                        # 6.1.0-56
+  KVER=${kpkg#linux-image-}                       # 6.1.0-56-amd64 | 7.3.4+deb13-amd64
+  local abi=${KVER%-amd64}                        # 6.1.0-56       | 7.3.4+deb13
   local series; series=$(echo "$KVER" | cut -d. -f1,2)   # 6.1
   KDIR=$QL_CACHE/$KVER
-  VMLINUZ=$KDIR/root/boot/vmlinuz-$KVER
-  VMLINUX=$KDIR/vmlinux
   MODDIR=$KDIR/root/lib/modules/$KVER
+  [ -d "$KDIR/root/usr/lib/modules/$KVER" ] && MODDIR=$KDIR/root/usr/lib/modules/$KVER
+  VMLINUZ=$KDIR/root/boot/vmlinuz-$KVER
+  [ -f "$VMLINUZ" ] || VMLINUZ=$MODDIR/vmlinuz
+  VMLINUX=$KDIR/vmlinux
   if [ -f "$KDIR/.ready" ]; then [ -s "$VMLINUX" ] || VMLINUX=$VMLINUZ; return 0; fi
 
   log "preparing kernel $KVER in $KDIR (one-off, ~1 min)"
   rm -rf "$KDIR"; mkdir -p "$KDIR/debs" "$KDIR/root" "$KDIR/hdr" "$KDIR/src"
+  # Debian 13's kernels split the image: linux-image-X depends on linux-binary-X
+  # (vmlinuz), linux-modules-X and linux-base-X (modules.order, config)
+  local parts; parts=$(kapt apt-cache depends "$kpkg" 2>/dev/null |
+    awk -v k="$KVER" '$1=="Depends:" && $2 ~ /^linux-(binary|modules|base)-/ && substr($2, length($2) - length(k) + 1) == k {print $2}' | sort -u | tr '\n' ' ')
+  local kbuild=linux-kbuild-$series
+  kapt apt-cache show "linux-kbuild-$abi" >/dev/null 2>&1 && kbuild=linux-kbuild-$abi
+  # shellcheck disable=SC2086
   if ! ( cd "$KDIR/debs" &&
-    apt-get -q -o APT::Sandbox::User=root download "$kpkg" \
+    kapt apt-get -q -o APT::Sandbox::User=root download "$kpkg" $parts \
       "linux-headers-$KVER" "linux-headers-$abi-common" \
-      "linux-kbuild-$series" "linux-source-$series" >/dev/null ); then
+      "$kbuild" "linux-source-$series" >/dev/null ); then
     # Debian's archive only keeps the newest kernel ABI: a remembered one may be gone
-    if [ -z "${QL_KPKG:-}" ] && [ -s "$QL_CACHE/kpkg" ]; then
+    if [ -z "${QL_KPKG:-}" ] && [ -s "$kfile" ]; then
       log "$kpkg is no longer downloadable; resolving the current kernel again"
-      rm -rf "$KDIR" "$QL_CACHE/kpkg"; prepare_kernel; return
+      rm -rf "$KDIR" "$kfile"; prepare_kernel; return
     fi
     die "apt-get download of kernel packages failed"
   fi
-  dpkg -x "$KDIR"/debs/linux-image-*.deb "$KDIR/root"
-  local d; for d in "$KDIR"/debs/linux-headers-*.deb "$KDIR"/debs/linux-kbuild-*.deb; do
+  local d
+  for d in "$KDIR"/debs/linux-image-*.deb "$KDIR"/debs/linux-binary-*.deb "$KDIR"/debs/linux-modules-*.deb "$KDIR"/debs/linux-base-*.deb; do
+    [ -f "$d" ] && dpkg -x "$d" "$KDIR/root"; done
+  # merged-/usr packages: give depmod and the guest the classic /lib/modules path too
+  if [ -d "$KDIR/root/usr/lib/modules/$KVER" ] && [ ! -e "$KDIR/root/lib" ]; then ln -s usr/lib "$KDIR/root/lib"; fi
+  MODDIR=$KDIR/root/lib/modules/$KVER
+  [ -d "$KDIR/root/usr/lib/modules/$KVER" ] && MODDIR=$KDIR/root/usr/lib/modules/$KVER
+  VMLINUZ=$KDIR/root/boot/vmlinuz-$KVER
+  [ -f "$VMLINUZ" ] || VMLINUZ=$MODDIR/vmlinuz
+  [ -f "$VMLINUZ" ] || die "no vmlinuz in the packages of $kpkg"
+  for d in "$KDIR"/debs/linux-headers-*.deb "$KDIR"/debs/linux-kbuild-*.deb; do
     dpkg -x "$d" "$KDIR/hdr"; done
   local H=$KDIR/hdr/usr/src/linux-headers-$KVER
-  # the arch headers' Makefile includes the -common one by absolute /usr/src path
-  echo "include $KDIR/hdr/usr/src/linux-headers-$abi-common/Makefile" > "$H/Makefile"
+  if [ "$QL_KERNEL" = stable ]; then
+    # the arch headers' Makefile includes the -common one by absolute /usr/src path
+    echo "include $KDIR/hdr/usr/src/linux-headers-$abi-common/Makefile" > "$H/Makefile"
+  else
+    sed -i "s#/usr/src/#$KDIR/hdr/usr/src/#g" "$H/Makefile"
+    adapt_foreign_headers "$H" "$KDIR/hdr/usr/lib/$kbuild"
+  fi
 
   # netdevsim: Debian ships CONFIG_NETDEVSIM unset -> build it out of tree
   dpkg-deb --fsys-tarfile "$KDIR"/debs/linux-source-*.deb |
@@ -146,15 +229,44 @@ prepare_kernel() {
   # Uncompressed ELF vmlinux: QEMU boots it through its PVH entry point
   # (CONFIG_PVH=y), which skips the XZ self-decompression of vmlinuz - that
   # alone costs 5-8 s under TCG.
-  local off
-  for off in $(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$VMLINUZ" | cut -d: -f1); do
-    # (xz complains about the data after the stream: ignore its status)
-    tail -c +$((off + 1)) "$VMLINUZ" | xz -dc > "$VMLINUX" 2>/dev/null || true
-    [ "$(head -c 4 "$VMLINUX" | od -An -c | tr -d ' ')" = '177ELF' ] && break
-    rm -f "$VMLINUX"
+  # (Debian 12 compresses it with xz, Debian 13 with zstd)
+  local off magic unpack
+  for magic in '\xfd7zXZ\x00:xz' '\x28\xb5\x2f\xfd:zstd'; do
+    unpack=${magic##*:}
+    command -v "$unpack" >/dev/null || continue
+    for off in $(LC_ALL=C grep -obUaP "${magic%:*}" "$VMLINUZ" | cut -d: -f1); do
+      # (the decompressor complains about the data after the stream: ignore its status)
+      tail -c +$((off + 1)) "$VMLINUZ" | "$unpack" -dc > "$VMLINUX" 2>/dev/null || true
+      [ "$(head -c 4 "$VMLINUX" | od -An -c | tr -d ' ')" = '177ELF' ] && break 2
+      rm -f "$VMLINUX"
+    done
   done
   [ -s "$VMLINUX" ] || { log "could not extract vmlinux; booting vmlinuz (slower)"; VMLINUX=$VMLINUZ; }
   touch "$KDIR/.ready"
+}
+
+# ------------------------------------------------ user-space packages (QL_DEBS)
+prepare_userland() {
+  USERLAND=
+  [ -n "$QL_DEBS" ] || return 0
+  local key; key=$( { echo "$QL_DEBS"; . /etc/os-release; echo "$VERSION_CODENAME"; } | sha256sum | cut -c1-12)
+  USERLAND=$QL_CACHE/userland-$key
+  [ -f "$USERLAND.ready" ] && return 0
+  log "unpacking $QL_DEBS for the guest into $USERLAND"
+  rm -rf "$USERLAND" "$USERLAND.debs" "$USERLAND.ready"; mkdir -p "$USERLAND" "$USERLAND.debs"
+  # shellcheck disable=SC2086
+  ( cd "$USERLAND.debs" && apt-get -q -o APT::Sandbox::User=root download $QL_DEBS >/dev/null ) ||
+    { [ "$QL_APT" = 1 ] && apt-get update >/dev/null &&
+      ( cd "$USERLAND.debs" && apt-get -q -o APT::Sandbox::User=root download $QL_DEBS >/dev/null ); } ||
+    die "apt-get download $QL_DEBS failed"
+  local d; for d in "$USERLAND.debs"/*.deb; do dpkg -x "$d" "$USERLAND"; done
+  rm -rf "$USERLAND.debs" "$USERLAND/usr/share/doc" "$USERLAND/usr/share/man"
+  # the host's /lib, /bin, /sbin are links into /usr: copying a directory over them would fail
+  for d in lib bin sbin lib64; do
+    [ -d "$USERLAND/$d" ] && [ ! -L "$USERLAND/$d" ] || continue
+    mkdir -p "$USERLAND/usr/$d" && cp -a "$USERLAND/$d/." "$USERLAND/usr/$d/" && rm -rf "${USERLAND:?}/$d"
+  done
+  touch "$USERLAND.ready"
 }
 
 # --------------------------------------------------------------- initramfs
@@ -167,7 +279,8 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 echo "@@QL init uptime=$(cut -d' ' -f1 /proc/uptime)"
 fail() { echo "@@QL init failure: $*"; echo "@@QL-EXIT 125"; poweroff -f; }
 v9p="trans=virtio,version=9p2000.L,msize=524288"
-for m in virtio_pci 9pnet_virtio 9p overlay; do modprobe "$m" || fail "modprobe $m"; done
+# the loadable ones of virtio_pci 9pnet_virtio 9p overlay (newer kernels build some in)
+for m in $(cat /etc/ql-mods); do modprobe "$m" || fail "modprobe $m"; done
 mkdir -p /ql /lower /rw /newroot
 mount -t 9p -o "$v9p" qlctl /ql || fail "mount qlctl"
 . /ql/conf
@@ -193,6 +306,11 @@ mount -t debugfs debugfs $R/sys/kernel/debug
 for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs $R$d; done
 mount -t tmpfs -o mode=0755 tmpfs $R/run
 mkdir -p $R/run/ql && mount --bind /ql $R/run/ql
+# Debian packages unpacked on the host (QL_DEBS) go over the writable root
+if [ -n "$QL_USERLAND" ] && [ -d "/lower$QL_USERLAND" ]; then
+  cp -a "/lower$QL_USERLAND/." $R/ || fail "copy $QL_USERLAND"
+  chroot $R /sbin/ldconfig 2>/dev/null
+fi
 mkdir -p "$R$QL_SHARE"   # needed when the share lives under /tmp or /run
 mount -t 9p -o "$v9p,cache=$QL_SHARE_CACHE" share "$R$QL_SHARE" || fail "mount share at $QL_SHARE"
 # don't let dummy/bonding create dummy0/bond0 on load
@@ -201,7 +319,12 @@ printf 'options dummy numdummies=0\noptions bonding max_bonds=0\n' > /etc/modpro
 cp /etc/modprobe.d/qemu-lane.conf $R/etc/modprobe.d/qemu-lane.conf
 echo "@@QL mounts-done uptime=$(cut -d' ' -f1 /proc/uptime)"
 # kmod's modprobe (host userland) uses the binary indexes: much faster over 9p
-if [ -x $R/sbin/modprobe ]; then MP="chroot $R /sbin/modprobe"; else MP=modprobe; fi
+if [ -x $R/sbin/modprobe ]; then
+  MP="chroot $R /sbin/modprobe"
+  # the kernel's own module requests too (busybox cannot read Debian 13's .ko.xz)
+  printf '#!/bin/sh\nexec chroot %s /sbin/modprobe "$@"\n' "$R" > /sbin/ql-modprobe
+  chmod 755 /sbin/ql-modprobe && echo /sbin/ql-modprobe > /proc/sys/kernel/modprobe
+else MP=modprobe; fi
 [ -z "$QL_MODULES" ] || $MP -a $QL_MODULES || for m in $QL_MODULES; do $MP "$m" || echo "@@QL warning: modprobe $m failed"; done
 mount -t configfs configfs $R/sys/kernel/config 2>/dev/null
 hostname qemu-lane
@@ -224,7 +347,7 @@ INIT
 prepare_initrd() {
   # only what is needed to reach the 9p root; all other modules load from it
   local mods="virtio_pci 9pnet_virtio 9p overlay"
-  local key; key=$( { echo "$KVER $mods"; write_init; sha256sum /bin/busybox; } | sha256sum | cut -c1-16)
+  local key; key=$( { echo "$KVER $mods v2"; write_init; sha256sum /bin/busybox; } | sha256sum | cut -c1-16)
   INITRD=$KDIR/initrd-$key.cpio
   [ -f "$INITRD" ] && return 0
   log "building initramfs $INITRD"
@@ -234,13 +357,23 @@ prepare_initrd() {
   ln -s ../bin/busybox "$st/sbin/modprobe"        # kernel's default modprobe_path
   write_init > "$st/init"; chmod 755 "$st/init"
   local m f
+  : > "$st/etc/ql-mods"
   for m in $mods; do
+    # "builtin NAME" for what the kernel has built in: nothing to load
+    modprobe -d "$KDIR/root" -S "$KVER" --show-depends "$m" | grep -q '^insmod' && echo "$m" >> "$st/etc/ql-mods"
     modprobe -d "$KDIR/root" -S "$KVER" --show-depends "$m" | awk '$1=="insmod"{print $2}' |
     while read -r f; do
-      mkdir -p "$st/$(dirname "${f#"$KDIR/root"}")"
-      cp -n "$f" "$st/${f#"$KDIR/root"}"
+      # modules live under lib/modules in the initramfs, whatever the package's layout;
+      # compressed ones (Debian 13: .ko.xz) are unpacked for busybox's modprobe
+      local rel; rel=lib/modules/$KVER/${f#"$MODDIR/"}
+      mkdir -p "$st/$(dirname "$rel")"
+      case $f in
+        *.ko.xz) [ -e "$st/${rel%.xz}" ] || xz -dc "$f" > "$st/${rel%.xz}";;
+        *) cp -n "$f" "$st/$rel";;
+      esac
     done
   done
+  mkdir -p "$st/lib/modules/$KVER"
   cp "$MODDIR"/modules.{order,builtin,builtin.modinfo} "$st/lib/modules/$KVER/"
   depmod -b "$st" "$KVER"
   ( cd "$st" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet ) > "$INITRD.tmp"
@@ -259,6 +392,7 @@ run_vm() {
     printf 'QL_MODULES=%q\n' "$QL_MODULES"
     printf 'QL_MODDIR=%q\n' "$MODDIR"
     printf 'QL_SHARE_CACHE=%q\n' "$QL_SHARE_CACHE"
+    printf 'QL_USERLAND=%q\n' "${USERLAND:-}"
   } > "$CTL/conf"
   {
     local v
@@ -312,6 +446,7 @@ run_vm() {
 
 ensure_tools
 prepare_kernel
+prepare_userland
 prepare_initrd
 rc=0
 run_vm "$@" || rc=$?
