@@ -45,6 +45,7 @@ describe('pod driver in the QEMU lane', () => {
         const pod = createNetns('lp');
         const sandbox = { id: 'sandbox-lane', uid: 'pod-lane', name: 'pod', namespace: 'ns', netns: pod.path };
         await pods.runPodSandbox(sandbox);
+        await pods.idle(); // the `attached` journal follows the hook's answer
         expect(store.get(claim.uid)?.attachment?.state).toBe('attached');
 
         // The runtime deletes the namespace's file; a last reference keeps the namespace (and the NIC

@@ -274,6 +274,7 @@ describe(`RDMA traffic between two pods over soft-RoCE (${l.backend})`, () => {
         for (const [i, p] of pods.entries()) {
           trace(`runPodSandbox ${i}`);
           await podDriver.runPodSandbox(sandbox(p, i));
+          await podDriver.idle(); // the `attached` journal follows the hook's answer
           expect(store.get(p.claim.uid)?.attachment?.state).toBe('attached');
           expect(JSON.parse(inPod(p, 'ip', '-j', 'addr', 'show', 'dev', 'net1'))[0].addr_info.map((x: { local: string }) => x.local)).toContain(p.addr);
           // The kernel's answer: moving the netdev unregistered its soft-RoCE device.
