@@ -226,8 +226,9 @@ describe('per-claim sub-interfaces of a shareable parent', () => {
     expect(links(env.host).map((l) => l.ifname)).toContain(br);
   });
 
+  // `data`: as the lane's iproute2 (Debian 12's 6.1, ip/iplink_ipvlan.c) prints IFLA_IPVLAN_MODE and the private flag.
   for (const [type, module, probe, parameters, data] of [
-    ['ipvlan', 'ipvlan', ['ipvlan', 'mode', 'l2'], { subInterface: { type: 'ipvlan', mode: 'l3', flags: 'private' } }, { ipvlan_mode: 'l3', ipvlan_flag: 'private' }],
+    ['ipvlan', 'ipvlan', ['ipvlan', 'mode', 'l2'], { subInterface: { type: 'ipvlan', mode: 'l3', flags: 'private' } }, { mode: 'l3', private: true }],
     ['vlan', 'vlan (8021q)', ['vlan', 'id', '5'], { subInterface: { type: 'vlan', vlanId: 100 } }, { id: 100 }],
   ] as const) {
     it.skipIf(!kernelHasLowerKind(probe[0], ...probe.slice(1)))(`${type} sub-interfaces: created with their settings, moved into the pod, deleted at release (${needsQemuLane(module)})`, async () => {

@@ -6,6 +6,7 @@
  * own publishing rules are tested in src/inventory; the driver's tests do
  * not depend on them.
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DRIVER_NAME } from '../../src/common/driver.ts';
 import type { ClaimUid, DeviceName } from '../../src/common/ids.ts';
@@ -88,5 +89,20 @@ export function hostAndPod(tag: string, cidr: string): { host: TestNetns; pod: T
   ip(host, 'link', 'add', dev, 'mtu', '1500', 'type', 'veth', 'peer', 'name', `${dev}p`);
   ip(host, 'addr', 'add', cidr, 'dev', dev);
   ip(host, 'link', 'set', dev, 'up');
+  settleOperstate(host, dev);
   return { host, pod, dev };
+}
+
+/**
+ * Waits (up to 10 s) until the kernel's link watch has set the operstate of a link just brought
+ * up (UNKNOWN until it runs; a veth whose peer is down then becomes LOWERLAYERDOWN, NO-CARRIER),
+ * so that a test's "before" snapshot is the settled state, not one the kernel is about to change.
+ * Seen under the QEMU lane's TCG, where the link watch runs late.
+ */
+function settleOperstate(ns: TestNetns, dev: string): void {
+  const wait = new Int32Array(new SharedArrayBuffer(4));
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; Atomics.wait(wait, 0, 0, 20)) {
+    const [l] = JSON.parse(execFileSync('ip', ['-n', ns.name, '-j', 'link', 'show', 'dev', dev], { encoding: 'utf8' })) as { operstate: string }[];
+    if (l?.operstate !== 'UNKNOWN') return;
+  }
 }
