@@ -19,9 +19,8 @@ import type { ClaimUid } from '../common/ids.ts';
 import { buildInventory } from '../inventory/build.ts';
 import { collectSnapshot } from '../inventory/collect.ts';
 import { DEFAULT_OPTIONS } from '../inventory/options.ts';
-import { rdmaDevGetByName, rdmaLinkAdd, rdmaLinkDelete } from '../kernel/netlink/rdma/rdma-ops.ts';
-import { NetnsHandle } from '../kernel/netns/handle.ts';
-import { needsQemuLane, testLibc, tool, uniqueName } from '../../test/kernel/netns-fixture.ts';
+import { needsQemuLane, testLibc, tool } from '../../test/kernel/netns-fixture.ts';
+import { rxeOverDummy } from '../../test/kernel/rxe-fixture.ts';
 import { canUseRxe } from '../../test/kernel/vm-guard.ts';
 import type { AllocatedClaim } from './claim.ts';
 import { ClaimDriver } from './claim-driver.ts';
@@ -54,15 +53,7 @@ function claimOn(device: string, admin: boolean, ns: string): AllocatedClaim {
 
 describe(`admin access on a soft-RoCE device (${testLibc.backend})`, () => {
   it.skipIf(!canUseRxe())(`the RDMA character devices only in shared netns mode; the netdev never moves${canUseRxe() ? '' : ` (${needsQemuLane('rdma_rxe')})`}`, async () => {
-    const host = NetnsHandle.current({ libc: testLibc });
-    cleanups.push(() => host.close());
-    const netdev = uniqueName('rxa');
-    const rxe = uniqueName('rxe');
-    tool('ip', ['link', 'add', netdev, 'type', 'dummy']);
-    cleanups.push(() => tool('ip', ['link', 'del', netdev]));
-    tool('ip', ['link', 'set', netdev, 'up']);
-    rdmaLinkAdd(host, rxe, 'rxe', netdev);
-    cleanups.push(() => rdmaLinkDelete(host, rdmaDevGetByName(host, rxe).index));
+    const { host, netdev, rxe } = rxeOverDummy('rxa', cleanups);
     const linkBefore = tool('ip', ['-j', '-d', 'link', 'show', 'dev', netdev]);
 
     const inv = buildInventory(collectSnapshot(host, { sysfsRoot: '/sys' }, OPTIONS), OPTIONS);

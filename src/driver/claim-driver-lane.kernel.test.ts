@@ -14,11 +14,11 @@ import type { ClaimUid } from '../common/ids.ts';
 import { buildInventory } from '../inventory/build.ts';
 import { collectSnapshot } from '../inventory/collect.ts';
 import { DEFAULT_OPTIONS } from '../inventory/options.ts';
-import { rdmaDevGetByName, rdmaLinkAdd, rdmaLinkDelete } from '../kernel/netlink/rdma/rdma-ops.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { ethtool, ethtoolSections, numOrNa } from '../../test/kernel/ethtool-oracle.ts';
 import { createNetdevsim, hasNetdevsim } from '../../test/kernel/netdevsim-fixture.ts';
-import { createNetns, needsQemuLane, testLibc, tool, uniqueName } from '../../test/kernel/netns-fixture.ts';
+import { createNetns, needsQemuLane, testLibc, tool } from '../../test/kernel/netns-fixture.ts';
+import { rxeOverDummy } from '../../test/kernel/rxe-fixture.ts';
 import { canUseRxe } from '../../test/kernel/vm-guard.ts';
 import type { AllocatedClaim } from './claim.ts';
 import { ClaimDriver } from './claim-driver.ts';
@@ -66,15 +66,7 @@ const statNumbers = (path: string): string => {
 
 describe(`prepare on lane-only devices (${testLibc.backend})`, () => {
   it.skipIf(!canUseRxe())(`soft-RoCE: CDI device nodes for uverbs and rdma_cm, NCCL/UCX hints${canUseRxe() ? '' : ` (${needsQemuLane('rdma_rxe')})`}`, async () => {
-    const host = NetnsHandle.current({ libc: testLibc });
-    cleanups.push(() => host.close());
-    const netdev = uniqueName('rxd');
-    const rxe = uniqueName('rxe');
-    tool('ip', ['link', 'add', netdev, 'type', 'dummy']);
-    cleanups.push(() => tool('ip', ['link', 'del', netdev]));
-    tool('ip', ['link', 'set', netdev, 'up']);
-    rdmaLinkAdd(host, rxe, 'rxe', netdev);
-    cleanups.push(() => rdmaLinkDelete(host, rdmaDevGetByName(host, rxe).index));
+    const { host, netdev, rxe } = rxeOverDummy('rxd', cleanups);
 
     const claim = claimFor(host, netdev, { interface: { name: 'roce0' } });
     const { driver, dir } = driverOver(host, claim);

@@ -8,10 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createNetdevsim, hasNetdevsim } from '../../test/kernel/netdevsim-fixture.ts';
-import { createNetns, needsQemuLane, testLibc, tool, uniqueName } from '../../test/kernel/netns-fixture.ts';
+import { createNetns, needsQemuLane, testLibc, tool } from '../../test/kernel/netns-fixture.ts';
+import { rxeOverDummy } from '../../test/kernel/rxe-fixture.ts';
 import { canUseRxe } from '../../test/kernel/vm-guard.ts';
-import { rdmaDevGetByName, rdmaLinkAdd, rdmaLinkDelete } from '../kernel/netlink/rdma/rdma-ops.ts';
-import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { buildInventory } from './build.ts';
 import { collectSnapshot } from './collect.ts';
 import { DEFAULT_OPTIONS } from './options.ts';
@@ -41,15 +40,7 @@ describe(`inventory on lane-only devices (${testLibc.backend})`, () => {
   });
 
   it.skipIf(!canUseRxe())(`a soft-RoCE device over a dummy netdev, cross-checked with rdma -j${canUseRxe() ? '' : ` (${needsQemuLane('rdma_rxe')})`}`, () => {
-    const host = NetnsHandle.current({ libc: testLibc });
-    cleanups.push(() => host.close());
-    const netdev = uniqueName('rxd');
-    const rxe = uniqueName('rxe');
-    tool('ip', ['link', 'add', netdev, 'type', 'dummy']);
-    cleanups.push(() => tool('ip', ['link', 'del', netdev]));
-    tool('ip', ['link', 'set', netdev, 'up']);
-    rdmaLinkAdd(host, rxe, 'rxe', netdev);
-    cleanups.push(() => rdmaLinkDelete(host, rdmaDevGetByName(host, rxe).index));
+    const { host, netdev, rxe } = rxeOverDummy('rxd', cleanups);
     const inv = buildInventory(collectSnapshot(host, { sysfsRoot: '/sys' }, ALL), ALL);
     const d = inv.devices.find((x) => x.ifName === netdev)!;
     const link = (JSON.parse(tool('rdma', ['-j', 'link', 'show', `${rxe}/1`])) as { state: string; netdev: string }[])[0]!;
