@@ -51,6 +51,9 @@ export const ERROR_CODES = [
   'ATTACH_DEVICE_EMPTY',
   'ATTACH_NOT_IN_PLACE',
   'DETACH_INCOMPLETE',
+  // DHCP client (kernel/dhcp)
+  'DHCP_TIMEOUT',
+  'DHCP_NAK',
   // Kubernetes API (ResourceSlice publishing)
   'KUBE_REQUEST_FAILED',
   'KUBE_FIELDS_DROPPED',

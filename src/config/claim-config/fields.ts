@@ -77,7 +77,8 @@ export const INTERFACE = object({
     description: 'Addresses set in the pod, in CIDR form. Cannot be combined with dhcp.',
     origin: 'dranet', maxItems: 64, unique: true, defaultText: 'the global addresses the device has on the host',
   }),
-  dhcp: boolean({ description: 'Get one IPv4 address by DHCP while preparing the claim.', origin: 'dranet', defaultText: 'false' }),
+  dhcp: boolean({ description: 'Get one IPv4 address by DHCP in the pod when it starts, keep it renewed, release it when the pod stops (docs/dhcp.md).', origin: 'dranet', defaultText: 'false' }),
+  dhcpTimeoutSeconds: integer({ description: 'How long the DHCP exchange at attach may take before the attach fails and is rolled back; used only with dhcp.', origin: 'netclaim', minimum: 1, maximum: 60, defaultText: '5' }),
   mtu: integer({ description: 'MTU (IFLA_MTU), applied while moving the device; at least 1280 when an IPv6 address is configured.', origin: 'dranet', minimum: MTU_MIN, maximum: MTU_MAX }),
   hardwareAddr: string({
     description: 'MAC address (IFLA_ADDRESS); a 6-byte address must be unicast and not all zeros.',

@@ -57,8 +57,8 @@ function attachFailed(a: Attach, step: AttachStep, err: unknown, rb: ReturnType<
  * RDMA-only device in exclusive mode, moves the RDMA device). Throws
  * ATTACH_FAILED after rolling back everything this call did.
  * Equivalent to: `ip link set dev X down; ip link set dev X netns POD name N mtu M address A ...;
- * ip -n POD addr add ...; ip -n POD link set N up; ip -n POD route add ...; ip -n POD rule add ...;
- * ip -n POD neigh replace ...; ethtool -K ...; rdma dev set D netns POD`
+ * ip -n POD addr add ...; ip -n POD link set N up; dhclient -1 N (interface.dhcp); ip -n POD route add ...;
+ * ip -n POD rule add ...; ip -n POD neigh replace ...; ethtool -K ...; rdma dev set D netns POD`
  */
 export function attachDevice(ctx: AttachContext, plan: DevicePlan): AttachResult {
   assertNotHostNetns(ctx.host, ctx.pod, `attach of ${plan.device}`);
@@ -78,5 +78,9 @@ export function attachDevice(ctx: AttachContext, plan: DevicePlan): AttachResult
   const n = a.net;
   if (n === undefined) return { ifIndex: 0, name: plan.rdma?.device ?? '', mac: '', ips: [], steps, converged: a.converged };
   const l = a.podLink!;
-  return { ifIndex: l.index, name: n.pod.name, mac: (n.pod.mac ?? l.mac ?? '').toLowerCase(), ips: [...n.pod.addresses], steps, converged: a.converged };
+  const ips = a.lease === undefined ? [...n.pod.addresses] : [...n.pod.addresses, a.lease.cidr];
+  return {
+    ifIndex: l.index, name: n.pod.name, mac: (n.pod.mac ?? l.mac ?? '').toLowerCase(), ips, steps, converged: a.converged,
+    ...(a.lease === undefined ? {} : { lease: a.lease }),
+  };
 }

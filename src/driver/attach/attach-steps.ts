@@ -13,6 +13,7 @@
  */
 import { NotFoundError } from '../../common/errors.ts';
 import { ebpfDetachAll } from '../../kernel/bpf/ebpf-detach.ts';
+import type { DhcpLease } from '../../kernel/dhcp/dhcp-types.ts';
 import { KernelError } from '../../kernel/errors.ts';
 import { rdmaDevGetByName, rdmaDevList, rdmaDevSetNetns } from '../../kernel/netlink/rdma/rdma-ops.ts';
 import { linkGet, linkGetByName, linkSet, linkSetDown, linkSetNetns, linkSetUp } from '../../kernel/netlink/route/link-ops.ts';
@@ -24,6 +25,7 @@ import type { DevicePlan } from '../record-model.ts';
 import type { AttachContext, AttachStep, RestoreResult } from './attach-types.ts';
 import { ethtoolApply, ethtoolRestore, type EthtoolPart } from './device-ethtool.ts';
 import { findByName, findDevice } from './find-device.ts';
+import { podDhcpAcquire, podDhcpRelease } from './pod-dhcp.ts';
 import {
   podAddressesApply, podNeighborsApply, podRoutesApply, podRulesApply, podSysctlsApply,
 } from './pod-config.ts';
@@ -53,6 +55,8 @@ export interface Attach {
   podLink?: Link;
   /** The move was sent (its undo then restores the whole host side). */
   moveSent: boolean;
+  /** The lease step `dhcp` acquired. */
+  lease?: DhcpLease;
 }
 
 const ENOENT = 2;
@@ -214,6 +218,24 @@ function up(a: Attach): boolean {
   return true;
 }
 
+/**
+ * After `up` (the exchange needs the link), before `routes` (a configured
+ * route may go through a gateway in the leased subnet). Its undo releases
+ * the lease; the address goes with the device.
+ */
+function dhcp(a: Attach, n: NetdevPlan): boolean {
+  const d = n.pod.dhcp;
+  if (d === undefined) return false;
+  const index = podIndex(a);
+  const mac = a.podLink!.mac ?? n.pod.mac ?? '';
+  a.undo.push({
+    step: 'dhcp', what: 'release the lease (DHCPRELEASE); the address goes with the device',
+    run: () => { if (a.lease !== undefined) podDhcpRelease(a.ctx.pod, index, a.lease, a.ctx.libc); },
+  });
+  a.lease = podDhcpAcquire(a.ctx.pod, index, mac, d.timeoutMs, a.ctx.libc);
+  return true;
+}
+
 function routes(a: Attach, n: NetdevPlan): boolean {
   if (n.pod.routes.length === 0) return false;
   a.undo.push({ step: 'routes', what: 'routes go with the device' });
@@ -292,7 +314,7 @@ type StepFn = (a: Attach, n: NetdevPlan) => boolean;
 
 /** The netdev steps; `rdma` also runs for an RDMA-only device. */
 export const STEP_FNS: Readonly<Record<AttachStep, StepFn>> = {
-  find, 'host-down': hostDown, 'ebpf-detach': ebpfDetach, move, 'host-routes': hostRoutes, sysctls, vrf, addresses, up, routes, rules, neighbors, ethtool, rdma,
+  find, 'host-down': hostDown, 'ebpf-detach': ebpfDetach, move, 'host-routes': hostRoutes, sysctls, vrf, addresses, up, dhcp, routes, rules, neighbors, ethtool, rdma,
 };
 
 /** Runs the undo log in reverse; what fails is reported and the rest still runs. */

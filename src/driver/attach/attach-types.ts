@@ -3,6 +3,7 @@
  * run, what the caller hands in (the two namespaces and the FFI backend) and
  * what comes back. Plain data; the pipeline is attach-device.ts.
  */
+import type { DhcpLease } from '../../kernel/dhcp/dhcp-types.ts';
 import type { Libc } from '../../kernel/libc/libc.ts';
 import type { NetnsHandle } from '../../kernel/netns/handle.ts';
 
@@ -12,7 +13,7 @@ import type { NetnsHandle } from '../../kernel/netns/handle.ts';
  * fault hook still sees it.
  */
 export const ATTACH_STEPS = [
-  'find', 'host-down', 'ebpf-detach', 'move', 'host-routes', 'sysctls', 'vrf', 'addresses', 'up', 'routes', 'rules', 'neighbors', 'ethtool', 'rdma',
+  'find', 'host-down', 'ebpf-detach', 'move', 'host-routes', 'sysctls', 'vrf', 'addresses', 'up', 'dhcp', 'routes', 'rules', 'neighbors', 'ethtool', 'rdma',
 ] as const;
 
 export type AttachStep = (typeof ATTACH_STEPS)[number];
@@ -35,8 +36,10 @@ export interface AttachResult {
   /** Its name in the pod. */
   readonly name: string;
   readonly mac: string;
-  /** The addresses configured, canonical CIDRs. */
+  /** The addresses configured, canonical CIDRs (the leased one included). */
   readonly ips: readonly string[];
+  /** The DHCP lease acquired by step `dhcp` (plan `pod.dhcp`). */
+  readonly lease?: DhcpLease;
   /** The steps that ran, in order. */
   readonly steps: readonly AttachStep[];
   /** True when the device was already in the pod: only the idempotent steps ran again. */

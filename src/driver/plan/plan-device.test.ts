@@ -141,9 +141,15 @@ describe('planDevice', () => {
     expect(planDevice(input({ interface: { mtu: 1500 } }, { host: host({ pfMtu: 1500 }) })).ok).toBe(true);
   });
 
-  it('dhcp and profile are reported as unsupported, not as invalid', () => {
+  it('dhcp: no host address is copied, the lease comes at attach within the timeout (default 5 s)', () => {
     const d = planDevice(input({ interface: { dhcp: true } }));
-    expect(d).toMatchObject({ ok: false, unsupported: true, issues: [{ path: 'interface.dhcp' }] });
+    expect(d).toMatchObject({ ok: true, plan: { pod: { addresses: [], dhcp: { timeoutMs: 5000 } } } });
+    const t = planDevice(input({ interface: { dhcp: true, dhcpTimeoutSeconds: 12 } }));
+    expect(t).toMatchObject({ ok: true, plan: { pod: { dhcp: { timeoutMs: 12_000 } } } });
+    expect(planDevice(input({ interface: { dhcpTimeoutSeconds: 12 } }))).not.toMatchObject({ plan: { pod: { dhcp: expect.anything() } } });
+  });
+
+  it('profile is reported as unsupported, not as invalid', () => {
     const p = planDevice(input({ profile: 'example.com/fast' }));
     expect(p).toMatchObject({ ok: false, unsupported: true, issues: [{ path: 'profile' }] });
   });

@@ -47,9 +47,6 @@ export function planDevice(input: DevicePlanInput): DevicePlanResult {
   if (config.profile !== undefined) {
     return { ok: false, unsupported: true, issues: [{ path: 'profile', message: 'profiles need a profile provider, which netclaim does not have yet' }] };
   }
-  if (config.interface?.dhcp === true) {
-    return { ok: false, unsupported: true, issues: [{ path: 'interface.dhcp', message: 'DHCP at prepare time is not supported yet; give interface.addresses' }] };
-  }
   const rdma = planRdma(input, issues);
   const base = {
     request: result.request, pool: result.pool, device: result.device, workloadEnv: config.rdma?.workloadEnv !== false,
@@ -90,6 +87,9 @@ function planRdma(input: DevicePlanInput, issues: ConfigIssue[]): RdmaPlan | und
   return { device: device.rdmaDevice, charDevices };
 }
 
+/** `interface.dhcpTimeoutSeconds` when unset (docs/dhcp.md). */
+export const DHCP_TIMEOUT_DEFAULT_S = 5;
+
 function planInterface(config: NetworkConfig, host: HostSnapshot, issues: ConfigIssue[]): PodInterfacePlan {
   const i = config.interface ?? {};
   if (i.mtu !== undefined && host.maxMtu !== undefined && host.maxMtu > 0 && i.mtu > host.maxMtu) {
@@ -98,7 +98,8 @@ function planInterface(config: NetworkConfig, host: HostSnapshot, issues: Config
     issues.push({ path: 'interface.mtu', message: `${i.mtu} is above the MTU ${host.pfMtu} of the VF's physical function; raise the PF's MTU first` });
   }
   const vrfTable = i.vrf?.table;
-  const addresses = i.addresses ?? host.addresses.filter((a) => a.scope === RT_SCOPE_UNIVERSE).map((a) => a.cidr);
+  // DHCP chooses the address in the pod (attach step `dhcp`): the host's are not copied.
+  const addresses = i.dhcp === true ? [] : i.addresses ?? host.addresses.filter((a) => a.scope === RT_SCOPE_UNIVERSE).map((a) => a.cidr);
   // A host route is worth copying only if its gateway is reachable from the pod's addresses
   // (configured addresses may put the device in another subnet), and a host rule only if it
   // looks up a table that still gets a copied route.
@@ -119,6 +120,7 @@ function planInterface(config: NetworkConfig, host: HostSnapshot, issues: Config
     ...(i.vrf === undefined ? {} : { vrf: i.vrf }),
     ...(ethtool === undefined ? {} : { ethtool }),
     disableEbpfPrograms: i.disableEbpfPrograms === true,
+    ...(i.dhcp === true ? { dhcp: { timeoutMs: (i.dhcpTimeoutSeconds ?? DHCP_TIMEOUT_DEFAULT_S) * 1000 } } : {}),
   };
 }
 

@@ -162,6 +162,8 @@ export interface PodInterfacePlan {
     readonly coalesce?: EthtoolCoalesceConfig;
   };
   readonly disableEbpfPrograms: boolean;
+  /** `interface.dhcp`: an IPv4 lease is acquired in the pod at attach (step `dhcp`), within `timeoutMs`. */
+  readonly dhcp?: { readonly timeoutMs: number };
 }
 
 export interface RdmaPlan {
