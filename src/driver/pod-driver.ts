@@ -40,12 +40,21 @@
  *
  * Pod hooks run one at a time (kernel work is synchronous anyway), so two
  * hooks for the same pod never interleave.
+ *
+ * DHCP leases (`interface.dhcp`, docs/dhcp.md) are acquired by the attach
+ * (step `dhcp`), recorded in the journal with their device, kept renewed by
+ * DhcpLeases (tracked at attach and again by Synchronize after a restart),
+ * and released (DHCPRELEASE) at detach before the device leaves the pod.
  */
 import { DriverError } from '../common/errors.ts';
 import { KernelError } from '../kernel/errors.ts';
 import type { Libc } from '../kernel/libc/libc.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
+import { linkGetByName } from '../kernel/netlink/route/link-ops.ts';
+import type { DhcpLease } from '../kernel/dhcp/dhcp-types.ts';
 import { attachDevice, backOnHost, detachDevice, type DetachResult } from './attach/attach-device.ts';
+import { podDhcpRelease } from './attach/pod-dhcp.ts';
+import { DhcpLeases } from './dhcp-leases.ts';
 import { assertNotHostNetns, isNamespace, sameNetns } from './attach/netns-guard.ts';
 import type { ClaimStatusSink, EventSink, PodEvictor } from './claim.ts';
 import type { DeviceReturner, NotReturned } from './claim-driver.ts';
@@ -104,6 +113,8 @@ export interface PodDriverOptions {
   readonly returnTimeoutMs?: number;
   /** How often the host is checked for such a device meanwhile (default 250 ms). */
   readonly returnPollMs?: number;
+  /** How long one DHCP renew or rebind attempt waits for the server (default 2 s). */
+  readonly dhcpAttemptMs?: number;
 }
 
 const ENOENT = 2;
@@ -119,6 +130,8 @@ export class PodDriver implements PodPort, DeviceReturner {
   #connection = 0;
   /** Physical devices awaited back on the host from a namespace that died. */
   readonly #returns: ReturnWait;
+  /** The DHCP leases of attached interfaces, kept renewed; keyed `claimUid/device`. */
+  readonly #leases: DhcpLeases;
   #closed = false;
   /** The running hook's step timings (hooks run one at a time), reported with it to the observer. */
   #steps: Steps | undefined;
@@ -142,6 +155,12 @@ export class PodDriver implements PodPort, DeviceReturner {
       ...(o.returnTimeoutMs === undefined ? {} : { timeoutMs: o.returnTimeoutMs }),
       ...(o.returnPollMs === undefined ? {} : { pollMs: o.returnPollMs }),
       run: (fn) => this.#enqueue(fn),
+    });
+    this.#leases = new DhcpLeases({
+      libc: o.libc,
+      ...(o.dhcpAttemptMs === undefined ? {} : { attemptMs: o.dhcpAttemptMs }),
+      onRenewed: (key, lease) => void this.#enqueue(() => this.#recordLease(key, lease)).catch(() => {}),
+      onLost: (key, reason) => this.#leaseLost(key, reason),
     });
     // Shared with another instance (rolling update): under the cross-instance lock, after a re-read, so a pin
     // the other instance is making right now (its journal already names it) is never taken for a leftover.
@@ -229,6 +248,12 @@ export class PodDriver implements PodPort, DeviceReturner {
     this.#flushAttached();
     this.#closed = true;
     this.#returns.close();
+    this.#leases.close();
+  }
+
+  /** The DHCP lease keeper (tests drive a renewal with `renewAll()`). */
+  get dhcpLeases(): DhcpLeases {
+    return this.#leases;
   }
 
   synchronize(pods: readonly NriPod[], _containers: readonly NriContainer[]): Promise<void> {
@@ -246,6 +271,8 @@ export class PodDriver implements PodPort, DeviceReturner {
           } else if (r.attachment?.state === 'attached') {
             // In place: state its claim status again, which a crash may have kept from being written (the writer skips what the claim already says).
             this.#reports.devicesReady(r, r.attachment.devices.filter((d) => d.kind === undefined));
+            // And keep its DHCP leases renewed again (a restarted daemon re-adopts them from the journal).
+            this.#trackLeases(r, r.attachment.devices);
           }
         } catch (err) {
           this.#reports.unreconciled(r, err);
@@ -346,6 +373,7 @@ export class PodDriver implements PodPort, DeviceReturner {
         const devices: AttachedDevice[] = [];
         for (const plan of record.devices) {
           devices.push(timed(this.#steps, 'attach', () => this.#attachOne(plan, target, exclusive)));
+          this.#trackLeases(journal, devices.slice(-1));
           crashPoint('attach.after-device');
         }
         if (defer) {
@@ -418,7 +446,7 @@ export class PodDriver implements PodPort, DeviceReturner {
     this.#o.fault?.(`attach:${plan.device}`);
     const r = attachDevice({ host: this.#o.host, pod: target, libc: this.#o.libc, rdmaExclusive: exclusive }, plan);
     if (plan.pod === undefined) return { device: plan.device, kind: 'rdma', ifIndex: 0, name: r.name, mac: '', ips: [] };
-    return { device: plan.device, ifIndex: r.ifIndex, name: r.name, mac: r.mac, ips: r.ips };
+    return { device: plan.device, ifIndex: r.ifIndex, name: r.name, mac: r.mac, ips: r.ips, ...(r.lease === undefined ? {} : { dhcp: r.lease }) };
   }
 
   #detachPod(pod: NriPod): void {
@@ -472,6 +500,7 @@ export class PodDriver implements PodPort, DeviceReturner {
     const left: NotReturned[] = [];
     const pending: DevicePlan[] = [];
     for (const plan of [...record.devices].reverse()) {
+      this.#releaseLease(record, plan, pod, problems);
       const r = timed(this.#steps, 'detach', () => detachDevice({ host: this.#o.host, ...(pod === undefined ? {} : { pod }), libc: this.#o.libc, rdmaExclusive: this.#o.rdmaExclusive() }, plan));
       problems.push(...r.problems.map((p) => `${plan.device}: ${p.step}: ${p.message}`));
       if (r.found === 'gone' && r.settled && plan.pod !== undefined) problems.push(`${plan.device}: not found in the pod or on the host (a virtual device dies with its namespace)`);
@@ -576,10 +605,62 @@ export class PodDriver implements PodPort, DeviceReturner {
     if (this.#o.pins !== undefined) this.#reports.observer?.pins?.(this.#o.pins.heldCount());
   }
 
+  /**
+   * Keeps the DHCP leases of `devices` renewed, through the claim's pin when
+   * it holds the namespace (the journal names it), else the runtime's path.
+   */
+  #trackLeases(record: ClaimRecord, devices: readonly AttachedDevice[]): void {
+    const a = record.attachment;
+    if (a === undefined) return;
+    const netns = a.pin !== undefined && this.#o.pins?.held(a.pin) === true ? a.pin : a.netns;
+    for (const d of devices) {
+      if (d.dhcp !== undefined) this.#leases.track(`${record.claim.uid}/${d.device}`, { netns, ifName: d.name, lease: d.dhcp });
+    }
+  }
+
+  /**
+   * DHCPRELEASE for a device's lease (tracked, or recorded in the journal),
+   * while the device is still in the pod with its address; a failure is a
+   * detach problem (the server frees the address at expiry anyway).
+   */
+  #releaseLease(record: ClaimRecord, plan: DevicePlan, pod: NetnsHandle | undefined, problems: string[]): void {
+    const tracked = this.#leases.untrack(`${record.claim.uid}/${plan.device}`);
+    const lease = tracked ?? record.attachment?.devices.find((d) => d.device === plan.device)?.dhcp;
+    if (lease === undefined || pod === undefined || plan.pod === undefined) return;
+    try {
+      const index = timed(this.#steps, 'dhcp', () => linkGetByName(pod, plan.pod!.name).index);
+      timed(this.#steps, 'dhcp', () => podDhcpRelease(pod, index, lease, this.#o.libc));
+    } catch (err) {
+      problems.push(`${plan.device}: dhcp release of ${lease.address} to ${lease.serverId}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Records a renewed lease in the claim's journal (under the hook queue), so a restart resumes from it. */
+  #recordLease(key: string, lease: DhcpLease): void {
+    const [uid, device] = splitKey(key);
+    const r = this.#o.store.get(uid);
+    const a = r?.attachment;
+    if (r === undefined || a === undefined || !a.devices.some((d) => d.device === device && d.dhcp !== undefined)) return;
+    const devices = a.devices.map((d) => (d.device === device ? { ...d, dhcp: lease } : d));
+    this.#o.store.put({ ...r, attachment: { ...a, devices } });
+  }
+
+  #leaseLost(key: string, reason: string): void {
+    const [uid, device] = splitKey(key);
+    const r = this.#o.store.get(uid);
+    if (r !== undefined) this.#reports.dhcpLeaseLost(r, device, reason);
+  }
+
   /** What of the record is not where its journal says (empty: all in place). */
   #notInPlace(r: ClaimRecord): string[] {
     return notInPlace(r, { libc: this.#o.libc, rdmaExclusive: this.#o.rdmaExclusive() });
   }
+}
+
+/** `claimUid/device` → its parts (a claim UID has no slash). */
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
 }
 
 /** Why a device is not settled, for the unprepare error and logs. */

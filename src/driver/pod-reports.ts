@@ -32,6 +32,8 @@ export interface PodObserver {
   runtime?(ready: boolean, reason?: string): void;
   /** How many pod namespaces are pinned now. */
   pins?(count: number): void;
+  /** A pod interface's DHCP lease could not be kept (NAK, expired): the pod has lost that address. */
+  dhcpLeaseLost?(record: ClaimRecord, device: string, reason: string): void;
 }
 
 export interface PodReportsOptions {
@@ -60,6 +62,11 @@ export class PodReports {
   detachProblems(record: ClaimRecord, problems: readonly string[]): void {
     this.#o.observer?.detachProblems?.(record, problems);
     this.#o.events?.claimWarning(record.claim, 'NetworkDeviceDetachIncomplete', problems.join('; '));
+  }
+
+  dhcpLeaseLost(record: ClaimRecord, device: string, reason: string): void {
+    this.#o.observer?.dhcpLeaseLost?.(record, device, reason);
+    this.#o.events?.claimWarning(record.claim, 'NetworkDeviceDhcpLeaseLost', `${device}: ${reason}`);
   }
 
   /** A claim whose devices could not be put in place in its running pod: status, Event, and eviction by policy. */

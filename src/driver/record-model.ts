@@ -9,6 +9,7 @@
  * Plain JSON data: written to disk as is and read back after a restart
  * (state/claim-record.ts checks its shape on the way in).
  */
+import type { DhcpLease } from '../kernel/dhcp/dhcp-types.ts';
 import type { CharDevice, HostSnapshot, PodInterfacePlan, RdmaPlan } from './plan/plan-types.ts';
 
 /** How to find the device again (the kernel may rename a device it returns from a dying netns). */
@@ -76,6 +77,8 @@ export interface AttachedDevice {
   readonly mac: string;
   /** Canonical CIDRs. */
   readonly ips: readonly string[];
+  /** The DHCP lease of the interface (`interface.dhcp`), as last granted: a restarted daemon resumes renewing it. */
+  readonly dhcp?: DhcpLease;
 }
 
 /**
