@@ -53,6 +53,8 @@ export class DhcpLeases {
   readonly #o: DhcpLeasesOptions;
   readonly #entries = new Map<string, Entry>();
   #timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (Infinity: none armed). */
+  #armedFor = Infinity;
   #closed = false;
 
   constructor(o: DhcpLeasesOptions) {
@@ -64,15 +66,18 @@ export class DhcpLeases {
     if (this.#closed) return;
     const prev = this.#entries.get(key);
     if (prev !== undefined && prev.lease.boundAt >= t.lease.boundAt && prev.netns === t.netns) return;
-    this.#entries.set(key, { ...t, next: leaseDeadlines(t.lease).t1, busy: false });
-    this.#arm();
+    const next = leaseDeadlines(t.lease).t1;
+    this.#entries.set(key, { ...t, next, busy: false });
+    // Only an earlier deadline than the armed one needs the timer moved (tracking n leases stays O(n)).
+    if (next < this.#armedFor) this.#arm();
   }
 
   /** Stops keeping `key`'s lease; returns it (the owner releases it). */
   untrack(key: string): DhcpLease | undefined {
     const e = this.#entries.get(key);
     this.#entries.delete(key);
-    if (e !== undefined) this.#arm();
+    // A timer armed for a lease now gone just fires early and re-arms; none is left once nothing is tracked.
+    if (this.#entries.size === 0) this.#disarm();
     return e?.lease;
   }
 
@@ -108,6 +113,7 @@ export class DhcpLeases {
   #disarm(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#armedFor = Infinity;
   }
 
   #arm(): void {
@@ -118,12 +124,14 @@ export class DhcpLeases {
     if (earliest === Infinity) return;
     // setTimeout holds at most 2^31-1 ms; a later deadline re-arms when this fires.
     const wait = Math.min(Math.max(0, earliest - this.#now()), 2 ** 31 - 1);
+    this.#armedFor = this.#now() + wait;
     this.#timer = setTimeout(() => this.#tick(), wait);
     this.#timer.unref();
   }
 
   #tick(): void {
     this.#timer = undefined;
+    this.#armedFor = Infinity;
     const now = this.#now();
     for (const [key, e] of this.#entries) if (!e.busy && e.next <= now) void this.#attempt(key, e);
     this.#arm();
