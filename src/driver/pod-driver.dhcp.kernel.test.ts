@@ -11,7 +11,7 @@
  * send T1 = 3 s (`--dhcp-option=option:T1,3`): the renewal is the driver's
  * own timer firing at the T1 the server gave, not a test shortcut.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -129,6 +129,49 @@ describe.skipIf(!hasDnsmasq())(`PodDriver with interface.dhcp against dnsmasq ($
     expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
     expect(env.problems).toEqual([]);
     expect(env.lost).toEqual([]);
+  });
+
+  it('a repeated RunPodSandbox converges on the same lease; a step failing after the lease releases it in the rollback', async () => {
+    const srv = await startDnsmasq({ ns: env.server, ifName: env.serverIf, range: '10.79.0.100,10.79.0.120,255.255.255.0,2m' });
+    const first0 = await prepare('pod-r', { interface: { name: 'net1', dhcp: true } });
+    await env.pods.runPodSandbox(nriPod('pod-r', env.pod.path));
+    const first = await eventually(() => leaseOf(srv, env.mac)!);
+    await env.pods.runPodSandbox(nriPod('pod-r', env.pod.path));
+    expect(srv.leases().filter((l) => l.mac === env.mac).map((l) => l.ip)).toEqual([first.ip]);
+    expect(addrs(env.pod, 'net1').map((a) => a.local)).toEqual([first.ip]);
+    expect(env.pods.dhcpLeases.size).toBe(1);
+    await env.pods.stopPodSandbox(nriPod('pod-r', env.pod.path));
+    await eventually(() => expect(leaseOf(srv, env.mac)).toBeUndefined());
+    env.store.delete(first0.uid); // unprepared (the device is back on the host)
+
+    // A real fault after the lease: a route whose gateway is not on any link of the pod (the kernel refuses it, ENETUNREACH).
+    const claim = await prepare('pod-f', { interface: { name: 'net1', dhcp: true }, routes: [{ destination: '198.51.100.0/24', gateway: '203.0.113.1' }] });
+    await expect(env.pods.runPodSandbox(nriPod('pod-f', env.pod.path))).rejects.toMatchObject({ code: 'ATTACH_FAILED', message: expect.stringMatching(/failed at step routes/) });
+    expect(srv.log()).toMatch(/DHCPACK/);
+    await eventually(() => expect(leaseOf(srv, env.mac)).toBeUndefined()); // released by the rollback
+    expect(links(env.pod)).toEqual([]);
+    expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+    expect(env.pods.dhcpLeases.size).toBe(0);
+  });
+
+  it('many pods: every lease released, no lease tracked, no timer armed and no file descriptor left over', async () => {
+    const srv = await startDnsmasq({ ns: env.server, ifName: env.serverIf, range: '10.79.0.100,10.79.0.120,255.255.255.0,2m' });
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const cycle = async (i: number): Promise<void> => {
+      const c = await prepare(`pod-m${i}`, { interface: { name: 'net1', dhcp: true } });
+      await env.pods.runPodSandbox(nriPod(`pod-m${i}`, env.pod.path));
+      expect(env.pods.dhcpLeases.size).toBe(1);
+      await env.pods.stopPodSandbox(nriPod(`pod-m${i}`, env.pod.path));
+      env.store.delete(c.uid); // unprepared (the device is back on the host)
+    };
+    await cycle(0); // warm-up: lazily opened sockets and modules
+    const before = fds();
+    for (let i = 1; i <= 20; i++) await cycle(i);
+    await eventually(() => expect(leaseOf(srv, env.mac)).toBeUndefined());
+    expect(env.pods.dhcpLeases.size).toBe(0);
+    expect(env.pods.dhcpLeases.armed).toBe(false);
+    expect(fds()).toBe(before);
+    expect(srv.log().split('\n').filter((l) => l.includes('DHCPRELEASE(')).length).toBe(21);
   });
 
   it('no server: the attach fails with ATTACH_FAILED naming the dhcp step within the configured time, and is rolled back', async () => {
