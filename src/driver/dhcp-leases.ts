@@ -3,7 +3,7 @@
  * (RFC 2131 §4.4.5): at T1 a unicast renew to the server that granted the
  * lease, from T2 a broadcast rebind, at expiry the lease is lost (the
  * kernel drops the address itself then: it carries the lease's lifetime,
- * attach/pod-dhcp.ts). A failed attempt is retried after half the time left
+ * attach/pod-dhcp.ts); on a DHCPNAK the address is removed at once. A failed attempt is retried after half the time left
  * until T2 (renewing) or expiry (rebinding), at least `minRetryMs` later.
  *
  * One timer for all leases, armed for the earliest due one, so the cost
@@ -20,7 +20,7 @@ import type { DhcpLease } from '../kernel/dhcp/dhcp-types.ts';
 import type { Libc } from '../kernel/libc/libc.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { linkGetByName } from '../kernel/netlink/route/link-ops.ts';
-import { podDhcpApply } from './attach/pod-dhcp.ts';
+import { podDhcpApply, podDhcpRemove } from './attach/pod-dhcp.ts';
 
 export interface TrackedLease {
   /** The pod's namespace: its pin when held, else the runtime's path. */
@@ -160,7 +160,11 @@ export class DhcpLeases {
         this.#o.onRenewed?.(key, result.lease);
         return;
       }
-      if (result.kind === 'nak') return this.#lose(key, `the server refused to extend ${e.lease.address} (${result.message})`);
+      if (result.kind === 'nak') {
+        // RFC 2131 §4.4.5: on a DHCPNAK the client stops using the address at once.
+        const gone = podDhcpRemove(pod!, index, e.lease);
+        return this.#lose(key, `the server refused to extend ${e.lease.address} (${result.message}); ${gone}`);
+      }
       const now = this.#now();
       if (now >= d.expiry) {
         const why = result.kind === 'error' ? result.message : `no answer to ${mode}`;

@@ -174,6 +174,28 @@ describe.skipIf(!hasDnsmasq())(`PodDriver with interface.dhcp against dnsmasq ($
     expect(srv.log().split('\n').filter((l) => l.includes('DHCPRELEASE(')).length).toBe(21);
   });
 
+  it('a server that no longer grants the address NAKs the renewal: the address is removed, the loss reported and the lease dropped', async () => {
+    let srv = await startDnsmasq({ ns: env.server, ifName: env.serverIf, range: '10.79.0.100,10.79.0.120,255.255.255.0,2m' });
+    const claim = await prepare('pod-n', { interface: { name: 'net1', dhcp: true } });
+    await env.pods.runPodSandbox(nriPod('pod-n', env.pod.path));
+    const granted = await eventually(() => leaseOf(srv, env.mac)!);
+    // The server restarts with another range and no memory of the lease (a real server's NAK, not a fake one).
+    srv.stop();
+    srv = await startDnsmasq({ ns: env.server, ifName: env.serverIf, range: '10.79.0.200,10.79.0.220,255.255.255.0,2m' });
+    await env.pods.dhcpLeases.renewAll();
+    expect(env.lost).toHaveLength(1);
+    expect(env.lost[0]).toMatch(new RegExp(`: the server refused to extend ${granted.ip.replaceAll('.', '\\.')} \\(.+\\); its address was removed$`));
+    expect(srv.log()).toMatch(/DHCPNAK/);
+    expect(addrs(env.pod, 'net1')).toEqual([]);
+    expect(env.pods.dhcpLeases.size).toBe(0);
+    await env.pods.idle();
+    expect(env.store.get(claim.uid)!.attachment!.devices).toEqual([expect.not.objectContaining({ dhcp: expect.anything() })]);
+    expect(env.store.get(claim.uid)!.attachment!.devices[0]!.ips).toEqual([]);
+    await env.pods.stopPodSandbox(nriPod('pod-n', env.pod.path));
+    expect(srv.log()).not.toMatch(/DHCPRELEASE/); // nothing to give back
+    expect(links(env.pod)).toEqual([]);
+  });
+
   it('no server: the attach fails with ATTACH_FAILED naming the dhcp step within the configured time, and is rolled back', async () => {
     const claim = await prepare('pod-t', { interface: { name: 'net1', dhcp: true, dhcpTimeoutSeconds: 1 } });
     await expect(env.pods.runPodSandbox(nriPod('pod-t', env.pod.path))).rejects.toMatchObject({

@@ -645,10 +645,22 @@ export class PodDriver implements PodPort, DeviceReturner {
     this.#o.store.put({ ...r, attachment: { ...a, devices } });
   }
 
+  /** A lost lease is reported and dropped from the journal (with its address), so neither a restart nor the detach acts on it again. */
   #leaseLost(key: string, reason: string): void {
     const [uid, device] = splitKey(key);
     const r = this.#o.store.get(uid);
     if (r !== undefined) this.#reports.dhcpLeaseLost(r, device, reason);
+    void this.#enqueue(() => {
+      const current = this.#o.store.get(uid);
+      const a = current?.attachment;
+      if (current === undefined || a === undefined) return;
+      const devices = a.devices.map((d) => {
+        if (d.device !== device || d.dhcp === undefined) return d;
+        const { dhcp, ...rest } = d;
+        return { ...rest, ips: d.ips.filter((ip) => ip !== dhcp.cidr) };
+      });
+      this.#o.store.put({ ...current, attachment: { ...a, devices } });
+    }).catch(() => {});
   }
 
   /** What of the record is not where its journal says (empty: all in place). */

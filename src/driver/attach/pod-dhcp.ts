@@ -17,12 +17,22 @@ import { INFINITE } from '../../kernel/dhcp/dhcp-messages.ts';
 import type { DhcpLease } from '../../kernel/dhcp/dhcp-types.ts';
 import type { Libc } from '../../kernel/libc/libc.ts';
 import type { NetnsHandle } from '../../kernel/netns/handle.ts';
-import { addrReplace } from '../../kernel/netlink/route/addr-ops.ts';
+import { addrDelete, addrReplace } from '../../kernel/netlink/route/addr-ops.ts';
 
 /** Puts the leased address on the interface (again), with the lease's lifetime. Equivalent to: `ip addr replace CIDR dev N valid_lft L preferred_lft L`. */
 export function podDhcpApply(pod: NetnsHandle, index: number, lease: DhcpLease): void {
   const lft = lease.leaseTime === INFINITE ? 'forever' : lease.leaseTime;
   addrReplace(pod, ifIndex(index), { cidr: lease.cidr, validLft: lft, preferredLft: lft });
+}
+
+/** Takes the leased address off the interface (a DHCPNAK); says what happened, never throws. Equivalent to: `ip addr del CIDR dev N`. */
+export function podDhcpRemove(pod: NetnsHandle, index: number, lease: DhcpLease): string {
+  try {
+    addrDelete(pod, ifIndex(index), { cidr: lease.cidr });
+    return 'its address was removed';
+  } catch (err) {
+    return `removing its address failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 /** DISCOVER → OFFER → REQUEST → ACK on the pod interface, then the address. Throws DHCP_TIMEOUT / DHCP_NAK naming the step. */
