@@ -22,6 +22,7 @@ import { SubInterfaces } from '../driver/sub-interface/sub-interfaces.ts';
 import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { PodHealthWatch } from '../driver/pod-health.ts';
+import { registerPodCounterMetrics } from '../driver/pod-health-metrics.ts';
 import { metadataStatusSink, sweepClaimMetadata } from '../driver/claim-metadata.ts';
 import { hostReads } from '../driver/host-reads.ts';
 import { ClaimStore } from '../driver/state/claim-store.ts';
@@ -266,9 +267,10 @@ export class Daemon {
     log.info({ devices: first.devices.length, excluded: first.exclusions.length, held: watcher.held.length }, 'inventory ready');
     // Devices in pods: read through their pods' namespaces (link events, RDMA port polls).
     this.#podHealth = new PodHealthWatch({
-      store, host, libc: o.libc, rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
+      store, host, libc: o.libc, rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive', sysfsRoot: o.sysfsRoot,
       onError: (err, claimUid) => log.debug({ err, claimUid }, 'pod device health: cannot read the pod\'s namespace'),
     });
+    registerPodCounterMetrics(this.metrics.registry, this.#podHealth);
     this.#health = new DeviceHealthView(watcher, o.nodeName, o.attributeDomain, undefined, this.#podHealth);
     return watcher;
   }
