@@ -9,7 +9,7 @@ export const INVENTORY_FLAGS_USAGE = '[--include-kind KIND,...] [--node-ip IP,..
 export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] [--driver-name NAME]
                [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
                ${INVENTORY_FLAGS_USAGE} [--compat dranet]
-               [--no-cloud-config] [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
+               [--no-cloud-config] [--taint-unhealthy] [--taint-unhealthy-noexecute] [--rolling-update] [--metrics-address HOST:PORT]
                [--metrics-tls-cert-file FILE --metrics-tls-private-key-file FILE] [--metrics-auth]
                [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
                [--slice-write-rate PER_S] [--slice-write-burst N] [--device-return-timeout SECONDS]
