@@ -139,19 +139,19 @@ async function sliceDevice(ifName: string): Promise<TaintedDevice | undefined> {
 describe('NoExecute taint (--taint-unhealthy-noexecute, KEP-5055)', () => {
   it('a pod whose NIC loses carrier is evicted by the device taint eviction controller; the claim says why', async () => {
     await startNetclaim(node, { values: { taintUnhealthyNoExecute: true } });
-    cleanups.push(addLower(node, 'nch2low'));
-    addMacvlan(node, { name: 'nch2a', lower: 'nch2low' });
-    cleanups.push(() => deleteDevice(node, 'nch2a'));
-    await publishedDevice(node, 'nch2a');
-    await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims`, claimObject(ns, 'nic-x', claimSpec([request('nic', byIfName('nch2a'))])));
+    cleanups.push(addLower(node, 'nch4low'));
+    addMacvlan(node, { name: 'nch4a', lower: 'nch4low' });
+    cleanups.push(() => deleteDevice(node, 'nch4a'));
+    await publishedDevice(node, 'nch4a');
+    await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims`, claimObject(ns, 'nic-x', claimSpec([request('nic', byIfName('nch4a'))])));
     await create(api, `/api/v1/namespaces/${ns}/pods`, podObject(ns, 'p4', [{ name: 'nic', resourceClaimName: 'nic-x' }]));
     await waitPodReady(node, ns, 'p4');
-    expect((await sliceDevice('nch2a'))?.taints).toBeUndefined();
+    expect((await sliceDevice('nch4a'))?.taints).toBeUndefined();
 
     const t0 = Date.now();
-    onNode(node, 'ip', ['link', 'set', 'nch2lowp', 'down']);
+    onNode(node, 'ip', ['link', 'set', 'nch4lowp', 'down']);
     const tainted = await until('NoExecute taint in the ResourceSlice', 60_000, async () => {
-      const d = await sliceDevice('nch2a');
+      const d = await sliceDevice('nch4a');
       return d?.taints?.some((t) => t.effect === 'NoExecute') ? d : undefined;
     }, undefined, 100);
     const taintMs = Date.now() - t0;
@@ -169,8 +169,8 @@ describe('NoExecute taint (--taint-unhealthy-noexecute, KEP-5055)', () => {
     console.log(`e2e health: carrier down → NoExecute taint after ${taintMs} ms, pod evicted (deletionTimestamp set) after ${evictMs} ms`);
 
     await deleteAndWait(api, `/api/v1/namespaces/${ns}/pods/p4`);
-    onNode(node, 'ip', ['link', 'set', 'nch2lowp', 'up']);
+    onNode(node, 'ip', ['link', 'set', 'nch4lowp', 'up']);
     // Back on the host and healthy: untainted.
-    await until('taint gone once healthy', 60_000, async () => ((await sliceDevice('nch2a'))?.taints === undefined ? true : undefined), undefined, 200);
+    await until('taint gone once healthy', 60_000, async () => ((await sliceDevice('nch4a'))?.taints === undefined ? true : undefined), undefined, 200);
   });
 });
