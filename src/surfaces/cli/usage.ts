@@ -4,7 +4,7 @@
  * docs/cli.md says the same at length.
  */
 
-export const INVENTORY_FLAGS_USAGE = '[--include-kind KIND,...] [--node-ip IP,...] [--exclude GLOB,...] [--filter CEL] [--cloud-provider auto|none|gce|aws|azure|oci] [--shareable-kind KIND,...] [--shareable-name GLOB,...] [--shareable-filter CEL] [--max-sub-interfaces N]';
+export const INVENTORY_FLAGS_USAGE = '[--include-kind KIND,...] [--node-ip IP,...] [--exclude GLOB,...] [--filter CEL] [--cloud-provider auto|none|gce|aws|azure|oci] [--shareable-kind KIND,...] [--shareable-name GLOB,...] [--shareable-filter CEL] [--max-sub-interfaces N] [--list-attributes]';
 
 export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] [--driver-name NAME]
                [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
