@@ -22,6 +22,8 @@ import { SubInterfaces } from '../driver/sub-interface/sub-interfaces.ts';
 import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { PodHealthWatch } from '../driver/pod-health.ts';
+import { registerPodCounterMetrics } from '../driver/pod-health-metrics.ts';
+import { podHealthEvents } from '../driver/pod-health-events.ts';
 import { metadataStatusSink, sweepClaimMetadata } from '../driver/claim-metadata.ts';
 import { hostReads } from '../driver/host-reads.ts';
 import { ClaimStore } from '../driver/state/claim-store.ts';
@@ -72,6 +74,8 @@ export interface DaemonOptions {
   /** Read `dra.net` opaque configs too. */
   readonly dranetConfigs: boolean;
   readonly taintUnhealthy: boolean;
+  /** Taint unhealthy devices in pods NoExecute, so pods not tolerating it are evicted (implies taintUnhealthy; docs/observability.md). */
+  readonly taintUnhealthyNoExecute?: boolean;
   /** `--slice-write-rate`/`--slice-write-burst`: the publisher's write budget (absent: its default). */
   readonly sliceWriteBudget?: WriteBudgetOptions;
   /** Rolling-update instance suffix (pod UID); undefined: plain socket names. */
@@ -105,6 +109,7 @@ export class Daemon {
   #events: KubeEventSink | undefined;
   #health: DeviceHealthView | undefined;
   #podHealth: PodHealthWatch | undefined;
+  #healthEventsOff: (() => void) | undefined;
   #cloud: CloudProvider | undefined;
   #server: KubeletPluginServer | undefined;
   #nri: NriPlugin | undefined;
@@ -188,6 +193,12 @@ export class Daemon {
     this.#ensureNotStopping();
 
     this.#events = new KubeEventSink({ kubeConfig: o.kubeConfig, nodeName: o.nodeName, onError: onError('events') });
+    // A device in a pod turning unhealthy: a Warning on its claim (and what its taint does).
+    const tainting = o.taintUnhealthy || o.taintUnhealthyNoExecute === true;
+    this.#healthEventsOff = podHealthEvents({
+      pods: this.#podHealth!, store, events: this.#events,
+      ...(tainting ? { taint: { key: `${o.driverName}/unhealthy`, effect: o.taintUnhealthyNoExecute === true ? 'NoExecute' : 'NoSchedule' } } : {}),
+    });
     // The kubelet side is built now (its paths name the cross-instance lock) and takes its instance
     // lock at once, so a second daemon stops here, before its NRI plugin touches any pod; it registers last.
     let pods: PodDriver | undefined;
@@ -266,9 +277,10 @@ export class Daemon {
     log.info({ devices: first.devices.length, excluded: first.exclusions.length, held: watcher.held.length }, 'inventory ready');
     // Devices in pods: read through their pods' namespaces (link events, RDMA port polls).
     this.#podHealth = new PodHealthWatch({
-      store, host, libc: o.libc, rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive',
+      store, host, libc: o.libc, rdmaExclusive: () => watcher.current.rdmaNetnsMode === 'exclusive', sysfsRoot: o.sysfsRoot,
       onError: (err, claimUid) => log.debug({ err, claimUid }, 'pod device health: cannot read the pod\'s namespace'),
     });
+    registerPodCounterMetrics(this.metrics.registry, this.#podHealth);
     this.#health = new DeviceHealthView(watcher, o.nodeName, o.attributeDomain, undefined, this.#podHealth);
     return watcher;
   }
@@ -277,7 +289,7 @@ export class Daemon {
   async #startPublisher(watcher: InventoryWatcher, onError: (what: string) => (err: DriverError) => void): Promise<void> {
     const o = this.#o;
     const publisher = this.#publisher = new SlicePublisher({
-      kubeConfig: o.kubeConfig, nodeName: o.nodeName, driver: o.driverName, taintUnhealthy: o.taintUnhealthy, onError: onError('slice-publisher'),
+      kubeConfig: o.kubeConfig, nodeName: o.nodeName, driver: o.driverName, taintUnhealthy: o.taintUnhealthy || o.taintUnhealthyNoExecute === true, onError: onError('slice-publisher'),
       ...(o.sliceWriteBudget !== undefined && { writeBudget: o.sliceWriteBudget }),
     });
     await publisher.start();
@@ -286,14 +298,14 @@ export class Daemon {
       this.metrics.inventoryRebuilds.inc();
       this.metrics.devicesPublished.set(inv.devices.length);
       this.metrics.devicesExcluded.set(inv.exclusions.length);
-      publisher.update(publishable(inv, health));
+      publisher.update(publishable(inv, health, o.taintUnhealthyNoExecute === true ? (d) => this.#podHealth?.get(d)?.health === 'unhealthy' : undefined));
       void publisher.synced().then(() => this.metrics.slicePublishes.inc({ outcome: 'ok' }), () => {});
     };
     publish(watcher.current);
     watcher.subscribe(publish);
     health.onChange(() => {
       this.metrics.healthUpdates.inc();
-      if (o.taintUnhealthy) publish(watcher.current);
+      if (o.taintUnhealthy || o.taintUnhealthyNoExecute === true) publish(watcher.current);
     });
     void publisher.synced().then(() => {
       this.#slicesPublished = true;
@@ -455,7 +467,7 @@ export class Daemon {
       ['kubelet plugin server', () => this.#server?.close()],
       ['nri plugin', () => { this.#pods?.close(); return this.#nri?.close(); }],
       ['claim status', () => this.#status?.close()],
-      ['health', () => { this.#podHealth?.close(); this.#health?.close(); }],
+      ['health', () => { this.#healthEventsOff?.(); this.#podHealth?.close(); this.#health?.close(); }],
       ['slice publisher', () => this.#publisher?.close()],
       ['events', () => this.#events?.close()],
       ['inventory watcher', () => this.#watcher?.close()],
@@ -492,10 +504,12 @@ function unknownTopologyLogger(log: Logger): (inv: Inventory) => void {
   };
 }
 
-function publishable(inv: Inventory, health: DeviceHealthView): PublishDevice[] {
+/** `noExecute`: whether an unhealthy device is in a pod and is to be tainted NoExecute (--taint-unhealthy-noexecute). */
+function publishable(inv: Inventory, health: DeviceHealthView, noExecute?: (device: string) => boolean): PublishDevice[] {
   const bad = new Map(health.devices.filter((d) => d.health === 'unhealthy').map((d) => [d.deviceName, d.message ?? true]));
   return inv.devices.map((d) => ({
     name: d.name, attributes: d.attributes, ...(bad.has(d.name) ? { unhealthy: bad.get(d.name)! } : {}), ...(d.sharing ? { sharing: d.sharing } : {}),
+    ...(bad.has(d.name) && noExecute?.(d.name) === true ? { taintEffect: 'NoExecute' as const } : {}),
   }));
 }
 

@@ -26,6 +26,13 @@ describe('podDeviceHealth', () => {
     expect(podDeviceHealth({ name: 'mlx5_0', rdma: { device: 'mlx5_0', ports: [] } })).toEqual({ health: 'unhealthy', message: 'RDMA device mlx5_0 not found' });
   });
 
+  it('a counter verdict makes an otherwise healthy device unhealthy; a dead link is reported as such first', () => {
+    const counterProblem = 'net1: rx_crc_errors +37 in the last 60 s';
+    expect(podDeviceHealth({ name: 'net1', link: link(), counterProblem })).toEqual({ health: 'unhealthy', message: counterProblem });
+    expect(podDeviceHealth({ name: 'net1', link: link({ carrier: false, operState: 'DOWN' }), counterProblem }).message).toMatch(/no carrier/);
+    expect(podDeviceHealth({ name: 'net1', link: link({ up: false }), counterProblem }).health).toBe('unknown');
+  });
+
   it('never calls a link without carrier healthy, nor an administratively down one unhealthy (property)', () => {
     fc.assert(fc.property(fc.boolean(), fc.option(fc.boolean(), { nil: undefined }), fc.constantFrom(...OPER_STATES), (up, carrier, operState) => {
       const h = podDeviceHealth({ name: 'net1', link: link({ up, operState, ...(carrier === undefined ? {} : { carrier }) }) });

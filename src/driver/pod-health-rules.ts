@@ -6,7 +6,8 @@
  *              (a veth whose host-side peer is down, a macvlan whose lower
  *              device lost its link, a NIC with its cable out); its operstate
  *              is lowerlayerdown / notpresent; or an RDMA port of the device is
- *              not ACTIVE
+ *              not ACTIVE; or its error counters rose past the rule within
+ *              the window (pod-health-counters.ts: a rising rate, not one error)
  *   unknown    the workload set the netdev administratively down (without the
  *              link up the kernel does not report the carrier), or the
  *              namespace cannot be read
@@ -34,6 +35,8 @@ export interface PodDeviceReading {
   readonly link?: Link | 'missing';
   /** Absent: no RDMA device. Otherwise its ports as found (none: the RDMA device is not there). */
   readonly rdma?: { readonly device: string; readonly ports: readonly RdmaPort[] };
+  /** The error counters' verdict (pod-health-counters.ts counterVerdict), when they rose past the rule. */
+  readonly counterProblem?: string;
 }
 
 export function podDeviceHealth(r: PodDeviceReading): PodDeviceHealth {
@@ -51,6 +54,7 @@ export function podDeviceHealth(r: PodDeviceReading): PodDeviceHealth {
       return { health: 'unhealthy', message: `RDMA ${p.devName} port ${p.port} ${p.state.toLowerCase()}${p.physState === undefined ? '' : ` (${p.physState.toLowerCase()})`}` };
     }
   }
+  if (r.counterProblem !== undefined) return { health: 'unhealthy', message: r.counterProblem };
   return { health: 'healthy' };
 }
 

@@ -152,6 +152,37 @@ describe('PodHealthWatch', () => {
     await eventually(() => expect(() => ip(env.host, 'link', 'show', `${dev}p`)).toThrow(), 5_000);
   });
 
+  it('a flapping link: unhealthy while its carrier changes pile up in the window, healthy once the window is quiet (counters read in the pod)', async () => {
+    env.watch.close();
+    // Polled every 100 ms, counters every tick; a 3 s window (the default is 60 s).
+    env.watch = new PodHealthWatch({
+      store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, pollMs: 100, counterMs: 0,
+      counterRule: { windowMs: 3_000, errors: 10, carrierChanges: 6 },
+    });
+    const dev = uniqueName('hf');
+    ip(env.host, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`);
+    ip(env.host, 'link', 'set', `${dev}p`, 'up');
+    const { device, name } = await attachNamed('pod-f', dev);
+    await eventually(() => expect(env.watch.get(device)).toEqual({ health: 'healthy' }), 5_000);
+    const base = env.watch.counters().get(device)?.get('carrier_changes');
+    expect(base).toEqual(expect.any(Number));
+    for (let i = 0; i < 3; i++) {
+      ip(env.host, 'link', 'set', `${dev}p`, 'down');
+      ip(env.host, 'link', 'set', `${dev}p`, 'up');
+    }
+    const flapping = await eventually(() => {
+      const h = env.watch.get(device);
+      expect(h?.message).toMatch(new RegExp(`^${name}: carrier_changes \\+\\d+ in the last 3 s$`));
+      return h!;
+    }, 5_000);
+    expect(flapping.health).toBe('unhealthy');
+    expect(env.watch.counters().get(device)?.get('carrier_changes')).toBe(base! + 6);
+    await eventually(() => expect(env.watch.get(device)).toEqual({ health: 'healthy' }), 10_000);
+    await env.pods.stopPodSandbox(nriPod('pod-f', env.pod.path));
+    env.watch.sync();
+    expect(env.watch.counters().get(device)).toBeUndefined(); // given back: its history is gone
+  });
+
   it('a device gone from the pod\'s namespace is unhealthy (RTM_DELLINK in its namespace)', async () => {
     const dev = uniqueName('hg');
     ip(env.host, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`);

@@ -15,6 +15,10 @@
  *   RDMA ports polled every `pollMs` (RDMA netlink sends no port events):
  *              inside the pod's namespace in RDMA netns mode `exclusive`, on
  *              the host in `shared` mode
+ *   counters   every `counterMs` (default 5000): the netdev's error counters
+ *              (RTM_GETLINK with statistics, in the pod's namespace) and the
+ *              RDMA ports' sysfs counters; a rising error rate makes the
+ *              device unhealthy (pod-health-counters.ts)
  *
  * Every `pollMs` the watches are also reconciled with the store (a claim
  * attached or given back, by this instance or another) and every device is
@@ -33,10 +37,13 @@ import { linkEventQueueOpen, type NetlinkEventQueue } from '../kernel/netlink/ev
 import { rdmaPortList } from '../kernel/netlink/rdma/rdma-ops.ts';
 import type { RdmaPort } from '../kernel/netlink/rdma/rdma-types.ts';
 import { linkGet } from '../kernel/netlink/route/link-ops.ts';
+import { linkCountersGet } from '../kernel/netlink/route/link-stats.ts';
+import { rdmaPortCountersRead } from '../kernel/sysfs/rdma-counters.ts';
 import { isNetnsFile } from '../kernel/netns/netns-pin.ts';
 import type { RouteEvent } from '../kernel/netlink/route/route-events.ts';
 import type { Link } from '../kernel/netlink/route/link-types.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
+import { counterSample, counterVerdict, DEFAULT_COUNTER_RULE, emptyHistory, type CounterHistory, type CounterRule } from './pod-health-counters.ts';
 import { podDeviceHealth, sameHealth, type PodDeviceHealth, type PodDeviceReading } from './pod-health-rules.ts';
 import type { AttachedDevice, ClaimRecord, DevicePlan } from './record-model.ts';
 
@@ -54,6 +61,14 @@ export interface PodHealthOptions {
   readonly pollMs?: number;
   /** How often the link event queues are drained (ms, default 100): the most a link change waits. */
   readonly eventMs?: number;
+  /** How often error counters are sampled (ms, default 5000); checked on the `pollMs` tick. */
+  readonly counterMs?: number;
+  /** When rising error counters make a device unhealthy (default DEFAULT_COUNTER_RULE). */
+  readonly counterRule?: CounterRule;
+  /** The sysfs mount for RDMA port counters (default /sys). */
+  readonly sysfsRoot?: string;
+  /** The clock for counter windows (ms; default Date.now). */
+  readonly now?: () => number;
   /** A watch that could not be opened or read (its devices turn unknown). */
   readonly onError?: (err: unknown, claimUid: string) => void;
 }
@@ -78,6 +93,8 @@ class ClaimWatch {
   readonly #handle: NetnsHandle;
   readonly #events: NetlinkEventQueue<RouteEvent>;
   readonly #links = new Map<number, Link | 'missing'>();
+  /** Error counter history by device: only the claim's devices, only while the watch lives (re-attach starts afresh). */
+  readonly #counters = new Map<string, CounterHistory>();
 
   constructor(record: ClaimRecord, key: string, o: PodHealthOptions) {
     const a = record.attachment!;
@@ -140,14 +157,49 @@ class ClaimWatch {
     }
   }
 
-  readings(host: NetnsHandle, exclusive: boolean): Map<string, PodDeviceReading> {
+  /**
+   * Samples every device's error counters: the netdev's in the pod's
+   * namespace, its RDMA device's ports (summed over ports, `rdma:` and
+   * `rdma-hw:` prefixed) from sysfs. A device whose counters cannot be read
+   * keeps its history; the state checks still cover it.
+   */
+  sampleCounters(now: number, rule: CounterRule, sysfsRoot: string | undefined): void {
+    for (const { plan, attached } of this.devices) {
+      const values = new Map<string, number>();
+      try {
+        if (attached.kind !== 'rdma') for (const [k, v] of Object.entries(linkCountersGet(this.#handle, attached.ifIndex))) values.set(k, v);
+      } catch {
+        continue; // gone or unreadable: the link read reports it
+      }
+      const rdma = plan.rdma?.device;
+      if (rdma !== undefined) {
+        for (const p of rdmaPortCountersRead(rdma, sysfsRoot)) {
+          for (const [k, v] of Object.entries(p.counters)) values.set(`rdma:${k}`, (values.get(`rdma:${k}`) ?? 0) + v);
+          for (const [k, v] of Object.entries(p.hw)) values.set(`rdma-hw:${k}`, (values.get(`rdma-hw:${k}`) ?? 0) + v);
+        }
+      }
+      let h = this.#counters.get(plan.device);
+      if (h === undefined) this.#counters.set(plan.device, h = emptyHistory());
+      counterSample(h, now, values, rule);
+    }
+  }
+
+  /** The last counter values read, by device. */
+  counterValues(): ReadonlyMap<string, ReadonlyMap<string, number>> {
+    return new Map([...this.#counters].map(([d, h]) => [d, h.last]));
+  }
+
+  readings(host: NetnsHandle, exclusive: boolean, now: number, rule: CounterRule): Map<string, PodDeviceReading> {
     const out = new Map<string, PodDeviceReading>();
     let ports: RdmaPort[] | undefined;
     for (const { plan, attached } of this.devices) {
       const rdmaDevice = plan.rdma?.device;
       if (rdmaDevice !== undefined) ports ??= rdmaPortList(exclusive ? this.#handle : host);
+      const history = this.#counters.get(plan.device);
+      const counterProblem = history === undefined ? undefined : counterVerdict(attached.name, history, now, rule);
       out.set(plan.device, {
         name: attached.name,
+        ...(counterProblem === undefined ? {} : { counterProblem }),
         ...(attached.kind === 'rdma' ? {} : { link: this.#links.get(attached.ifIndex) ?? 'missing' }),
         ...(rdmaDevice === undefined ? {} : { rdma: { device: rdmaDevice, ports: ports!.filter((p) => p.devName === rdmaDevice) } }),
       });
@@ -178,6 +230,7 @@ export class PodHealthWatch implements PodHealthSource {
   readonly #timer: NodeJS.Timeout;
   #drainTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #countersAt = -Infinity;
 
   constructor(o: PodHealthOptions) {
     this.#o = o;
@@ -208,6 +261,13 @@ export class PodHealthWatch implements PodHealthSource {
     return this.#health;
   }
 
+  /** The last error counter values of every device in a pod (metrics, `netclaim status`). */
+  counters(): ReadonlyMap<string, ReadonlyMap<string, number>> {
+    const out = new Map<string, ReadonlyMap<string, number>>();
+    for (const w of this.#watches.values()) for (const [d, v] of w.counterValues()) out.set(d, v);
+    return out;
+  }
+
   onChange(cb: () => void): () => void {
     this.#listeners.add(cb);
     return () => this.#listeners.delete(cb);
@@ -229,6 +289,7 @@ export class PodHealthWatch implements PodHealthSource {
       this.#watches.delete(r.claim.uid);
       try {
         const next = new ClaimWatch(r, key, this.#o);
+        next.sampleCounters(this.#now(), this.#rule, this.#o.sysfsRoot); // the base: what happened before this watch never counts
         if (next.current()) this.#watches.set(r.claim.uid, next);
         else next.close(); // the runtime's namespace is gone and no pin holds it
       } catch (err) {
@@ -265,9 +326,13 @@ export class PodHealthWatch implements PodHealthSource {
   }
 
   #tick(): void {
+    const now = this.#now();
+    const sample = now - this.#countersAt >= (this.#o.counterMs ?? 5000);
+    if (sample) this.#countersAt = now;
     for (const w of this.#watches.values()) {
       try {
         w.readLinks();
+        if (sample) w.sampleCounters(now, this.#rule, this.#o.sysfsRoot);
       } catch (err) {
         this.#o.onError?.(err, w.key);
       }
@@ -275,14 +340,23 @@ export class PodHealthWatch implements PodHealthSource {
     this.sync();
   }
 
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  get #rule(): CounterRule {
+    return this.#o.counterRule ?? DEFAULT_COUNTER_RULE;
+  }
+
   #evaluate(extra: ReadonlyMap<string, PodDeviceHealth> = new Map()): void {
     if (this.#closed) return;
     const next = new Map(extra);
     const exclusive = this.#o.rdmaExclusive();
+    const now = this.#now();
     for (const [uid, w] of this.#watches) {
       let readings: Map<string, PodDeviceReading>;
       try {
-        readings = w.readings(this.#o.host, exclusive);
+        readings = w.readings(this.#o.host, exclusive, now, this.#rule);
       } catch (err) {
         this.#o.onError?.(err, uid);
         const message = `cannot read the device state: ${err instanceof Error ? err.message : String(err)}`;

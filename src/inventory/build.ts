@@ -269,6 +269,7 @@ function facts(s: InventorySnapshot, kind: DeviceKind, d: { link?: Link | undefi
     addrs: index !== undefined ? s.addrs.filter((a) => a.index === index) : [],
     ...(d.link ? { link: d.link } : {}),
     ...(d.pci ? { pci: d.pci } : {}),
+    ...(d.pci && s.pciNumaNodes?.has(d.pci.address) ? { numaNodes: s.pciNumaNodes.get(d.pci.address)! } : {}),
     ...(d.rdmaName !== undefined ? { rdmaName: d.rdmaName } : {}),
     ...(ib ? { ib } : {}),
     ...(rdmaPort ? { rdmaPort } : {}),
@@ -284,7 +285,7 @@ function finish(
   const refuse = (d: Draft, code: 'invalid' | 'admin-cel', reason: string): void => { exclusions.push(...objectExclusions(d.objects, code, reason)); };
   for (const d of [...drafts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const f = d.facts;
-    const fresh = deviceAttributes(f, o.naming);
+    const fresh = deviceAttributes(f, o.naming, o.listAttributes === true);
     // Held and away: the last published attributes, refreshed by whatever is still readable here.
     const merged = d.held && !f.link ? { ...d.held.attributes, ...fresh.attributes } : fresh.attributes;
     const own = attributeProblems(merged).length === 0 ? merged : fresh.attributes;

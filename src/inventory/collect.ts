@@ -21,6 +21,7 @@ import { resolveBusParent } from '../kernel/sysfs/bus-device.ts';
 import { listIbDevices, rdmaCmPresent } from '../kernel/sysfs/infiniband.ts';
 import { listPciFunctions, readPciFunction } from '../kernel/sysfs/pci.ts';
 import { numaNodeCount } from '../kernel/sysfs/sysfs-files.ts';
+import { cpuNodes, pciLocalNumaNodes } from '../kernel/sysfs/numa.ts';
 import type { PciFunction } from '../kernel/sysfs/sysfs-types.ts';
 import { IMMOVABLE_KINDS, linkCauses } from './exclusions.ts';
 import type { InventorySnapshot } from './model.ts';
@@ -82,7 +83,7 @@ function netnsLocalLinks(h: NetnsHandle, links: readonly Link[], candidates: rea
  * any namespace) — a PCI function, a VMBus device, or one the model does not
  * know — RDMA devices and their functions.
  */
-export function sysfsFacts(root: string, links: readonly Link[]): Pick<InventorySnapshot, 'linkPci' | 'linkVmbus' | 'linkUnknown' | 'pci' | 'ib' | 'rdmaCm' | 'numaNodes'> {
+export function sysfsFacts(root: string, links: readonly Link[]): Pick<InventorySnapshot, 'linkPci' | 'linkVmbus' | 'linkUnknown' | 'pci' | 'ib' | 'rdmaCm' | 'numaNodes' | 'pciNumaNodes'> {
   const pci = new Map<string, PciFunction>(listPciFunctions(root, { classPrefix: '02' }).map((f) => [f.address, f]));
   const add = (addr: string): boolean => {
     if (pci.has(addr)) return true;
@@ -105,7 +106,19 @@ export function sysfsFacts(root: string, links: readonly Link[]): Pick<Inventory
   const ib = listIbDevices(root);
   for (const d of ib) if (d.pciAddress !== undefined) add(d.pciAddress);
   const numaNodes = numaNodeCount(root);
-  return { linkPci, linkVmbus, linkUnknown, pci, ib, rdmaCm: rdmaCmPresent(root), ...(numaNodes !== undefined ? { numaNodes } : {}) };
+  // Functions local to several NUMA nodes (kernel/sysfs/numa.ts): only on hosts with several.
+  const pciNumaNodes = new Map<string, number[]>();
+  if (numaNodes !== undefined && numaNodes > 1) {
+    const cpus = cpuNodes(root);
+    for (const addr of pci.keys()) {
+      const nodes = pciLocalNumaNodes(root, addr, cpus);
+      if (nodes !== undefined && nodes.length > 1) pciNumaNodes.set(addr, nodes);
+    }
+  }
+  return {
+    linkPci, linkVmbus, linkUnknown, pci, ib, rdmaCm: rdmaCmPresent(root), ...(numaNodes !== undefined ? { numaNodes } : {}),
+    ...(pciNumaNodes.size > 0 ? { pciNumaNodes } : {}),
+  };
 }
 
 /** Links with no direct cause to leave them out: only these get ethtool and eBPF queries. */

@@ -62,7 +62,7 @@ export function celAttributes(attributes: Attributes): Record<string, Record<str
     const slash = q.indexOf('/');
     const domain = slash < 0 ? DRIVER_NAME : q.slice(0, slash);
     const name = slash < 0 ? q : q.slice(slash + 1);
-    (out[domain] ??= {})[name] = 'int' in v ? BigInt(v.int) : 'bool' in v ? v.bool : 'string' in v ? v.string : v.version;
+    (out[domain] ??= {})[name] = 'int' in v ? BigInt(v.int) : 'ints' in v ? v.ints.map((x) => BigInt(x)) : 'bool' in v ? v.bool : 'string' in v ? v.string : v.version;
   }
   return out;
 }

@@ -2,6 +2,8 @@
  * Discovery on sysfs trees modelled on real hardware (test/fixtures/sysfs),
  * with the links the kernel would report for them: every derived attribute.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildSysfsTree } from '../../test/fixtures/sysfs/trees.ts';
 import { defaultRoute, link, snapshot } from '../../test/inventory/snapshot-builders.ts';
@@ -25,16 +27,17 @@ const LINKS = [
   link(2, 'eth0', { mac: '52:54:00:12:34:56', parentDevBusName: 'virtio', parentDevName: 'virtio2' }),
 ];
 
-function host(withUplink = false): { devices: readonly Device[]; exclusions: ReturnType<typeof buildInventory>['exclusions'] } {
+function host(withUplink = false, numa?: (root: string) => void, listAttributes = false): { devices: readonly Device[]; exclusions: ReturnType<typeof buildInventory>['exclusions'] } {
   const tree = buildSysfsTree();
   trees.push(tree);
+  numa?.(tree.root);
   const s = snapshot({
     links: [...snapshot().links, ...LINKS], ...sysfsFacts(tree.root, LINKS), ...(withUplink ? { defaultRoutes: [defaultRoute(2)] } : {}),
     // erdma binds the VM's virtio NIC whose MAC matches (drivers/infiniband/hw/erdma/erdma_main.c: erdma_enum_and_get_netdev,
     // ib_device_set_netdev(.., 1)), so RDMA netlink names eth0 as port 1's netdev.
     rdmaPorts: [{ devIndex: 4, devName: 'erdma_0', port: 1, state: 'ACTIVE', netdevIndex: 2, netdevName: 'eth0' }],
   });
-  return buildInventory(s, DEFAULT_OPTIONS);
+  return buildInventory(s, { ...DEFAULT_OPTIONS, listAttributes });
 }
 
 const plain = (d: Device): Record<string, unknown> =>
@@ -89,6 +92,22 @@ describe('discovery on hardware-shaped sysfs trees', () => {
     expect(plain(d)).toMatchObject({ kind: 'pci', rdma: true, rdmaDevice: 'erdma_0', ifName: 'eth0', driver: 'virtio-pci', rdmaLinkLayer: 'ethernet' });
     expect(d.charDevices).toEqual(['/dev/infiniband/uverbs4', '/dev/infiniband/rdma_cm']);
     expect(host().devices.some((x) => x.pciAddress === '0000:00:06.0')).toBe(false);
+  });
+
+  it('--list-attributes: a function without a node (numa_node -1, local_cpulist every CPU) publishes numaNode as both nodes; one with a node keeps its scalar', () => {
+    // Two nodes of four CPUs; local_cpulist as drivers/pci/pci-sysfs.c pci_dev_show_local_cpu prints it.
+    const numa = (root: string): void => {
+      const put = (p: string, v: string): void => { mkdirSync(join(root, p, '..'), { recursive: true }); writeFileSync(join(root, p), `${v}\n`); };
+      put('devices/system/node/node0/cpulist', '0-3');
+      put('devices/system/node/node1/cpulist', '4-7');
+      put('bus/pci/devices/0000:00:03.0/local_cpulist', '0-7'); // the virtio NIC, numa_node -1
+      put('bus/pci/devices/0000:17:00.0/local_cpulist', '0-3'); // the ConnectX-7 PF, numa_node 0
+    };
+    const numaOf = (inv: ReturnType<typeof host>, name: string): unknown => inv.devices.find((d) => d.name === name)!.attributes['resource.kubernetes.io/numaNode'];
+    const listed = host(false, numa, true);
+    expect(numaOf(listed, 'pci-0000-00-03-0')).toEqual({ ints: [0, 1] });
+    expect(numaOf(listed, 'pci-0000-17-00-0')).toEqual({ int: 0 });
+    expect(numaOf(host(false, numa), 'pci-0000-00-03-0')).toBeUndefined(); // without the flag: no scalar for -1, as before
   });
 
   it('E810 PF and iavf VFs on NUMA 1 under pci0000:80', () => {

@@ -41,6 +41,8 @@ export interface InventorySnapshot {
   readonly rdmaNetnsMode?: RdmaNetnsMode;
   /** NUMA nodes of the host (sysfs), when known: DraNet publishes `numaNode` only on hosts with several. */
   readonly numaNodes?: number;
+  /** PCI functions local to several NUMA nodes (kernel/sysfs/numa.ts), by address; the rest are absent. */
+  readonly pciNumaNodes?: ReadonlyMap<string, readonly number[]>;
   /** `/dev/infiniband/rdma_cm` exists. */
   readonly rdmaCm: boolean;
   /** Per ifindex. */

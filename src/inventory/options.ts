@@ -20,6 +20,12 @@ export interface InventoryOptions {
   readonly excludeNames: readonly string[];
   /** Admin CEL filter: a device is published only when it evaluates to true. */
   readonly filter?: DeviceFilter;
+  /**
+   * Publish list-valued attributes (KEP-5491; the API server's alpha gate
+   * DRAListTypeAttributes must be on, or every slice holding one is refused):
+   * `resource.kubernetes.io/numaNode` as `ints` for a function local to several nodes.
+   */
+  readonly listAttributes?: boolean;
   /** Shareable parents (shareable.ts, docs/sharing.md); absent: none. */
   readonly shareable?: ShareableOptions;
 }

@@ -181,6 +181,21 @@ describe('what the publisher sends is valid', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(p.writes.updates - before.updates).toBe(2);
   });
+
+  test('an unhealthy device in a pod with --taint-unhealthy-noexecute: the API server stores a NoExecute taint (DRADeviceTaints, GA in 1.37), and the effect moves back to NoSchedule', async () => {
+    const { p, node } = await publisher({ taintUnhealthy: true });
+    const ds = devices(3).map((d, i) => (i === 1 ? { ...d, unhealthy: 'net1: no carrier', taintEffect: 'NoExecute' as const } : i === 2 ? { ...d, unhealthy: true } : d));
+    await publish(p, ds);
+    const [s] = await sliceList(kube, node, DRIVER);
+    expect(s!.spec.devices[1]!.taints).toMatchObject([{ key: 'netclaim.dev/unhealthy', value: 'net1-no-carrier', effect: 'NoExecute', timeAdded: expect.any(String) }]);
+    expect(s!.spec.devices[2]!.taints).toMatchObject([{ key: 'netclaim.dev/unhealthy', effect: 'NoSchedule' }]);
+    expect(s!.spec.devices[0]!.taints).toBeUndefined();
+    // The pod was evicted, the device is back on the host and still unhealthy: NoSchedule.
+    await publish(p, ds.map((d, i) => (i === 1 ? { ...d, taintEffect: 'NoSchedule' as const } : d)));
+    const [again] = await sliceList(kube, node, DRIVER);
+    expect(again!.spec.devices[1]!.taints).toMatchObject([{ key: 'netclaim.dev/unhealthy', effect: 'NoSchedule' }]);
+    expect(p.errors).toBe(0);
+  });
 });
 
 describe('lifecycle and failures', () => {

@@ -42,6 +42,8 @@ const EVERYTHING = {
   includeVeth: true,
   compat: 'dranet',
   taintUnhealthy: true,
+  taintUnhealthyNoExecute: true,
+  listAttributes: true,
   evictUnreconciled: true,
   kubeletRootDir: '/data/kubelet',
   stateDir: '/data/netclaim',
@@ -196,7 +198,7 @@ describe('the Helm chart', () => {
     const spec = podSpecOf(ds);
     const c = spec.containers[0]!;
     expect(c.args).toEqual(expect.arrayContaining([
-      '--compat=dranet', '--no-nri', '--include-kind=macvlan,ipvlan', '--include-veth', '--taint-unhealthy', '--evict-unreconciled', '--exclude=eth0,ib*',
+      '--compat=dranet', '--no-nri', '--include-kind=macvlan,ipvlan', '--include-veth', '--taint-unhealthy', '--taint-unhealthy-noexecute', '--list-attributes', '--evict-unreconciled', '--exclude=eth0,ib*',
       `--filter=${EVERYTHING.filter}`, '--metrics-address=:9300', '--log-level=debug', '--kubelet-root-dir=/data/kubelet',
     ]));
     expect(c.args).not.toContain('--rolling-update'); // surge off: the old pod stops first

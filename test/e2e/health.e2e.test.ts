@@ -11,12 +11,17 @@
  * device Unhealthy in the container's `status.allocatedResourcesStatus`, then
  * Healthy again once the peer is back up. The time from the change on the node
  * to the status in the API server is printed (the issue's target: 2 s).
+ *
+ * NoExecute (last, since it rolls the daemon with --taint-unhealthy-noexecute):
+ * the same carrier loss taints the device NoExecute in the ResourceSlice, and
+ * kube-controller-manager's device taint eviction controller (DRADeviceTaints,
+ * GA in 1.37) evicts the pod; netclaim's Warning Event on the claim says why.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startNetclaim } from './node/netclaim-daemon.ts';
 import {
   addLower, addMacvlan, apiOf, byIfName, claimObject, claimSpec, containerLinks, create, deleteAndWait, deleteDevice, ensureNamespace,
-  inContainer, linkOnNode, onNode, podObject, podSpec, publishedDevice, request, waitPodReady, type Obj,
+  events, inContainer, linkOnNode, onNode, podObject, podSpec, publishedDevice, request, waitPodReady, type Obj,
 } from './node/workloads.ts';
 import { until } from './node/e2e-node.ts';
 
@@ -120,5 +125,52 @@ describe('extended resources (DeviceClass extendedResourceName)', () => {
     expect(status).toMatchObject({ resourceClaimName: expect.any(String) });
     await deleteAndWait(api, `/api/v1/namespaces/${ns}/pods/p2`);
     await until('nch2a back on the node', 30_000, () => linkOnNode(node, 'nch2a'));
+  });
+});
+
+interface TaintedDevice { name: string; attributes: Record<string, Record<string, unknown>>; taints?: Array<{ key: string; value?: string; effect: string }> }
+
+/** The published device of `ifName` with its taints. */
+async function sliceDevice(ifName: string): Promise<TaintedDevice | undefined> {
+  const r = await api.get<{ items: Array<{ spec: { driver: string; devices?: TaintedDevice[] } }> }>(`/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName=${node.nodeName}`);
+  return r.body.items.filter((s) => s.spec.driver === node.driverName).flatMap((s) => s.spec.devices ?? []).find((d) => d.attributes['netclaim.dev/ifName']?.['string'] === ifName);
+}
+
+describe('NoExecute taint (--taint-unhealthy-noexecute, KEP-5055)', () => {
+  it('a pod whose NIC loses carrier is evicted by the device taint eviction controller; the claim says why', async () => {
+    await startNetclaim(node, { values: { taintUnhealthyNoExecute: true } });
+    cleanups.push(addLower(node, 'nch4low'));
+    addMacvlan(node, { name: 'nch4a', lower: 'nch4low' });
+    cleanups.push(() => deleteDevice(node, 'nch4a'));
+    await publishedDevice(node, 'nch4a');
+    await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims`, claimObject(ns, 'nic-x', claimSpec([request('nic', byIfName('nch4a'))])));
+    await create(api, `/api/v1/namespaces/${ns}/pods`, podObject(ns, 'p4', [{ name: 'nic', resourceClaimName: 'nic-x' }]));
+    await waitPodReady(node, ns, 'p4');
+    expect((await sliceDevice('nch4a'))?.taints).toBeUndefined();
+
+    const t0 = Date.now();
+    onNode(node, 'ip', ['link', 'set', 'nch4lowp', 'down']);
+    const tainted = await until('NoExecute taint in the ResourceSlice', 60_000, async () => {
+      const d = await sliceDevice('nch4a');
+      return d?.taints?.some((t) => t.effect === 'NoExecute') ? d : undefined;
+    }, undefined, 100);
+    const taintMs = Date.now() - t0;
+    expect(tainted.taints).toMatchObject([{ key: 'netclaim.dev/unhealthy', effect: 'NoExecute' }]);
+    type EvictedPod = { metadata?: { deletionTimestamp?: string }; status?: { conditions?: Array<{ type: string; reason?: string }> } };
+    const evicted = await until('p4 evicted', 120_000, async () => {
+      const r = await api.get<EvictedPod>(`/api/v1/namespaces/${ns}/pods/p4`);
+      return r.status === 404 ? { gone: true } : r.body.metadata?.deletionTimestamp !== undefined ? { gone: false, pod: r.body } : undefined;
+    }, undefined, 200);
+    const evictMs = Date.now() - t0;
+    if (!evicted.gone) expect(evicted.pod?.status?.conditions?.find((c) => c.type === 'DisruptionTarget')).toBeDefined();
+    const warned = await until('NetworkDeviceUnhealthy Event on the claim', 30_000, async () =>
+      (await events(api, ns, 'ResourceClaim', 'nic-x')).find((e) => e.reason === 'NetworkDeviceUnhealthy'));
+    expect(warned.message).toMatch(/is unhealthy: .*no carrier.*tainted netclaim\.dev\/unhealthy:NoExecute/);
+    console.log(`e2e health: carrier down → NoExecute taint after ${taintMs} ms, pod evicted (deletionTimestamp set) after ${evictMs} ms`);
+
+    await deleteAndWait(api, `/api/v1/namespaces/${ns}/pods/p4`);
+    onNode(node, 'ip', ['link', 'set', 'nch4lowp', 'up']);
+    // Back on the host and healthy: untainted.
+    await until('taint gone once healthy', 60_000, async () => ((await sliceDevice('nch4a'))?.taints === undefined ? true : undefined), undefined, 200);
   });
 });

@@ -90,7 +90,12 @@ export function pciBusId(pci: PciFunction | undefined): string | undefined {
 }
 
 /** The published attribute map (standard ones first), and what was dropped to fit. */
-export function deviceAttributes(f: DeviceFacts, naming: AttributeNaming): { attributes: Attributes; dropped: string[] } {
+/**
+ * `listAttributes` (--list-attributes, KEP-5491): a function local to several
+ * NUMA nodes publishes `resource.kubernetes.io/numaNode` as their list
+ * (`ints`); every other device keeps the scalar.
+ */
+export function deviceAttributes(f: DeviceFacts, naming: AttributeNaming, listAttributes = false): { attributes: Attributes; dropped: string[] } {
   const out: Record<string, AttributeValue> = {};
   const dropped: string[] = [];
   const put = (name: string, v: AttributeValue | undefined): void => {
@@ -100,7 +105,7 @@ export function deviceAttributes(f: DeviceFacts, naming: AttributeNaming): { att
   };
   put(STANDARD.pcieRoot, str(f.pci?.pcieRoot));
   put(STANDARD.pciBusID, str(pciBusId(f.pci)));
-  put(STANDARD.numaNode, int(f.pci?.numaNode));
+  put(STANDARD.numaNode, listAttributes && f.numaNodes !== undefined && f.numaNodes.length > 1 ? { ints: [...f.numaNodes] } : int(f.pci?.numaNode));
   const values: Partial<Record<AttributeName, AttributeValue | undefined>> = naming === 'dranet' ? dranetAttributeValues(f) : attributeValues(f);
   for (const name of ATTRIBUTES) {
     const q = qualifiedName(name, naming);

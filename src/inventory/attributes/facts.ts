@@ -30,4 +30,6 @@ export interface DeviceFacts {
    * `dra.net/numaNode` only on hosts with more than one.
    */
   readonly hostNumaNodes?: number;
+  /** The NUMA nodes its PCI function is local to, when several (kernel/sysfs/numa.ts); absent otherwise. */
+  readonly numaNodes?: readonly number[];
 }

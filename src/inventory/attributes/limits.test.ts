@@ -4,7 +4,7 @@ import type { IfIndex, PciAddress } from '../../common/ids.ts';
 import type { Link } from '../../kernel/netlink/route/link-types.ts';
 import type { DeviceKind } from '../model.ts';
 import { deviceAttributes, type DeviceFacts } from './build.ts';
-import { attributeProblems, fitList, fitText, isQualifiedName, MAX_ATTRIBUTES_PER_DEVICE } from './limits.ts';
+import { attributeProblems, attributeValueCount, fitList, fitText, isQualifiedName, MAX_ATTRIBUTES_PER_DEVICE, valueProblem } from './limits.ts';
 
 describe('API limits', () => {
   it('validates qualified names as the API does', () => {
@@ -74,6 +74,19 @@ describe('deviceAttributes', () => {
       expect(dropped).not.toContain('netclaim.dev/ifName');
       if (naming === 'dranet') expect(dropped).toEqual([]);
     }), { numRuns: 500 });
+  });
+
+  it('--list-attributes: numaNode as a list only for a function local to several nodes; the values count toward 48', () => {
+    const f = fc.sample(arbFacts, { numRuns: 1, seed: 3 })[0]!;
+    const several = { ...f, numaNodes: [0, 1] };
+    expect(deviceAttributes(several, 'netclaim', true).attributes['resource.kubernetes.io/numaNode']).toEqual({ ints: [0, 1] });
+    expect(deviceAttributes(several, 'netclaim').attributes['resource.kubernetes.io/numaNode']).toEqual(deviceAttributes(f, 'netclaim').attributes['resource.kubernetes.io/numaNode']);
+    expect(deviceAttributes({ ...f, numaNodes: [1] }, 'netclaim', true).attributes['resource.kubernetes.io/numaNode']).toEqual(deviceAttributes(f, 'netclaim').attributes['resource.kubernetes.io/numaNode']);
+    expect(attributeValueCount({ a: { int: 1 }, b: { ints: [0, 1, 2] } })).toBe(4);
+    const many = Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`netclaim.dev/a${i}`, { int: i }]));
+    expect(attributeProblems({ ...many, 'resource.kubernetes.io/numaNode': { ints: Array.from({ length: 17 }, (_, i) => i) } })).toEqual([]);
+    expect(attributeProblems({ ...many, 'resource.kubernetes.io/numaNode': { ints: Array.from({ length: 18 }, (_, i) => i) } })).toEqual(['49 attribute values, more than 48']);
+    expect(valueProblem({ ints: [] })).toBe('an empty list');
   });
 
   it('drops the lowest-priority attributes first when more than 32 would be published', () => {

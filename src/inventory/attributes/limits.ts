@@ -7,6 +7,12 @@
 
 /** Attributes plus capacities per device. */
 export const MAX_ATTRIBUTES_PER_DEVICE = 32;
+/**
+ * Values per device, a list's items each counting one (KEP-5491, with the
+ * DRAListTypeAttributes gate; measured against kube-apiserver v1.37.2:
+ * "the total number of attribute values must not exceed 48").
+ */
+export const MAX_ATTRIBUTE_VALUES_PER_DEVICE = 48;
 /** String and version values, in UTF-8 bytes (the API validates Go `len()`, so bytes, not characters). */
 export const MAX_VALUE_LENGTH = 64;
 /** A C identifier of at most 32 characters. */
@@ -16,12 +22,13 @@ const DNS_SUBDOMAIN = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a
 /** A DNS label (device names). */
 const DNS_LABEL = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** Exactly one of the four value kinds, as in the API. */
+/** Exactly one of the value kinds, as in the API (`ints`: a list, KEP-5491, alpha gate DRAListTypeAttributes; the only list kind netclaim publishes). */
 export type AttributeValue =
   | { readonly int: number }
   | { readonly bool: boolean }
   | { readonly string: string }
-  | { readonly version: string };
+  | { readonly version: string }
+  | { readonly ints: readonly number[] };
 
 /** Qualified name → value, as a device's `attributes` map in a ResourceSlice. */
 export type Attributes = Readonly<Record<string, AttributeValue>>;
@@ -54,6 +61,7 @@ export function valueProblem(v: AttributeValue): string | undefined {
   if ('string' in v) return utf8Length(v.string) > MAX_VALUE_LENGTH ? `string longer than ${MAX_VALUE_LENGTH} bytes` : undefined;
   if ('version' in v) return /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(v.version) && v.version.length <= MAX_VALUE_LENGTH ? undefined : 'not a semantic version';
   if ('int' in v) return Number.isSafeInteger(v.int) ? undefined : 'not an integer';
+  if ('ints' in v) return v.ints.length === 0 ? 'an empty list' : v.ints.every((x) => Number.isSafeInteger(x)) ? undefined : 'not a list of integers';
   return typeof v.bool === 'boolean' ? undefined : 'not a boolean';
 }
 
@@ -89,6 +97,16 @@ export function fitList(items: readonly string[], sep = ','): string | undefined
   return out === '' ? undefined : out;
 }
 
+/** Values of a device's attributes as the API counts them: one per scalar, one per list item. */
+export function attributeValueCount(attrs: Attributes): number {
+  let n = 0;
+  for (const v of Object.values(attrs)) n += 'ints' in v ? v.ints.length : 1;
+  return n;
+}
+
+/** Whether any attribute is a list (the API then allows at most 64 devices per slice). */
+export const hasListAttribute = (attrs: Attributes): boolean => Object.values(attrs).some((v) => 'ints' in v);
+
 /** Every problem of a whole attribute map (names, values, count); empty when valid. */
 export function attributeProblems(attrs: Attributes, capacities = 0): string[] {
   const problems: string[] = [];
@@ -96,6 +114,8 @@ export function attributeProblems(attrs: Attributes, capacities = 0): string[] {
   if (names.length + capacities > MAX_ATTRIBUTES_PER_DEVICE) {
     problems.push(`${names.length + capacities} attributes and capacities, more than ${MAX_ATTRIBUTES_PER_DEVICE}`);
   }
+  const values = attributeValueCount(attrs);
+  if (values > MAX_ATTRIBUTE_VALUES_PER_DEVICE) problems.push(`${values} attribute values, more than ${MAX_ATTRIBUTE_VALUES_PER_DEVICE}`);
   for (const n of names) {
     if (!isQualifiedName(n) || n.length > 96) problems.push(`invalid attribute name "${n}"`);
     const kinds = Object.keys(attrs[n]!);

@@ -23,6 +23,7 @@ const optional = <K extends string, T>(k: K, x: T | undefined): { [P in K]?: T }
 export const INVENTORY_FLAGS = {
   'include-kind': { type: 'string', multiple: true, default: [] as string[] },
   'include-veth': { type: 'boolean', default: false },
+  'list-attributes': { type: 'boolean', default: false },
   'node-ip': { type: 'string', multiple: true, default: [] as string[] },
   exclude: { type: 'string', multiple: true, default: [] as string[] },
   filter: { type: 'string' },
@@ -35,6 +36,7 @@ export const INVENTORY_FLAGS = {
 export interface InventoryFlagValues extends ShareableFlagValues {
   readonly 'include-kind': readonly string[];
   readonly 'include-veth': boolean;
+  readonly 'list-attributes': boolean;
   readonly 'node-ip': readonly string[];
   readonly exclude: readonly string[];
   readonly filter?: string | undefined;
@@ -81,6 +83,7 @@ export function inventoryOptionsFromFlags(
     includeKinds: kinds.length === 0 && wideDefault ? [ALL_KINDS] : [...new Set(kinds)],
     nodeIps: [...new Set(ips)],
     excludeNames: list(v.exclude),
+    ...(v['list-attributes'] ? { listAttributes: true } : {}),
     ...(v.filter !== undefined ? { filter: compileFilter(v.filter, '--filter') } : {}),
     ...optional('shareable', shareableOptionsFromFlags(v, compileFilter)),
   };

@@ -117,7 +117,7 @@ function diffJson(d: InventoryDiff): Record<string, unknown> {
 }
 
 const val = (v: AttributeValue | undefined): string =>
-  v === undefined ? '-' : 'string' in v ? v.string : 'int' in v ? String(v.int) : 'bool' in v ? String(v.bool) : v.version;
+  v === undefined ? '-' : 'string' in v ? v.string : 'int' in v ? String(v.int) : 'ints' in v ? v.ints.join(',') : 'bool' in v ? String(v.bool) : v.version;
 
 function attr(d: Device, name: string): string {
   return val(d.attributes[`${DRIVER_NAME}/${name}`] ?? d.attributes[`dra.net/${name}`]);

@@ -15,6 +15,7 @@ import type { Inventory } from '../../inventory/model.ts';
 import { deviceHealth } from '../../driver/device-health.ts';
 import type { HealthState } from '../../driver/driver-port.ts';
 import type { PodDeviceHealth } from '../../driver/pod-health-rules.ts';
+import { counterSummary } from '../../driver/pod-health-counters.ts';
 import type { ClaimRecord } from '../../driver/record-model.ts';
 
 export type DeviceStateName = 'free' | 'prepared' | 'attaching' | 'in-pod' | 'away';
@@ -43,6 +44,8 @@ export interface StatusInput {
   readonly unreadable: ReadonlyMap<string, string>;
   /** Health of devices in pods, as read through their namespaces (undefined: not read). */
   readonly podHealth: (device: string) => PodDeviceHealth | undefined;
+  /** Error counters of devices in pods, as last read (absent: not read). */
+  readonly counters?: (device: string) => ReadonlyMap<string, number> | undefined;
   /** The attribute domain the inventory publishes (`netclaim.dev`, or `dra.net`). */
   readonly domain: string;
 }
@@ -67,7 +70,7 @@ export function statusReport(s: StatusInput): DeviceStatus[] {
       ...optional('pciAddress', d.pciAddress), ...optional('rdmaDevice', d.rdmaDevice),
       ...claimPart(r, d.netdevPresent || d.ifName === undefined),
       health: h.health,
-      ...optional('problem', problemOf(d.name, r, h)),
+      ...optional('problem', problemOf(d.name, r, h) ?? countersOf(s, d.name)),
     });
   }
   // Devices of claims the host inventory does not list (in a pod, with nothing left on the host).
@@ -81,7 +84,7 @@ export function statusReport(s: StatusInput): DeviceStatus[] {
         ...optional('interface', r.attachment?.devices.find((a) => a.device === p.device)?.name ?? p.identity.ifName),
         ...optional('pciAddress', p.identity.pciAddress), ...optional('rdmaDevice', p.identity.rdmaDevice ?? p.rdma?.device),
         ...claimPart(r, false),
-        health: h.health, ...optional('problem', problemOf(p.device, r, h)),
+        health: h.health, ...optional('problem', problemOf(p.device, r, h) ?? countersOf(s, p.device)),
       });
     }
   }
@@ -100,6 +103,13 @@ function problemOf(device: string, r: ClaimRecord | undefined, h: { health: Heal
   if (r?.attachment?.state === 'attached' && !r.attachment.devices.some((a) => a.device === device)) return 'journaled as attached without this device';
   if (h.health !== 'healthy' && h.message !== undefined) return h.message;
   return undefined;
+}
+
+/** A healthy device in a pod whose error counters are not zero: what they read (pod-health-counters.ts). */
+function countersOf(s: StatusInput, device: string): string | undefined {
+  const values = s.counters?.(device);
+  const summary = values === undefined ? undefined : counterSummary(values);
+  return summary === undefined ? undefined : `error counters: ${summary}`;
 }
 
 function optional<K extends string>(key: K, v: string | undefined): { [P in K]?: string } {

@@ -76,6 +76,14 @@ describe('netclaim status', () => {
     expect(table[0]).toMatch(/^DEVICE\s+STATE\s+INTERFACE\s+PCI\s+RDMA\s+POD\s+CLAIM\s+HEALTH\s+PROBLEM$/);
     expect(table.find((l) => l.startsWith('pci-0000-3b-00-0'))).toMatch(/in-pod\s+net1\s+.*team\/job-a\s+team\/a\s+unhealthy\s+net1: no carrier/);
     expect(table).toContain('UNREADABLE CLAIM RECORDS');
+
+    // A healthy device in a pod whose error counters are not zero: they are its last problem (carrier changes alone are not).
+    const counted = statusReport({
+      inventory, records, unreadable, domain: 'netclaim.dev',
+      podHealth: () => ({ health: 'healthy' }),
+      counters: (d) => (d === 'pci-0000-3b-00-0' ? new Map([['rx_crc_errors', 3], ['rx_errors', 3], ['carrier_changes', 4], ['rx_dropped', 9]]) : undefined),
+    });
+    expect(counted[0]).toMatchObject({ health: 'healthy', problem: 'error counters: rx_crc_errors 3, rx_errors 3' });
   });
 
   it('usage errors exit 2 naming the flag; a missing state directory is no claims', async () => {

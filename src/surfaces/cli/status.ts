@@ -84,8 +84,8 @@ async function executeStatus(a: StatusArgs, io: CliIo): Promise<number> {
   const host = a.netns ? NetnsHandle.open(a.netns) : NetnsHandle.current();
   try {
     const inventory = buildInventory(collectSnapshot(host, a.collect, a.options), a.options, []);
-    const podHealth = await readPodHealth(records, host, inventory.rdmaNetnsMode === 'exclusive');
-    const rows = statusReport({ inventory, records, unreadable, podHealth: (d) => podHealth.get(d), domain: a.options.naming === 'dranet' ? 'dra.net' : 'netclaim.dev' });
+    const { health: podHealth, counters } = await readPodHealth(records, host, inventory.rdmaNetnsMode === 'exclusive');
+    const rows = statusReport({ inventory, records, unreadable, podHealth: (d) => podHealth.get(d), counters: (d) => counters.get(d), domain: a.options.naming === 'dranet' ? 'dra.net' : 'netclaim.dev' });
     io.out(a.json ? JSON.stringify({ devices: rows, unreadableRecords: Object.fromEntries(unreadable) }, null, 2) : formatStatus(rows, unreadable));
     return 0;
   } finally {
@@ -94,12 +94,14 @@ async function executeStatus(a: StatusArgs, io: CliIo): Promise<number> {
 }
 
 /** One read of every attached claim's devices through its pod's namespace (the daemon's pod health watch, started and stopped). */
-async function readPodHealth(records: readonly ClaimRecord[], host: NetnsHandle, exclusive: boolean): Promise<Map<string, PodDeviceHealth>> {
-  if (!records.some((r) => r.attachment?.state === 'attached')) return new Map();
+async function readPodHealth(records: readonly ClaimRecord[], host: NetnsHandle, exclusive: boolean): Promise<{
+  health: Map<string, PodDeviceHealth>; counters: ReadonlyMap<string, ReadonlyMap<string, number>>;
+}> {
+  if (!records.some((r) => r.attachment?.state === 'attached')) return { health: new Map(), counters: new Map() };
   const { PodHealthWatch } = await import('../../driver/pod-health.ts');
   const watch = new PodHealthWatch({ store: { list: () => records }, host, libc: libc(), rdmaExclusive: () => exclusive, pollMs: 60_000 });
   try {
-    return new Map(watch.devices);
+    return { health: new Map(watch.devices), counters: watch.counters() };
   } finally {
     watch.close();
   }

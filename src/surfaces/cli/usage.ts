@@ -4,12 +4,12 @@
  * docs/cli.md says the same at length.
  */
 
-export const INVENTORY_FLAGS_USAGE = '[--include-kind KIND,...] [--node-ip IP,...] [--exclude GLOB,...] [--filter CEL] [--cloud-provider auto|none|gce|aws|azure|oci] [--shareable-kind KIND,...] [--shareable-name GLOB,...] [--shareable-filter CEL] [--max-sub-interfaces N]';
+export const INVENTORY_FLAGS_USAGE = '[--include-kind KIND,...] [--node-ip IP,...] [--exclude GLOB,...] [--filter CEL] [--cloud-provider auto|none|gce|aws|azure|oci] [--shareable-kind KIND,...] [--shareable-name GLOB,...] [--shareable-filter CEL] [--max-sub-interfaces N] [--list-attributes]';
 
 export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] [--driver-name NAME]
                [--kubelet-root-dir DIR] [--state-dir DIR] [--cdi-dir DIR] [--sysfs-root DIR]
                ${INVENTORY_FLAGS_USAGE} [--compat dranet]
-               [--no-cloud-config] [--taint-unhealthy] [--rolling-update] [--metrics-address HOST:PORT]
+               [--no-cloud-config] [--taint-unhealthy] [--taint-unhealthy-noexecute] [--rolling-update] [--metrics-address HOST:PORT]
                [--metrics-tls-cert-file FILE --metrics-tls-private-key-file FILE] [--metrics-auth]
                [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
                [--slice-write-rate PER_S] [--slice-write-burst N] [--device-return-timeout SECONDS]

@@ -38,6 +38,8 @@ export interface PublishDevice {
   readonly attributes: Attributes;
   /** Set when the device is unhealthy: a reason (becomes the taint value) or true. */
   readonly unhealthy?: string | boolean;
+  /** The effect of the unhealthy taint (default NoSchedule; NoExecute evicts pods using the device that do not tolerate it). */
+  readonly taintEffect?: 'NoSchedule' | 'NoExecute';
   /** A shareable parent (docs/sharing.md). */
   readonly sharing?: { readonly maxSubInterfaces: number };
 }
@@ -295,7 +297,7 @@ export class SlicePublisher {
     const shared = sharingSliceFields(this.#o.driver, d.sharing);
     if (!this.#o.taintUnhealthy || !d.unhealthy) return { name: d.name, attributes: d.attributes, ...shared };
     const value = typeof d.unhealthy === 'string' ? labelValue(d.unhealthy) : '';
-    return { name: d.name, attributes: d.attributes, ...shared, taints: [{ key: `${this.#o.driver}/unhealthy`, ...(value ? { value } : {}), effect: 'NoSchedule' }] };
+    return { name: d.name, attributes: d.attributes, ...shared, taints: [{ key: `${this.#o.driver}/unhealthy`, ...(value ? { value } : {}), effect: d.taintEffect ?? 'NoSchedule' }] };
   }
 
   #report(e: DriverError): void {

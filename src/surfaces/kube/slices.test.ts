@@ -33,6 +33,9 @@ describe('planSlices', () => {
     const tainted = planSlices(names(300).map((n, i) => dev(n, i === 7)), opts);
     expect(tainted.map((s) => s.spec.devices.length)).toEqual([64, 64, 64, 64, 44]);
     expect(planSlices(names(300).map((n) => dev(n)), { ...opts, maxPerSlice: 200 })).toHaveLength(3); // capped at the API limit
+    // A list-valued attribute (KEP-5491) caps slices at 64 as taints do (kube-apiserver v1.37.2 refuses a 65th device).
+    const listed = planSlices(names(100).map((n, i) => (i === 3 ? { ...dev(n), attributes: { 'resource.kubernetes.io/numaNode': { ints: [0, 1] } } } : dev(n))), opts);
+    expect(listed.map((s) => s.spec.devices.length)).toEqual([64, 36]);
     expect(planSlices(names(10).map((n) => dev(n)), { ...opts, maxPerSlice: 4 }).map((s) => s.spec.devices.length)).toEqual([4, 4, 2]);
   });
 

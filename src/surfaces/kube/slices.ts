@@ -13,7 +13,7 @@
  * which rewrites every slice anyway: stickiness would save no API writes.
  */
 import { DriverError } from '../../common/errors.ts';
-import { isDnsLabel, isDriverName, type Attributes } from '../../inventory/attributes/limits.ts';
+import { hasListAttribute, isDnsLabel, isDriverName, type Attributes } from '../../inventory/attributes/limits.ts';
 
 /** resource.k8s.io/v1 limits (k8s.io/api resource/v1 ResourceSliceMaxDevices…). */
 export const MAX_DEVICES_PER_SLICE = 128;
@@ -139,7 +139,8 @@ export function planSlices(devices: readonly SliceDevice[], o: PlanOptions): Res
 
 /** Devices per slice for this list: the caller's choice, capped by the API limit that applies. */
 export function sliceLimit(devices: readonly SliceDevice[], requested?: number): number {
-  const cap = devices.some((d) => (d.taints?.length ?? 0) > 0) ? MAX_DEVICES_PER_SLICE_WITH_TAINTS : MAX_DEVICES_PER_SLICE;
+  // Taints, or list-valued attributes (KEP-5491; kube-apiserver v1.37.2 refuses a 65th device then), cap a slice at 64.
+  const cap = devices.some((d) => (d.taints?.length ?? 0) > 0 || hasListAttribute(d.attributes)) ? MAX_DEVICES_PER_SLICE_WITH_TAINTS : MAX_DEVICES_PER_SLICE;
   if (requested !== undefined && (!Number.isInteger(requested) || requested < 1)) {
     throw new DriverError('KUBE_SLICE_INVALID', `maxPerSlice must be a positive integer, got ${requested}`);
   }
