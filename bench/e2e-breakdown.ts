@@ -42,7 +42,10 @@ function calls(cs: readonly (NetclaimCall | undefined)[]): { ms: Summary; stepsP
  * `driver`: whose claims these are; another driver's pods (the side-by-side peer) have no
  * netclaim calls, so their result leaves netclaim's share and its stop hook out.
  */
-export function breakdown(samples: readonly TimedSample[], meta: Record<string, unknown>, opts: { driver?: string } = {}): Record<string, unknown> {
+export function breakdown(
+  samples: readonly TimedSample[], meta: Record<string, unknown>,
+  opts: { driver?: string; peerCalls?: (pod: string) => { prepareMs?: number; runPodSandboxMs?: number } } = {},
+): Record<string, unknown> {
   const ours = (opts.driver ?? 'netclaim.dev') === 'netclaim.dev';
   const claim = samples.filter((s) => s.claim);
   const plain = samples.filter((s) => !s.claim);
@@ -66,6 +69,13 @@ export function breakdown(samples: readonly TimedSample[], meta: Record<string, 
   const attachOnPath = (t: PodTimeline): boolean => t.run !== undefined && (t.sandboxEndMs === undefined || t.run.endMs <= t.sandboxEndMs + 1);
   const onPath = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (attachOnPath(s.timeline) ? s.timeline.run!.ms : 0) + (s.timeline.create?.ms ?? 0));
   const gb = claim.filter((s) => s.giveBack !== undefined);
+  // The peer's own calls, where its log gives their durations (klogPeerCalls): both on the pod's path.
+  const peer = opts.peerCalls === undefined ? [] : claim.map((s) => opts.peerCalls!(s.name));
+  const peerPrep = peer.flatMap((c) => (c.prepareMs === undefined ? [] : [c.prepareMs]));
+  const peerRun = peer.flatMap((c) => (c.runPodSandboxMs === undefined ? [] : [c.runPodSandboxMs]));
+  const peerOwn = peerPrep.length + peerRun.length === 0 ? {} : { driverOwn: {
+    prepare: summarize(peerPrep), runPodSandbox: summarize(peerRun), onPath: summarize(peer.map((c) => (c.prepareMs ?? 0) + (c.runPodSandboxMs ?? 0))),
+  } };
   return {
     ...meta,
     unit: 'ms',
@@ -84,6 +94,7 @@ export function breakdown(samples: readonly TimedSample[], meta: Record<string, 
       runPodSandbox: calls(claim.map((s) => s.timeline.run)),
       createContainer: calls(claim.map((s) => s.timeline.create)),
     } } : {}),
+    ...peerOwn,
     giveBack: {
       linkBack: summarize(gb.map((s) => s.giveBack!.linkBackMs)),
       claimGone: summarize(gb.map((s) => s.giveBack!.claimGoneMs)),
@@ -115,6 +126,8 @@ export function describeBreakdown(r: Record<string, unknown>): string[] {
     `  RunPodSandbox ${steps(nc['runPodSandbox'])}`,
     `  CreateContainer ${steps(nc['createContainer'])}`,
   ];
+  const own = r['driverOwn'] as Record<string, Summary> | undefined;
+  if (own !== undefined) ours.push(`the driver's own calls (its log): on the pod's path p50 ${own['onPath']!.p50} / p99 ${own['onPath']!.p99} ms; Prepare p50 ${own['prepare']!.p50}, RunPodSandbox hook p50 ${own['runPodSandbox']!.p50} ms`);
   return [
     `create → Ready: with a NIC claim p50 ${s(r['podStartupWithNicClaim']).p50} / p99 ${s(r['podStartupWithNicClaim']).p99} ms; without p50 ${s(r['podStartupWithoutClaim']).p50} / p99 ${s(r['podStartupWithoutClaim']).p99} ms`,
     `extra for the claim: p50 ${extra.p50} ms, p99 ${extra.p99} ms, median of pair differences ${extra.pairDiffP50} ms`,

@@ -25,7 +25,7 @@ import {
   podSpec, publishedDevice, request,
 } from '../test/e2e/node/workloads.ts';
 import { breakdown, describeBreakdown, describeSideBySide, listed, sideBySide } from './e2e-breakdown.ts';
-import { podTimeline } from './e2e-timeline.ts';
+import { klogPeerCalls, podTimeline } from './e2e-timeline.ts';
 
 /** One driver under test: the template its pods use and how to see its device given back. */
 interface Under {
@@ -147,7 +147,8 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void; p
     const result = breakdown(timed('netclaim'), meta);
     for (const line of describeBreakdown(result)) opts.log(line);
     if (!opts.peer) return result;
-    const peerResult = breakdown(timed(opts.peer.label), {}, { driver: opts.peer.driverName });
+    const peerLog = peer!.logs();
+    const peerResult = breakdown(timed(opts.peer.label), {}, { driver: opts.peer.driverName, peerCalls: (name) => klogPeerCalls(peerLog, { namespace: ns, name }) });
     for (const line of describeBreakdown(peerResult)) opts.log(`${opts.peer.label}: ${line}`);
     const side = sideBySide({ netclaim: result, [opts.peer.label]: peerResult });
     for (const line of describeSideBySide(side)) opts.log(line);
