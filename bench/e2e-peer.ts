@@ -55,6 +55,21 @@ export function netclaimTwinSpec(): ForeignDriverSpec {
   };
 }
 
+/** Takes `--values JSON` (chart values for netclaim, e.g. `{"deviceMetadata":false}`) out of `args`. */
+export function e2eValuesFromArgs(args: string[]): Record<string, unknown> | undefined {
+  const at = args.indexOf('--values');
+  if (at < 0) return undefined;
+  const v = args.splice(at, 2)[1];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v ?? '');
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('--values: a JSON object of chart values (deploy/helm/netclaim/values.yaml)');
+  return parsed as Record<string, unknown>;
+}
+
 /** Takes `--peer X` out of `args` (so the suite names stay), resolving it to a spec. */
 export function e2ePeerFromArgs(args: string[]): ForeignDriverSpec | undefined {
   const at = args.indexOf('--peer');

@@ -39,14 +39,15 @@ interface Under {
 
 const load = (): number[] => loadavg().map((x) => Number(x.toFixed(2)));
 
-export async function benchE2e(opts: { pods: number; log: (s: string) => void; peer?: ForeignDriverSpec }): Promise<unknown> {
+export async function benchE2e(opts: { pods: number; log: (s: string) => void; peer?: ForeignDriverSpec; values?: Record<string, unknown> }): Promise<unknown> {
   const node = await startE2eNode({ log: opts.log });
   // Interrupted: the node's processes, cgroups and namespace go too.
   const interrupted = (): void => void node.stop().finally(() => process.exit(130));
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const state = node.state;
   // The peer's device is its own: netclaim leaves it out, as the peer is given only its own.
-  const daemon = await startNetclaim(state, opts.peer ? { values: { exclude: ['ncpeer*'] } } : {});
+  const values = { ...opts.values, ...(opts.peer ? { exclude: ['ncpeer*'] } : {}) };
+  const daemon = await startNetclaim(state, { values });
   let peer: ForeignDriver | undefined;
   const api = apiOf(state);
   const ns = 'bench-e2e';
@@ -140,6 +141,7 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void; p
     const meta = {
       machine: { cpus: cpus().length, kernel: release(), kubernetes: state.version, loadAverageBefore: loadBefore, loadAverage: load() },
       daemon: state.daemonMode,
+      chartValues: values,
       nodeStartMs: state.timings,
     };
     const timed = (key: string): Array<Sample & { timeline: ReturnType<typeof podTimeline> }> =>
