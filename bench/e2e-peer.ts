@@ -50,7 +50,8 @@ export function netclaimTwinSpec(): ForeignDriverSpec {
       '--state-dir=/var/lib/netclaim-twin', '--nri-plugin-index=01'],
     driverName: 'twin.netclaim.dev',
     deviceClass: 'netclaim-twin',
-    selector: 'device.attributes["twin.netclaim.dev"].?ifName.orValue("") == "{ifName}"',
+    // netclaim names its attributes netclaim.dev/… whatever its driver name (inventory/attributes/names.ts).
+    selector: 'device.attributes["netclaim.dev"].?ifName.orValue("") == "{ifName}"',
     config: sameConfig,
   };
 }

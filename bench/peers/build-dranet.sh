@@ -4,10 +4,10 @@
 #
 #   bench/peers/build-dranet.sh [version]     # a tag, a commit or a branch (DRANET_MODULE=… for the module path)
 #
-# The module is fetched with `go mod download` (the proxy resolves `main` to a
+# The module is fetched with `go mod download` (a branch name resolves to a
 # pseudo-version), copied out of the read-only module cache and built there with its
 # own go.mod/go.sum (replace directives and all), CGO off. Nothing lands in the repo.
-# Output: $CACHE/peers/dranet-<pseudo-version>/dranet plus a stamp (version + go
+# Output: $CACHE/peers/dranet-<version>/dranet plus a stamp (version + go
 # version + this script); a matching stamp means nothing is rebuilt.
 # Caches are the conformance tier's: CACHE=${NETCLAIM_CONFORMANCE_CACHE:-/var/tmp/netclaim-conformance}
 # Prints the binary's path on the last line of stdout; progress goes to stderr.
