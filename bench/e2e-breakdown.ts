@@ -38,7 +38,15 @@ function calls(cs: readonly (NetclaimCall | undefined)[]): { ms: Summary; stepsP
   };
 }
 
-export function breakdown(samples: readonly TimedSample[], meta: Record<string, unknown>): Record<string, unknown> {
+/**
+ * `driver`: whose claims these are; another driver's pods (the side-by-side peer) have no
+ * netclaim calls, so their result leaves netclaim's share and its stop hook out.
+ */
+export function breakdown(
+  samples: readonly TimedSample[], meta: Record<string, unknown>,
+  opts: { driver?: string; peerCalls?: (pod: string) => { prepareMs?: number; runPodSandboxMs?: number } } = {},
+): Record<string, unknown> {
+  const ours = (opts.driver ?? 'netclaim.dev') === 'netclaim.dev';
   const claim = samples.filter((s) => s.claim);
   const plain = samples.filter((s) => !s.claim);
   const withClaim = summarize(claim.map((s) => s.readyMs));
@@ -59,8 +67,21 @@ export function breakdown(samples: readonly TimedSample[], meta: Record<string, 
   // before the sandbox call returned; pino stamps are whole ms); after the answer, CreateContainer's
   // wait for it is in the create hook's `queue` step.
   const attachOnPath = (t: PodTimeline): boolean => t.run !== undefined && (t.sandboxEndMs === undefined || t.run.endMs <= t.sandboxEndMs + 1);
-  const onPath = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (attachOnPath(s.timeline) ? s.timeline.run!.ms : 0) + (s.timeline.create?.ms ?? 0));
+  // CreateContainer as containerd waited for it: from its start to netclaim's answer. The hook's own
+  // `ms` starts only when netclaim reads the request; while the background attach (synchronous
+  // netlink and fsyncs) holds netclaim's event loop, the request waits unread, so the attach is on
+  // the pod's path again, in CreateContainer (docs/benchmarks.md, "Side by side").
+  const createWaited = (t: PodTimeline): number => Math.max(t.create?.ms ?? 0,
+    t.create !== undefined && t.containerCreateMs !== undefined ? t.create.endMs - t.containerCreateMs : 0);
+  const onPath = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (attachOnPath(s.timeline) ? s.timeline.run!.ms : 0) + createWaited(s.timeline));
   const gb = claim.filter((s) => s.giveBack !== undefined);
+  // The peer's own calls, where its log gives their durations (klogPeerCalls): both on the pod's path.
+  const peer = opts.peerCalls === undefined ? [] : claim.map((s) => opts.peerCalls!(s.name));
+  const peerPrep = peer.flatMap((c) => (c.prepareMs === undefined ? [] : [c.prepareMs]));
+  const peerRun = peer.flatMap((c) => (c.runPodSandboxMs === undefined ? [] : [c.runPodSandboxMs]));
+  const peerOwn = peerPrep.length + peerRun.length === 0 ? {} : { driverOwn: {
+    prepare: summarize(peerPrep), runPodSandbox: summarize(peerRun), onPath: summarize(peer.map((c) => (c.prepareMs ?? 0) + (c.runPodSandboxMs ?? 0))),
+  } };
   return {
     ...meta,
     unit: 'ms',
@@ -69,16 +90,19 @@ export function breakdown(samples: readonly TimedSample[], meta: Record<string, 
     extra: { p50: round(withClaim.p50 - without.p50), p99: round(withClaim.p99 - without.p99), pairDiffP50: p50(pairDiffs) },
     /** Where the pod's time goes, p50 per segment with and without a claim (e2e-timeline.ts). */
     path,
-    netclaim: {
+    ...(ours ? { netclaim: {
       /** Prepare + RunPodSandbox + CreateContainer as each took. */
       share: summarize(share),
       /** What of it the pod waited for (the attach not, when it ran after RunPodSandbox answered). */
       onPath: summarize(onPath),
       attachAfterAnswer: claim.filter((s) => s.timeline.run !== undefined && !attachOnPath(s.timeline)).length,
+      /** CreateContainer start (containerd) → netclaim's answer (pino stamps: whole ms). */
+      createContainerWaited: summarize(claim.filter((s) => s.timeline.create !== undefined).map((s) => createWaited(s.timeline))),
       prepare: calls(claim.map((s) => s.timeline.prepare)),
       runPodSandbox: calls(claim.map((s) => s.timeline.run)),
       createContainer: calls(claim.map((s) => s.timeline.create)),
-    },
+    } } : {}),
+    ...peerOwn,
     giveBack: {
       linkBack: summarize(gb.map((s) => s.giveBack!.linkBackMs)),
       claimGone: summarize(gb.map((s) => s.giveBack!.claimGoneMs)),
@@ -86,7 +110,7 @@ export function breakdown(samples: readonly TimedSample[], meta: Record<string, 
       kubeletDeleteP50: p50(gb.map((s) => s.timeline.kubeletDeleteMs).filter((x) => x !== undefined)),
       stopPodSandboxStartP50: p50(gb.map((s) => s.timeline.stopSandboxStartMs).filter((x) => x !== undefined)),
       stopPodSandboxEndP50: p50(gb.map((s) => s.timeline.stopSandboxEndMs).filter((x) => x !== undefined)),
-      stopHook: calls(gb.map((s) => s.timeline.stop)),
+      ...(ours ? { stopHook: calls(gb.map((s) => s.timeline.stop)) } : {}),
     },
     pods: samples.map((s) => ({ name: s.name, readyMs: round(s.readyMs), segments: segments(s.timeline, s.readyMs), timeline: s.timeline, ...(s.giveBack ? { giveBack: s.giveBack } : {}) })),
   };
@@ -96,7 +120,7 @@ export function breakdown(samples: readonly TimedSample[], meta: Record<string, 
 export function describeBreakdown(r: Record<string, unknown>): string[] {
   const s = (x: unknown): Summary => x as Summary;
   const path = r['path'] as Record<string, { claim: number; noClaim: number; extra: number }>;
-  const nc = r['netclaim'] as Record<string, { ms: Summary; stepsP50: Record<string, number> } | Summary | undefined>;
+  const nc = r['netclaim'] as Record<string, { ms: Summary; stepsP50: Record<string, number> } | Summary | undefined> | undefined;
   const gb = r['giveBack'] as Record<string, unknown>;
   const extra = r['extra'] as { p50: number; p99: number; pairDiffP50: number };
   const steps = (c: unknown): string => {
@@ -104,14 +128,46 @@ export function describeBreakdown(r: Record<string, unknown>): string[] {
     if (x === undefined) return 'not seen';
     return `p50 ${x.ms.p50} / p99 ${x.ms.p99} ms (${Object.entries(x.stepsP50).map(([k, v]) => `${k} ${v}`).join(', ')})`;
   };
+  const ours = nc === undefined ? [] : [
+    `netclaim's share (prepare + hooks): p50 ${s(nc['share']).p50} / p99 ${s(nc['share']).p99} ms; of it on the pod's path p50 ${s(nc['onPath']).p50} / p99 ${s(nc['onPath']).p99} ms (attach after the answer in ${String(nc['attachAfterAnswer'])} pods; CreateContainer waited for netclaim p50 ${s(nc['createContainerWaited']).p50} ms)`,
+    `  prepare ${steps(nc['prepare'])}`,
+    `  RunPodSandbox ${steps(nc['runPodSandbox'])}`,
+    `  CreateContainer ${steps(nc['createContainer'])}`,
+  ];
+  const own = r['driverOwn'] as Record<string, Summary> | undefined;
+  if (own !== undefined) ours.push(`the driver's own calls (its log): on the pod's path p50 ${own['onPath']!.p50} / p99 ${own['onPath']!.p99} ms; Prepare p50 ${own['prepare']!.p50}, RunPodSandbox hook p50 ${own['runPodSandbox']!.p50} ms`);
   return [
     `create → Ready: with a NIC claim p50 ${s(r['podStartupWithNicClaim']).p50} / p99 ${s(r['podStartupWithNicClaim']).p99} ms; without p50 ${s(r['podStartupWithoutClaim']).p50} / p99 ${s(r['podStartupWithoutClaim']).p99} ms`,
     `extra for the claim: p50 ${extra.p50} ms, p99 ${extra.p99} ms, median of pair differences ${extra.pairDiffP50} ms`,
     `path (p50 with / without / extra): ${Object.entries(path).map(([k, v]) => `${k} ${v.claim}/${v.noClaim}/${v.extra}`).join('; ')}`,
-    `netclaim's share (prepare + hooks): p50 ${s(nc['share']).p50} / p99 ${s(nc['share']).p99} ms; of it on the pod's path p50 ${s(nc['onPath']).p50} / p99 ${s(nc['onPath']).p99} ms (attach after the answer in ${String(nc['attachAfterAnswer'])} pods)`,
-    `  prepare ${steps(nc['prepare'])}`,
-    `  RunPodSandbox ${steps(nc['runPodSandbox'])}`,
-    `  CreateContainer ${steps(nc['createContainer'])}`,
-    `give-back from the delete: device back on the node and restored p50 ${s(gb['linkBack']).p50} ms, claim gone p50 ${s(gb['claimGone']).p50} ms, listed p50 ${s(gb['listed']).p50} ms; StopPodSandbox began at p50 ${String(gb['stopPodSandboxStartP50'])} ms; stop hook ${steps(gb['stopHook'])}`,
+    ...ours,
+    `give-back from the delete: device back on the node and restored p50 ${s(gb['linkBack']).p50} ms, claim gone p50 ${s(gb['claimGone']).p50} ms, listed p50 ${s(gb['listed']).p50} ms; StopPodSandbox began at p50 ${String(gb['stopPodSandboxStartP50'])} ms${nc === undefined ? '' : `; stop hook ${steps(gb['stopHook'])}`}`,
+  ];
+}
+
+/** Each driver's extra start-up latency for a claim (from its own pairs in the same run), and netclaim's over each peer's. */
+export function sideBySide(results: Record<string, Record<string, unknown>>): Record<string, unknown> {
+  const extra = (r: Record<string, unknown>): { p50: number; p99: number; pairDiffP50: number } => r['extra'] as { p50: number; p99: number; pairDiffP50: number };
+  const row = (r: Record<string, unknown>): Record<string, number> => ({
+    withClaimP50: (r['podStartupWithNicClaim'] as Summary).p50, withoutP50: (r['podStartupWithoutClaim'] as Summary).p50,
+    extraP50: extra(r).p50, extraP99: extra(r).p99, pairDiffP50: extra(r).pairDiffP50, n: (r['podStartupWithNicClaim'] as Summary).n,
+  });
+  const drivers = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, row(r)]));
+  const nc = drivers['netclaim']!;
+  const ratio = (a: number, b: number): number => round(a / b);
+  const ratios = Object.fromEntries(Object.entries(drivers).filter(([k]) => k !== 'netclaim').map(([k, p]) => [k, {
+    /** netclaim's extra over the peer's: below 1, netclaim adds less. */
+    extraP50: ratio(nc['extraP50']!, p['extraP50']!), extraP99: ratio(nc['extraP99']!, p['extraP99']!), pairDiffP50: ratio(nc['pairDiffP50']!, p['pairDiffP50']!),
+  }]));
+  return { drivers, netclaimOverPeer: ratios };
+}
+
+export function describeSideBySide(r: Record<string, unknown>): string[] {
+  const drivers = r['drivers'] as Record<string, Record<string, number>>;
+  const ratios = r['netclaimOverPeer'] as Record<string, Record<string, number>>;
+  return [
+    'side by side (same run, rounds alternating drivers), extra start-up latency for one NIC claim:',
+    ...Object.entries(drivers).map(([k, d]) => `  ${k}: p50 ${d['extraP50']} ms, p99 ${d['extraP99']} ms, median of pair differences ${d['pairDiffP50']} ms (with ${d['withClaimP50']} / without ${d['withoutP50']} ms p50, ${d['n']} pairs)`),
+    ...Object.entries(ratios).map(([k, x]) => `  netclaim / ${k}: p50 ${x['extraP50']}, p99 ${x['extraP99']}, pair differences ${x['pairDiffP50']}`),
   ];
 }

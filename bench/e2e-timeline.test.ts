@@ -4,7 +4,7 @@
  * 2026-12-04), shortened to the lines the timeline reads plus one of another pod.
  */
 import { describe, expect, it } from 'vitest';
-import { klogTime, logrusTime, podTimeline, segments } from './e2e-timeline.ts';
+import { goDurationMs, klogPeerCalls, klogTime, logrusTime, podTimeline, segments } from './e2e-timeline.ts';
 
 const SB = 'a60486b4dabb443167e0169557b10947f106ff713a6010c12cc41f53ba5598e0';
 const C = 'e2f8f27b0df7465878c162a96eabf149557ab78359e8496796c7e943217b6e03';
@@ -59,5 +59,27 @@ describe('e2e timeline', () => {
     const seg = segments(t, 800);
     expect(Object.keys(seg)).toEqual(['toKubelet', 'kubeletToSandbox', 'runPodSandbox', 'toContainer', 'container', 'toReady']);
     expect(Object.values(seg).reduce((a, b) => a + b, 0)).toBeCloseTo(800, 3);
+  });
+});
+
+describe('a klog peer\'s own calls (dranet v1.0.1 on the e2e node, 2026-12-05)', () => {
+  const log = [
+    'I1205 02:22:15.782651   11074 nri_hooks.go:111] RunPodSandbox Pod bench-e2e/netclaim-warm UID 9268dc77-dd0e-46df-abd7-bcf23df90214 took 9.814µs',
+    'I1205 02:22:29.924840   11074 dra_hooks.go:143] PrepareResourceClaim Claim bench-e2e/dranet-nic-0-nic-bvgcd  took 471.062µs',
+    'I1205 02:22:29.924840   11074 dra_hooks.go:143] PrepareResourceClaim Claim bench-e2e/dranet-nic-0-nic-bvgcd-x  took 5ms',
+    'I1205 02:22:31.217664   11074 nri_hooks.go:111] RunPodSandbox Pod bench-e2e/dranet-nic-0 UID 67e936d7-4aeb-4e5c-9782-8da3d2185c0d took 52.294836ms',
+    'I1205 02:22:31.217664   11074 nri_hooks.go:111] RunPodSandbox Pod bench-e2e/dranet-nic-00 UID 67e936d7-4aeb-4e5c-9782-8da3d2185c0e took 1.5s',
+  ].join('\n');
+  it('reads Go durations', () => {
+    expect(goDurationMs('9.814µs')).toBeCloseTo(0.009814);
+    expect(goDurationMs('1m2.5s')).toBe(62_500);
+    expect(goDurationMs('12')).toBeUndefined();
+    expect(goDurationMs('')).toBeUndefined();
+  });
+  it('takes the pod\'s template claim and sandbox hook only', () => {
+    const c = klogPeerCalls(log, { namespace: 'bench-e2e', name: 'dranet-nic-0' });
+    expect(c.prepareMs).toBeCloseTo(0.471062);
+    expect(c.runPodSandboxMs).toBeCloseTo(52.294836);
+    expect(klogPeerCalls(log, { namespace: 'bench-e2e', name: 'dranet-plain-0' })).toEqual({});
   });
 });

@@ -150,3 +150,39 @@ export function segments(t: PodTimeline, readyMs: number): Record<string, number
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Go's time.Duration text (`9.814µs`, `35.895104ms`, `1.2s`, `1m2.5s`) in ms; undefined when it is not one. */
+export function goDurationMs(s: string): number | undefined {
+  const unit: Record<string, number> = { ns: 1e-6, 'µs': 1e-3, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let ms = 0;
+  let rest = s;
+  while (rest !== '') {
+    const m = /^(\d+(?:\.\d+)?)(ns|µs|us|ms|s|m|h)/.exec(rest);
+    if (m === null) return undefined;
+    ms += Number(m[1]) * unit[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return s === '' ? undefined : ms;
+}
+
+/**
+ * A klog-logging peer's own calls for one pod, where it logs their duration as dranet
+ * does (`PrepareResourceClaim Claim ns/claim  took 1.35ms`, the claim named after the
+ * pod by its template; `RunPodSandbox Pod ns/name UID … took 35.8ms`). Both are on the
+ * pod's path: the kubelet waits for Prepare, containerd for the NRI hook.
+ */
+export function klogPeerCalls(log: string, pod: { namespace: string; name: string }): { prepareMs?: number; runPodSandboxMs?: number } {
+  const out: { prepareMs?: number; runPodSandboxMs?: number } = {};
+  const full = `${pod.namespace}/${pod.name}`;
+  for (const line of log.split('\n')) {
+    const took = /\btook (\S+)$/.exec(line.trimEnd());
+    if (took === null) continue;
+    const ms = goDurationMs(took[1]!);
+    if (ms === undefined) continue;
+    // Template claims are `<pod>-<claim>-<5 random>`.
+    const claim = /PrepareResourceClaim Claim (\S+)/.exec(line)?.[1];
+    if (claim !== undefined && claim.startsWith(`${full}-`) && /^[a-z0-9]+-[a-z0-9]{5}$/.test(claim.slice(full.length + 1))) out.prepareMs = (out.prepareMs ?? 0) + ms;
+    if (line.includes(`RunPodSandbox Pod ${full} UID `)) out.runPodSandboxMs = ms;
+  }
+  return out;
+}

@@ -7,28 +7,51 @@
  * reports it), then deletes it and waits for the device to be back on the node (not
  * timed). A baseline of the same pod without a claim is measured the same way, so
  * the claim's own share shows.
+ *
+ * Side by side (`--peer dranet` or `--peer spec.json`, bench/e2e-peer.ts): another DRA
+ * network driver runs on the same node beside netclaim, with a macvlan of its own, and
+ * every round measures netclaim's pair (claim, no claim) and then the peer's pair, so
+ * both see the same node, load and drift; the result has each one's extra latency and
+ * the ratio.
  */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startE2eNode, until } from '../test/e2e/node/e2e-node.ts';
+import { foreignListed, startForeignDriver, type ForeignDriver, type ForeignDriverSpec } from '../test/e2e/node/foreign-driver.ts';
 import { startNetclaim } from '../test/e2e/node/netclaim-daemon.ts';
 import {
   addLower, addMacvlan, apiOf, byIfName, claimSpec, create, ensureNamespace, getPod, isReady, linkOnNode,
   podSpec, publishedDevice, request,
 } from '../test/e2e/node/workloads.ts';
-import { breakdown, describeBreakdown, listed } from './e2e-breakdown.ts';
-import { podTimeline } from './e2e-timeline.ts';
+import { breakdown, describeBreakdown, describeSideBySide, listed, sideBySide } from './e2e-breakdown.ts';
+import { klogPeerCalls, podTimeline } from './e2e-timeline.ts';
 
-export async function benchE2e(opts: { pods: number; log: (s: string) => void }): Promise<unknown> {
+/** One driver under test: the template its pods use and how to see its device given back. */
+interface Under {
+  key: string;
+  template: string;
+  ifName: string;
+  /** An address the device has on the node and must have again (netclaim restores it; the peer may not). */
+  restoredAddr?: string;
+  listed: () => Promise<boolean>;
+}
+
+const load = (): number[] => loadavg().map((x) => Number(x.toFixed(2)));
+
+export async function benchE2e(opts: { pods: number; log: (s: string) => void; peer?: ForeignDriverSpec; values?: Record<string, unknown> }): Promise<unknown> {
   const node = await startE2eNode({ log: opts.log });
   // Interrupted: the node's processes, cgroups and namespace go too.
   const interrupted = (): void => void node.stop().finally(() => process.exit(130));
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const state = node.state;
-  const daemon = await startNetclaim(state);
+  // The peer's device is its own: netclaim leaves it out, as the peer is given only its own.
+  const values = { ...opts.values, ...(opts.peer ? { exclude: ['ncpeer*'] } : {}) };
+  const daemon = await startNetclaim(state, { values });
+  let peer: ForeignDriver | undefined;
   const api = apiOf(state);
   const ns = 'bench-e2e';
+  const loadBefore = load();
   try {
     await ensureNamespace(api, ns);
     addLower(state, 'ncbenchlow');
@@ -38,11 +61,29 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void })
       apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaimTemplate', metadata: { name: 'nic', namespace: ns },
       spec: { spec: claimSpec([request('nic', byIfName('ncbench0'))], { interface: { name: 'net1', addresses: ['10.90.0.2/24'] } }) },
     });
+    const drivers: Under[] = [{ key: 'netclaim', template: 'nic', ifName: 'ncbench0', restoredAddr: '192.168.90.5', listed: () => listed(state, 'ncbench0') }];
+    if (opts.peer) {
+      const spec = opts.peer;
+      // No address on the node: dranet copies the device's host routes into the pod (a connected
+      // route whose source is the host address fails there once the claim sets another address),
+      // and gives back only the name, not addresses (docs/benchmarks.md).
+      addMacvlan(state, { name: 'ncpeer0', lower: 'ncbenchlow' });
+      peer = await startForeignDriver(state, spec, 'ncpeer0', { nriName: `-${spec.driverName}"`, log: opts.log });
+      const sel = spec.selector.replaceAll('{ifName}', 'ncpeer0');
+      await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaimtemplates`, {
+        apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaimTemplate', metadata: { name: 'peer-nic', namespace: ns },
+        spec: { spec: { devices: {
+          requests: [request('nic', sel, 1, spec.deviceClass)],
+          ...(spec.config ? { config: [{ opaque: { driver: spec.driverName, parameters: spec.config } }] } : {}),
+        } } },
+      });
+      drivers.push({ key: spec.label, template: 'peer-nic', ifName: 'ncpeer0', listed: () => foreignListed(state, spec.driverName, 'ncpeer0') });
+    }
 
     interface Sample { name: string; uid: string; claim: boolean; createdAt: number; readyMs: number; deletedAt: number; giveBack?: GiveBack }
     interface GiveBack { linkBackMs: number; claimGoneMs: number; listedMs: number }
-    const startup = async (name: string, withClaim: boolean): Promise<Sample> => {
-      const spec = podSpec(withClaim ? [{ name: 'nic', resourceClaimTemplateName: 'nic' }] : []);
+    const startup = async (name: string, d: Under | undefined): Promise<Sample> => {
+      const spec = podSpec(d ? [{ name: 'nic', resourceClaimTemplateName: d.template }] : []);
       // A workload that exits on SIGTERM, as real ones do: `sleep` as PID 1 ignores it, and the
       // kubelet's 2 s minimum grace plus its relist then dominate the give-back (docs/benchmarks.md).
       (spec['containers'] as { command: string[] }[])[0]!.command = ['/bin/sh', '-c', 'trap "exit 0" TERM; sleep infinity & wait'];
@@ -60,16 +101,17 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void })
       const d0 = performance.now();
       const r = await api.delete(`/api/v1/namespaces/${ns}/pods/${name}`);
       if (r.status !== 200 && r.status !== 202) throw new Error(`DELETE pod ${name}: ${r.status} ${r.text}`);
-      const sample: Sample = { name, uid: pod!.metadata.uid, claim: withClaim, createdAt, readyMs, deletedAt };
-      if (withClaim) {
-        // Give-back: the device back on the node with its address (restored), its claim gone (free to allocate again), listed in the slice.
+      const sample: Sample = { name, uid: pod!.metadata.uid, claim: d !== undefined, createdAt, readyMs, deletedAt };
+      if (d) {
+        // Give-back: the device back on the node (with its address, where the driver restores it),
+        // its claim gone (free to allocate again), listed in the driver's slice.
         const stamps: Partial<GiveBack> = {};
-        await until('ncbench0 given back', 60_000, async () => {
-          const link = linkOnNode(state, 'ncbench0');
-          if (stamps.linkBackMs === undefined && link?.addr_info?.some((a) => a.local === '192.168.90.5')) stamps.linkBackMs = performance.now() - d0;
+        await until(`${d.ifName} given back`, 60_000, async () => {
+          const link = linkOnNode(state, d.ifName);
+          if (stamps.linkBackMs === undefined && link !== undefined && (d.restoredAddr === undefined || link.addr_info?.some((a) => a.local === d.restoredAddr))) stamps.linkBackMs = performance.now() - d0;
           if (stamps.claimGoneMs === undefined && claimName !== undefined
             && (await api.get(`/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims/${claimName}`)).status === 404) stamps.claimGoneMs = performance.now() - d0;
-          if (stamps.listedMs === undefined && await listed(state, 'ncbench0')) stamps.listedMs = performance.now() - d0;
+          if (stamps.listedMs === undefined && await d.listed()) stamps.listedMs = performance.now() - d0;
           return stamps.linkBackMs !== undefined && stamps.claimGoneMs !== undefined && stamps.listedMs !== undefined || undefined;
         }, undefined, 10);
         sample.giveBack = stamps as GiveBack;
@@ -78,26 +120,41 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void })
       return sample;
     };
 
-    await startup('warm', true); // first pod: image and CNI warm-up, not counted
-    const samples: Sample[] = [];
+    // First pod of each driver: image, CNI and the driver's first claim warm up, not counted.
+    for (const d of drivers) await startup(`${d.key}-warm`, d);
+    const samples = new Map<string, Sample[]>(drivers.map((d) => [d.key, []]));
     for (let i = 0; i < opts.pods; i++) {
-      const a = await startup(`nic-${i}`, true);
-      const b = await startup(`plain-${i}`, false);
-      samples.push(a, b);
-      opts.log(`pod ${i + 1}/${opts.pods}: with a NIC claim ${a.readyMs.toFixed(0)} ms, without ${b.readyMs.toFixed(0)} ms; device given back in ${a.giveBack!.linkBackMs.toFixed(0)} ms`);
+      const line: string[] = [];
+      for (const d of drivers) {
+        const a = await startup(`${drivers.length > 1 ? `${d.key}-` : ''}nic-${i}`, d);
+        const b = await startup(`${drivers.length > 1 ? `${d.key}-` : ''}plain-${i}`, undefined);
+        samples.get(d.key)!.push(a, b);
+        line.push(`${d.key}: with a claim ${a.readyMs.toFixed(0)} ms, without ${b.readyMs.toFixed(0)} ms, given back in ${a.giveBack!.linkBackMs.toFixed(0)} ms`);
+      }
+      opts.log(`pod ${i + 1}/${opts.pods}: ${line.join('; ')}`);
     }
     const logs = {
       kubelet: readFileSync(join(state.logs, 'kubelet.log'), 'utf8'),
       containerd: readFileSync(join(state.logs, 'containerd.log'), 'utf8'),
       netclaim: daemon.logs(),
     };
-    const result = breakdown(samples.map((s) => ({ ...s, timeline: podTimeline({ namespace: ns, ...s }, logs) })), {
-      machine: { cpus: cpus().length, kernel: release(), kubernetes: state.version, loadAverage: loadavg().map((x) => Number(x.toFixed(2))) },
+    const meta = {
+      machine: { cpus: cpus().length, kernel: release(), kubernetes: state.version, loadAverageBefore: loadBefore, loadAverage: load() },
       daemon: state.daemonMode,
+      chartValues: values,
       nodeStartMs: state.timings,
-    });
+    };
+    const timed = (key: string): Array<Sample & { timeline: ReturnType<typeof podTimeline> }> =>
+      samples.get(key)!.map((s) => ({ ...s, timeline: podTimeline({ namespace: ns, ...s }, logs) }));
+    const result = breakdown(timed('netclaim'), meta);
     for (const line of describeBreakdown(result)) opts.log(line);
-    return result;
+    if (!opts.peer) return result;
+    const peerLog = peer!.logs();
+    const peerResult = breakdown(timed(opts.peer.label), {}, { driver: opts.peer.driverName, peerCalls: (name) => klogPeerCalls(peerLog, { namespace: ns, name }) });
+    for (const line of describeBreakdown(peerResult)) opts.log(`${opts.peer.label}: ${line}`);
+    const side = sideBySide({ netclaim: result, [opts.peer.label]: peerResult });
+    for (const line of describeSideBySide(side)) opts.log(line);
+    return { ...meta, sideBySide: side, netclaim: result, peer: { label: opts.peer.label, driverName: opts.peer.driverName, command: opts.peer.command, result: peerResult } };
   } finally {
     try {
       const keep = mkdtempSync(join(tmpdir(), 'nc-bench-e2e-'));
@@ -107,6 +164,7 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void })
     } catch (e) {
       opts.log(`logs not kept: ${(e as Error).message}`);
     }
+    await peer?.stop();
     await daemon.stop();
     await node.stop();
   }

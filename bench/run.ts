@@ -7,6 +7,7 @@ import { benchAttach } from './attach.ts';
 import { benchCli } from './cli.ts';
 import { benchDaemon } from './daemon.ts';
 import { benchE2e } from './e2e.ts';
+import { e2ePeerFromArgs, e2eValuesFromArgs } from './e2e-peer.ts';
 import { benchFleet, fleetOptionsFromArgs } from './fleet.ts';
 import { benchInventory } from './inventory.ts';
 import { benchNetlink } from './netlink.ts';
@@ -17,7 +18,7 @@ const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
   inventory: (log) => benchInventory({ runs: 20, changes: 100, log }),
   prepare: (log) => benchPrepare({ runs: 500, log }),
   attach: (log) => benchAttach({ runs: 300, log }),
-  e2e: (log) => benchE2e({ pods: podsArg ?? 20, log }),
+  e2e: (log) => benchE2e({ pods: podsArg ?? 20, log, ...(peer ? { peer } : {}), ...(values ? { values } : {}) }),
   cli: (log) => benchCli({ runs: 10, log }),
   daemon: (log) => benchDaemon({ cycles: Number(process.env['NETCLAIM_BENCH_CYCLES'] ?? 10_000), devices: 1_000, log }),
   fleet: (log) => benchFleet(fleetOptionsFromArgs(process.argv.slice(2), process.env, log)),
@@ -30,6 +31,17 @@ const podsAt = args.indexOf('--pods');
 const podsArg = podsAt >= 0 ? Number(args.splice(podsAt, 2)[1]) : undefined;
 if (podsArg !== undefined && !(Number.isInteger(podsArg) && podsArg > 0)) {
   process.stderr.write('--pods: a positive integer\n');
+  process.exit(2);
+}
+// `--peer dranet|netclaim-twin|FILE.json`: the e2e suite measures that driver beside netclaim (bench/e2e-peer.ts).
+// `--values JSON`: chart values for the e2e suite's netclaim (e.g. '{"deviceMetadata":false}').
+let peer: ReturnType<typeof e2ePeerFromArgs>;
+let values: ReturnType<typeof e2eValuesFromArgs>;
+try {
+  peer = e2ePeerFromArgs(args);
+  values = e2eValuesFromArgs(args);
+} catch (e) {
+  process.stderr.write(`${(e as Error).message}\n`);
   process.exit(2);
 }
 const names = args.filter((a) => !a.startsWith('--'));

@@ -91,6 +91,12 @@ export interface DaemonOptions {
   readonly nriPluginIndex?: string;
   /** Evict a running pod whose devices cannot be put right after a restart (else: report only). */
   readonly evictUnreconciled?: boolean;
+  /**
+   * Device metadata files for containers (KEP-5304, docs/claims.md); default true. Off: no
+   * metadata files and no metadata CDI device, so a plain netdev claim gives the runtime no
+   * CDI device to resolve and mount at CreateContainer (docs/benchmarks.md, "Side by side").
+   */
+  readonly deviceMetadata?: boolean;
   /** How long a physical device may take to come back from a dead pod namespace before that is reported (default: the pod driver's, 30 s). */
   readonly deviceReturnTimeoutMs?: number;
   /** A network namespace to treat as the host's (tests); default the daemon's own. */
@@ -207,7 +213,8 @@ export class Daemon {
     const driver = new ClaimDriver({
       driverName: o.driverName, poolName: o.nodeName,
       claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
-      kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events, metadataDir: this.#metadataDir(),
+      kernel: hostReads(host, o.sysfsRoot), cdiDir: o.cdiDir, events: this.#events,
+      ...(o.deviceMetadata === false ? {} : { metadataDir: this.#metadataDir() }),
       resolve: { dranetCompat: o.dranetConfigs }, health: () => this.#health!, sharedStore: shared,
       cloudDefaults: this.#cloud !== undefined && o.cloudDefaults !== false,
       // NodeUnprepareResources gives a claim's devices back from its pod first; Prepare waits for the runtime.
@@ -357,7 +364,9 @@ export class Daemon {
     this.#status = new ClaimStatusWriter({ kubeConfig: o.kubeConfig, driverName: o.driverName, onError: onError('claim-status') });
     const pins = this.#pins(join(o.stateDir, 'netns'));
     const pods = this.#pods = new PodDriver({
-      store, host, libc: o.libc, status: metadataStatusSink(this.#status, this.#metadataDir(), (err) => log.warn({ err }, 'device metadata: cannot record the attached network data')),
+      store, host, libc: o.libc,
+      status: o.deviceMetadata === false ? this.#status
+        : metadataStatusSink(this.#status, this.#metadataDir(), (err) => log.warn({ err }, 'device metadata: cannot record the attached network data')),
       ...(this.#events === undefined ? {} : { events: this.#events }),
       ...(o.evictUnreconciled === true ? { evictor: new KubePodEvictor({ kubeConfig: o.kubeConfig }) } : {}),
       ...(o.deviceReturnTimeoutMs === undefined ? {} : { returnTimeoutMs: o.deviceReturnTimeoutMs }),

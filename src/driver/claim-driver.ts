@@ -266,7 +266,9 @@ export class ClaimDriver implements DriverPort {
       }));
       crashPoint('prepare.after-plan');
       const withIds = timed(steps, 'cdi', () => withCdi({ ...planned, devices: withSubInterfaces(planned.devices, subs) }, o.cdiDir));
-      record = o.metadataDir === undefined ? withIds : withDeviceMetadata(withIds, claim, (n) => subs.children.get(n) ?? byName.get(n), { dir: o.metadataDir, cdiDir: o.cdiDir });
+      const metadataDir = o.metadataDir;
+      record = metadataDir === undefined ? withIds
+        : timed(steps, 'metadata', () => withDeviceMetadata(withIds, claim, (n) => subs.children.get(n) ?? byName.get(n), { dir: metadataDir, cdiDir: o.cdiDir }));
       crashPoint('prepare.after-cdi');
       timed(steps, 'store', () => o.store.put(record));
     } catch (err) {

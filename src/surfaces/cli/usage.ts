@@ -12,6 +12,7 @@ export const RUN_USAGE = `  netclaim run [--node-name NAME] [--kubeconfig FILE] 
                [--no-cloud-config] [--taint-unhealthy] [--taint-unhealthy-noexecute] [--rolling-update] [--metrics-address HOST:PORT]
                [--metrics-tls-cert-file FILE --metrics-tls-private-key-file FILE] [--metrics-auth]
                [--nri-socket PATH] [--nri-plugin-index NN] [--no-nri] [--evict-unreconciled]
+               [--no-device-metadata]
                [--slice-write-rate PER_S] [--slice-write-burst N] [--device-return-timeout SECONDS]
                [--log-level LEVEL] [--host-netns PATH]
                                            run the node daemon (kubelet plugin + ResourceSlices)`;

@@ -9,7 +9,8 @@
  *  - mounts: a holder process in a new mount namespace (slave of the host's) with
  *    this namespace's own sysfs (so /sys/class/net lists the node's links, as on a
  *    node), the host's cgroup hierarchies re-attached under it, and fresh folders
- *    of the run dir bound over /run, /var/lib and /var/log.
+ *    of the run dir bound over /var/lib and /var/log, and a tmpfs on /run (as systemd
+ *    mounts it).
  *  - kernel settings: the kubelet sets vm.overcommit_memory, kernel.panic and
  *    kernel.panic_on_oops machine-wide when they differ from what it wants; inside
  *    the node's mount namespace those three files read as the values it wants, so
@@ -82,7 +83,7 @@ export interface NodeSandbox extends NodeProcesses {
   id: string;
   /** `nce2e-<id>`: the node's network namespace (under /run/netns on the host). */
   netns: string;
-  /** Run dir on the host; /run, /var/lib and /var/log of the node are its run/, var-lib/, var-log/. */
+  /** Run dir on the host; /var/lib and /var/log of the node are its var-lib/, var-log/ (/run is a tmpfs of the node's own). */
   dir: string;
   /** The kubelet's --cgroup-root. */
   cgroupRoot: string;
@@ -156,7 +157,10 @@ function holderScript(dir: string): string {
     'mount -t sysfs sysfs /sys',
     `mount --rbind ${dir}/mnt/cgroup ${CGROUP_FS}`,
     `umount -l ${dir}/mnt/cgroup`,
-    `mount --bind ${dir}/run /run`,
+    // /run as systemd mounts it on a node: a tmpfs (the CDI specs in /var/run/cdi, the pods' netns
+    // mounts, containerd's state). A folder of the run dir on disk instead made every fsync there
+    // (the CDI specs netclaim writes at Prepare) a disk write a real node does not pay.
+    'mount -t tmpfs -o mode=0755,nosuid,nodev,size=20% tmpfs /run',
     `mount --bind ${dir}/var-lib /var/lib`,
     `mount --bind ${dir}/var-log /var/log`,
     // Shared, as systemd makes every mount of a node (this machine's are private): the runtime
@@ -244,7 +248,7 @@ export async function startNodeSandbox(opts: { id: string; dir: string; log?: (l
   };
 
   try {
-    for (const sub of ['run', 'var-lib', 'var-log', 'tunables', 'mnt/cgroup']) mkdirSync(join(dir, sub), { recursive: true });
+    for (const sub of ['var-lib', 'var-log', 'tunables', 'mnt/cgroup']) mkdirSync(join(dir, sub), { recursive: true });
     writeFileSync(join(dir, 'sandbox.id'), id);
     for (const [k, v] of Object.entries(KUBELET_TUNABLES)) writeFileSync(join(dir, 'tunables', k.replace('/', '.')), `${v}\n`);
     for (const h of hierarchies) makeCgroup(h, `${cgroupRoot.slice(1)}/node`);
