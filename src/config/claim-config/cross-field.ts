@@ -51,9 +51,6 @@ export const checkInterface: Refine = (value, report) => {
   if (c.dhcp === true && c.addresses !== undefined && c.addresses.length > 0) {
     report(['dhcp'], 'cannot be combined with addresses: choose static addresses or DHCP');
   }
-  if (c.dhcp === true && c.addressPools !== undefined && c.addressPools.length > 0) {
-    report(['addressPools'], 'cannot be combined with dhcp: choose pools or DHCP');
-  }
   const v6 = c.addresses?.findIndex((a) => prefixFamily(a) === AF_INET6) ?? -1;
   if (c.mtu !== undefined && c.mtu < IPV6_MTU_MIN && v6 >= 0) {
     report(['mtu'], `must be at least ${IPV6_MTU_MIN} for IPv6, got ${c.mtu} (addresses[${v6}] is IPv6)`);

@@ -15,7 +15,8 @@ export function addressWants(claim: AllocatedClaim, results: readonly Allocation
     if (!cfg.ok) continue;
     const pools = cfg.config.interface?.addressPools ?? [];
     const statics = cfg.config.interface?.addresses ?? [];
-    if (pools.length > 0 || statics.length > 0) out.push({ request: r.request, device: r.device, pools, statics });
+    const dhcp = cfg.config.interface?.dhcp === true;
+    if (pools.length > 0 || statics.length > 0) out.push({ request: r.request, device: r.device, pools, statics, ...(dhcp ? { dhcp } : {}) });
   }
   return out;
 }

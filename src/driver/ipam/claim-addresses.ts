@@ -26,6 +26,8 @@ export interface DeviceAddressWants {
   readonly pools: readonly string[];
   /** The device's static addresses (CIDR). */
   readonly statics: readonly string[];
+  /** interface.dhcp: its IPv4 address comes by DHCP, so no IPv4 pool. */
+  readonly dhcp?: boolean;
 }
 
 export interface ClaimAddressContext extends AllocateOptions {
@@ -83,6 +85,10 @@ function checkFamilies(what: string, w: DeviceAddressWants, pools: readonly Addr
         { context: { pools: [other, p.name] } });
     }
     seen.set(p.family, p.name);
+    if (w.dhcp === true && p.family === AF_INET) {
+      throw new DriverError('PREPARE_POOL_INVALID',
+        `${what}: interface.dhcp is set and interface.addressPools names the IPv4 pool ${p.name}: give IPv4 either DHCP or a pool`, { context: { pool: p.name } });
+    }
     const clash = w.statics.find((s) => parsePrefix(s)?.family === p.family);
     if (clash !== undefined) {
       throw new DriverError('PREPARE_POOL_INVALID',
