@@ -11,7 +11,8 @@
  *   precondition) never deletes a later allocation of the same address.
  * - The finding recorded in docs/ipam.md: networking.k8s.io/v1 IPAddress
  *   objects accept a foreign parentRef (a ResourceClaim) and a foreign
- *   managed-by label, and refuse a second create of the same address.
+ *   managed-by label, and refuse a second create of the same address; one inside the
+ *   Service CIDR keeps a new Service from taking that ClusterIP.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isDriverError } from '../../src/common/errors.ts';
@@ -113,6 +114,32 @@ describe('address pools against kube-apiserver', () => {
       expect(withPool.status).toBe(422);
     } finally {
       await kube.delete(`/apis/networking.k8s.io/v1/ipaddresses/${name}`);
+    }
+  });
+
+  it('finding: a foreign IPAddress inside the Service CIDR keeps a Service from taking that ClusterIP', async () => {
+    const ns = `ipam-svc-${id}`;
+    const addr = '10.96.200.5'; // in the control plane's --service-cluster-ip-range 10.96.0.0/16
+    await kube.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const ipa = await kube.post('/apis/networking.k8s.io/v1/ipaddresses', {
+      apiVersion: 'networking.k8s.io/v1', kind: 'IPAddress',
+      metadata: { name: addr, labels: { 'ipaddress.kubernetes.io/managed-by': 'netclaim.dev' } },
+      spec: { parentRef: { group: 'resource.k8s.io', resource: 'resourceclaims', namespace: ns, name: 'c-0' } },
+    });
+    try {
+      expect(ipa.status, ipa.text).toBe(201);
+      const svc = await kube.post(`/api/v1/namespaces/${ns}/services`, {
+        apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: ns }, spec: { clusterIP: addr, ports: [{ port: 80 }] },
+      });
+      console.log(`ipam finding: Service with clusterIP ${addr} over a foreign IPAddress: ${svc.status} ${svc.text.slice(0, 300)}`);
+      expect(svc.status).toBe(422);
+      expect(svc.text).toContain('already allocated');
+      const still = await kube.get<{ spec: { parentRef: { resource: string } } }>(`/apis/networking.k8s.io/v1/ipaddresses/${addr}`);
+      expect(still.body.spec.parentRef.resource).toBe('resourceclaims');
+    } finally {
+      await kube.delete(`/apis/networking.k8s.io/v1/ipaddresses/${addr}`);
+      await kube.delete(`/api/v1/namespaces/${ns}/services/s`);
+      await kube.delete(`/api/v1/namespaces/${ns}`);
     }
   });
 });
