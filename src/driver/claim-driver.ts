@@ -214,6 +214,7 @@ export class ClaimDriver implements DriverPort {
         return this.#failed(ref, 'prepare', err, start);
       }
       addStep(steps, 'ipam', performance.now() - t0);
+      crashPoint('ipam.after-allocate');
       const result = this.#prepareOne(ref, claim, start, steps, addresses);
       // Not prepared: the addresses go back now (a failed release is left to the reconcile).
       if ('error' in result && o.store.get(ref.uid) === undefined) await releaseAddresses(ipam.port, ref.uid, addresses).catch(() => undefined);
