@@ -10,6 +10,7 @@ import { benchE2e } from './e2e.ts';
 import { e2ePeerFromArgs, e2eValuesFromArgs } from './e2e-peer.ts';
 import { benchFleet, fleetOptionsFromArgs } from './fleet.ts';
 import { benchInventory } from './inventory.ts';
+import { benchIpam } from './ipam.ts';
 import { benchNetlink } from './netlink.ts';
 import { benchPrepare } from './prepare.ts';
 
@@ -22,6 +23,7 @@ const SUITES: Record<string, (log: (s: string) => void) => unknown> = {
   cli: (log) => benchCli({ runs: 10, log }),
   daemon: (log) => benchDaemon({ cycles: Number(process.env['NETCLAIM_BENCH_CYCLES'] ?? 10_000), devices: 1_000, log }),
   fleet: (log) => benchFleet(fleetOptionsFromArgs(process.argv.slice(2), process.env, log)),
+  ipam: (log) => benchIpam({ allocations: Number(process.env['NETCLAIM_BENCH_IPAM_ALLOCATIONS'] ?? 10_000), nodes: 16, log }),
 };
 
 const args = process.argv.slice(2);
@@ -56,7 +58,7 @@ if (process.getuid?.() !== 0) {
 }
 const log = (s: string): void => { process.stderr.write(`${s}\n`); };
 const out: Record<string, unknown> = {};
-// fleet starts its own API server and a thousand publishers: only when named.
-for (const name of names.length ? names : Object.keys(SUITES).filter((n) => n !== 'fleet')) out[name] = await SUITES[name]!(log);
+// fleet and ipam start their own API server: only when named.
+for (const name of names.length ? names : Object.keys(SUITES).filter((n) => n !== 'fleet' && n !== 'ipam')) out[name] = await SUITES[name]!(log);
 const result = names.length === 1 ? out[names[0]!] : out;
 process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);

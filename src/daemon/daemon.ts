@@ -41,6 +41,7 @@ import { createMetrics, observeSteps, type Metrics } from '../observe/metrics.ts
 import { roundSteps } from '../observe/steps.ts';
 import type { TlsFilePaths } from '../observe/tls-files.ts';
 import { KubeClaimSource } from '../surfaces/kube/claim-source.ts';
+import { KubeIpam } from '../surfaces/kube/ipam-client.ts';
 import { KubeEventSink } from '../surfaces/kube/event-sink.ts';
 import { kubeScrapeAuthorizer } from '../surfaces/kube/scrape-auth.ts';
 import { SlicePublisher, type PublishDevice } from '../surfaces/kube/slice-publisher.ts';
@@ -123,6 +124,7 @@ export class Daemon {
   #sharedLock: FileLock | undefined;
   #status: ClaimStatusWriter | undefined;
   #http: ObserveServer | undefined;
+  #ipamTimer: NodeJS.Timeout | undefined;
   #slicesPublished = false;
   #started = false;
   #starting: Promise<void> | undefined;
@@ -225,6 +227,8 @@ export class Daemon {
       observer: this.#claimObserver(store),
       // Per-claim sub-interfaces of shareable parents (docs/sharing.md); their intent ledger lives beside the claim store.
       subInterfaces,
+      // Address pools (docs/ipam.md): IPPool and IPAllocation objects in the API.
+      ipam: { port: new KubeIpam({ kubeConfig: o.kubeConfig, nodeName: o.nodeName }), node: o.nodeName },
     });
     const server = this.#server = new KubeletPluginServer({
       driverName: o.driverName, driver: instrumentDriver(driver, this.metrics),
@@ -251,8 +255,21 @@ export class Daemon {
     this.#http.addCheck('readiness', 'kubelet-registered', () => server.registrationStatus?.registered === true);
     this.#http.addCheck('readiness', 'slices-published', () => this.#slicesPublished);
     void server.registered.then(() => log.info({ socket: server.paths.registrationSocket }, 'registered with the kubelet'), () => {});
+    this.#startAddressReconcile(driver);
     this.#started = true;
     log.info({ registration: server.paths.registrationSocket, dra: server.paths.draSocket, http: this.#http.address() }, 'netclaim running');
+  }
+
+  /** Leaked address allocations of this node (a crash between create and store, a failed release) are deleted now and every few minutes. */
+  #startAddressReconcile(driver: ClaimDriver): void {
+    const log = this.#o.log;
+    const run = (): void => {
+      void driver.reconcileAddresses().then((gone) => {
+        if (gone.length > 0) log.info({ allocations: gone }, 'address allocations no claim record names were released');
+      }, (err: unknown) => log.warn({ err }, 'address allocation reconcile failed; retried later'));
+    };
+    run();
+    this.#ipamTimer = setInterval(run, ADDRESS_RECONCILE_MS).unref();
   }
 
   /** The inventory watcher, with the devices of stored claims held before its first snapshot (the first slice still offers them). */
@@ -473,7 +490,7 @@ export class Daemon {
       await Promise.race([settled, new Promise((r) => setTimeout(r, STOP_STEP_MS).unref())]);
     }
     const steps: [string, () => Promise<unknown> | unknown][] = [
-      ['kubelet plugin server', () => this.#server?.close()],
+      ['kubelet plugin server', () => { clearInterval(this.#ipamTimer); return this.#server?.close(); }],
       ['nri plugin', () => { this.#pods?.close(); return this.#nri?.close(); }],
       ['claim status', () => this.#status?.close()],
       ['health', () => { this.#healthEventsOff?.(); this.#podHealth?.close(); this.#health?.close(); }],
@@ -528,5 +545,7 @@ const notStarted = (store: ClaimStore, uid: string): NotReturned[] =>
 
 /** How long each shutdown step may take. */
 const STOP_STEP_MS = 5_000;
+/** How often leaked address allocations are looked for (docs/ipam.md). */
+const ADDRESS_RECONCILE_MS = 5 * 60_000;
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;

@@ -48,7 +48,10 @@ import { buildClaimCdiSpec } from './cdi/cdi-spec.ts';
 import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
 import { workloadEnv } from './cdi/workload-env.ts';
 import type { AllocatedClaim, AllocationResult, ClaimSource, EventSink } from './claim.ts';
-import type { AdminRecord, ClaimRecord, DevicePlan } from './record-model.ts';
+import type { AdminRecord, ClaimRecord, DevicePlan, PoolAddress } from './record-model.ts';
+import { addressWants } from './ipam/address-wants.ts';
+import { allocateClaimAddresses, reconcileAddresses, releaseAddresses } from './ipam/claim-addresses.ts';
+import type { IpamPort } from './ipam/ipam-port.ts';
 import { isAdminClaim, prepareAdminClaim } from './admin-access.ts';
 import { withAdminCdi } from './admin-access-cdi.ts';
 import { removeClaimMetadata, withDeviceMetadata } from './claim-metadata.ts';
@@ -136,11 +139,20 @@ export interface ClaimDriverOptions {
    * Absent: claims on shareable parents are refused.
    */
   readonly subInterfaces?: SubInterfaces;
+  /**
+   * Address pools (docs/ipam.md): addresses allocated at Prepare for configs
+   * naming `interface.addressPools`, static addresses registered in the pool
+   * they lie in, all released at unprepare. Absent: a config naming a pool
+   * is refused (PREPARE_UNSUPPORTED) and static addresses are not checked.
+   */
+  readonly ipam?: { readonly port: IpamPort; readonly node: string };
 }
 
 export class ClaimDriver implements DriverPort {
   readonly #o: ClaimDriverOptions;
   readonly health?: () => HealthView;
+  /** Claims whose addresses are being allocated now: the reconcile leaves their allocations alone. */
+  readonly #allocating = new Set<string>();
 
   constructor(o: ClaimDriverOptions) {
     this.#o = o;
@@ -172,9 +184,58 @@ export class ClaimDriver implements DriverPort {
       }
     }));
     for (const f of fetched) {
-      out.set(f.ref.uid, f.err === undefined ? this.#prepareOne(f.ref, f.claim, f.start, f.steps) : this.#failed(f.ref, 'prepare', f.err, f.start));
+      out.set(f.ref.uid, f.err === undefined ? await this.#prepareWithAddresses(f.ref, f.claim, f.start, f.steps) : this.#failed(f.ref, 'prepare', f.err, f.start));
     }
     return out;
+  }
+
+  /** Allocates the claim's pool addresses (if any) before planning; a failed prepare gives them back. */
+  async #prepareWithAddresses(ref: ClaimRef, claim: AllocatedClaim | undefined, start: number, steps: Steps): Promise<PrepareResult> {
+    const o = this.#o;
+    if (claim === undefined || claim.uid !== ref.uid || o.store.get(ref.uid) !== undefined || o.store.admin(ref.uid) !== undefined) {
+      return this.#prepareOne(ref, claim, start, steps, []);
+    }
+    const results = ownResults(claim, o);
+    if (isAdminClaim(claim, results)) return this.#prepareOne(ref, claim, start, steps, []);
+    const wants = addressWants(claim, results, o.resolve ?? {});
+    if (!wants.some((w) => w.pools.length > 0 || (o.ipam !== undefined && w.statics.length > 0))) return this.#prepareOne(ref, claim, start, steps, []);
+    if (o.ipam === undefined) {
+      return this.#failed(ref, 'prepare', new DriverError('PREPARE_UNSUPPORTED',
+        `claim ${ref.namespace}/${ref.name}: interface.addressPools is set, but this netclaim runs without address pools (no Kubernetes API)`), start);
+    }
+    const ipam = o.ipam;
+    this.#allocating.add(ref.uid);
+    try {
+      let addresses: readonly PoolAddress[];
+      const t0 = performance.now();
+      try {
+        addresses = await allocateClaimAddresses(wants, { port: ipam.port, node: ipam.node, claim: { uid: claim.uid, namespace: claim.namespace, name: claim.name } });
+      } catch (err) {
+        return this.#failed(ref, 'prepare', err, start);
+      }
+      addStep(steps, 'ipam', performance.now() - t0);
+      crashPoint('ipam.after-allocate');
+      const result = this.#prepareOne(ref, claim, start, steps, addresses);
+      // Not prepared: the addresses go back now (a failed release is left to the reconcile).
+      if ('error' in result && o.store.get(ref.uid) === undefined) await releaseAddresses(ipam.port, ref.uid, addresses).catch(() => undefined);
+      return result;
+    } finally {
+      this.#allocating.delete(ref.uid);
+    }
+  }
+
+  /**
+   * Deletes this node's address allocations that no stored record names and
+   * no Prepare in flight is making (left by a crash between create and
+   * store, or by a release that failed). Returns their names. Run after a
+   * restart and now and then (docs/ipam.md).
+   */
+  async reconcileAddresses(graceMs?: number): Promise<string[]> {
+    const ipam = this.#o.ipam;
+    if (ipam === undefined) return [];
+    if (this.#o.sharedStore === true) this.#o.store.refresh();
+    return reconcileAddresses(ipam.port, ipam.node, (a) => this.#allocating.has(a.claim.uid)
+      || (this.#o.store.get(a.claim.uid as ClaimUid)?.addresses ?? []).some((x) => x.name === a.name), Date.now(), graceMs);
   }
 
   async unprepare(claims: readonly ClaimRef[]): Promise<ReadonlyMap<ClaimUid, UnprepareResult>> {
@@ -187,6 +248,10 @@ export class ClaimDriver implements DriverPort {
         // An admin claim's record: nothing was moved, so nothing is given back; only its CDI spec and record go.
         const admin = this.#o.store.admin(ref.uid);
         if (record?.attachment !== undefined) this.#returnDevices(record);
+        // Addresses go back before the record: a release that fails keeps the record, and the kubelet retries.
+        if (record?.addresses !== undefined && record.addresses.length > 0 && this.#o.ipam !== undefined) {
+          await releaseAddresses(this.#o.ipam.port, ref.uid, record.addresses);
+        }
         // Sub-interfaces are deleted, not restored; their ledger entries go after the record.
         const subs = subInterfacesOf(record);
         if (subs.length > 0) this.#o.subInterfaces?.deleteLinks(subs);
@@ -217,7 +282,7 @@ export class ClaimDriver implements DriverPort {
       { context: { devices: left, netns: a.netns, journal: a.state } });
   }
 
-  #prepareOne(ref: ClaimRef, claim: AllocatedClaim | undefined, start: number, steps: Steps): PrepareResult {
+  #prepareOne(ref: ClaimRef, claim: AllocatedClaim | undefined, start: number, steps: Steps, addresses: readonly PoolAddress[]): PrepareResult {
     try {
       const stored = this.#o.store.get(ref.uid);
       if (stored !== undefined) {
@@ -237,7 +302,7 @@ export class ClaimDriver implements DriverPort {
         this.#o.observer?.adminPrepared?.(admin, performance.now() - start, false);
         return { devices: answerAdmin(admin) };
       }
-      const record = this.#plan(claim, steps);
+      const record = this.#plan(claim, steps, addresses);
       this.#o.observer?.claimPrepared?.(record, performance.now() - start, false, steps);
       return { devices: answer(record) };
     } catch (err) {
@@ -245,7 +310,7 @@ export class ClaimDriver implements DriverPort {
     }
   }
 
-  #plan(claim: AllocatedClaim, steps: Steps): ClaimRecord {
+  #plan(claim: AllocatedClaim, steps: Steps, addresses: readonly PoolAddress[]): ClaimRecord {
     const o = this.#o;
     const byName = new Map(o.inventory.current.devices.map((d) => [d.name as string, d]));
     // Before planning: a device another claim holds may be in its pod, with nothing on the host to plan from.
@@ -263,9 +328,10 @@ export class ClaimDriver implements DriverPort {
         ...(o.cloudDefaults === true ? { defaultConfig: (d: Device) => this.#cloudDefault(claim, d) } : {}),
         ...(o.kernel.sysctls === undefined ? {} : { sysctls: o.kernel.sysctls }),
         now: o.now ?? (() => new Date()),
+        poolAddresses: (request, device) => addresses.filter((a) => a.request === request && a.device === device),
       }));
       crashPoint('prepare.after-plan');
-      const withIds = timed(steps, 'cdi', () => withCdi({ ...planned, devices: withSubInterfaces(planned.devices, subs) }, o.cdiDir));
+      const withIds = timed(steps, 'cdi', () => withCdi({ ...planned, ...(addresses.length === 0 ? {} : { addresses }), devices: withSubInterfaces(planned.devices, subs) }, o.cdiDir));
       const metadataDir = o.metadataDir;
       record = metadataDir === undefined ? withIds
         : timed(steps, 'metadata', () => withDeviceMetadata(withIds, claim, (n) => subs.children.get(n) ?? byName.get(n), { dir: metadataDir, cdiDir: o.cdiDir }));

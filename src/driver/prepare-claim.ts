@@ -26,7 +26,8 @@ import type { AllocatedClaim, AllocationResult } from './claim.ts';
 import { planDevice } from './plan/plan-device.ts';
 import { procOnlyHostKeys, procOnlySysctlWrites } from './plan/sysctl-writes.ts';
 import type { CharDevice, HostSnapshot } from './plan/plan-types.ts';
-import type { ClaimRecord, DevicePlan } from './record-model.ts';
+import type { ClaimRecord, DevicePlan, PoolAddress } from './record-model.ts';
+import { withPoolAddresses } from './ipam/pool-config.ts';
 
 export interface PrepareContext {
   /** Driver name in allocation results (`netclaim.dev`). */
@@ -52,6 +53,8 @@ export interface PrepareContext {
    * refused (PREPARE_SYSCTLS_READ_ONLY).
    */
   readonly sysctls?: SysctlAccess;
+  /** Addresses allocated from pools for a request's device (claim-driver.ts, before planning); absent: none. */
+  poolAddresses?(request: string, device: string): readonly PoolAddress[];
   now(): Date;
 }
 
@@ -116,6 +119,7 @@ export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimR
       for (const x of (cfg.error.context['issues'] as { path: string; message: string }[] | undefined) ?? []) configIssues.push({ path: at(x.path), message: x.message });
       continue;
     }
+    const config = withPoolAddresses(cfg.config, ctx.poolAddresses?.(result.request, result.device) ?? []);
     if (device === undefined) {
       missing.push(result.device);
       continue;
@@ -125,9 +129,9 @@ export function prepareClaim(claim: AllocatedClaim, ctx: PrepareContext): ClaimR
       empty.push(`${at('')}: its netdev ${device.ifName} is not in the host namespace`);
       continue;
     }
-    const host = device.ifName === undefined ? undefined : ctx.snapshot(device, cfg.config);
+    const host = device.ifName === undefined ? undefined : ctx.snapshot(device, config);
     const planned = planDevice({
-      result, config: cfg.config, device, ...(host === undefined ? {} : { host }),
+      result, config, device, ...(host === undefined ? {} : { host }),
       charDevices: device.rdmaDevice === undefined ? [] : ctx.charDevices(device.rdmaDevice),
     });
     if (!planned.ok) {

@@ -117,6 +117,26 @@ export interface ClaimRecord {
   readonly cdiSpec?: string;
   /** Where its devices are now: absent while they are on the host. */
   readonly attachment?: Attachment;
+  /** Addresses allocated from pools (IPPool) for the claim, released at unprepare (docs/ipam.md). */
+  readonly addresses?: readonly PoolAddress[];
+}
+
+/**
+ * An address the claim holds in a pool: an IPAllocation object named
+ * `name`. `static`: the claim's own `interface.addresses` entry that lies in
+ * a pool, registered so the pool never hands it out (and refused when taken).
+ */
+export interface PoolAddress {
+  readonly request: string;
+  readonly device: string;
+  readonly pool: string;
+  readonly name: string;
+  /** The IPAllocation object's metadata.uid: a release deletes exactly this object. */
+  readonly uid: string;
+  readonly address: string;
+  readonly prefixLength: number;
+  readonly routes: readonly { readonly destination: string; readonly gateway?: string }[];
+  readonly static?: true;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { checkInterface, checkNetworkConfig, checkRoute, checkRule } from './cross-field.ts';
 import {
-  ETH_GSTRING_MAX, canonicalIp, canonicalMac, canonicalPrefix, interfaceMacProblem, ifNameProblem, ipProblem,
+  ETH_GSTRING_MAX, poolNameProblem, canonicalIp, canonicalMac, canonicalPrefix, interfaceMacProblem, ifNameProblem, ipProblem,
   macProblem, networkPrefix, prefixProblem,
 } from './net-values.ts';
 import { boolean, integer, list, map, object, required, string, stringEnum, type IntegerNode } from './nodes.ts';
@@ -79,6 +79,14 @@ export const INTERFACE = object({
   }),
   dhcp: boolean({ description: 'Get one IPv4 address by DHCP in the pod when it starts, keep it renewed, release it when the pod stops (docs/dhcp.md).', origin: 'dranet', defaultText: 'false' }),
   dhcpTimeoutSeconds: integer({ description: 'How long the DHCP exchange at attach may take before the attach fails and is rolled back; used only with dhcp.', origin: 'netclaim', minimum: 1, maximum: 60, defaultText: '5' }),
+  addressPools: list(string({
+    description: 'The name of an IPPool (a cluster-scoped netclaim.dev resource).', origin: 'netclaim',
+    pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$', check: poolNameProblem, examples: ['rail0-v4', 'rail0-v6'],
+    format: 'DNS label: 1 to 63 lower-case letters, digits or `-`',
+  }), {
+    description: 'Pools to take addresses from at Prepare, one address per pool, unique across the cluster (docs/ipam.md). At most one pool per family; a family given a pool may not also have static addresses.',
+    origin: 'netclaim', maxItems: 2, unique: true, defaultText: 'none',
+  }),
   mtu: integer({ description: 'MTU (IFLA_MTU), applied while moving the device; at least 1280 when an IPv6 address is configured.', origin: 'dranet', minimum: MTU_MIN, maximum: MTU_MAX }),
   hardwareAddr: string({
     description: 'MAC address (IFLA_ADDRESS); a 6-byte address must be unicast and not all zeros.',

@@ -126,3 +126,10 @@ export function canonicalMac(s: string): string {
   const b = parseMac(s);
   return b === undefined ? s : [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Why `name` cannot name an IPPool (a DNS label: it becomes part of allocation object names), or undefined. */
+export function poolNameProblem(name: string): string | undefined {
+  return DNS_LABEL.test(name) ? undefined : 'must be a DNS label: 1 to 63 lower-case letters, digits or "-", starting and ending with a letter or digit';
+}

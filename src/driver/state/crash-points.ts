@@ -26,6 +26,8 @@ export const CRASH_POINT_NAMES = [
   'subif.after-intent',
   'subif.after-create',
   'subif.after-delete',
+  // address pools (ipam/claim-addresses.ts): the claim's addresses allocated in the API, nothing planned or stored yet
+  'ipam.after-allocate',
   // pod attach (pod-driver.ts): the journal says `attaching` (naming the pin), the pin made, then each device
   'attach.after-journal',
   'attach.after-pin',

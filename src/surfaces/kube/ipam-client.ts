@@ -1,0 +1,184 @@
+/**
+ * The address-pool store in the Kubernetes API (the driver's IpamPort,
+ * driver/ipam/ipam-port.ts): `IPPool` and `IPAllocation` objects of
+ * netclaim.dev/v1alpha1, both cluster-scoped (docs/ipam.md; the CRDs are in
+ * the Helm chart).
+ *
+ * An allocation is created with its name derived from pool and address; the
+ * API server's 409 AlreadyExists is the answer "taken". Each carries labels
+ * for the pool, node and claim (list by pool when a pool is nearly full; list
+ * by node for the reconcile) and an owner reference to this node's Node, so
+ * the garbage collector deletes a node's allocations with the node. (A
+ * cluster-scoped object cannot be owned by a namespaced ResourceClaim: the
+ * collector treats such a reference as unresolvable.) A release deletes by
+ * name with a uid precondition, so a later allocation of the same address by
+ * another claim is never deleted.
+ *
+ * Requests per allocation, while a pool is far from full: one GET of the pool
+ * and one create. Each call has a deadline (default 5 s).
+ */
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { DriverError } from '../../common/errors.ts';
+import type { Allocation, IpamPort } from '../../driver/ipam/ipam-port.ts';
+import { parsePool, type AddressPool } from '../../driver/ipam/pool-spec.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS, withDeadline } from './kube-deadline.ts';
+import { kubeError, kubeStatus } from './kube-error.ts';
+
+export const IPAM_GROUP = 'netclaim.dev';
+export const IPAM_VERSION = 'v1alpha1';
+export const LABEL_POOL = 'netclaim.dev/pool';
+export const LABEL_NODE = 'netclaim.dev/node';
+export const LABEL_CLAIM = 'netclaim.dev/claim-uid';
+
+export interface KubeIpamOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly nodeName: string;
+  /** Deadline of one request (ms, default 5000). */
+  readonly timeoutMs?: number;
+  /** Called before each API request (benchmarks count them). */
+  readonly onRequest?: (verb: string) => void;
+}
+
+type Obj = Record<string, unknown>;
+
+export class KubeIpam implements IpamPort {
+  readonly #api: CustomObjectsApi;
+  readonly #core: CoreV1Api;
+  readonly #o: KubeIpamOptions;
+  #nodeUid: Promise<string> | undefined;
+
+  constructor(o: KubeIpamOptions) {
+    this.#o = o;
+    this.#api = o.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#core = o.kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  async #call<T>(verb: string, op: string, context: Obj, call: (options: Parameters<Parameters<typeof withDeadline>[1]>[0]) => Promise<T>): Promise<T> {
+    this.#o.onRequest?.(verb);
+    try {
+      return await withDeadline(this.#o.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS, call);
+    } catch (err) {
+      throw kubeError(op, err, context);
+    }
+  }
+
+  async pool(name: string): Promise<AddressPool> {
+    let o: Obj;
+    try {
+      o = await this.#call('get', `get ippool ${name}`, { pool: name }, (options) =>
+        this.#api.getClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ippools', name }, options)) as Obj;
+    } catch (err) {
+      if (kubeStatus(err) === 404) throw new DriverError('PREPARE_POOL_INVALID', `IPPool ${name} does not exist`, { cause: err, context: { pool: name } });
+      throw err;
+    }
+    return parsePool(name, o['spec']);
+  }
+
+  async pools(): Promise<readonly AddressPool[]> {
+    let list: Obj;
+    try {
+      list = await this.#call('list', 'list ippools', {}, (options) =>
+        this.#api.listClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ippools' }, options)) as Obj;
+    } catch (err) {
+      if (kubeStatus(err) === 404) return []; // the CRD is not installed: no pools
+      throw err;
+    }
+    const out: AddressPool[] = [];
+    for (const item of (list['items'] as Obj[] | undefined) ?? []) {
+      const name = (item['metadata'] as Obj | undefined)?.['name'];
+      // A pool the driver refuses cannot hold a static address: it is reported when a claim names it.
+      try {
+        out.push(parsePool(String(name), item['spec']));
+      } catch { /* skipped */ }
+    }
+    return out;
+  }
+
+  async create(a: Allocation): Promise<Allocation | 'exists'> {
+    const nodeUid = await this.#nodeUidOnce();
+    const body = {
+      apiVersion: `${IPAM_GROUP}/${IPAM_VERSION}`, kind: 'IPAllocation',
+      metadata: {
+        name: a.name,
+        labels: { [LABEL_POOL]: a.pool, [LABEL_NODE]: a.node, [LABEL_CLAIM]: a.claim.uid },
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: a.node, uid: nodeUid }],
+      },
+      spec: { pool: a.pool, address: a.address, prefixLength: a.prefixLength, nodeName: a.node, claim: a.claim, request: a.request },
+    };
+    try {
+      const o = await this.#call('create', `create ipallocation ${a.name}`, { name: a.name }, (options) =>
+        this.#api.createClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ipallocations', body }, options)) as Obj;
+      return { ...a, uid: String((o['metadata'] as Obj)['uid']) };
+    } catch (err) {
+      if (kubeStatus(err) === 409) return 'exists';
+      throw err;
+    }
+  }
+
+  async get(name: string): Promise<Allocation | undefined> {
+    try {
+      const o = await this.#call('get', `get ipallocation ${name}`, { name }, (options) =>
+        this.#api.getClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ipallocations', name }, options));
+      return allocationFromApi(o as Obj);
+    } catch (err) {
+      if (kubeStatus(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async release(name: string, uid: string): Promise<void> {
+    try {
+      await this.#call('delete', `delete ipallocation ${name}`, { name, uid }, (options) =>
+        this.#api.deleteClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ipallocations', name, body: { preconditions: { uid } } }, options));
+    } catch (err) {
+      // 404: already gone; 409: the name now belongs to a later allocation (the precondition failed): not ours.
+      if (kubeStatus(err) === 404 || kubeStatus(err) === 409) return;
+      throw err;
+    }
+  }
+
+  listPool(pool: string): Promise<readonly Allocation[]> {
+    return this.#list(`${LABEL_POOL}=${pool}`);
+  }
+
+  listNode(node: string): Promise<readonly Allocation[]> {
+    return this.#list(`${LABEL_NODE}=${node}`);
+  }
+
+  async #list(labelSelector: string): Promise<readonly Allocation[]> {
+    let list: Obj;
+    try {
+      list = await this.#call('list', `list ipallocations ${labelSelector}`, { labelSelector }, (options) =>
+        this.#api.listClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ipallocations', labelSelector }, options)) as Obj;
+    } catch (err) {
+      if (kubeStatus(err) === 404) return []; // the CRD is not installed: nothing allocated
+      throw err;
+    }
+    return ((list['items'] as Obj[] | undefined) ?? []).map(allocationFromApi);
+  }
+
+  #nodeUidOnce(): Promise<string> {
+    this.#nodeUid ??= (async () => {
+      const node = await this.#call('get', `get node ${this.#o.nodeName}`, { node: this.#o.nodeName }, (options) => this.#core.readNode({ name: this.#o.nodeName }, options));
+      const uid = node.metadata?.uid;
+      if (!uid) throw new DriverError('KUBE_REQUEST_FAILED', `node ${this.#o.nodeName} has no metadata.uid`);
+      return uid;
+    })();
+    // A failed read is not remembered: the next create reads again.
+    this.#nodeUid.catch(() => { this.#nodeUid = undefined; });
+    return this.#nodeUid;
+  }
+}
+
+export function allocationFromApi(o: Obj): Allocation {
+  const md = (o['metadata'] ?? {}) as Obj;
+  const spec = (o['spec'] ?? {}) as Obj;
+  const claim = (spec['claim'] ?? {}) as Obj;
+  return {
+    name: String(md['name'] ?? ''), uid: String(md['uid'] ?? ''),
+    ...(typeof md['creationTimestamp'] === 'string' ? { created: md['creationTimestamp'] } : {}),
+    pool: String(spec['pool'] ?? ''), address: String(spec['address'] ?? ''), prefixLength: Number(spec['prefixLength'] ?? 0),
+    node: String(spec['nodeName'] ?? ''), request: String(spec['request'] ?? ''),
+    claim: { uid: String(claim['uid'] ?? ''), namespace: String(claim['namespace'] ?? ''), name: String(claim['name'] ?? '') },
+  };
+}
