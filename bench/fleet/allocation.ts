@@ -231,6 +231,9 @@ function schedulerMetrics(before: Sample[], after: Sample[]): Record<string, unk
     dynamicResourcesFilterMs: hist('scheduler_plugin_execution_duration_seconds', (l) => l['plugin'] === 'DynamicResources' && l['extension_point'] === 'Filter'),
     dynamicResourcesPreFilterMs: hist('scheduler_plugin_execution_duration_seconds', (l) => l['plugin'] === 'DynamicResources' && l['extension_point'] === 'PreFilter'),
     attempts: sum(after, 'scheduler_schedule_attempts_total') - sum(before, 'scheduler_schedule_attempts_total'),
+    // Time the scheduler's API client spent waiting for its own rate limiter (client-go's QPS/burst), summed over requests.
+    clientRateLimitWaitS: Math.round((sum(after, 'rest_client_rate_limiter_duration_seconds_sum') - sum(before, 'rest_client_rate_limiter_duration_seconds_sum')) * 10) / 10,
+    apiRequests: sum(after, 'rest_client_requests_total') - sum(before, 'rest_client_requests_total'),
     // The scheduler's CPU over the phase: less sensitive to a shared machine than wall-clock times.
     cpuS: Math.round((sum(after, 'process_cpu_seconds_total') - sum(before, 'process_cpu_seconds_total')) * 100) / 100,
     loadAvg1: Math.round(loadavg()[0]! * 10) / 10,

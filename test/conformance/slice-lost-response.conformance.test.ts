@@ -43,7 +43,7 @@ afterAll(async () => {
 });
 
 /** A publisher on its own node, talking to the API server through the proxy; its errors collected. */
-async function publisher(): Promise<{ node: string; p: SlicePublisher; errors: DriverError[] }> {
+async function publisher(o: { start?: boolean } = {}): Promise<{ node: string; p: SlicePublisher; errors: DriverError[] }> {
   const node = `lost-${suffix()}`;
   const { created } = await ensureNode(kube, node);
   const kc = kubeConfigFor({ ...cp, server: proxy.url }, cp.token);
@@ -57,14 +57,14 @@ async function publisher(): Promise<{ node: string; p: SlicePublisher; errors: D
     await kube.delete(`${SLICES}?fieldSelector=${encodeURIComponent(`spec.nodeName=${node},spec.driver=${DRIVER}`)}`);
     if (created) await kube.delete(`/api/v1/nodes/${node}`);
   });
-  await p.start();
+  if (o.start !== false) await p.start();
   return { node, p, errors };
 }
 
 /** The transport's reason, wherever it sits in the cause chain (DriverError → client-node → fetch TypeError → undici SocketError). */
 function transportCode(e: unknown): string | undefined {
   for (let c = e as { code?: unknown; cause?: unknown } | undefined, i = 0; c && i < 8; c = c.cause as typeof c, i++) {
-    if (typeof c.code === 'string' && c.code.startsWith('UND_ERR')) return c.code;
+    if (typeof c.code === 'string' && /^(UND_ERR|ECONN)/.test(c.code)) return c.code;
   }
   return undefined;
 }
@@ -136,4 +136,27 @@ test('property: updates with connections closed at random moments — the last s
     expect(after).toHaveLength(1);
     expect(mtus(after[0]!)).toEqual(Array(4).fill(ss.at(-1)!.mtu));
   }), { numRuns: 6 });
+});
+
+test('start() through a connection the server closes: retried with backoff, not fatal (the daemon would otherwise exit)', { timeout: 60_000 }, async () => {
+  const { node, p, errors } = await publisher({ start: false });
+  proxy.hold(); // the Node read (or the LIST) goes out; its answer never comes back
+  const started = p.start();
+  await sleep(200);
+  proxy.cut();
+  await started;
+  // The cut may catch the new connection still in its TLS handshake (ECONNRESET) or after it (UND_ERR_SOCKET).
+  expect(errors.length).toBeGreaterThan(0);
+  expect(errors.map(transportCode).every((c) => c === 'UND_ERR_SOCKET' || c === 'ECONNRESET')).toBe(true);
+  p.update(devices(1400));
+  await p.synced();
+  const [s] = await sliceList(kube, node, DRIVER);
+  expect(mtus(s!)).toEqual([1400, 1400, 1400, 1400]);
+});
+
+test('start() for a Node that does not exist still fails at once (not transient)', { timeout: 30_000 }, async () => {
+  const kc = kubeConfigFor({ ...cp, server: proxy.url }, cp.token);
+  const p = new SlicePublisher({ kubeConfig: kc, nodeName: `absent-${suffix()}`, retryMinMs: 50 });
+  await expect(p.start()).rejects.toThrow(/404/);
+  await p.close();
 });
