@@ -331,15 +331,16 @@ export function labelValue(s: string): string {
   return s.replace(/[^A-Za-z0-9_.-]+/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
 }
 
-/** Worth retrying: 429, a 5xx, or no response because the transport failed (a connection closed, refused, reset). */
+/** Worth retrying: 429, a 5xx, or no response because the transport failed (a connection closed, refused, reset, timed out). */
 function isTransient(err: unknown): boolean {
   const status = kubeStatus(err);
   if (status !== 0) return status === 429 || status >= 500;
   if (!isDriverError(err) || err.code !== 'KUBE_REQUEST_FAILED') return false;
   // fetch's TypeError('fetch failed') carries undici's reason (UND_ERR_*) or the socket's (ECONNREFUSED, …) below it.
   for (let c: unknown = err.cause, i = 0; c !== null && typeof c === 'object' && i < 6; c = (c as { cause?: unknown }).cause, i++) {
-    const code = (c as { code?: unknown }).code;
+    const { code, name } = c as { code?: unknown; name?: unknown };
     if (typeof code === 'string' && /^(UND_ERR_|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)/.test(code)) return true;
+    if (name === 'TimeoutError') return true; // an AbortSignal.timeout deadline
   }
   return false;
 }
