@@ -11,7 +11,10 @@
  * flapping at 10 Hz, a fleet-wide flap (every NIC down and up within 1 s), a
  * rolling restart of every daemon; allocation with kube-scheduler
  * (bench/fleet/allocation.ts); and, when named, `soak`: one node's publisher
- * under a flapping link for minutes, RSS and CPU sampled. Numbers: docs/fleet.md.
+ * under a flapping link for minutes, RSS and CPU sampled, and `daemon-flap`: a
+ * whole daemon on 16 veth NICs with one flapping (bench/fleet/daemon-flap.ts).
+ * `--attributes=minimal` and `--max-per-slice=N` vary the slice layout (for
+ * the allocation comparison). Numbers: docs/fleet.md.
  *
  * Defaults: 1,000 nodes (NETCLAIM_FLEET_NODES or --nodes=; use 100 on a small
  * CI machine), the publisher's default write budget.
@@ -24,17 +27,23 @@ import { DEFAULT_WRITE_BUDGET, type WriteBudgetOptions } from '../src/surfaces/k
 import { createGpuSlice, createNode, inPool } from './fleet/cluster.ts';
 import { nodeShape, type NicCount, type NodeShape } from './fleet/node-shape.ts';
 import { fleetFlap, measure, oneNodeFlap, rollingRestart, soak, steady, type FleetContext, type ScenarioResult } from './fleet/scenarios.ts';
-import { SimNode } from './fleet/sim-node.ts';
+import { SimNode, type SliceLayout } from './fleet/sim-node.ts';
 
 export interface FleetBenchOptions {
   readonly nodes: number;
   /** undefined: the publisher's default. */
   readonly budget?: WriteBudgetOptions;
   readonly scenarios: readonly string[];
+  /** Slice layout variant (`--attributes=all|minimal`, `--max-per-slice=N`); default: the daemon's. */
+  readonly layout?: SliceLayout;
+  /** `--connections=per-request`: client-node's default (a new connection per request) instead of the daemon's pool. */
+  readonly connections?: 'pooled' | 'per-request';
   readonly log: (s: string) => void;
 }
 
-export const FLEET_SCENARIOS = ['steady', 'one-node-flap', 'fleet-flap', 'rolling-restart', 'allocation', 'soak'] as const;
+export const FLEET_SCENARIOS = ['steady', 'one-node-flap', 'fleet-flap', 'rolling-restart', 'allocation', 'soak', 'daemon-flap'] as const;
+/** Run only when named: soak (one simulated node for minutes) and daemon-flap (a whole daemon, alone: bench/fleet/daemon-flap.ts). */
+const ONLY_WHEN_NAMED: ReadonlySet<string> = new Set(['soak', 'daemon-flap']);
 
 /** `--budget=`: off, default, peer (the reference peer's 1 per 2 s, burst 5) or RATE/BURST. */
 export function parseBudget(v: string | undefined): WriteBudgetOptions | undefined {
@@ -50,12 +59,20 @@ export function fleetOptionsFromArgs(args: readonly string[], env: NodeJS.Proces
   const flag = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const nodes = Number(flag('nodes') ?? env['NETCLAIM_FLEET_NODES'] ?? 1000);
   if (!Number.isInteger(nodes) || nodes < 1) throw new Error(`--nodes: a positive integer, got ${flag('nodes')}`);
-  // soak (one node's cost over minutes) only when named.
-  const scenarios = (flag('scenarios') ?? FLEET_SCENARIOS.filter((x) => x !== 'soak').join(',')).split(',').filter(Boolean);
+  const scenarios = (flag('scenarios') ?? FLEET_SCENARIOS.filter((x) => !ONLY_WHEN_NAMED.has(x)).join(',')).split(',').filter(Boolean);
   const bad = scenarios.filter((s) => !(FLEET_SCENARIOS as readonly string[]).includes(s));
   if (bad.length) throw new Error(`--scenarios: unknown ${bad.join(', ')}; known: ${FLEET_SCENARIOS.join(', ')}`);
+  if (scenarios.includes('daemon-flap') && scenarios.length > 1) throw new Error('--scenarios: daemon-flap runs alone (a whole daemon on its own API server, no simulated fleet)');
   const budget = parseBudget(flag('budget'));
-  return { nodes, scenarios, log, ...(budget !== undefined && { budget }) };
+  const attributes = flag('attributes');
+  if (attributes !== undefined && attributes !== 'all' && attributes !== 'minimal') throw new Error(`--attributes: all or minimal, got ${attributes}`);
+  const perSlice = flag('max-per-slice');
+  const maxPerSlice = perSlice === undefined ? undefined : Number(perSlice);
+  if (maxPerSlice !== undefined && !(Number.isInteger(maxPerSlice) && maxPerSlice >= 1 && maxPerSlice <= 128)) throw new Error(`--max-per-slice: an integer 1–128, got ${perSlice}`);
+  const layout: SliceLayout = { ...(attributes !== undefined && { attributes }), ...(maxPerSlice !== undefined && { maxPerSlice }) };
+  const connections = flag('connections');
+  if (connections !== undefined && connections !== 'pooled' && connections !== 'per-request') throw new Error(`--connections: pooled or per-request, got ${connections}`);
+  return { nodes, scenarios, log, ...(budget !== undefined && { budget }), ...(Object.keys(layout).length > 0 && { layout }), ...(connections !== undefined && { connections }) };
 }
 
 /** A small seeded generator (mulberry32), so runs are repeatable. */
@@ -73,6 +90,10 @@ function seeded(seed: number): () => number {
 const mb = (b: number): number => Math.round(b / 2 ** 20);
 
 export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
+  if (o.scenarios.includes('daemon-flap')) {
+    const { benchDaemonFlap } = await import('./fleet/daemon-flap.ts');
+    return { 'daemon-flap': await benchDaemonFlap({ seconds: Number(process.env['NETCLAIM_FLEET_SOAK_S'] ?? 120), log: o.log, ...(o.budget !== undefined && { budget: o.budget }) }) };
+  }
   const { startControlPlane } = await import('../test/conformance/control-plane.ts');
   const { KubeClient } = await import('../test/conformance/kube-client.ts');
   const { kubeConfigFor } = await import('../test/conformance/slice-fixtures.ts');
@@ -101,7 +122,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
     o.log(`fleet: ${o.nodes} Nodes and GPU slices created in ${Math.round(performance.now() - tNodes)} ms`);
     // Each simulated daemon has its own client (KubeConfig → its own connection pool), as separate processes would.
     const kubeConfig = (): ReturnType<typeof kubeConfigFor> => kubeConfigFor({ server: cp.server, caPem: cp.caPem } as Parameters<typeof kubeConfigFor>[0], cp.token);
-    nodes = names.map((name, i) => new SimNode({ index: i, name, uid: uids[i]!, shape: shapeOf(i), kubeConfig, driver: DRIVER_NAME, onError, ...(o.budget !== undefined && { writeBudget: o.budget }) }));
+    nodes = names.map((name, i) => new SimNode({ index: i, name, uid: uids[i]!, shape: shapeOf(i), kubeConfig, driver: DRIVER_NAME, onError, ...(o.budget !== undefined && { writeBudget: o.budget }), ...(o.layout !== undefined && { layout: o.layout }), ...(o.connections !== undefined && { connections: o.connections }) }));
     const ctx: FleetContext = { nodes, cp, log: o.log, rand: seeded(25) };
     const results: Record<string, ScenarioResult | unknown> = {};
     results['cold-start'] = await measure(ctx, 'cold-start', async () => {
@@ -130,6 +151,8 @@ export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
       nodes: o.nodes,
       nicsPerNode: { 8: nodes.filter((n) => n.nics === 8).length, 12: nodes.filter((n) => n.nics === 12).length, 16: nodes.filter((n) => n.nics === 16).length },
       budget: o.budget ?? DEFAULT_WRITE_BUDGET,
+      connections: o.connections ?? 'pooled',
+      layout: { attributes: o.layout?.attributes ?? 'all', maxPerSlice: o.layout?.maxPerSlice ?? 128, slices: nodes.reduce((a, n) => a + n.slices, 0) },
       kubeApiserver: cp.version,
       machine: { cpus: availableParallelism(), loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 10) / 10), note: 'API server, etcd and the simulator share these CPUs (and other work on the machine: see the load average)' },
       scenarios: results,

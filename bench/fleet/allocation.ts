@@ -17,7 +17,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import { freePort, listedFeatureGates } from '../../test/conformance/control-plane.ts';
@@ -222,11 +222,21 @@ function schedulerMetrics(before: Sample[], after: Sample[]): Record<string, unk
   };
   return {
     attemptMs: hist('scheduler_scheduling_attempt_duration_seconds', (l) => l['result'] === 'scheduled'),
+    // Filter + score over the candidate nodes, every attempt (not sampled): where the slices' shape can cost.
+    algorithmMs: hist('scheduler_scheduling_algorithm_duration_seconds', () => true),
+    filterMs: hist('scheduler_framework_extension_point_duration_seconds', (l) => l['extension_point'] === 'Filter' && l['status'] === 'Success'),
+    preBindMs: hist('scheduler_framework_extension_point_duration_seconds', (l) => l['extension_point'] === 'PreBind' && l['status'] === 'Success'),
     unschedulableAttemptMs: hist('scheduler_scheduling_attempt_duration_seconds', (l) => l['result'] === 'unschedulable'),
     podSchedulingSliMs: hist('scheduler_pod_scheduling_sli_duration_seconds', () => true),
     dynamicResourcesFilterMs: hist('scheduler_plugin_execution_duration_seconds', (l) => l['plugin'] === 'DynamicResources' && l['extension_point'] === 'Filter'),
     dynamicResourcesPreFilterMs: hist('scheduler_plugin_execution_duration_seconds', (l) => l['plugin'] === 'DynamicResources' && l['extension_point'] === 'PreFilter'),
     attempts: sum(after, 'scheduler_schedule_attempts_total') - sum(before, 'scheduler_schedule_attempts_total'),
+    // Time the scheduler's API client spent waiting for its own rate limiter (client-go's QPS/burst), summed over requests.
+    clientRateLimitWaitS: Math.round((sum(after, 'rest_client_rate_limiter_duration_seconds_sum') - sum(before, 'rest_client_rate_limiter_duration_seconds_sum')) * 10) / 10,
+    apiRequests: sum(after, 'rest_client_requests_total') - sum(before, 'rest_client_requests_total'),
+    // The scheduler's CPU over the phase: less sensitive to a shared machine than wall-clock times.
+    cpuS: Math.round((sum(after, 'process_cpu_seconds_total') - sum(before, 'process_cpu_seconds_total')) * 100) / 100,
+    loadAvg1: Math.round(loadavg()[0]! * 10) / 10,
   };
 }
 

@@ -8,11 +8,13 @@
  * (src/inventory/watcher.ts, default debounceMs), and the rebuild publishes.
  *
  * Each node has its own KubeConfig (its own connection pool, like its own
- * daemon process). Writes are counted at the client (the publisher's
+ * daemon process), pooled as the daemon pools it (kube-connections.ts) unless
+ * `connections: 'per-request'`. Writes are counted at the client (the publisher's
  * counters, kept across restarts) with a timestamp log for rates.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { DriverError } from '../../src/common/errors.ts';
+import { pooledConnections, type ConnectionPool } from '../../src/surfaces/kube/kube-connections.ts';
 import { SlicePublisher } from '../../src/surfaces/kube/slice-publisher.ts';
 import type { WriteBudgetOptions } from '../../src/surfaces/kube/write-budget.ts';
 import type { NodeShape } from './node-shape.ts';
@@ -30,12 +32,31 @@ export interface SimNodeOptions {
   /** undefined: the publisher's default budget. */
   readonly writeBudget?: WriteBudgetOptions;
   readonly onError: (e: DriverError) => void;
+  /** Slice layout variants for the allocation comparison (docs/fleet.md, "Slice layout and the scheduler"). */
+  readonly layout?: SliceLayout;
+  /**
+   * `pooled` (default): one kept connection per node, as the daemon has (src/daemon/daemon.ts calls
+   * pooledConnections). `per-request`: client-node's own behaviour, a new dispatcher and TLS
+   * connection for every request — what this bench did before, kept for the comparison in docs/fleet.md.
+   */
+  readonly connections?: 'pooled' | 'per-request';
 }
+
+export interface SliceLayout {
+  /** `minimal`: only what the bench's claims and checks read (MINIMAL_ATTRIBUTES); default all 22–27. */
+  readonly attributes?: 'all' | 'minimal';
+  /** The publisher's maxPerSlice (default 128: one slice per node here). */
+  readonly maxPerSlice?: number;
+}
+
+/** The attributes the allocation claims select on (rdma, pcieRoot) and verify() reads (ifName, state). */
+export const MINIMAL_ATTRIBUTES: ReadonlySet<string> = new Set(['resource.kubernetes.io/pcieRoot', 'netclaim.dev/rdma', 'netclaim.dev/ifName', 'netclaim.dev/state']);
 
 export class SimNode {
   readonly #o: SimNodeOptions;
   readonly #down = new Set<number>();
   #publisher: SlicePublisher | undefined;
+  #pool: ConnectionPool | undefined;
   #rebuild: NodeJS.Timeout | undefined;
   /** Writes of publishers already closed (restarts). */
   #past = { creates: 0, updates: 0, deletes: 0, deferred: 0 };
@@ -52,9 +73,12 @@ export class SimNode {
 
   /** As the daemon starts: publisher started (Node UID read, slices listed and watched), then the first inventory. */
   async start(): Promise<void> {
+    const kubeConfig = this.#o.kubeConfig();
+    if (this.#o.connections !== 'per-request') this.#pool = pooledConnections(kubeConfig);
     const p = new SlicePublisher({
-      kubeConfig: this.#o.kubeConfig(), nodeName: this.#o.name, driver: this.#o.driver, onError: this.#o.onError,
+      kubeConfig, nodeName: this.#o.name, driver: this.#o.driver, onError: this.#o.onError,
       ...(this.#o.writeBudget !== undefined && { writeBudget: this.#o.writeBudget }),
+      ...(this.#o.layout?.maxPerSlice !== undefined && { maxPerSlice: this.#o.layout.maxPerSlice }),
     });
     await p.start();
     this.#publisher = p;
@@ -74,6 +98,8 @@ export class SimNode {
     if (!p) return;
     this.#publisher = undefined;
     await p.close();
+    await this.#pool?.close();
+    this.#pool = undefined;
     const w = p.writes;
     this.#past = { creates: this.#past.creates + w.creates, updates: this.#past.updates + w.updates, deletes: this.#past.deletes + w.deletes, deferred: this.#past.deferred + p.deferred };
   }
@@ -105,9 +131,14 @@ export class SimNode {
   }
 
   get generation(): number { return this.#publisher?.generation ?? 0; }
+  /** Slices of the last publish. */
+  get slices(): number { return this.#publisher?.slices ?? 0; }
 
   #publish(): void {
     this.rebuilds++;
-    this.#publisher!.update(this.#o.shape.fastDevices(this.#o.index, this.#down));
+    const devices = this.#o.shape.fastDevices(this.#o.index, this.#down);
+    this.#publisher!.update(this.#o.layout?.attributes !== 'minimal' ? devices : devices.map((d) => ({
+      ...d, attributes: Object.fromEntries(Object.entries(d.attributes).filter(([k]) => MINIMAL_ATTRIBUTES.has(k))),
+    })));
   }
 }

@@ -18,7 +18,9 @@ export interface KubeErrorContext {
 export function kubeError(op: string, err: unknown, context: Record<string, unknown> = {}): DriverError {
   if (isDriverError(err)) return err;
   const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown };
-  const status = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : 0;
+  // ApiException's `code` is the HTTP status; a DOMException's `code` is not (a watch's TimeoutError has 23).
+  const httpStatus = (v: unknown): number | undefined => (typeof v === 'number' && v >= 100 && v <= 599 ? v : undefined);
+  const status = httpStatus(e.code) ?? httpStatus(e.statusCode) ?? 0;
   let reason = '';
   let message = typeof e.message === 'string' ? e.message.split('\n')[0]! : String(err);
   const body = typeof e.body === 'string' ? tryParse(e.body) : e.body;

@@ -22,7 +22,7 @@
  * goes out. A reconcile with nothing to write costs nothing.
  */
 import { CoreV1Api, ResourceV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { DriverError, StateError } from '../../common/errors.ts';
+import { DriverError, isDriverError, StateError } from '../../common/errors.ts';
 import type { Attributes } from '../../inventory/attributes/limits.ts';
 import { DRIVER_NAME } from '../../inventory/attributes/names.ts';
 import { kubeError, kubeStatus } from './kube-error.ts';
@@ -93,6 +93,8 @@ export class SlicePublisher {
   #last: SyncPlan | undefined;
   #counters = { errors: 0, creates: 0, updates: 0, deletes: 0, syncs: 0, deferred: 0 };
   #lastError: DriverError | undefined;
+  /** The backoff between start() attempts, ended early by close(). */
+  #startWait: { readonly resolve: () => void; readonly timer: NodeJS.Timeout } | undefined;
 
   constructor(o: SlicePublisherOptions) {
     this.#o = { ...o, driver: o.driver ?? DRIVER_NAME };
@@ -111,12 +113,27 @@ export class SlicePublisher {
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new StateError(`SlicePublisher: start() in state ${this.#state}`);
     this.#state = 'starting';
-    try {
-      if (this.#nodeUid === undefined) this.#nodeUid = await this.#readNodeUid();
-      await this.#informer.start();
-    } catch (err) {
-      if (this.#state === 'starting') this.#state = 'new'; // may be retried
-      throw err;
+    // A transient failure (no response, 429, 5xx) is retried with backoff, as client-go's reflector
+    // retries its LIST: at fleet scale a new connection can be closed by a busy API server
+    // (docs/fleet.md, "Writes that failed at the client"), and that must not stop the daemon.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (this.#nodeUid === undefined) this.#nodeUid = await this.#readNodeUid();
+        await this.#informer.start();
+        break;
+      } catch (err) {
+        if (this.#state !== 'starting' || !isTransient(err)) {
+          if (this.#state === 'starting') this.#state = 'new'; // may be retried
+          throw err;
+        }
+        this.#report(kubeError('start slice publisher', err));
+        const min = this.#o.retryMinMs ?? 200;
+        await new Promise<void>((resolve) => {
+          this.#startWait = { resolve, timer: setTimeout(resolve, Math.min(this.#o.retryMaxMs ?? 30_000, min * 2 ** attempt) * (0.75 + Math.random() / 4)) };
+        });
+        this.#startWait = undefined;
+        if (this.#state !== 'starting') return; // closed while waiting
+      }
     }
     if (this.#state !== 'starting') return; // closed meanwhile
     this.#state = 'running';
@@ -143,6 +160,10 @@ export class SlicePublisher {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     clearTimeout(this.#timer);
+    if (this.#startWait) {
+      clearTimeout(this.#startWait.timer);
+      this.#startWait.resolve();
+    }
     this.#informer.close();
     for (const w of this.#waiters.splice(0)) w.reject(new StateError('SlicePublisher closed'));
     await this.#inflight;
@@ -310,6 +331,20 @@ export class SlicePublisher {
 /** A label value (≤ 63, alphanumeric at both ends, `-_.` inside) from free text. */
 export function labelValue(s: string): string {
   return s.replace(/[^A-Za-z0-9_.-]+/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+}
+
+/** Worth retrying: 429, a 5xx, or no response because the transport failed (a connection closed, refused, reset, timed out). */
+function isTransient(err: unknown): boolean {
+  const status = kubeStatus(err);
+  if (status !== 0) return status === 429 || status >= 500;
+  if (!isDriverError(err) || err.code !== 'KUBE_REQUEST_FAILED') return false;
+  // fetch's TypeError('fetch failed') carries undici's reason (UND_ERR_*) or the socket's (ECONNREFUSED, …) below it.
+  for (let c: unknown = err.cause, i = 0; c !== null && typeof c === 'object' && i < 6; c = (c as { cause?: unknown }).cause, i++) {
+    const { code, name } = c as { code?: unknown; name?: unknown };
+    if (typeof code === 'string' && /^(UND_ERR_|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)/.test(code)) return true;
+    if (name === 'TimeoutError') return true; // an AbortSignal.timeout deadline
+  }
+  return false;
 }
 
 /** Waits for every write (so the cache records each success), then fails with the first failure. */
