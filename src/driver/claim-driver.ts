@@ -46,7 +46,6 @@ import type { NetworkConfig } from '../config/claim-config/types.ts';
 import type { Device } from '../inventory/model.ts';
 import { cloudDefaultConfig } from './cloud-defaults.ts';
 import type { ClaimRef, DriverPort, HealthView, PrepareResult, PreparedDevice, UnprepareResult } from './driver-port.ts';
-import { buildClaimCdiSpec } from './cdi/cdi-spec.ts';
 import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
 import { workloadEnv } from './cdi/workload-env.ts';
 import type { AllocatedClaim, AllocationResult, ClaimSource, EventSink } from './claim.ts';
@@ -54,7 +53,7 @@ import type { AdminRecord, ClaimRecord, DevicePlan } from './record-model.ts';
 import { isAdminClaim, prepareAdminClaim } from './admin-access.ts';
 import { withAdminCdi } from './admin-access-cdi.ts';
 import { removeClaimMetadata, withDeviceMetadata } from './claim-metadata.ts';
-import { restoreAdminCdi, restoreClaimCdi } from './claim-cdi-restore.ts';
+import { restoreAdminCdi, restoreClaimCdi, storedClaimCdiSpec } from './claim-cdi-restore.ts';
 import { ownResults, prepareClaim, type PrepareContext } from './prepare-claim.ts';
 import { crashPoint } from './state/crash-points.ts';
 import type { ClaimStore } from './state/claim-store.ts';
@@ -363,13 +362,15 @@ function withCdi(record: ClaimRecord, cdiDir: string): ClaimRecord {
     ...(d.pod === undefined ? {} : { podIfName: d.pod.name }),
     ...(d.rdma === undefined ? {} : { rdmaDevice: d.rdma.device }),
   })));
-  const built = buildClaimCdiSpec(record.claim.uid, record.devices.map((d) => ({ device: d.device, charDevices: d.rdma?.charDevices ?? [], env })));
+  const withEnv: DevicePlan[] = record.devices.map((d) => ({ ...d, env }));
+  // Built from the plans as stored, by the function a restart after a reboot rebuilds it with: the same bytes, the same ids.
+  const built = storedClaimCdiSpec({ ...record, devices: withEnv });
   if (built === undefined) {
     removeClaimCdiSpec(cdiDir, record.claim.uid);
     return record;
   }
   const path = writeClaimCdiSpec(cdiDir, built);
-  const devices: DevicePlan[] = record.devices.map((d) => ({ ...d, env, cdiDeviceIds: built.deviceIds.get(d.device) ?? [] }));
+  const devices: DevicePlan[] = withEnv.map((d) => ({ ...d, cdiDeviceIds: built.deviceIds.get(d.device) ?? [] }));
   return { ...record, devices, cdiSpec: path };
 }
 
