@@ -361,6 +361,13 @@ export class Daemon {
         this.metrics.claimsPrepared.set(store.size);
         withContext(log, { claim: ref, claimUid: ref.uid }).info({ existed }, 'claim unprepared');
       },
+      cdiRestored: (claimUid, paths, err) => {
+        if (err === undefined) log.info({ claimUid, paths }, 'CDI spec of a stored claim was missing (node reboot?): written again from its record');
+        else {
+          this.metrics.countError(err);
+          log.warn({ claimUid, err }, 'CDI spec of a stored claim is missing and cannot be written again; its next prepare fails with this error');
+        }
+      },
       cloudDefaultRefused: (ref, device, problems) => {
         withContext(log, { claim: ref, claimUid: ref.uid }).warn({ device, problems }, 'cloud metadata is not a valid config for this device; prepared without the cloud default');
       },

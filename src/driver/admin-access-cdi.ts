@@ -6,12 +6,13 @@
  * a spec). Written before the record is stored, removed after it goes, as
  * for owners' claims (claim-driver.ts).
  */
-import { buildClaimCdiSpec } from './cdi/cdi-spec.ts';
 import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
+import { storedAdminCdiSpec } from './claim-cdi-restore.ts';
 import type { AdminRecord } from './record-model.ts';
 
 export function withAdminCdi(record: AdminRecord, cdiDir: string): AdminRecord {
-  const built = buildClaimCdiSpec(record.claim.uid, record.access.map((d) => ({ device: d.device, charDevices: d.charDevices, env: d.env })));
+  // The function a restart after a node reboot rebuilds it with (claim-cdi-restore.ts): the same bytes, the same ids.
+  const built = storedAdminCdiSpec(record);
   if (built === undefined) {
     removeClaimCdiSpec(cdiDir, record.claim.uid);
     return record;

@@ -8,8 +8,10 @@
  * unless no NRI plugin runs at all (`--no-nri`).
  *
  * Prepare, per claim: if the store already has the claim, answer from it
- * (the kubelet repeats calls after restarts; nothing is read or written
- * again). Otherwise fetch the claim, plan its devices (prepare-claim.ts),
+ * (the kubelet repeats calls after restarts; nothing is planned again), after
+ * checking that its CDI specs are there: a node reboot empties the CDI
+ * directory (a tmpfs) but not the store, so they are written again from the
+ * record, at start and there (claim-cdi-restore.ts). Otherwise fetch the claim, plan its devices (prepare-claim.ts),
  * write the CDI spec, then store the record; the answer goes out only after
  * the record is durable. A crash before that leaves at most a CDI file,
  * which the retried prepare rewrites and an unprepare removes by name.
@@ -44,7 +46,6 @@ import type { NetworkConfig } from '../config/claim-config/types.ts';
 import type { Device } from '../inventory/model.ts';
 import { cloudDefaultConfig } from './cloud-defaults.ts';
 import type { ClaimRef, DriverPort, HealthView, PrepareResult, PreparedDevice, UnprepareResult } from './driver-port.ts';
-import { buildClaimCdiSpec } from './cdi/cdi-spec.ts';
 import { removeClaimCdiSpec, writeClaimCdiSpec } from './cdi/cdi-files.ts';
 import { workloadEnv } from './cdi/workload-env.ts';
 import type { AllocatedClaim, AllocationResult, ClaimSource, EventSink } from './claim.ts';
@@ -55,6 +56,7 @@ import type { IpamPort } from './ipam/ipam-port.ts';
 import { isAdminClaim, prepareAdminClaim } from './admin-access.ts';
 import { withAdminCdi } from './admin-access-cdi.ts';
 import { removeClaimMetadata, withDeviceMetadata } from './claim-metadata.ts';
+import { restoreAdminCdi, restoreClaimCdi, storedClaimCdiSpec } from './claim-cdi-restore.ts';
 import { ownResults, prepareClaim, type PrepareContext } from './prepare-claim.ts';
 import { crashPoint } from './state/crash-points.ts';
 import type { ClaimStore } from './state/claim-store.ts';
@@ -95,6 +97,8 @@ export interface DriverObserver {
   adminPrepared?(record: AdminRecord, ms: number, fromStore: boolean): void;
   claimFailed?(ref: ClaimRef, op: 'prepare' | 'unprepare', err: unknown, ms: number): void;
   claimUnprepared?(ref: ClaimRef, existed: boolean): void;
+  /** A stored claim's CDI spec or metadata was missing (a node reboot) and written again from its record; or could not be (`err`). */
+  cdiRestored?(claimUid: string, paths: readonly string[], err?: unknown): void;
   /** A device's cloud default was left out because the metadata's values are not a valid config. */
   cloudDefaultRefused?(ref: ClaimRef, device: string, problems: readonly string[]): void;
 }
@@ -161,6 +165,24 @@ export class ClaimDriver implements DriverPort {
     for (const r of o.store.list()) for (const d of r.devices) if (d.subInterface === undefined) o.inventory.hold(d.device);
     // A crash may have left a sub-interface no record names, or a record naming one: delete or adopt (docs/sharing.md).
     o.subInterfaces?.reconcile(o.store);
+    // After a node reboot the CDI directory (a tmpfs) is empty while the store is not: write each stored claim's specs again,
+    // so that the pods the kubelet restarts find them (claim-cdi-restore.ts). Not in a rolling update (sharedStore): the
+    // specs are there, and the other instance may be unpreparing a claim right now; its Prepare path checks under the lock.
+    if (o.sharedStore !== true) {
+      for (const r of o.store.list()) this.#restore(r.claim.uid, () => restoreClaimCdi(r, o.cdiDir), false);
+      for (const r of o.store.admins()) this.#restore(r.claim.uid, () => restoreAdminCdi(r, o.cdiDir), false);
+    }
+  }
+
+  /** Runs a restore and reports it; at start a failure is reported only (the claim's next Prepare retries and fails with it). */
+  #restore(uid: string, run: () => readonly string[], rethrow: boolean): void {
+    try {
+      const paths = run();
+      if (paths.length > 0) this.#o.observer?.cdiRestored?.(uid, paths);
+    } catch (err) {
+      this.#o.observer?.cdiRestored?.(uid, [], err);
+      if (rethrow) throw err;
+    }
   }
 
   async prepare(claims: readonly ClaimRef[]): Promise<ReadonlyMap<ClaimUid, PrepareResult>> {
@@ -286,11 +308,14 @@ export class ClaimDriver implements DriverPort {
     try {
       const stored = this.#o.store.get(ref.uid);
       if (stored !== undefined) {
+        // Cheap when nothing is missing (a read and compare per spec file); never answer ids whose spec is gone.
+        this.#restore(ref.uid, () => restoreClaimCdi(stored, this.#o.cdiDir), true);
         this.#o.observer?.claimPrepared?.(stored, performance.now() - start, true);
         return { devices: answer(stored) };
       }
       const storedAdmin = this.#o.store.admin(ref.uid);
       if (storedAdmin !== undefined) {
+        this.#restore(ref.uid, () => restoreAdminCdi(storedAdmin, this.#o.cdiDir), true);
         this.#o.observer?.adminPrepared?.(storedAdmin, performance.now() - start, true);
         return { devices: answerAdmin(storedAdmin) };
       }
@@ -403,13 +428,15 @@ function withCdi(record: ClaimRecord, cdiDir: string): ClaimRecord {
     ...(d.pod === undefined ? {} : { podIfName: d.pod.name }),
     ...(d.rdma === undefined ? {} : { rdmaDevice: d.rdma.device }),
   })));
-  const built = buildClaimCdiSpec(record.claim.uid, record.devices.map((d) => ({ device: d.device, charDevices: d.rdma?.charDevices ?? [], env })));
+  const withEnv: DevicePlan[] = record.devices.map((d) => ({ ...d, env }));
+  // Built from the plans as stored, by the function a restart after a reboot rebuilds it with: the same bytes, the same ids.
+  const built = storedClaimCdiSpec({ ...record, devices: withEnv });
   if (built === undefined) {
     removeClaimCdiSpec(cdiDir, record.claim.uid);
     return record;
   }
   const path = writeClaimCdiSpec(cdiDir, built);
-  const devices: DevicePlan[] = record.devices.map((d) => ({ ...d, env, cdiDeviceIds: built.deviceIds.get(d.device) ?? [] }));
+  const devices: DevicePlan[] = withEnv.map((d) => ({ ...d, cdiDeviceIds: built.deviceIds.get(d.device) ?? [] }));
   return { ...record, devices, cdiSpec: path };
 }
 

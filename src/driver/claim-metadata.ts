@@ -9,7 +9,7 @@ import type { Device } from '../inventory/model.ts';
 import { metadataAttributes, planDeviceMetadata, type MetadataDevice } from './cdi/device-metadata.ts';
 import { metadataEnv } from './cdi/metadata-env.ts';
 import type { AllocatedClaim, ClaimStatusSink } from './claim.ts';
-import { metadataFile, removeClaimMetadata, sweepClaimMetadata, updateClaimMetadataNetwork, writeClaimMetadata, type MetadataDirs } from './device-metadata-files.ts';
+import { metadataFile, removeClaimMetadata, restoreClaimMetadata, sweepClaimMetadata, updateClaimMetadataNetwork, writeClaimMetadata, type MetadataDirs } from './device-metadata-files.ts';
 import type { ClaimRecord, DevicePlan } from './record-model.ts';
 
 export type { MetadataDirs } from './device-metadata-files.ts';
@@ -35,10 +35,12 @@ export function withDeviceMetadata(record: ClaimRecord, claim: Pick<AllocatedCla
     metadataEnv,
   );
   writeClaimMetadata(dirs, uid, plan);
-  return { ...record, devices: record.devices.map((d) => ({ ...d, cdiDeviceIds: [...d.cdiDeviceIds, plan.deviceIds.get(d.device)!] })) };
+  // What was written goes into the record, so a node reboot can write the same bytes again (claim-cdi-restore.ts).
+  const metadata = { spec: plan.spec, files: plan.files.map((f) => ({ request: f.request, hostPath: f.hostPath, content: f.content })) };
+  return { ...record, metadata, devices: record.devices.map((d) => ({ ...d, cdiDeviceIds: [...d.cdiDeviceIds, plan.deviceIds.get(d.device)!] })) };
 }
 
-export { removeClaimMetadata, sweepClaimMetadata };
+export { removeClaimMetadata, restoreClaimMetadata, sweepClaimMetadata };
 
 /**
  * A claim status sink that first puts the devices' network data as attached

@@ -11,16 +11,16 @@
  * attach hook runs at RunPodSandbox. That update writes in place (same
  * inode), so a container already holding the bind mount sees it too.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DriverError } from '../common/errors.ts';
 import { DRIVER_NAME } from '../common/driver.ts';
 import { removeFileDurable, writeFileAtomic } from './state/atomic-file.ts';
 import { isValidClaimUid } from './state/claim-record.ts';
-import { serializeCdiSpec } from './cdi/cdi-files.ts';
+import { fileHolds, serializeCdiSpec } from './cdi/cdi-files.ts';
 import { cdiSpecProblems } from './cdi/cdi-validate.ts';
 import { METADATA_API_VERSIONS, decodeMetadataStream, type DeviceMetadataObject, type MetadataNetworkData, type MetadataPlan } from './cdi/device-metadata.ts';
-import type { AttachedDevice } from './record-model.ts';
+import type { AttachedDevice, StoredMetadata } from './record-model.ts';
 
 export interface MetadataDirs {
   /** Where the metadata files live on the node. */
@@ -30,6 +30,11 @@ export interface MetadataDirs {
 }
 
 const metadataSpecFile = (claimUid: string): string => `${DRIVER_NAME}-metadata_${claimUid}.json`;
+
+/** The claim's metadata CDI spec file in the runtime's CDI directory. */
+export function metadataSpecPath(cdiDir: string, claimUid: string): string {
+  return join(cdiDir, metadataSpecFile(claimUid));
+}
 
 export function metadataFile(dir: string, claimUid: string, request: string): string {
   return join(dir, claimUid, request, 'metadata.json');
@@ -50,6 +55,44 @@ export function writeClaimMetadata(d: MetadataDirs, claimUid: string, plan: Meta
   } catch (err) {
     throw failed('write', claimUid, d.dir, err);
   }
+}
+
+/**
+ * Writes again what {@link writeClaimMetadata} wrote for a stored claim, where
+ * it is gone (a node reboot empties the CDI directory; claim-cdi-restore.ts):
+ * the CDI spec when missing or different, a file only when missing (one that
+ * exists may hold the attach's later generation, which stays). Durability as
+ * at Prepare (writeFileAtomic: file and its directory fsynced; directories it
+ * creates are not, as writeClaimMetadata does not): a file lost with an
+ * unsynced directory is restored again at the next start, since the record,
+ * which is durable, keeps the bytes. Returns the paths written.
+ */
+export function restoreClaimMetadata(cdiDir: string, claimUid: string, stored: StoredMetadata): string[] {
+  checkUid(claimUid);
+  const problems = cdiSpecProblems(stored.spec);
+  if (problems.length > 0) throw failed('restore', claimUid, cdiDir, `the stored CDI spec would be refused by the runtime: ${problems.join('; ')}`);
+  const written: string[] = [];
+  let at = cdiDir;
+  try {
+    for (const f of stored.files) {
+      at = f.hostPath;
+      if (existsSync(f.hostPath)) continue;
+      mkdirSync(dirname(f.hostPath), { recursive: true, mode: 0o755 });
+      writeFileAtomic(f.hostPath, f.content, 0o644);
+      written.push(f.hostPath);
+    }
+    const spec = join(cdiDir, metadataSpecFile(claimUid));
+    at = spec;
+    const bytes = serializeCdiSpec(stored.spec);
+    if (!fileHolds(spec, bytes)) {
+      mkdirSync(cdiDir, { recursive: true, mode: 0o755 });
+      writeFileAtomic(spec, bytes, 0o644);
+      written.push(spec);
+    }
+  } catch (err) {
+    throw failed('restore', claimUid, at, err);
+  }
+  return written;
 }
 
 /** Removes a claim's metadata files and CDI spec; missing ones are fine. */

@@ -10,6 +10,7 @@
  * (state/claim-record.ts checks its shape on the way in).
  */
 import type { DhcpLease } from '../kernel/dhcp/dhcp-types.ts';
+import type { CdiSpec } from './cdi/cdi-types.ts';
 import type { CharDevice, HostSnapshot, PodInterfacePlan, RdmaPlan } from './plan/plan-types.ts';
 
 /** How to find the device again (the kernel may rename a device it returns from a dying netns). */
@@ -104,6 +105,19 @@ export interface Attachment {
   readonly at: string;
 }
 
+/**
+ * What Prepare wrote for a claim's device metadata (KEP-5304,
+ * claim-metadata.ts), kept in the record so that after a node reboot (the
+ * CDI directory is a tmpfs) the same bytes can be written again without
+ * re-planning from an inventory that may have changed (claim-cdi-restore.ts):
+ * the metadata CDI ids already given to the kubelet must keep resolving.
+ */
+export interface StoredMetadata {
+  readonly spec: CdiSpec;
+  /** The files as first written (generation 1), at their host paths. */
+  readonly files: readonly { readonly request: string; readonly hostPath: string; readonly content: string }[];
+}
+
 /** The stored state of one prepared claim (state/claim-store.ts). */
 export interface ClaimRecord {
   readonly version: 1;
@@ -115,6 +129,8 @@ export interface ClaimRecord {
   readonly devices: readonly DevicePlan[];
   /** CDI spec file written for this claim, if any. */
   readonly cdiSpec?: string;
+  /** The device metadata Prepare wrote (absent: none, or a record from before it was stored). */
+  readonly metadata?: StoredMetadata;
   /** Where its devices are now: absent while they are on the host. */
   readonly attachment?: Attachment;
   /** Addresses allocated from pools (IPPool) for the claim, released at unprepare (docs/ipam.md). */

@@ -6,7 +6,7 @@
  * kubelet passes its ids to the runtime), mode 0644, and removed on
  * Unprepare. Errors are CDI_WRITE_FAILED with the path in the context.
  */
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DriverError } from '../../common/errors.ts';
 import { isValidClaimUid } from '../state/claim-record.ts';
@@ -40,6 +40,26 @@ export function writeClaimCdiSpec(dir: string, claimSpec: ClaimCdiSpec): string 
     throw failed('write', claimSpec.claimUid, path, err);
   }
   return path;
+}
+
+/**
+ * Write the claim's spec file only when it is missing or holds other bytes
+ * (after a node reboot the CDI directory, a tmpfs, is empty while the
+ * claim store is not: claim-cdi-restore.ts). Returns the path when it wrote.
+ */
+export function ensureClaimCdiSpec(dir: string, claimSpec: ClaimCdiSpec): string | undefined {
+  const path = join(dir, specFileName(claimSpec.claimUid, dir));
+  if (fileHolds(path, serializeCdiSpec(claimSpec.spec))) return undefined;
+  return writeClaimCdiSpec(dir, claimSpec);
+}
+
+/** Whether `path` exists with exactly `content` (a file that cannot be read counts as not). */
+export function fileHolds(path: string, content: string): boolean {
+  try {
+    return readFileSync(path, 'utf8') === content;
+  } catch {
+    return false;
+  }
 }
 
 /** Remove the claim's spec file; a missing file (or directory) is fine. Returns whether one was removed. */

@@ -42,6 +42,13 @@ export function claimRecordProblem(x: unknown, expectedUid?: string): string | u
     if (typeof r[k] !== 'string') return `${k}: not a string`;
   }
   if (r.cdiSpec !== undefined && typeof r.cdiSpec !== 'string') return 'cdiSpec: not a string';
+  if (r.metadata !== undefined) {
+    const m = r.metadata;
+    if (!isObject(m) || !isObject(m.spec) || !Array.isArray(m.files)) return 'metadata: not a spec with files';
+    for (const [i, f] of m.files.entries()) {
+      if (!isObject(f) || typeof f.request !== 'string' || typeof f.hostPath !== 'string' || typeof f.content !== 'string') return `metadata.files[${i}]: not a request, host path and content`;
+    }
+  }
   if (!Array.isArray(r.devices)) return 'devices: not an array';
   for (const [i, d] of r.devices.entries()) {
     if (!isObject(d)) return `devices[${i}]: not an object`;
