@@ -125,6 +125,7 @@ export class Daemon {
   #status: ClaimStatusWriter | undefined;
   #http: ObserveServer | undefined;
   #ipamTimer: NodeJS.Timeout | undefined;
+  #ipam: KubeIpam | undefined;
   #slicesPublished = false;
   #started = false;
   #starting: Promise<void> | undefined;
@@ -212,6 +213,12 @@ export class Daemon {
     let pods: PodDriver | undefined;
     const subInterfaces = new SubInterfaces(host, o.stateDir);
     for (const p of subInterfaces.ledger.problems) onError('sub-interfaces')(p);
+    // Address pools (docs/ipam.md): IPPool and IPAllocation objects in the API; the pools are watched, not read per Prepare.
+    const ipam = this.#ipam = new KubeIpam({
+      kubeConfig: o.kubeConfig, nodeName: o.nodeName, watchPools: true,
+      onError: (err) => log.warn({ err }, 'IPPool watch failed; pools are read from the API server until it is back'),
+    });
+    void ipam.start();
     const driver = new ClaimDriver({
       driverName: o.driverName, poolName: o.nodeName,
       claims: new KubeClaimSource({ kubeConfig: o.kubeConfig }), store, inventory: watcher,
@@ -227,8 +234,7 @@ export class Daemon {
       observer: this.#claimObserver(store),
       // Per-claim sub-interfaces of shareable parents (docs/sharing.md); their intent ledger lives beside the claim store.
       subInterfaces,
-      // Address pools (docs/ipam.md): IPPool and IPAllocation objects in the API.
-      ipam: { port: new KubeIpam({ kubeConfig: o.kubeConfig, nodeName: o.nodeName }), node: o.nodeName },
+      ipam: { port: ipam, node: o.nodeName },
     });
     const server = this.#server = new KubeletPluginServer({
       driverName: o.driverName, driver: instrumentDriver(driver, this.metrics),
@@ -497,7 +503,7 @@ export class Daemon {
       await Promise.race([settled, new Promise((r) => setTimeout(r, STOP_STEP_MS).unref())]);
     }
     const steps: [string, () => Promise<unknown> | unknown][] = [
-      ['kubelet plugin server', () => { clearInterval(this.#ipamTimer); return this.#server?.close(); }],
+      ['kubelet plugin server', () => { clearInterval(this.#ipamTimer); this.#ipam?.close(); return this.#server?.close(); }],
       ['nri plugin', () => { this.#pods?.close(); return this.#nri?.close(); }],
       ['claim status', () => this.#status?.close()],
       ['health', () => { this.#healthEventsOff?.(); this.#podHealth?.close(); this.#health?.close(); }],

@@ -14,7 +14,7 @@
  *   managed-by label, and refuse a second create of the same address; one inside the
  *   Service CIDR keeps a new Service from taking that ClusterIP.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { isDriverError } from '../../src/common/errors.ts';
 import { allocateClaimAddresses } from '../../src/driver/ipam/claim-addresses.ts';
 import { KubeIpam } from '../../src/surfaces/kube/ipam-client.ts';
@@ -142,4 +142,38 @@ describe('address pools against kube-apiserver', () => {
       await kube.delete(`/api/v1/namespaces/${ns}`);
     }
   });
+
+  it('the daemon\'s pool cache: after its first LIST, pools are read without a request, and a pool created, changed or deleted reaches it by the watch', async () => {
+    const requests: string[] = [];
+    const errors: unknown[] = [];
+    const ipam = new KubeIpam({ kubeConfig: kubeConfigFor(cp, cp.token), nodeName: nodes[0]!, watchPools: true, onRequest: (v) => requests.push(v), onError: (e) => errors.push(e) });
+    const extra = `cache-${id}`;
+    try {
+      await ipam.start();
+      expect(requests).toEqual(['list', 'watch']);
+      expect((await ipam.pools()).map((p) => p.name)).toContain(POOL);
+      expect((await ipam.pool(POOL)).name).toBe(POOL);
+      expect(requests).toEqual(['list', 'watch']);
+
+      const r = await kube.post('/apis/netclaim.dev/v1alpha1/ippools', {
+        apiVersion: 'netclaim.dev/v1alpha1', kind: 'IPPool', metadata: { name: extra }, spec: { subnet: '10.78.0.0/28' },
+      });
+      expect(r.status, r.text).toBe(201);
+      await vi.waitFor(async () => expect((await ipam.pools()).map((p) => p.name)).toContain(extra), { timeout: 30_000, interval: 50 });
+      expect((await ipam.pools()).find((p) => p.name === extra)?.allocatable(2n)).toBe(true);
+      const changed = await kube.patch(`/apis/netclaim.dev/v1alpha1/ippools/${extra}`, { spec: { exclude: ['10.78.0.2-10.78.0.3'] } });
+      expect(changed.status, changed.text).toBe(200);
+      await vi.waitFor(async () => expect((await ipam.pools()).find((p) => p.name === extra)?.allocatable(2n)).toBe(false), { timeout: 30_000, interval: 50 });
+      expect(requests.filter((v) => v !== 'watch')).toEqual(['list']); // no LIST or GET per read
+      await kube.delete(`/apis/netclaim.dev/v1alpha1/ippools/${extra}`);
+      await vi.waitFor(async () => expect((await ipam.pools()).map((p) => p.name)).not.toContain(extra), { timeout: 30_000, interval: 50 });
+      // Not cached (never existed): the API server answers, and says so.
+      await expect(ipam.pool(`missing-${id}`)).rejects.toThrow(/does not exist/);
+      expect(requests.filter((v) => v === 'get')).toHaveLength(1);
+      expect(errors).toEqual([]);
+    } finally {
+      ipam.close();
+      await kube.delete(`/apis/netclaim.dev/v1alpha1/ippools/${extra}`);
+    }
+  }, 120_000);
 });

@@ -23,6 +23,7 @@ import type { Allocation, IpamPort } from '../../driver/ipam/ipam-port.ts';
 import { parsePool, type AddressPool } from '../../driver/ipam/pool-spec.ts';
 import { DEFAULT_KUBE_TIMEOUT_MS, withDeadline } from './kube-deadline.ts';
 import { kubeError, kubeStatus } from './kube-error.ts';
+import { PoolCache, type CachedPool } from './ipam-pool-cache.ts';
 
 export const IPAM_GROUP = 'netclaim.dev';
 export const IPAM_VERSION = 'v1alpha1';
@@ -37,6 +38,13 @@ export interface KubeIpamOptions {
   readonly timeoutMs?: number;
   /** Called before each API request (benchmarks count them). */
   readonly onRequest?: (verb: string) => void;
+  /**
+   * Keep the IPPools in a watch-backed cache (ipam-pool-cache.ts) once
+   * `start()` has run, so Prepare reads pools without a request. Off: every
+   * pool read is a request, as the simulated nodes of the tests and benches do.
+   */
+  readonly watchPools?: boolean;
+  readonly onError?: (e: DriverError) => void;
 }
 
 type Obj = Record<string, unknown>;
@@ -46,11 +54,27 @@ export class KubeIpam implements IpamPort {
   readonly #core: CoreV1Api;
   readonly #o: KubeIpamOptions;
   #nodeUid: Promise<string> | undefined;
+  readonly #cache: PoolCache | undefined;
 
   constructor(o: KubeIpamOptions) {
     this.#o = o;
     this.#api = o.kubeConfig.makeApiClient(CustomObjectsApi);
     this.#core = o.kubeConfig.makeApiClient(CoreV1Api);
+    this.#cache = o.watchPools === true
+      ? new PoolCache({
+        kubeConfig: o.kubeConfig, api: this.#api, group: IPAM_GROUP, version: IPAM_VERSION,
+        ...(o.onError === undefined ? {} : { onError: o.onError }), ...(o.onRequest === undefined ? {} : { onRequest: o.onRequest }),
+      })
+      : undefined;
+  }
+
+  /** Starts the pool cache (with `watchPools`); resolves after its first LIST, whether or not it succeeded. */
+  async start(): Promise<void> {
+    await this.#cache?.start();
+  }
+
+  close(): void {
+    this.#cache?.close();
   }
 
   async #call<T>(verb: string, op: string, context: Obj, call: (options: Parameters<Parameters<typeof withDeadline>[1]>[0]) => Promise<T>): Promise<T> {
@@ -63,6 +87,9 @@ export class KubeIpam implements IpamPort {
   }
 
   async pool(name: string): Promise<AddressPool> {
+    // A pool not in the cache may be one created a moment ago: the API server answers for it.
+    const cached = this.#cache?.pool(name);
+    if (cached !== undefined) return parsePool(name, cached.spec);
     let o: Obj;
     try {
       o = await this.#call('get', `get ippool ${name}`, { pool: name }, (options) =>
@@ -75,6 +102,8 @@ export class KubeIpam implements IpamPort {
   }
 
   async pools(): Promise<readonly AddressPool[]> {
+    const cached = this.#cache?.pools;
+    if (cached !== undefined) return usablePools(cached);
     let list: Obj;
     try {
       list = await this.#call('list', 'list ippools', {}, (options) =>
@@ -83,15 +112,7 @@ export class KubeIpam implements IpamPort {
       if (kubeStatus(err) === 404) return []; // the CRD is not installed: no pools
       throw err;
     }
-    const out: AddressPool[] = [];
-    for (const item of (list['items'] as Obj[] | undefined) ?? []) {
-      const name = (item['metadata'] as Obj | undefined)?.['name'];
-      // A pool the driver refuses cannot hold a static address: it is reported when a claim names it.
-      try {
-        out.push(parsePool(String(name), item['spec']));
-      } catch { /* skipped */ }
-    }
-    return out;
+    return usablePools(((list['items'] as Obj[] | undefined) ?? []).map((item) => ({ name: String((item['metadata'] as Obj | undefined)?.['name']), spec: item['spec'] })));
   }
 
   async create(a: Allocation): Promise<Allocation | 'exists'> {
@@ -181,4 +202,15 @@ export function allocationFromApi(o: Obj): Allocation {
     node: String(spec['nodeName'] ?? ''), request: String(spec['request'] ?? ''),
     claim: { uid: String(claim['uid'] ?? ''), namespace: String(claim['namespace'] ?? ''), name: String(claim['name'] ?? '') },
   };
+}
+
+/** The pools the driver can parse: one it refuses cannot hold a static address (it is reported when a claim names it). */
+function usablePools(items: readonly CachedPool[]): AddressPool[] {
+  const out: AddressPool[] = [];
+  for (const { name, spec } of items) {
+    try {
+      out.push(parsePool(name, spec));
+    } catch { /* skipped */ }
+  }
+  return out;
 }
