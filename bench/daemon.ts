@@ -1,13 +1,17 @@
 /**
- * The daemon-footprint benchmark: the whole daemon (`Daemon`, as `netclaim run`
- * composes it) in a child process of its own (`node --expose-gc`), against a
- * real kube-apiserver (the conformance harness's binaries), the kubelet-peer
- * and the nri-peer (containerd's NRI adaptation), with a throwaway namespace
- * as its host network namespace.
+ * The daemon-footprint benchmark: `netclaim run` as the image runs it (the
+ * bundle, the image's Node flags; NETCLAIM_BENCH_FROM=sources for the .ts
+ * sources) in a process of its own, with bench/daemon-probe.js preloaded to
+ * answer memory questions over IPC, against a real kube-apiserver (the
+ * conformance harness's binaries), the kubelet-peer and the nri-peer
+ * (containerd's NRI adaptation), with a throwaway namespace as its host
+ * network namespace.
  *
- *   registeredMs   spawn → the kubelet-peer reports the plugin registered
- *                  (the daemon registers only after the NRI Synchronize)
- *   idle           RSS and heap after GC, the daemon started, one device
+ *   start          NETCLAIM_BENCH_STARTS starts (default 7), each spawned at
+ *                  a random phase of the kubelet's 1 s plugin-manager tick:
+ *                  spawn → the daemon's own start marks (its log) →
+ *                  registered, with the wait for the tick apart
+ *   idle           RSS and heap after GC, the last daemon started, one device
  *   withDevices    RSS and heap of a second daemon started with 1,000 more
  *                  links in the namespace, once all are published
  *   cycles         prepare → RunPodSandbox (attach) → StopPodSandbox
@@ -17,7 +21,8 @@
  *
  * Everything it makes (namespaces, temp dirs, processes) goes on return, on
  * an error and on SIGINT/SIGTERM; the control plane and the peers also end
- * by PID from their own exit hooks.
+ * by PID from their own exit hooks, and the daemon stops when its IPC
+ * channel to the bench closes.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
