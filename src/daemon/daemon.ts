@@ -3,7 +3,8 @@
  *
  *   start   /healthz /readyz /metrics → host netns → claim store (journal
  *           replay) → inventory watcher → ResourceSlice publisher (watch +
- *           drift repair) → kubelet instance lock → NRI plugin (pod hooks:
+ *           drift repair; its API start runs beside what follows, awaited
+ *           before the registration) → kubelet instance lock → NRI plugin (pod hooks:
  *           attach, detach), waited for until the runtime has registered and
  *           synchronized it (Synchronize finishes what a crash interrupted) →
  *           kubelet plugin server (registration, DRA v1/v1beta1, health), last
@@ -170,6 +171,12 @@ export class Daemon {
   async #start(): Promise<void> {
     const o = this.#o;
     const log = o.log;
+    // The start's timeline, in ms since the process began (performance's time origin): what the
+    // registration time is made of (docs/benchmarks.md, daemon). The first mark is the imports.
+    const marks: Record<string, number> = {};
+    const mark = (step: string): void => { marks[step] = round(performance.now()); };
+    mark('imported');
+    log.info({ sinceProcessStartMs: marks['imported'] }, 'netclaim starting');
     const onError = (what: string) => (err: DriverError): void => {
       this.metrics.countError(err);
       if (what === 'slice-publisher') this.metrics.slicePublishes.inc({ outcome: 'error' });
@@ -184,6 +191,7 @@ export class Daemon {
     });
     await this.#http.listen();
     this.#ensureNotStopping();
+    mark('http');
     // Until the start is complete the other readiness checks are not registered yet.
     this.#http.addCheck('readiness', 'started', () => this.#started);
 
@@ -197,9 +205,14 @@ export class Daemon {
     // Device metadata of claims the store does not have (a crash between writing it and the record): removed.
     if (!shared) sweepClaimMetadata({ dir: this.#metadataDir(), cdiDir: o.cdiDir }, new Set(store.list().map((r) => r.claim.uid)));
 
+    mark('store');
     const watcher = this.#startInventory(host, store);
-    await this.#startPublisher(watcher, onError);
-    this.#ensureNotStopping();
+    mark('inventory');
+    // The publisher's start (the Node's UID, the slices' list and watch: API round trips) runs
+    // beside the NRI wait below: the kubelet does not need it, only what it publishes does. A
+    // failed start still fails the daemon's, before the kubelet registration.
+    const publishing = this.#startPublisher(watcher, onError).then(() => mark('publisher'));
+    publishing.catch(() => { /* awaited below */ });
 
     this.#events = new KubeEventSink({ kubeConfig: o.kubeConfig, nodeName: o.nodeName, onError: onError('events') });
     // A device in a pod turning unhealthy: a Warning on its claim (and what its taint does).
@@ -250,20 +263,24 @@ export class Daemon {
       pods = this.#startNri(o.nriSocket, host, store, watcher, onError, lock);
       // NRI first: the runtime's Synchronize finishes or undoes what a crash interrupted before the kubelet may call.
       log.info({ socket: o.nriSocket }, 'waiting for the container runtime to register and synchronize the NRI plugin before registering with the kubelet');
-      await Promise.race([this.#nri!.ready(), this.#stopRequested.promise]);
+      const nriReady = this.#nri!.ready().then(() => mark('nriSynchronized'));
+      await Promise.race([Promise.all([nriReady, publishing]), this.#stopRequested.promise]);
       this.#ensureNotStopping();
     } else {
       log.warn('--no-nri: no NRI plugin; claims are prepared but devices are never moved into pods, and nothing keeps a pod from starting without them');
     }
+    await Promise.race([publishing, this.#stopRequested.promise]);
+    this.#ensureNotStopping();
 
     await server.start();
     this.#ensureNotStopping();
+    mark('pluginServer');
     this.#http.addCheck('readiness', 'kubelet-registered', () => server.registrationStatus?.registered === true);
     this.#http.addCheck('readiness', 'slices-published', () => this.#slicesPublished);
-    void server.registered.then(() => log.info({ socket: server.paths.registrationSocket }, 'registered with the kubelet'), () => {});
+    void server.registered.then(() => log.info({ socket: server.paths.registrationSocket, sinceProcessStartMs: round(performance.now()) }, 'registered with the kubelet'), () => {});
     this.#startAddressReconcile(driver);
     this.#started = true;
-    log.info({ registration: server.paths.registrationSocket, dra: server.paths.draSocket, http: this.#http.address() }, 'netclaim running');
+    log.info({ registration: server.paths.registrationSocket, dra: server.paths.draSocket, http: this.#http.address(), sinceProcessStartMs: marks }, 'netclaim running');
   }
 
   /** Leaked address allocations of this node (a crash between create and store, a failed release) are deleted now and every few minutes. */

@@ -24,6 +24,13 @@ import { hostReads } from './host-reads.ts';
 import { ClaimStore } from './state/claim-store.ts';
 import { CRASH_AT_ENV, type CrashPointName } from './state/crash-points.ts';
 
+/**
+ * Each test runs the driver in child processes (each loads the TypeScript sources): on a loaded
+ * machine one took 10–15 s, so a test of two or three of them passed the 30 s default. Generous,
+ * not unbounded: a child that hangs still fails its test.
+ */
+const CHILD_TIMEOUT_MS = 120_000;
+
 const NODE = process.versions.node.startsWith('24.') ? process.execPath : resolve('node_modules/.bin/node');
 const CHILD = new URL('../../test/fixtures/claim-driver/driver-child.ts', import.meta.url).pathname;
 const OPTIONS = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
@@ -59,7 +66,7 @@ function child(op: 'prepare' | 'unprepare', s: ReturnType<typeof setup>, crashAt
   const env = { ...process.env };
   delete env[CRASH_AT_ENV];
   if (crashAt !== undefined) env[CRASH_AT_ENV] = crashAt;
-  const r = spawnSync(NODE, [CHILD, op, s.ns.path, s.dir, JSON.stringify(s.claim)], { env, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(NODE, [CHILD, op, s.ns.path, s.dir, JSON.stringify(s.claim)], { env, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
   const ack = r.stdout.split('\n').find((l) => l.startsWith('ack '));
   return { acked: ack === undefined ? undefined : JSON.parse(ack.slice(4)), signal: r.signal, stderr: r.stderr };
 }
@@ -78,7 +85,7 @@ function restarted(s: ReturnType<typeof setup>): { driver: ClaimDriver; store: C
 const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).sort() : []);
 const ref = (c: AllocatedClaim): { namespace: string; name: string; uid: ClaimUid } => ({ namespace: c.namespace, name: c.name, uid: c.uid });
 
-describe('prepare and unprepare survive a kill at every named point', () => {
+describe('prepare and unprepare survive a kill at every named point', { timeout: CHILD_TIMEOUT_MS * 3 }, () => {
   it('a run without a crash point acknowledges prepare and unprepare', () => {
     const s = setup();
     const p = child('prepare', s);

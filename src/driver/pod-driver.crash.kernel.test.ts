@@ -31,6 +31,13 @@ import { PodDriver } from './pod-driver.ts';
 import { ClaimStore } from './state/claim-store.ts';
 import { CRASH_AT_ENV } from './state/crash-points.ts';
 
+/**
+ * Each test runs the driver in child processes (each loads the TypeScript sources): on a loaded
+ * machine one took 10–15 s, so a test of two or three of them passed the 30 s default. Generous,
+ * not unbounded: a child that hangs still fails its test.
+ */
+const CHILD_TIMEOUT_MS = 120_000;
+
 const NODE = process.versions.node.startsWith('24.') ? process.execPath : resolve('node_modules/.bin/node');
 const CHILD = new URL('../../test/fixtures/claim-driver/pod-child.ts', import.meta.url).pathname;
 const OPTIONS = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
@@ -93,7 +100,7 @@ function child(op: 'run' | 'stop' | 'unprepare', s: Setup, crashAt?: string): { 
   delete env[CRASH_AT_ENV];
   if (crashAt !== undefined) env[CRASH_AT_ENV] = crashAt;
   const args = [CHILD, op, s.host.path, s.pod.path, join(s.dir, 'state'), POD, s.claim.uid, join(s.dir, 'cdi')];
-  const r = spawnSync(NODE, args, { env, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(NODE, args, { env, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
   return { acked: r.stdout.includes('ack'), signal: r.signal, stderr: r.stderr };
 }
 
@@ -117,7 +124,7 @@ const mtuOf = (ns: TestNetns, dev: string): number => ipJson<{ mtu: number }[]>(
 const nriPod = (s: Setup): { id: string; uid: string; name: string; namespace: string; netns: string } =>
   ({ id: `sandbox-${POD}`, uid: POD, name: 'pod', namespace: 'ns', netns: s.pod.path });
 
-describe('a driver killed mid-attach or mid-detach', () => {
+describe('a driver killed mid-attach or mid-detach', { timeout: CHILD_TIMEOUT_MS * 3 }, () => {
   // attach.after-answer: RunPodSandbox answered the runtime (the child acknowledged), its `attached` journal not yet written.
   for (const point of ['attach.after-journal', 'attach.after-pin', 'attach.after-device', 'attach.after-answer'] as const) {
     it(`killed at ${point}: Synchronize with the pod running finishes the attach`, async () => {

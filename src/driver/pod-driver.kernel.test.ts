@@ -154,6 +154,29 @@ describe('PodDriver', () => {
     }
   });
 
+  it('a stale sandbox\'s StopPodSandbox and RemovePodSandbox leave the devices in the pod\'s newer sandbox (the kubelet made a new one; its GC removes the old later)', async () => {
+    const claim = await prepare('pod-s', [env.devs[0]!], { interface: { name: 'net1' } });
+    const first: NriPod = { ...nriPod('pod-s', env.pod.path), id: 'sandbox-1' };
+    await env.pods.runPodSandbox(first);
+    expect(links(env.pod)).toEqual(['net1']);
+    // The kubelet recreates the sandbox (the old one broke, e.g. containerd restarted under its RunPodSandbox).
+    const pod2 = createNetns('ppod2');
+    const second: NriPod = { ...nriPod('pod-s', pod2.path), id: 'sandbox-2' };
+    await env.pods.runPodSandbox(second);
+    expect(links(env.pod)).toEqual([]);
+    expect(links(pod2)).toEqual(['net1']);
+    // The old sandbox's stop and removal come after: not the sandbox the devices are in.
+    await env.pods.stopPodSandbox(first);
+    await env.pods.removePodSandbox(first);
+    expect(links(pod2)).toEqual(['net1']);
+    expect(env.store.get(claim.uid)?.attachment).toMatchObject({ state: 'attached', sandboxId: 'sandbox-2', netns: pod2.path });
+    expect(await env.pods.createContainer(second, { id: 'c1', name: 'app', podId: 'sandbox-2' })).toEqual({});
+    await env.pods.stopPodSandbox(second);
+    expect(links(pod2)).toEqual([]);
+    expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+    expect(env.problems).toEqual([]);
+  });
+
   it('all or nothing per pod: a failure on the second device rolls back the first and fails the sandbox', async () => {
     const claim = await prepare('pod-b', [env.devs[0]!, env.devs[1]!]);
     const second = env.store.get(claim.uid)!.devices[1]!.device;

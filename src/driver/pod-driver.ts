@@ -452,6 +452,12 @@ export class PodDriver implements PodPort, DeviceReturner {
   #detachPod(pod: NriPod): void {
     for (const r of this.#o.store.byPod(pod.uid)) {
       if (r.attachment === undefined) continue;
+      // The devices are in another sandbox of this pod: the kubelet made a newer one (the old one
+      // broke), and the old one's stop or removal (its garbage collection) comes after. Not this
+      // hook's to give back: it would take them out of the running sandbox, or, found in neither
+      // namespace, clear the journal and leave the pod's CreateContainer failing for good. The
+      // newer sandbox's own stop, Synchronize (a pod gone) and unprepare give them back.
+      if (r.attachment.sandboxId !== pod.id) continue;
       this.#detachFrom(r, pod.netns !== undefined && pod.netns !== '' ? pod.netns : r.attachment.netns);
     }
   }

@@ -28,6 +28,13 @@ import { ClaimStore } from './state/claim-store.ts';
 import { CRASH_AT_ENV, type CrashPointName } from './state/crash-points.ts';
 import { SubInterfaces } from './sub-interface/sub-interfaces.ts';
 
+/**
+ * Each test runs the driver in child processes (each loads the TypeScript sources): on a loaded
+ * machine one took 10–15 s, so a test of two or three of them passed the 30 s default. Generous,
+ * not unbounded: a child that hangs still fails its test.
+ */
+const CHILD_TIMEOUT_MS = 120_000;
+
 const NODE = process.versions.node.startsWith('24.') ? process.execPath : resolve('node_modules/.bin/node');
 const CHILD = new URL('../../test/fixtures/claim-driver/sub-child.ts', import.meta.url).pathname;
 const options = (parent: string): InventoryOptions => ({ ...DEFAULT_OPTIONS, includeKinds: ['*'], shareable: { kinds: [], names: [parent], maxSubInterfaces: 4 } });
@@ -71,7 +78,7 @@ function child(op: 'prepare' | 'unprepare', s: Setup, crashAt?: CrashPointName):
   const env = { ...process.env };
   delete env[CRASH_AT_ENV];
   if (crashAt !== undefined) env[CRASH_AT_ENV] = crashAt;
-  const r = spawnSync(NODE, [CHILD, op, s.ns.path, s.dir, JSON.stringify(s.claim), s.parent], { env, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(NODE, [CHILD, op, s.ns.path, s.dir, JSON.stringify(s.claim), s.parent], { env, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
   const ack = r.stdout.split('\n').find((l) => l.startsWith('ack '));
   return { acked: ack === undefined ? undefined : JSON.parse(ack.slice(4)), signal: r.signal, stderr: r.stderr };
 }
@@ -93,7 +100,7 @@ const ledger = (s: Setup): string[] => files(join(s.dir, 'state', 'sub-interface
 const subLinks = (ns: TestNetns): string[] => ipJson<{ ifname: string }[]>(ns, 'link', 'show').map((l) => l.ifname).filter((n) => n.startsWith('ncsub')).sort();
 const ref = (c: AllocatedClaim): { namespace: string; name: string; uid: ClaimUid } => ({ namespace: c.namespace, name: c.name, uid: c.uid });
 
-describe('per-claim sub-interfaces survive a kill at every named point', () => {
+describe('per-claim sub-interfaces survive a kill at every named point', { timeout: CHILD_TIMEOUT_MS * 3 }, () => {
   it('a run without a crash point creates one macvlan, answers with the share id, and unprepare deletes it', () => {
     const s = setup();
     const p = child('prepare', s);

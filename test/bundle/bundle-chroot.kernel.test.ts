@@ -108,6 +108,11 @@ describe.skipIf(blocker !== undefined)(`the bundle in a root holding only node, 
     expect(libs.some((l) => /\/ld-linux[^/]*\.so/.test(l))).toBe(true);
   });
 
+  it('is ASCII only (V8 then keeps its text one byte per character: docs/packaging.md)', () => {
+    const text = readFileSync(join(root, 'netclaim/netclaim.mjs'));
+    expect(text.findIndex((b) => b > 0x7f)).toBe(-1);
+  });
+
   it('prints the version from package.json', async () => {
     const r = await inRoot(['--version']);
     expect(r.stderr).toBe('');
