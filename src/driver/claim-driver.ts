@@ -254,6 +254,7 @@ export class ClaimDriver implements DriverPort {
     // Sub-interfaces of shareable parents are recorded and created first; the claim is planned with them standing in.
     const subs = prepareSubInterfaces(claim, results, {
       resolve: o.resolve ?? {}, device: (name) => byName.get(name), subs: o.subInterfaces, records: o.store.list(),
+      ...(o.inventory.current.rdmaNetnsMode === undefined ? {} : { rdmaNetnsMode: o.inventory.current.rdmaNetnsMode }),
     });
     let record: ClaimRecord;
     try {
