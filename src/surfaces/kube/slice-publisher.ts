@@ -31,6 +31,7 @@ import { SliceInformer } from './slice-informer.ts';
 import { isNoop, planSync, type DroppedFieldsMemo, type SyncPlan } from './slice-sync.ts';
 import { budgetTake, budgetWait, createWriteBudget, DEFAULT_WRITE_BUDGET, type WriteBudget, type WriteBudgetOptions } from './write-budget.ts';
 import { sharingSliceFields, type ResourceSlice, type SliceDevice } from './slices.ts';
+import { sharingDropped, sharingUnsupportedMessage } from './sharing-fallback.ts';
 
 /** What the publisher is given: inventory devices fit (extra fields are ignored). */
 export interface PublishDevice {
@@ -65,6 +66,11 @@ export interface SlicePublisherOptions {
   readonly watchTimeoutSeconds?: number;
   /** Background failures (each is also counted in `errors`). */
   readonly onError?: (err: DriverError) => void;
+  /**
+   * The server dropped the fields of a shareable device (sharing-fallback.ts):
+   * called once; from then on shareable devices are not published.
+   */
+  readonly onSharingUnsupported?: (message: string) => void;
 }
 
 export class SlicePublisher {
@@ -74,6 +80,9 @@ export class SlicePublisher {
   readonly #dropped = new Map<string, DroppedFieldsMemo>();
   #nodeUid: string | undefined;
   #desired: readonly SliceDevice[] | undefined;
+  #input: readonly PublishDevice[] = [];
+  /** The cluster cannot share (sharing-fallback.ts): shareable devices are left out. */
+  #noSharing = false;
   #version = 0;
   #syncedVersion = 0;
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -124,7 +133,8 @@ export class SlicePublisher {
   /** The devices to publish now (the full set). Cheap; writes happen after the debounce. */
   update(devices: readonly PublishDevice[]): void {
     if (this.#state === 'closed') throw new StateError('SlicePublisher: update() after close()');
-    this.#desired = devices.map((d) => this.#sliceDevice(d));
+    this.#input = devices;
+    this.#desired = this.#publishable(devices);
     this.#version++;
     this.#schedule(this.#o.debounceMs ?? 50);
   }
@@ -267,6 +277,7 @@ export class SlicePublisher {
   /** Records a write result; when the server kept less than we sent, accepts that form instead of looping. */
   #stored(sent: ResourceSlice, got: StoredSlice): void {
     this.#informer.recordWrite(got);
+    this.#checkSharing(sent, got);
     const want = specKey(sent.spec);
     const have = specKey(got.spec);
     if (want === have) {
@@ -296,6 +307,22 @@ export class SlicePublisher {
     if (!this.#o.taintUnhealthy || !d.unhealthy) return { name: d.name, attributes: d.attributes, ...shared };
     const value = typeof d.unhealthy === 'string' ? labelValue(d.unhealthy) : '';
     return { name: d.name, attributes: d.attributes, ...shared, taints: [{ key: `${this.#o.driver}/unhealthy`, ...(value ? { value } : {}), effect: 'NoSchedule' }] };
+  }
+
+  #publishable(devices: readonly PublishDevice[]): SliceDevice[] {
+    return (this.#noSharing ? devices.filter((d) => d.sharing === undefined) : devices).map((d) => this.#sliceDevice(d));
+  }
+
+  /** Once: the server dropped the sharing fields; republish without shareable devices. */
+  #checkSharing(sent: ResourceSlice, got: StoredSlice): void {
+    if (this.#noSharing) return;
+    const lost = sharingDropped(sent.spec, got.spec);
+    if (lost.length === 0) return;
+    this.#noSharing = true;
+    this.#o.onSharingUnsupported?.(sharingUnsupportedMessage(sent.metadata.name, lost));
+    this.#desired = this.#publishable(this.#input);
+    this.#version++;
+    this.#schedule(0);
   }
 
   #report(e: DriverError): void {
