@@ -118,7 +118,7 @@ describe(`RDMA over a shared soft-RoCE parent (${testLibc.backend})`, () => {
       expect((await r.driver.prepare([refOf(c)])).get(c.uid)).not.toHaveProperty('error');
       const spec = JSON.parse(readFileSync(join(r.dir, 'cdi', `netclaim.dev-net_${c.uid}.json`), 'utf8')) as Spec;
       const nodes = spec.devices.flatMap((d) => d.containerEdits.deviceNodes ?? []).map((n) => n.path);
-      const uverbs = readdirSync('/sys/class/infiniband_verbs').find((u) => readFileSync(`/sys/class/infiniband_verbs/${u}/ibdev`, 'utf8').trim() === r.rxe);
+      const uverbs = readdirSync('/sys/class/infiniband_verbs').filter((u) => u.startsWith('uverbs')).find((u) => readFileSync(`/sys/class/infiniband_verbs/${u}/ibdev`, 'utf8').trim() === r.rxe);
       expect(nodes).toContain(`/dev/infiniband/${uverbs}`);
       expect(spec.containerEdits?.env).toEqual([`NCCL_IB_HCA==${r.rxe}`, 'NCCL_SOCKET_IFNAME==net1', `UCX_NET_DEVICES=${r.rxe}:1`]);
     }
