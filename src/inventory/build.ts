@@ -317,7 +317,8 @@ function finish(
       objects: d.objects,
       ...(d.held ? { held: true } : {}),
       ...(suggested ? { suggestedConfig: suggested } : {}),
-      ...sharingField(f.link, f.kind, attributes, o.shareable),
+      // A held parent (its whole twin is in a pod) keeps its sharing, so its counter stays published.
+      ...(f.link === undefined && d.held?.sharing !== undefined ? { sharing: d.held.sharing } : sharingField(f.link, f.kind, attributes, o.shareable, f.link !== undefined && s.netnsLocal?.has(f.link.index) !== true)),
     });
   }
   return [...byName.values()];

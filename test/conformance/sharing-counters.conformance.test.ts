@@ -8,7 +8,8 @@
  */
 import { afterAll, expect, inject, test } from 'vitest';
 import { KubeClient } from './kube-client.ts';
-import { ensureNode, SLICES, suffix } from './slice-fixtures.ts';
+import { ensureNode, kubeConfigFor, sliceList, SLICES, suffix } from './slice-fixtures.ts';
+import { SlicePublisher, type PublishDevice } from '../../src/surfaces/kube/slice-publisher.ts';
 
 const cp = inject('controlPlane');
 const kube = new KubeClient({ server: cp.server, token: cp.token, caPem: cp.caPem });
@@ -63,4 +64,29 @@ test('counters: a set lives in a slice without devices; devices (one shareable) 
     devices: [{ name: 'x', consumesCounters: ['a', 'b', 'c'].map((c) => ({ counterSet: c, counters: { parent: { value: '1' } } })) }],
   }));
   expect(three.status).toBe(422);
+}, 60_000);
+
+test('the publisher: a movable parent goes out as its shareable device and whole twin plus a counter slice, stored as sent, and republishing writes nothing', async () => {
+  const node = `ctp-${suffix()}`;
+  await ensureNode(kube, node);
+  const p = new SlicePublisher({ kubeConfig: kubeConfigFor(cp, cp.token), nodeName: node });
+  await p.start();
+  cleanup.push(() => kube.delete(`${SLICES}?fieldSelector=${encodeURIComponent(`spec.nodeName=${node},spec.driver=${DRIVER}`)}`));
+  cleanup.push(() => p.close());
+  const devices: PublishDevice[] = [
+    { name: 'eth1', attributes: { 'netclaim.dev/ifName': { string: 'eth1' } }, sharing: { maxSubInterfaces: 8, whole: true } },
+    { name: 'bond0', attributes: { 'netclaim.dev/ifName': { string: 'bond0' } }, sharing: { maxSubInterfaces: 8 } },
+  ];
+  p.update(devices);
+  await p.synced();
+  const slices = await sliceList(kube, node, DRIVER);
+  expect(p.errors, `${p.lastError?.message} ${JSON.stringify(slices.map((s) => s.spec))}`).toBe(0);
+  expect(slices.map((s) => [(s.spec.devices ?? []).map((d) => d.name), (s.spec.sharedCounters ?? []).map((c) => c.name)])).toEqual([
+    [['bond0', 'eth1', 'eth1-whole'], []],
+    [[], ['eth1']],
+  ]);
+  const { creates, updates, deletes } = p.writes;
+  p.update(devices);
+  await p.synced();
+  expect([p.writes.creates, p.writes.updates, p.writes.deletes, p.errors]).toEqual([creates, updates, deletes, 0]);
 }, 60_000);

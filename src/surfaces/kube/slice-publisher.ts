@@ -32,6 +32,7 @@ import { isNoop, planSync, type DroppedFieldsMemo, type SyncPlan } from './slice
 import { budgetTake, budgetWait, createWriteBudget, DEFAULT_WRITE_BUDGET, type WriteBudget, type WriteBudgetOptions } from './write-budget.ts';
 import { sharingSliceFields, type ResourceSlice, type SliceDevice } from './slices.ts';
 import { sharingDropped, sharingUnsupportedMessage } from './sharing-fallback.ts';
+import { PARENT_COUNTER, wholeTwinName } from '../../inventory/shareable.ts';
 
 /** What the publisher is given: inventory devices fit (extra fields are ignored). */
 export interface PublishDevice {
@@ -39,8 +40,8 @@ export interface PublishDevice {
   readonly attributes: Attributes;
   /** Set when the device is unhealthy: a reason (becomes the taint value) or true. */
   readonly unhealthy?: string | boolean;
-  /** A shareable parent (docs/sharing.md). */
-  readonly sharing?: { readonly maxSubInterfaces: number };
+  /** A shareable parent (docs/sharing.md); `whole`: also published whole, the two exclusive through a counter set. */
+  readonly sharing?: { readonly maxSubInterfaces: number; readonly whole?: boolean };
 }
 
 export interface SlicePublisherOptions {
@@ -310,7 +311,7 @@ export class SlicePublisher {
   }
 
   #publishable(devices: readonly PublishDevice[]): SliceDevice[] {
-    return (this.#noSharing ? devices.filter((d) => d.sharing === undefined) : devices).map((d) => this.#sliceDevice(d));
+    return (this.#noSharing ? devices.filter((d) => d.sharing === undefined) : devices).flatMap((d) => withWholeTwin(this.#sliceDevice(d), d.sharing));
   }
 
   /** Once: the server dropped the sharing fields; republish without shareable devices. */
@@ -330,6 +331,20 @@ export class SlicePublisher {
     this.#lastError = e;
     this.#o.onError?.(e);
   }
+}
+
+/**
+ * A parent that can also move whole (docs/sharing.md, "Whole vs shared use"):
+ * the shareable device and its whole twin (same attributes and taints,
+ * neither allowMultipleAllocations nor capacity), each consuming the one
+ * counter of the parent's counter set (named as the parent), so the
+ * scheduler allocates one or the other, never both.
+ */
+export function withWholeTwin(shared: SliceDevice, sharing: PublishDevice['sharing']): SliceDevice[] {
+  if (sharing?.whole !== true) return [shared];
+  const consumesCounters = [{ counterSet: shared.name, counters: { [PARENT_COUNTER]: { value: '1' } } }];
+  const { allowMultipleAllocations: _a, capacity: _c, ...plain } = shared;
+  return [{ ...shared, consumesCounters }, { ...plain, name: wholeTwinName(shared.name), consumesCounters }];
 }
 
 /** A label value (≤ 63, alphanumeric at both ends, `-_.` inside) from free text. */
