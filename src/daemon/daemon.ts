@@ -46,6 +46,8 @@ import { KubeIpam } from '../surfaces/kube/ipam-client.ts';
 import { KubeEventSink } from '../surfaces/kube/event-sink.ts';
 import { kubeScrapeAuthorizer } from '../surfaces/kube/scrape-auth.ts';
 import { SlicePublisher, type PublishDevice } from '../surfaces/kube/slice-publisher.ts';
+import { SHARING_UNSUPPORTED_REASON } from '../surfaces/kube/sharing-fallback.ts';
+import { nodeWarning } from '../surfaces/kube/node-event.ts';
 import type { WriteBudgetOptions } from '../surfaces/kube/write-budget.ts';
 import { KubeletPluginServer } from '../surfaces/kubelet/plugin-server.ts';
 import { FileLock } from '../surfaces/kubelet/file-lock.ts';
@@ -338,6 +340,11 @@ export class Daemon {
     const publisher = this.#publisher = new SlicePublisher({
       kubeConfig: o.kubeConfig, nodeName: o.nodeName, driver: o.driverName, taintUnhealthy: o.taintUnhealthy || o.taintUnhealthyNoExecute === true, onError: onError('slice-publisher'),
       ...(o.sliceWriteBudget !== undefined && { writeBudget: o.sliceWriteBudget }),
+      // Once per daemon: the cluster has no consumable capacity, shareable parents are withdrawn (docs/sharing.md).
+      onSharingUnsupported: (message) => {
+        o.log.warn({ reason: SHARING_UNSUPPORTED_REASON }, message);
+        nodeWarning(o.kubeConfig, o.nodeName, SHARING_UNSUPPORTED_REASON, message).catch(onError('node-event'));
+      },
     });
     await publisher.start();
     const health = this.#health!;

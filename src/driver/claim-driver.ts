@@ -63,6 +63,7 @@ import type { ClaimStore } from './state/claim-store.ts';
 import { addStep, newSteps, timed, type Steps } from '../observe/steps.ts';
 import { prepareSubInterfaces, subInterfacesOf, withSubInterfaces } from './sub-interface/prepare-subs.ts';
 import type { SubInterfaces } from './sub-interface/sub-interfaces.ts';
+import { deviceForResult, heldName } from './sub-interface/whole-twin.ts';
 
 /** The inventory as the driver uses it (InventoryWatcher implements it). */
 export interface InventoryView {
@@ -162,7 +163,7 @@ export class ClaimDriver implements DriverPort {
     this.#o = o;
     if (o.health !== undefined) this.health = o.health;
     // Devices in stored claims stay listed with their last attributes (a shareable parent never leaves the host).
-    for (const r of o.store.list()) for (const d of r.devices) if (d.subInterface === undefined) o.inventory.hold(d.device);
+    for (const r of o.store.list()) for (const d of r.devices) if (d.subInterface === undefined) o.inventory.hold(heldName(d.device, o.inventory.current.devices));
     // A crash may have left a sub-interface no record names, or a record naming one: delete or adopt (docs/sharing.md).
     o.subInterfaces?.reconcile(o.store);
     // After a node reboot the CDI directory (a tmpfs) is empty while the store is not: write each stored claim's specs again,
@@ -282,7 +283,7 @@ export class ClaimDriver implements DriverPort {
         crashPoint('unprepare.after-cdi-remove');
         if (record !== undefined || admin !== undefined) this.#o.store.delete(ref.uid);
         if (subs.length > 0) this.#o.subInterfaces?.forget(subs);
-        for (const d of record?.devices ?? []) if (d.subInterface === undefined) this.#o.inventory.release(d.device);
+        for (const d of record?.devices ?? []) if (d.subInterface === undefined) this.#o.inventory.release(heldName(d.device, this.#o.inventory.current.devices));
         this.#o.observer?.claimUnprepared?.(ref, record !== undefined || admin !== undefined);
         out.set(ref.uid, {});
       } catch (err) {
@@ -343,13 +344,14 @@ export class ClaimDriver implements DriverPort {
     this.#checkConflicts(claim.uid, results);
     // Sub-interfaces of shareable parents are recorded and created first; the claim is planned with them standing in.
     const subs = prepareSubInterfaces(claim, results, {
-      resolve: o.resolve ?? {}, device: (name) => byName.get(name), subs: o.subInterfaces, records: o.store.list(),
+      resolve: o.resolve ?? {}, device: (name) => deviceForResult(name, byName), subs: o.subInterfaces, records: o.store.list(),
+      ...(o.inventory.current.rdmaNetnsMode === undefined ? {} : { rdmaNetnsMode: o.inventory.current.rdmaNetnsMode }),
     });
     let record: ClaimRecord;
     try {
       const planned = timed(steps, 'plan', () => prepareClaim(claim, {
         driverName: o.driverName, poolName: o.poolName, resolve: o.resolve ?? {},
-        device: (name) => subs.children.get(name) ?? byName.get(name), snapshot: o.kernel.snapshot, charDevices: o.kernel.charDevices,
+        device: (name) => subs.children.get(name) ?? deviceForResult(name, byName), snapshot: o.kernel.snapshot, charDevices: o.kernel.charDevices,
         ...(o.cloudDefaults === true ? { defaultConfig: (d: Device) => this.#cloudDefault(claim, d) } : {}),
         ...(o.kernel.sysctls === undefined ? {} : { sysctls: o.kernel.sysctls }),
         now: o.now ?? (() => new Date()),
@@ -359,7 +361,7 @@ export class ClaimDriver implements DriverPort {
       const withIds = timed(steps, 'cdi', () => withCdi({ ...planned, ...(addresses.length === 0 ? {} : { addresses }), devices: withSubInterfaces(planned.devices, subs) }, o.cdiDir));
       const metadataDir = o.metadataDir;
       record = metadataDir === undefined ? withIds
-        : timed(steps, 'metadata', () => withDeviceMetadata(withIds, claim, (n) => subs.children.get(n) ?? byName.get(n), { dir: metadataDir, cdiDir: o.cdiDir }));
+        : timed(steps, 'metadata', () => withDeviceMetadata(withIds, claim, (n) => subs.children.get(n) ?? deviceForResult(n, byName), { dir: metadataDir, cdiDir: o.cdiDir }));
       crashPoint('prepare.after-cdi');
       timed(steps, 'store', () => o.store.put(record));
     } catch (err) {
@@ -367,7 +369,7 @@ export class ClaimDriver implements DriverPort {
       throw err;
     }
     crashPoint('prepare.after-store');
-    for (const d of record.devices) if (d.subInterface === undefined) o.inventory.hold(d.device);
+    for (const d of record.devices) if (d.subInterface === undefined) o.inventory.hold(heldName(d.device, o.inventory.current.devices));
     return record;
   }
 
@@ -387,7 +389,7 @@ export class ClaimDriver implements DriverPort {
     const byName = new Map(inv.devices.map((d) => [d.name as string, d]));
     const planned = prepareAdminClaim(claim, results, {
       driverName: o.driverName, poolName: o.poolName, resolve: o.resolve ?? {},
-      device: (name) => byName.get(name), charDevices: o.kernel.charDevices,
+      device: (name) => deviceForResult(name, byName), charDevices: o.kernel.charDevices,
       ...(inv.rdmaNetnsMode === undefined ? {} : { rdmaNetnsMode: inv.rdmaNetnsMode }),
       ownerNamespace: (device, pool) => o.store.list().find((r) => r.devices.some((d) => d.device === device && d.pool === pool))?.claim.namespace,
       now: o.now ?? (() => new Date()),

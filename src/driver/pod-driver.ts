@@ -67,6 +67,12 @@ import type { ClaimStore } from './state/claim-store.ts';
 import { ReturnWait } from './return-wait.ts';
 import { crashPoint } from './state/crash-points.ts';
 import { addStep, newSteps, timed, type Steps } from '../observe/steps.ts';
+import { gidEntriesFor } from '../kernel/sysfs/rdma-gids.ts';
+import { gidIndexEnv, subInterfaceGids, type GidLookup } from './sub-interface/sub-rdma.ts';
+
+/** How long CreateContainer waits for a sub-interface's GID entry: 20 × 50 ms. */
+const GID_WAIT_TRIES = 20;
+const GID_WAIT_MS = 50;
 
 export type { PodObserver } from './pod-reports.ts';
 
@@ -76,6 +82,12 @@ export interface PodDriverOptions {
   readonly libc: Libc;
   /** RDMA devices move with the netdev (RDMA netns mode `exclusive`). */
   readonly rdmaExclusive: () => boolean;
+  /**
+   * Reads RoCE GID entries of the parents' RDMA devices, for the GID index
+   * hints of sub-interfaces with RDMA (sub-interface/sub-rdma.ts) added at
+   * CreateContainer. Default: the host's sysfs.
+   */
+  readonly gidLookup?: GidLookup;
   /** Claim status (`status.devices` conditions and networkData). */
   readonly status?: ClaimStatusSink;
   /** Warnings for users (Kubernetes Events on the claim). */
@@ -212,15 +224,35 @@ export class PodDriver implements PodPort, DeviceReturner {
     return this.#serial('create', pod, () => {
       const records = this.#o.store.byPod(pod.uid);
       if (records.length === 0) return {};
-      if (timed(this.#steps, 'check', () => records.every((r) => this.#notInPlace(r).length === 0))) return {};
+      if (timed(this.#steps, 'check', () => records.every((r) => this.#notInPlace(r).length === 0))) return this.#subRdmaEnv(pod);
       this.#attachPod(pod);
       // Fail-closed: the container starts only if every device of every claim is now in place.
       const missing = this.#o.store.byPod(pod.uid).flatMap((r) => this.#notInPlace(r).map((m) => `${r.claim.namespace}/${r.claim.name}: ${m}`));
       if (missing.length > 0) {
         throw new DriverError('ATTACH_NOT_IN_PLACE', `pod ${pod.namespace}/${pod.name}: not in place after attaching: ${missing.join('; ')}`, { context: { missing } });
       }
-      return {};
+      return this.#subRdmaEnv(pod);
     });
+  }
+
+  /**
+   * NCCL_IB_GID_INDEX/UCX_IB_GID_INDEX for the pod's sub-interfaces with RDMA:
+   * the parent's GID entry for a child's address exists only once the child
+   * has it in the pod, so the hint cannot be in the CDI spec written at
+   * Prepare (docs/sharing.md). None for any other pod (no read).
+   */
+  #subRdmaEnv(pod: NriPod): NriContainerAdjustment {
+    const records = this.#o.store.byPod(pod.uid);
+    if (!records.some((r) => r.devices.some((d) => d.subInterface !== undefined && d.rdma !== undefined))) return {};
+    const lookup = this.#o.gidLookup ?? ((dev, port, gid) => gidEntriesFor(dev, port, gid));
+    let gids = subInterfaceGids(records, lookup);
+    // The kernel adds the entries from a work queue after the address: wait for them a little (this path only).
+    for (let i = 0; i < GID_WAIT_TRIES && gids.some((g) => g.index === undefined && g.addressed); i++) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, GID_WAIT_MS);
+      gids = subInterfaceGids(records, lookup);
+    }
+    const env = gidIndexEnv(gids);
+    return env.length === 0 ? {} : { env };
   }
 
   /**

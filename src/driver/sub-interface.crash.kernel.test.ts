@@ -60,7 +60,7 @@ function setup(): Setup {
   ip(ns, 'link', 'set', parent, 'up');
   const o = options(parent);
   const found = buildInventory(collectSnapshot(ns.handle, { sysfsRoot: '/sys' }, o), o).devices.find((d) => d.ifName === parent)!;
-  expect(found.sharing).toEqual({ maxSubInterfaces: 4 });
+  expect(found.sharing).toEqual({ maxSubInterfaces: 4, whole: true }); // a veth can move: it also has a whole twin (docs/sharing.md)
   const dir = mkdtempSync(join(tmpdir(), 'nc-subif-crash-'));
   dirs.push(dir);
   const claim: AllocatedClaim = {

@@ -24,6 +24,7 @@ import { PodDriver } from './pod-driver.ts';
 import type { NriPod } from './pod-port.ts';
 import { ClaimStore } from './state/claim-store.ts';
 import { SubInterfaces } from './sub-interface/sub-interfaces.ts';
+import { wholeTwinName } from '../inventory/shareable.ts';
 
 interface Env {
   host: TestNetns;
@@ -224,6 +225,32 @@ describe('per-claim sub-interfaces of a shareable parent', () => {
     expect((await driver.unprepare([refOf(c)])).get(c.uid)).toEqual({});
     expect(subLinks(env.host)).toEqual([]);
     expect(links(env.host).map((l) => l.ifname)).toContain(br);
+  });
+
+  it('a whole twin (<parent>-whole) moves the parent itself into its pod and gives it back; the held name is the parent\'s', async () => {
+    const parent: Device = { ...env.device, sharing: { maxSubInterfaces: 2, whole: true } };
+    const held: string[] = [];
+    const driver = new ClaimDriver({
+      driverName: DRIVER_NAME, poolName: 'node', store: env.store,
+      inventory: { current: { devices: [parent] }, hold: (n) => held.push(n), release: (n) => held.splice(held.indexOf(n), 1) },
+      claims: { get: (_ns, name) => Promise.resolve(env.claims.find((c) => c.name === name)!) },
+      kernel: hostReads(env.host.handle, '/sys'), cdiDir: join(env.dir, 'cdi'), subInterfaces: env.subs,
+      pods: { returnDevices: (uid) => env.pods.returnDevices(uid) },
+    });
+    const pod = createNetns('spodw');
+    const c = claimOn('pod-w', { interface: { name: 'net1' } }, { ...parent, name: wholeTwinName(parent.name) as Device['name'] });
+    expect(await prepare(c, driver)).not.toHaveProperty('error');
+    expect(env.store.get(c.uid)!.devices[0]).toMatchObject({ device: wholeTwinName(parent.name), host: { ifName: env.parent } });
+    expect(env.store.get(c.uid)!.devices[0]!.subInterface).toBeUndefined();
+    expect(held).toEqual([parent.name]);
+    expect(subLinks(env.host)).toEqual([]);
+    await env.pods.runPodSandbox(nriPod('pod-w', pod.path));
+    expect(links(pod).map((l) => [l.ifname, l.linkinfo?.info_kind])).toEqual([['net1', 'veth']]);
+    await env.pods.stopPodSandbox(nriPod('pod-w', pod.path));
+    expect((await driver.unprepare([refOf(c)])).get(c.uid)).toEqual({});
+    expect(links(env.host).map((l) => l.ifname)).toContain(env.parent);
+    expect(addrs(env.host, env.parent)).toEqual(['10.82.0.1/24']);
+    expect(held).toEqual([]);
   });
 
   // `data`: as the lane's iproute2 (Debian 12's 6.1, ip/iplink_ipvlan.c) prints IFLA_IPVLAN_MODE and the private flag.

@@ -17,7 +17,7 @@ import type { IbDevice, PciFunction } from '../kernel/sysfs/sysfs-types.ts';
 import { deviceAttributes, type DeviceFacts } from './attributes/build.ts';
 import { type Attributes, attributeProblems, isQualifiedName, MAX_ATTRIBUTES_PER_DEVICE, valueProblem } from './attributes/limits.ts';
 import { netdevDeviceName, pciDeviceName, rdmaDeviceName, vmbusDeviceName } from './device-name.ts';
-import { type Cause, linkCauses, pciCause, strongest } from './exclusions.ts';
+import { type Cause, immovableWhy, linkCauses, pciCause, strongest } from './exclusions.ts';
 import type { Device, DeviceIdentity, DeviceKind, Exclusion, ExtraAttributes, Inventory, InventorySnapshot, SuggestConfig } from './model.ts';
 import type { InventoryOptions } from './options.ts';
 import { buildUnits, netKey, type ObjectKey, pciKey, rdmaKey, type Unit } from './units.ts';
@@ -318,7 +318,8 @@ function finish(
       objects: d.objects,
       ...(d.held ? { held: true } : {}),
       ...(suggested ? { suggestedConfig: suggested } : {}),
-      ...sharingField(f.link, f.kind, attributes, o.shareable),
+      // A held parent (its whole twin is in a pod) keeps its sharing, so its counter stays published.
+      ...(f.link === undefined && d.held?.sharing !== undefined ? { sharing: d.held.sharing } : sharingField(f.link, f.kind, attributes, o.shareable, f.link !== undefined && immovableWhy(f.link, s.netnsLocal, s.links) === undefined)),
     });
   }
   return [...byName.values()];

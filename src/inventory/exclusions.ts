@@ -110,7 +110,7 @@ export function linkCauses(
 }
 
 /** Why the kernel would refuse to move the link, or undefined. */
-function immovableWhy(l: Link, netnsLocal: ReadonlySet<number> | undefined, links: readonly Link[]): string | undefined {
+export function immovableWhy(l: Link, netnsLocal: ReadonlySet<number> | undefined, links: readonly Link[]): string | undefined {
   if (l.netnsImmutable === true) return 'the kernel marks it netns-immutable (IFLA_NETNS_IMMUTABLE)';
   if (netnsLocal?.has(l.index)) return 'the kernel marks it netns-local (ethtool feature)';
   if (l.kind !== undefined && IMMOVABLE_KINDS.has(l.kind)) return `${l.kind} devices cannot change namespace`;

@@ -25,8 +25,18 @@ describe('shareable parents in the inventory', () => {
     expect(before.exclusions.find((x) => x.ifName === br)?.code).toBe('netns-local');
 
     const after = buildInventory(collectSnapshot(ns.handle, { sysfsRoot: '/sys' }, shared), shared);
+    // A bridge cannot move: shareable only, no whole twin.
     expect(after.devices.find((d) => d.ifName === br)?.sharing).toEqual({ maxSubInterfaces: 8 });
     expect(after.devices.find((d) => d.ifName === 'ncsub0123456789')).toBeUndefined();
     expect(after.exclusions.find((x) => x.ifName === 'ncsub0123456789')?.code).toBe('plumbing');
+  });
+
+  it('a parent that can move (a veth) also gets a whole twin (sharing.whole)', () => {
+    const ns = createNetns('shinw');
+    const v = uniqueName('sv');
+    ip(ns, 'link', 'add', v, 'type', 'veth', 'peer', 'name', `${v}p`);
+    const o: InventoryOptions = { ...DEFAULT_OPTIONS, includeKinds: ['*'], shareable: { kinds: [], names: [v], maxSubInterfaces: 8 } };
+    const inv = buildInventory(collectSnapshot(ns.handle, { sysfsRoot: '/sys' }, o), o);
+    expect(inv.devices.find((d) => d.ifName === v)?.sharing).toEqual({ maxSubInterfaces: 8, whole: true });
   });
 });

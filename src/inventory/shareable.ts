@@ -48,6 +48,42 @@ export interface ShareableOptions {
 /** What a parent's device carries: how many sub-interfaces it allows. */
 export interface Sharing {
   readonly maxSubInterfaces: number;
+  /**
+   * The parent can also move into a pod whole (not netns-local: a NIC or VF,
+   * a veth; not a bond or bridge): it is published a second time, whole, as
+   * `wholeTwinName(name)`, both consuming the one counter of its counter set
+   * so the scheduler never allocates both (docs/sharing.md, "Whole vs shared use").
+   */
+  readonly whole?: boolean;
+}
+
+/** The counter each twin of a parent consumes, one of one. */
+export const PARENT_COUNTER = 'parent';
+const WHOLE_SUFFIX = '-whole';
+
+/**
+ * The device name of a parent's whole twin: `<name>-whole`, a DNS label
+ * (≤ 63); a longer name is cut and keeps 8 hex digits of a hash of the full
+ * one, so two long parents never share a twin name.
+ */
+export function wholeTwinName(name: string): string {
+  const plain = `${name}${WHOLE_SUFFIX}`;
+  if (plain.length <= 63) return plain;
+  const keep = name.slice(0, 63 - WHOLE_SUFFIX.length - 9).replace(/-+$/, '');
+  return `${keep}-${fnv32(name)}${WHOLE_SUFFIX}`;
+}
+
+/** The parent a whole twin name stands for among `devices` (undefined: not a twin). */
+export function wholeTwinOf<D extends { readonly name: string; readonly sharing?: Sharing }>(name: string, devices: Iterable<D>): D | undefined {
+  if (!name.endsWith(WHOLE_SUFFIX)) return undefined;
+  for (const d of devices) if (d.sharing?.whole === true && wholeTwinName(d.name) === name) return d;
+  return undefined;
+}
+
+function fnv32(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
 }
 
 export function shareableEnabled(o: ShareableOptions | undefined): o is ShareableOptions {
@@ -69,14 +105,14 @@ export function shareableByLink(l: Pick<Link, 'name' | 'kind'>, o: ShareableOpti
  * capacities ≤ 32 per device).
  */
 export function sharingOf(
-  link: Pick<Link, 'name' | 'kind'> | undefined, kind: DeviceKind, attributes: Attributes, o: ShareableOptions | undefined,
+  link: Pick<Link, 'name' | 'kind'> | undefined, kind: DeviceKind, attributes: Attributes, o: ShareableOptions | undefined, movable = false,
 ): Sharing | undefined {
   if (!shareableEnabled(o) || link === undefined || isClaimSubInterfaceName(link.name)) return undefined;
   const byLink = o.kinds.length === 0 && o.names.length === 0 ? true : shareableByLink(link, o, kind);
   if (!byLink) return undefined;
   if (o.filter !== undefined && o.filter.evaluate(attributes) !== true) return undefined;
   if (countAttributes(attributes) >= MAX_ATTRIBUTES_PER_DEVICE) return undefined;
-  return { maxSubInterfaces: o.maxSubInterfaces };
+  return { maxSubInterfaces: o.maxSubInterfaces, ...(movable ? { whole: true } : {}) };
 }
 
 function countAttributes(a: Attributes): number {
@@ -85,8 +121,8 @@ function countAttributes(a: Attributes): number {
 
 /** `{ sharing }` for a device object literal, or nothing. */
 export function sharingField(
-  link: Pick<Link, 'name' | 'kind'> | undefined, kind: DeviceKind, attributes: Attributes, o: ShareableOptions | undefined,
+  link: Pick<Link, 'name' | 'kind'> | undefined, kind: DeviceKind, attributes: Attributes, o: ShareableOptions | undefined, movable = false,
 ): { sharing?: Sharing } {
-  const s = sharingOf(link, kind, attributes, o);
+  const s = sharingOf(link, kind, attributes, o, movable);
   return s === undefined ? {} : { sharing: s };
 }

@@ -6,7 +6,10 @@
  * bridge mode) each get their own macvlan as net1 with their own address, and reach each
  * other through the parent; a third pod stays Pending with the scheduler's reason (capacity,
  * from consumable capacity, DRAConsumableCapacity); deleting the pods leaves no sub-interface
- * on the node and the parent as it was.
+ * on the node and the parent as it was. The veth can move, so it is also published whole
+ * (`<device>-whole`), both consuming one counter (KEP-4815): a claim for the whole parent
+ * while the shares are allocated stays unallocated, and gets the parent itself (moved into its
+ * pod, then given back) once the shares' claims are gone.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startNetclaim, type NetclaimDaemon } from './node/netclaim-daemon.ts';
@@ -86,8 +89,35 @@ describe('sharing one NIC', () => {
     expect(results[0]!.shareID).not.toBe(results[1]!.shareID);
     expect(results.map((r) => r.consumedCapacity)).toEqual([{ 'netclaim.dev/subInterfaces': '1' }, { 'netclaim.dev/subInterfaces': '1' }]);
 
+    // Whole vs shared (KEP-4815 counters): the parent's whole twin consumes the counter the shares hold, so a claim for it stays unallocated.
+    const slices = await api.get<{ items: Array<{ spec: { nodeName: string; driver: string; devices?: Array<{ name: string; consumesCounters?: unknown[] }>; sharedCounters?: Array<{ name: string }> } }> }>(
+      '/apis/resource.k8s.io/v1/resourceslices');
+    const ours = slices.body.items.filter((x) => x.spec.driver === 'netclaim.dev');
+    const twin = ours.flatMap((x) => x.spec.devices ?? []).find((d) => d.name === `${results[0]!.device}-whole`);
+    expect(twin?.consumesCounters).toEqual([{ counterSet: results[0]!.device, counters: { parent: { value: '1' } } }]);
+    expect(ours.flatMap((x) => x.spec.sharedCounters ?? []).map((c) => c.name)).toContain(results[0]!.device);
+    await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims`, claimObject(ns, 'w', claimSpec(
+      [request('nic', `device.attributes["netclaim.dev"].?ifName.orValue("") == "${PARENT}" && !("netclaim.dev" in device.capacity)`)],
+      { interface: { name: 'whole0' } },
+    )));
+    await create(api, `/api/v1/namespaces/${ns}/pods`, podObject(ns, 'pw', [{ name: 'nic', resourceClaimName: 'w' }]));
+    const wUnsched = await until('pw unschedulable', 60_000, async () => {
+      const p = await getPod(api, ns, 'pw');
+      return p?.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    });
+    console.log(`e2e sharing: pw (whole) not scheduled: ${JSON.stringify(wUnsched)}`);
+    expect((await claimStatus(api, ns, 'w')).status?.allocation).toBeUndefined();
+
     for (const p of ['pc', 'pa', 'pb']) await deleteAndWait(api, `/api/v1/namespaces/${ns}/pods/${p}`);
     await until('sub-interfaces deleted', 60_000, () => Promise.resolve(subInterfacesOnNode().length === 0 || undefined));
+    // The control: with the shares gone (claims a and b deallocated with their pods, or deleted), the whole claim gets the parent itself.
+    for (const c of ['a', 'b', 'c']) await deleteAndWait(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims/${c}`);
+    const pw = await waitPodReady(node, ns, 'pw');
+    expect((await claimStatus(api, ns, 'w')).status?.allocation).toBeDefined();
+    // The parent itself (its MAC), not a sub-interface.
+    expect(containerLinks(node, pw).find((l) => l.ifname === 'whole0')?.address).toBe(parentBefore!.address);
+    await deleteAndWait(api, `/api/v1/namespaces/${ns}/pods/pw`);
+    await until('parent back on the node', 60_000, () => Promise.resolve(linkOnNode(node, PARENT) ?? undefined));
     expect(linkOnNode(node, PARENT)).toMatchObject({ ifname: PARENT, mtu: parentBefore!.mtu, address: parentBefore!.address });
   });
 });

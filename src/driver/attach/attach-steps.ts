@@ -292,7 +292,8 @@ function ethtool(a: Attach, n: NetdevPlan): boolean {
 /** RDMA device into the pod (exclusive mode), after the netdev as DraNet does; already there counts as done. */
 function rdma(a: Attach): boolean {
   const r = a.plan.rdma;
-  if (a.ctx.rdmaExclusive !== true || r === undefined) return false;
+  // A sub-interface's RDMA device is its shared parent's: never moved (docs/sharing.md).
+  if (a.ctx.rdmaExclusive !== true || r === undefined || a.plan.subInterface !== undefined) return false;
   const { host, pod } = a.ctx;
   if (rdmaDevList(pod).some((d) => d.name === r.device)) {
     if (a.net === undefined) a.converged = true;

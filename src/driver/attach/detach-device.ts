@@ -112,7 +112,7 @@ export function detachDevice(ctx: DetachContext, plan: DevicePlan): DetachResult
   const restored: string[] = [];
   const problems: DetachProblem[] = [];
   const virtual = diesWithNamespace(plan.identity);
-  const rdma = ctx.rdmaExclusive === true && plan.rdma !== undefined ? rdmaBack(ctx, plan.rdma.device, virtual, restored, problems) : undefined;
+  const rdma = ctx.rdmaExclusive === true && plan.rdma !== undefined && plan.subInterface === undefined ? rdmaBack(ctx, plan.rdma.device, virtual, restored, problems) : undefined;
   const rdmaPart = rdma === undefined ? {} : { rdmaFound: rdma.found };
   if (plan.host === undefined || plan.pod === undefined) {
     return { found: rdma?.found ?? 'gone', ...rdmaPart, settled: rdma?.settled ?? true, restored, problems };
@@ -134,7 +134,7 @@ export function detachDevice(ctx: DetachContext, plan: DevicePlan): DetachResult
  */
 export function backOnHost(host: NetnsHandle, plan: DevicePlan, rdmaExclusive: boolean): boolean {
   try {
-    if (rdmaExclusive && plan.rdma !== undefined && !rdmaDevList(host).some((d) => d.name === plan.rdma!.device)) return false;
+    if (rdmaExclusive && plan.rdma !== undefined && plan.subInterface === undefined && !rdmaDevList(host).some((d) => d.name === plan.rdma!.device)) return false;
     if (plan.host === undefined || plan.pod === undefined) return true;
     return findStrict(host, plan as NetdevPlan, [plan.host.ifName, plan.pod.name]) !== undefined;
   } catch {

@@ -12,8 +12,16 @@
  * Capacity is enforced here whatever the scheduler allocated: the stored
  * records and the ledger (in-flight intents) are counted.
  *
- * Not done: one claim with two requests on the same parent (refused), and
- * RDMA over a shared parent (the sub-interface gets no RDMA device).
+ * RDMA over a shared parent (docs/sharing.md): in RDMA netns mode `shared`
+ * the sub-interface stands in with the parent's RDMA device, so the plan
+ * hands the pod its character devices (CDI) and the NCCL/UCX hints name it;
+ * the GID index is resolved once the child has its address in the pod
+ * (sub-rdma.ts). In mode `exclusive` the parent's RDMA device cannot be
+ * shared: a claim asking for RDMA (`rdma.required`, `rdma.charDevices`) is
+ * refused (PREPARE_SUB_INTERFACE_RDMA), one that does not gets a plain
+ * sub-interface.
+ *
+ * Not done: one claim with two requests on the same parent (refused).
  */
 import { DriverError } from '../../common/errors.ts';
 import { resolveDeviceConfig, type ResolveOptions } from '../../config/claim-config/resolve.ts';
@@ -37,6 +45,8 @@ export interface SubPrepareContext {
   /** Absent: the driver runs without sub-interface support (then shareable parents are refused). */
   readonly subs: SubInterfaces | undefined;
   readonly records: readonly ClaimRecord[];
+  /** The node's RDMA netns mode (absent: no RDMA subsystem, or unknown; taken as `shared`). */
+  readonly rdmaNetnsMode?: 'shared' | 'exclusive';
 }
 
 const NONE: PreparedSubInterfaces = { children: new Map(), records: new Map(), rollback: () => {} };
@@ -45,6 +55,7 @@ export function prepareSubInterfaces(claim: AllocatedClaim, results: readonly Al
   const what = `claim ${claim.namespace}/${claim.name}`;
   const problems: string[] = [];
   const full: string[] = [];
+  const rdmaRefused: string[] = [];
   const todo: { result: AllocationResult; parent: Device; spec: SubInterfaceSpec }[] = [];
   for (const result of results) {
     const at = `request ${result.request} (device ${result.device})`;
@@ -73,6 +84,11 @@ export function prepareSubInterfaces(claim: AllocatedClaim, results: readonly Al
       problems.push(`${at}: this claim already has a sub-interface of the device (one per device and claim)`);
       continue;
     }
+    const wantsRdma = cfg.config.rdma?.required === true || cfg.config.rdma?.charDevices !== undefined;
+    if (wantsRdma && parent.rdmaDevice !== undefined && ctx.rdmaNetnsMode === 'exclusive') {
+      rdmaRefused.push(`${at}: rdma: RDMA netns mode is exclusive on this node, so ${parent.rdmaDevice} works only in the namespace holding it and cannot be shared by sub-interfaces`);
+      continue;
+    }
     const used = ctx.subs.used(ctx.records, result.device, result.pool, claim.uid);
     if (used >= parent.sharing.maxSubInterfaces) {
       full.push(`${at}: ${parent.ifName} has ${used} of ${parent.sharing.maxSubInterfaces} sub-interfaces in use`);
@@ -80,15 +96,22 @@ export function prepareSubInterfaces(claim: AllocatedClaim, results: readonly Al
     }
     todo.push({ result, parent, spec: spec.spec });
   }
+  if (rdmaRefused.length > 0) {
+    throw new DriverError('PREPARE_SUB_INTERFACE_RDMA',
+      `${what}: ${rdmaRefused.join('; ')}; nothing was created (set the node's RDMA netns mode to shared, or claim the device whole)`,
+      { context: { devices: rdmaRefused } });
+  }
   if (problems.length > 0) throw new DriverError('PREPARE_SUB_INTERFACE', `${what}: ${problems.join('; ')}`, { context: { problems } });
   if (full.length > 0) {
     throw new DriverError('PREPARE_CAPACITY_EXCEEDED', `${what}: ${full.join('; ')}; nothing was created (the kubelet retries)`, { context: { devices: full } });
   }
   if (todo.length === 0) return NONE;
-  return createAll(claim, todo, ctx.subs!);
+  return createAll(claim, todo, ctx.subs!, ctx.rdmaNetnsMode !== 'exclusive');
 }
 
-function createAll(claim: AllocatedClaim, todo: readonly { result: AllocationResult; parent: Device; spec: SubInterfaceSpec }[], subs: SubInterfaces): PreparedSubInterfaces {
+function createAll(
+  claim: AllocatedClaim, todo: readonly { result: AllocationResult; parent: Device; spec: SubInterfaceSpec }[], subs: SubInterfaces, rdmaShared: boolean,
+): PreparedSubInterfaces {
   const children = new Map<string, Device>();
   const records = new Map<string, SubInterfaceRecord>();
   const created: string[] = [];
@@ -100,9 +123,11 @@ function createAll(claim: AllocatedClaim, todo: readonly { result: AllocationRes
       created.push(name);
       const ifIndex = subs.create({ ...record, claimUid: claim.uid, request: result.request, device: result.device, pool: result.pool }, spec);
       records.set(result.device, record);
+      // In shared RDMA mode the child uses the parent's RDMA device: planning then hands its character devices over.
       children.set(result.device, {
         name: parent.name, kind: 'virtual', ifName: name, ifIndex, charDevices: [], netdevPresent: true,
         attributes: parent.attributes, dropped: [],
+        ...(rdmaShared && parent.rdmaDevice !== undefined ? { rdmaDevice: parent.rdmaDevice } : {}),
       });
     }
   } catch (err) {

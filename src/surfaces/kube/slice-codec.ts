@@ -28,6 +28,9 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export function toModel(s: ResourceSlice, resourceVersion?: string): V1ResourceSlice {
   const json = renamePolicyDefault(renameIntKeys(JSON.parse(JSON.stringify(s)) as Json, 'int', '_int'), 'default', '_default') as { metadata: Record<string, unknown> };
   if (resourceVersion !== undefined) json.metadata['resourceVersion'] = resourceVersion;
+  // A counter slice: the API takes devices or sharedCounters, not both (not even an empty list).
+  const spec = (json as unknown as { spec?: { devices?: unknown[]; sharedCounters?: unknown } }).spec;
+  if (spec?.sharedCounters !== undefined && spec.devices?.length === 0) delete spec.devices;
   return json as unknown as V1ResourceSlice;
 }
 
@@ -45,7 +48,8 @@ export function fromJson(o: unknown): StoredSlice {
     uid: md.uid ?? '',
     resourceVersion: md.resourceVersion ?? '',
     ownerUids: (md.ownerReferences ?? []).filter((r) => r.kind === 'Node').map((r) => r.uid ?? ''),
-    spec: obj.spec ?? ({} as ResourceSliceSpec),
+    // A counter slice has no devices on the wire; readers see an empty list (specKey leaves empty lists out).
+    spec: obj.spec === undefined ? ({} as ResourceSliceSpec) : { ...obj.spec, devices: obj.spec.devices ?? [] },
   };
 }
 

@@ -31,6 +31,8 @@ import { SliceInformer } from './slice-informer.ts';
 import { isNoop, planSync, type DroppedFieldsMemo, type SyncPlan } from './slice-sync.ts';
 import { budgetTake, budgetWait, createWriteBudget, DEFAULT_WRITE_BUDGET, type WriteBudget, type WriteBudgetOptions } from './write-budget.ts';
 import { sharingSliceFields, type ResourceSlice, type SliceDevice } from './slices.ts';
+import { sharingDropped, sharingUnsupportedMessage } from './sharing-fallback.ts';
+import { PARENT_COUNTER, wholeTwinName } from '../../inventory/shareable.ts';
 
 /** What the publisher is given: inventory devices fit (extra fields are ignored). */
 export interface PublishDevice {
@@ -40,8 +42,8 @@ export interface PublishDevice {
   readonly unhealthy?: string | boolean;
   /** The effect of the unhealthy taint (default NoSchedule; NoExecute evicts pods using the device that do not tolerate it). */
   readonly taintEffect?: 'NoSchedule' | 'NoExecute';
-  /** A shareable parent (docs/sharing.md). */
-  readonly sharing?: { readonly maxSubInterfaces: number };
+  /** A shareable parent (docs/sharing.md); `whole`: also published whole, the two exclusive through a counter set. */
+  readonly sharing?: { readonly maxSubInterfaces: number; readonly whole?: boolean };
 }
 
 export interface SlicePublisherOptions {
@@ -67,6 +69,11 @@ export interface SlicePublisherOptions {
   readonly watchTimeoutSeconds?: number;
   /** Background failures (each is also counted in `errors`). */
   readonly onError?: (err: DriverError) => void;
+  /**
+   * The server dropped the fields of a shareable device (sharing-fallback.ts):
+   * called once; from then on shareable devices are not published.
+   */
+  readonly onSharingUnsupported?: (message: string) => void;
 }
 
 export class SlicePublisher {
@@ -76,6 +83,9 @@ export class SlicePublisher {
   readonly #dropped = new Map<string, DroppedFieldsMemo>();
   #nodeUid: string | undefined;
   #desired: readonly SliceDevice[] | undefined;
+  #input: readonly PublishDevice[] = [];
+  /** The cluster cannot share (sharing-fallback.ts): shareable devices are left out. */
+  #noSharing = false;
   #version = 0;
   #syncedVersion = 0;
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -143,7 +153,8 @@ export class SlicePublisher {
   /** The devices to publish now (the full set). Cheap; writes happen after the debounce. */
   update(devices: readonly PublishDevice[]): void {
     if (this.#state === 'closed') throw new StateError('SlicePublisher: update() after close()');
-    this.#desired = devices.map((d) => this.#sliceDevice(d));
+    this.#input = devices;
+    this.#desired = this.#publishable(devices);
     this.#version++;
     this.#schedule(this.#o.debounceMs ?? 50);
   }
@@ -290,6 +301,7 @@ export class SlicePublisher {
   /** Records a write result; when the server kept less than we sent, accepts that form instead of looping. */
   #stored(sent: ResourceSlice, got: StoredSlice): void {
     this.#informer.recordWrite(got);
+    this.#checkSharing(sent, got);
     const want = specKey(sent.spec);
     const have = specKey(got.spec);
     if (want === have) {
@@ -321,11 +333,41 @@ export class SlicePublisher {
     return { name: d.name, attributes: d.attributes, ...shared, taints: [{ key: `${this.#o.driver}/unhealthy`, ...(value ? { value } : {}), effect: d.taintEffect ?? 'NoSchedule' }] };
   }
 
+  #publishable(devices: readonly PublishDevice[]): SliceDevice[] {
+    return (this.#noSharing ? devices.filter((d) => d.sharing === undefined) : devices).flatMap((d) => withWholeTwin(this.#sliceDevice(d), d.sharing));
+  }
+
+  /** Once: the server dropped the sharing fields; republish without shareable devices. */
+  #checkSharing(sent: ResourceSlice, got: StoredSlice): void {
+    if (this.#noSharing) return;
+    const lost = sharingDropped(sent.spec, got.spec);
+    if (lost.length === 0) return;
+    this.#noSharing = true;
+    this.#o.onSharingUnsupported?.(sharingUnsupportedMessage(sent.metadata.name, lost));
+    this.#desired = this.#publishable(this.#input);
+    this.#version++;
+    this.#schedule(0);
+  }
+
   #report(e: DriverError): void {
     this.#counters.errors++;
     this.#lastError = e;
     this.#o.onError?.(e);
   }
+}
+
+/**
+ * A parent that can also move whole (docs/sharing.md, "Whole vs shared use"):
+ * the shareable device and its whole twin (same attributes and taints,
+ * neither allowMultipleAllocations nor capacity), each consuming the one
+ * counter of the parent's counter set (named as the parent), so the
+ * scheduler allocates one or the other, never both.
+ */
+export function withWholeTwin(shared: SliceDevice, sharing: PublishDevice['sharing']): SliceDevice[] {
+  if (sharing?.whole !== true) return [shared];
+  const consumesCounters = [{ counterSet: shared.name, counters: { [PARENT_COUNTER]: { value: '1' } } }];
+  const { allowMultipleAllocations: _a, capacity: _c, ...plain } = shared;
+  return [{ ...shared, consumesCounters }, { ...plain, name: wholeTwinName(shared.name), consumesCounters }];
 }
 
 /** A label value (≤ 63, alphanumeric at both ends, `-_.` inside) from free text. */

@@ -43,7 +43,24 @@ export interface SliceDevice {
   readonly allowMultipleAllocations?: boolean;
   /** Qualified name → DeviceCapacity; each counts against the 32 attributes + capacities of a device. */
   readonly capacity?: Readonly<Record<string, SliceCapacity>>;
+  /** KEP-4815 (gate DRAPartitionableDevices): counters taken from the pool's counter sets while allocated (at most 2 sets). */
+  readonly consumesCounters?: readonly CounterConsumption[];
 }
+
+/** `DeviceCounterConsumption`: counter name → quantity, from one counter set of the pool. */
+export interface CounterConsumption {
+  readonly counterSet: string;
+  readonly counters: Readonly<Record<string, { readonly value: string }>>;
+}
+
+/** `CounterSet`: published in a slice of its own (a slice has devices or sharedCounters, never both). */
+export interface CounterSet {
+  readonly name: string;
+  readonly counters: Readonly<Record<string, { readonly value: string }>>;
+}
+
+/** resource.k8s.io/v1 ResourceSliceMaxCounterSets. */
+export const MAX_COUNTER_SETS_PER_SLICE = 8;
 
 /** `DeviceCapacity`: quantities as strings (resource.Quantity's JSON form). */
 export interface SliceCapacity {
@@ -86,7 +103,9 @@ export interface ResourceSliceSpec {
   readonly driver: string;
   readonly nodeName: string;
   readonly pool: ResourcePool;
+  /** Empty in a counter slice (and then left out on the wire: slice-codec.ts). */
   readonly devices: readonly SliceDevice[];
+  readonly sharedCounters?: readonly CounterSet[];
 }
 
 export interface NodeOwnerReference {
@@ -127,20 +146,52 @@ export function planSlices(devices: readonly SliceDevice[], o: PlanOptions): Res
   for (let i = 0; i < sorted.length; i += max) chunks.push(sorted.slice(i, i + max).map(apiDevice));
   // An empty pool is still published as one empty slice: "no devices" differs from "no pool".
   if (chunks.length === 0) chunks.push([]);
-  const pool = { name: o.poolName ?? o.nodeName, generation: o.generation, resourceSliceCount: chunks.length };
+  // Counter sets after the devices, 8 per slice: a slice has devices or sharedCounters, never both.
+  const sets = counterSets(sorted);
+  const setChunks: CounterSet[][] = [];
+  for (let i = 0; i < sets.length; i += MAX_COUNTER_SETS_PER_SLICE) setChunks.push(sets.slice(i, i + MAX_COUNTER_SETS_PER_SLICE));
+  const pool = { name: o.poolName ?? o.nodeName, generation: o.generation, resourceSliceCount: chunks.length + setChunks.length };
   const owner: NodeOwnerReference = { apiVersion: 'v1', kind: 'Node', name: o.nodeName, uid: o.nodeUid, controller: true };
-  return chunks.map((devs, i) => ({
+  const slice = (i: number, spec: Pick<ResourceSliceSpec, 'devices' | 'sharedCounters'>): ResourceSlice => ({
     apiVersion: 'resource.k8s.io/v1',
     kind: 'ResourceSlice',
     metadata: { name: sliceName(o.nodeName, o.driver, i), ownerReferences: [owner] },
-    spec: { driver: o.driver, nodeName: o.nodeName, pool, devices: devs },
+    spec: { driver: o.driver, nodeName: o.nodeName, pool, ...spec },
+  });
+  return [
+    ...chunks.map((devs, i) => slice(i, { devices: devs })),
+    ...setChunks.map((sharedCounters, j) => slice(chunks.length + j, { devices: [], sharedCounters })),
+  ];
+}
+
+/**
+ * The counter sets the devices consume from, by name: each counter holds as
+ * much as its largest consumer takes, so devices consuming a set exclude one
+ * another (whole vs shared use of one parent: docs/sharing.md). An
+ * allow-multiple device is charged once, however many shares it has
+ * (the scheduler's allocator, structured/internal/incubating).
+ */
+export function counterSets(devices: readonly SliceDevice[]): CounterSet[] {
+  const sets = new Map<string, Map<string, bigint>>();
+  for (const d of devices) {
+    for (const c of d.consumesCounters ?? []) {
+      const set = sets.get(c.counterSet) ?? new Map<string, bigint>();
+      for (const [name, q] of Object.entries(c.counters)) {
+        const v = BigInt(q.value);
+        if ((set.get(name) ?? 0n) < v) set.set(name, v);
+      }
+      sets.set(c.counterSet, set);
+    }
+  }
+  return [...sets.keys()].sort().map((name) => ({
+    name, counters: Object.fromEntries([...sets.get(name)!.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, { value: String(v) }])),
   }));
 }
 
 /** Devices per slice for this list: the caller's choice, capped by the API limit that applies. */
 export function sliceLimit(devices: readonly SliceDevice[], requested?: number): number {
-  // Taints, or list-valued attributes (KEP-5491; kube-apiserver v1.37.2 refuses a 65th device then), cap a slice at 64.
-  const cap = devices.some((d) => (d.taints?.length ?? 0) > 0 || hasListAttribute(d.attributes)) ? MAX_DEVICES_PER_SLICE_WITH_TAINTS : MAX_DEVICES_PER_SLICE;
+  // Taints, counters consumed, or list-valued attributes (KEP-5491; kube-apiserver v1.37.2 refuses a 65th device then), cap a slice at 64.
+  const cap = devices.some((d) => (d.taints?.length ?? 0) > 0 || (d.consumesCounters?.length ?? 0) > 0 || hasListAttribute(d.attributes)) ? MAX_DEVICES_PER_SLICE_WITH_TAINTS : MAX_DEVICES_PER_SLICE;
   if (requested !== undefined && (!Number.isInteger(requested) || requested < 1)) {
     throw new DriverError('KUBE_SLICE_INVALID', `maxPerSlice must be a positive integer, got ${requested}`);
   }
@@ -169,6 +220,7 @@ function apiDevice(d: SliceDevice): SliceDevice {
     ...(d.taints && d.taints.length > 0 ? { taints: d.taints } : {}),
     ...(d.allowMultipleAllocations === true ? { allowMultipleAllocations: true } : {}),
     ...(d.capacity !== undefined ? { capacity: d.capacity } : {}),
+    ...(d.consumesCounters !== undefined && d.consumesCounters.length > 0 ? { consumesCounters: d.consumesCounters } : {}),
   };
 }
 
