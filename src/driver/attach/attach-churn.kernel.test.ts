@@ -26,6 +26,8 @@ const CYCLES = inQemuLane() ? 150 : 1000;
 const BUDGET_MS = 45_000;
 const MIN_CYCLES = 200;
 const RUNS = inQemuLane() ? 40 : 300;
+/** A budget, not an assertion: under TCG on a loaded 2-CPU machine the 150 cycles took 198 s (7.3, load average 34). */
+const TIMEOUT_MS = inQemuLane() ? 900_000 : 240_000;
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -120,7 +122,7 @@ describe(`attach churn and latency (${l.backend})`, () => {
     expect(linkNames(host)).toEqual(expect.arrayContaining(names));
     for (const [i, n] of names.entries()) await eventually(() => expect(ifState(host, n)).toEqual(before[i]));
     expect(growth).toBeLessThan(20);
-  }, 240_000);
+  }, TIMEOUT_MS);
 
   it(`latency of attach and detach, ${RUNS} runs each, a fresh pod handle per run (printed)`, () => {
     const { host, pod, names } = setUp(1);
@@ -153,5 +155,5 @@ describe(`attach churn and latency (${l.backend})`, () => {
       report.push(`${ebpf ? 'with eBPF detach' : 'without eBPF detach'}: attach ${f(attachMs)}; detach ${f(detachMs)}`);
     }
     process.stdout.write(`latency (${l.backend}, ${RUNS} runs): ${report.join(' | ')}\n`);
-  }, 120_000);
+  }, TIMEOUT_MS);
 });

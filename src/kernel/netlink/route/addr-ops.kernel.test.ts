@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createNetns, ip, ipJson, testLibc, uniqueName, type TestNetns, kernelAtLeast } from '../../../../test/kernel/netns-fixture.ts';
+import { createNetns, ip, ipJson, testLibc, tool, uniqueName, type TestNetns, kernelAtLeast } from '../../../../test/kernel/netns-fixture.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import type { IfIndex } from '../../../common/ids.ts';
 import { NetnsHandle } from '../../netns/handle.ts';
@@ -51,9 +51,15 @@ function oracle(ns: TestNetns, dev?: string): Record<string, unknown>[] {
   return sorted(links.flatMap((l) => l.addr_info.map((i) => fromIp(l, i))));
 }
 
-/** A veth pair, both ends up, in a fresh namespace. */
+/**
+ * A veth pair, both ends up, in a fresh namespace that holds only the addresses a test adds (and
+ * lo's): no IPv6 link-local is generated (addr_gen_mode 1, "none"). Otherwise the kernel adds one
+ * to each end when its carrier comes up, asynchronously, and runs DAD on it: our read and ip's
+ * could see it appear or lose its `tentative` flag in between (seen on 7.3 under TCG).
+ */
 function setUp(): { ns: TestNetns; a: string; b: string; ia: IfIndex; ib: IfIndex } {
   const ns = createNetns();
+  tool('ip', ['netns', 'exec', ns.name, 'sysctl', '-qw', 'net.ipv6.conf.default.addr_gen_mode=1']);
   const a = uniqueName('va');
   const b = uniqueName('vb');
   ip(ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b);
