@@ -159,6 +159,7 @@ export class PoolCache {
     if (this.#closed) return;
     const failed = err !== null && err !== undefined;
     if (failed) this.#o.onError?.(kubeError('watch ippools', err, {}));
+    if (failed && kubeStatus(err) === 410) this.#gone = true;
     if (this.#gone) {
       // The version was compacted: the cache may have missed events; callers ask the API server until the LIST is back.
       this.#synced = false;

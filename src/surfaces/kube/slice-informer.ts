@@ -11,7 +11,7 @@
  */
 import { Watch, type KubeConfig, type ResourceV1Api } from '@kubernetes/client-node';
 import type { DriverError } from '../../common/errors.ts';
-import { kubeError } from './kube-error.ts';
+import { kubeError, kubeStatus } from './kube-error.ts';
 import { fromJson, fromModel, type StoredSlice } from './slice-codec.ts';
 
 const PATH = '/apis/resource.k8s.io/v1/resourceslices';
@@ -134,13 +134,17 @@ export class SliceInformer {
     if (this.#closed) return;
     const failed = err !== null && err !== undefined;
     if (failed) this.#o.onError(kubeError('watch resourceslices', err, { fieldSelector: this.#selector }));
+    if (failed && kubeStatus(err) === 410) this.#gone = true;
     if (!failed && !this.#gone) {
       this.#failures = 0;
       this.#watch();
       return;
     }
+    // As client-go's reflector: a failed watch resumes from the last version it delivered (nothing was
+    // missed: the server replays from there); only a version that is gone (410) costs a new LIST. A
+    // re-list after every failure sent an overloaded API server a LIST per watch time-out (docs/fleet.md).
     const delay = Math.min(this.#o.retryMaxMs ?? 30_000, 100 * 2 ** this.#failures++);
-    this.#retry = setTimeout(() => void this.#relistAndWatch(), delay);
+    this.#retry = setTimeout(() => (this.#gone || this.#rv === '' ? void this.#relistAndWatch() : this.#watch()), delay);
   }
 
   async #relistAndWatch(): Promise<void> {
