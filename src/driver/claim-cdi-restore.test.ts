@@ -4,9 +4,9 @@
  * where they are gone, writes nothing where they are there, and writes
  * nothing at all when the record's ids are not those its plan gives.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isDriverError } from '../common/errors.ts';
@@ -14,6 +14,7 @@ import { writeClaimCdiSpec } from './cdi/cdi-files.ts';
 import { restoreClaimCdi, storedClaimCdiSpec } from './claim-cdi-restore.ts';
 import { withDeviceMetadata } from './claim-metadata.ts';
 import type { ClaimRecord, DevicePlan } from './record-model.ts';
+import { readFileTree } from '../../test/fixtures/file-tree.ts';
 
 const UID = '8d3c1f0e-2b4a-4c6d-9e8f-0a1b2c3d4e5f';
 
@@ -25,22 +26,7 @@ const cdiDir = (): string => join(root, 'run', 'cdi');
 const dirs = (): { dir: string; cdiDir: string } => ({ dir: join(root, 'run', 'metadata'), cdiDir: cdiDir() });
 
 function files(): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string): void => {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(relative(root, p), readFileSync(p, 'utf8'));
-    }
-  };
-  walk(join(root, 'run'));
-  return out;
+  return readFileTree(join(root, 'run'), root);
 }
 
 /** A device of the plan: RDMA char devices or none (RDMA fixtures: uverbs majors/minors as /dev/infiniband has them, drivers/infiniband/core/uverbs_main.c). */

@@ -9,34 +9,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DRIVER_NAME } from '../common/driver.ts';
-import { NotFoundError } from '../common/errors.ts';
 import type { ClaimUid } from '../common/ids.ts';
 import { buildInventory } from '../inventory/build.ts';
 import { collectSnapshot } from '../inventory/collect.ts';
 import { DEFAULT_OPTIONS, type InventoryOptions } from '../inventory/options.ts';
 import type { ClaimRef } from './driver-port.ts';
 import { createNetns, ip, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
-import type { AllocatedClaim, ClaimSource, EventSink } from './claim.ts';
+import type { AllocatedClaim, EventSink } from './claim.ts';
 import { ClaimDriver, type InventoryView } from './claim-driver.ts';
 import { hostReads } from './host-reads.ts';
 import { ClaimStore } from './state/claim-store.ts';
+import { MemoryClaims } from '../../test/fixtures/claim-driver/memory-claims.ts';
 
 const POOL = 'node-a';
 const OPTIONS: InventoryOptions = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
-
-class MemoryClaims implements ClaimSource {
-  readonly claims = new Map<string, AllocatedClaim>();
-  fetches = 0;
-  add(c: AllocatedClaim): ClaimRef {
-    this.claims.set(`${c.namespace}/${c.name}`, c);
-    return { namespace: c.namespace, name: c.name, uid: c.uid };
-  }
-  get(namespace: string, name: string): Promise<AllocatedClaim> {
-    this.fetches += 1;
-    const c = this.claims.get(`${namespace}/${name}`);
-    return c === undefined ? Promise.reject(new NotFoundError(`resourceclaims ${namespace}/${name} not found`)) : Promise.resolve(c);
-  }
-}
 
 interface Env {
   ns: TestNetns;

@@ -6,12 +6,11 @@
  * same store. Devices are veth interfaces in a throwaway namespace, the store
  * and directories are real (as in claim-driver.kernel.test.ts).
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DRIVER_NAME } from '../common/driver.ts';
-import { NotFoundError } from '../common/errors.ts';
 import type { ClaimUid } from '../common/ids.ts';
 import { buildInventory } from '../inventory/build.ts';
 import { collectSnapshot } from '../inventory/collect.ts';
@@ -19,29 +18,17 @@ import { DEFAULT_OPTIONS, type InventoryOptions } from '../inventory/options.ts'
 import { createNetns, ip, uniqueName, type TestNetns } from '../../test/kernel/netns-fixture.ts';
 import type { CdiSpec } from './cdi/cdi-types.ts';
 import { cdiSpecProblems } from './cdi/cdi-validate.ts';
-import type { AllocatedClaim, AllocationResult, ClaimSource } from './claim.ts';
+import type { AllocatedClaim, AllocationResult } from './claim.ts';
 import { ClaimDriver, type DriverObserver, type InventoryView } from './claim-driver.ts';
 import { sweepClaimMetadata } from './claim-metadata.ts';
-import type { ClaimRef, PrepareResult } from './driver-port.ts';
+import type { PrepareResult } from './driver-port.ts';
 import { hostReads } from './host-reads.ts';
 import { ClaimStore } from './state/claim-store.ts';
+import { MemoryClaims } from '../../test/fixtures/claim-driver/memory-claims.ts';
+import { readFileTree } from '../../test/fixtures/file-tree.ts';
 
 const POOL = 'node-a';
 const OPTIONS: InventoryOptions = { ...DEFAULT_OPTIONS, includeKinds: ['*'] };
-
-class MemoryClaims implements ClaimSource {
-  readonly claims = new Map<string, AllocatedClaim>();
-  fetches = 0;
-  add(c: AllocatedClaim): ClaimRef {
-    this.claims.set(`${c.namespace}/${c.name}`, c);
-    return { namespace: c.namespace, name: c.name, uid: c.uid };
-  }
-  get(namespace: string, name: string): Promise<AllocatedClaim> {
-    this.fetches += 1;
-    const c = this.claims.get(`${namespace}/${name}`);
-    return c === undefined ? Promise.reject(new NotFoundError(`resourceclaims ${namespace}/${name} not found`)) : Promise.resolve(c);
-  }
-}
 
 let ns: TestNetns;
 let dir: string;
@@ -91,22 +78,7 @@ function deviceOf(ifName: string): string {
 
 /** Every file under the run dir (CDI specs and metadata), path → bytes. */
 function runFiles(): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string): void => {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(relative(dir, p), readFileSync(p, 'utf8'));
-    }
-  };
-  walk(join(dir, 'run'));
-  return out;
+  return readFileTree(join(dir, 'run'), dir);
 }
 
 /** Each CDI id of the answers names a device of a spec file in the CDI dir that passes validation; mounted host files exist. */
