@@ -5,7 +5,12 @@
  * the legacy `class/infiniband_cm/ucmN`, each naming its device in `ibdev`),
  * the shared `rdma_cm` misc device, and the netdevs behind RoCE GIDs.
  * What `ibv_devinfo` and `ls -l /dev/infiniband` show. `class/infiniband`
- * is not netns-tagged: it lists every device, wherever its netdev lives.
+ * is netns-tagged (drivers/infiniband/core/device.c: `ib_class` has
+ * `.ns_type`/`.namespace`), so it lists the devices of the reading sysfs
+ * mount's namespace: in `shared` RDMA netns mode every device (each other
+ * namespace gets a compat device), whichever namespace its netdev is in; in
+ * `exclusive` mode only the devices that belong to that namespace, so an
+ * RDMA device moved into a pod is no longer listed on the host.
  */
 import { join, basename } from 'node:path';
 import { NotFoundError } from '../../common/errors.ts';
