@@ -58,13 +58,16 @@ function setup(): Setup {
   return { ns, dir, claim, ipam };
 }
 
+/** A child's start-up on a loaded machine (stress-ng beside the tier) can take tens of seconds; as claim-driver.crash.kernel.test.ts. */
+const CHILD_TIMEOUT_MS = 120_000;
+
 function child(s: Setup, crashAt: CrashPointName): { signal: NodeJS.Signals | null; stderr: string } {
   const env = { ...process.env, [CRASH_AT_ENV]: crashAt, NETCLAIM_TEST_IPAM_DIR: join(s.dir, 'ipam') };
-  const r = spawnSync(NODE, [CHILD, 'prepare', s.ns.path, s.dir, JSON.stringify(s.claim)], { env, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(NODE, [CHILD, 'prepare', s.ns.path, s.dir, JSON.stringify(s.claim)], { env, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
   return { signal: r.signal, stderr: r.stderr };
 }
 
-describe('prepare with a pool survives a kill at every named point', () => {
+describe('prepare with a pool survives a kill at every named point', { timeout: CHILD_TIMEOUT_MS * 3 }, () => {
   for (const point of POINTS) {
     it(`killed at ${point}: a repeated prepare and the reconcile leave exactly the recorded allocation; unprepare none`, async () => {
       const s = setup();
