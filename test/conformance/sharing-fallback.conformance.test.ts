@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startControlPlane, stateOf, type ControlPlane } from './control-plane.ts';
 import { KubeClient } from './kube-client.ts';
-import { ensureNode, kubeConfigFor, sliceList, suffix } from './slice-fixtures.ts';
+import { ensureNode, kubeConfigFor, sliceList, suffix, publishAndWait } from './slice-fixtures.ts';
 import { SlicePublisher, type PublishDevice } from '../../src/surfaces/kube/slice-publisher.ts';
 import { nodeWarning } from '../../src/surfaces/kube/node-event.ts';
 import { SHARING_UNSUPPORTED_REASON } from '../../src/surfaces/kube/sharing-fallback.ts';
@@ -31,14 +31,7 @@ afterAll(async () => {
   await cp?.stop();
 }, 60_000);
 
-async function publish(p: SlicePublisher, ds: readonly PublishDevice[]): Promise<void> {
-  const errorsBefore = p.errors;
-  p.update(ds);
-  const done = p.synced().then(() => true);
-  while (!(await Promise.race([done, new Promise<false>((r) => setTimeout(() => r(false), 25))]))) {
-    if (p.errors > errorsBefore && p.lastError?.code !== 'KUBE_FIELDS_DROPPED') throw p.lastError!;
-  }
-}
+const publish = (p: SlicePublisher, ds: readonly PublishDevice[]): Promise<void> => publishAndWait(p, ds, (code) => code === 'KUBE_FIELDS_DROPPED');
 
 test('with DRAConsumableCapacity off, shareable parents are withdrawn once, said once, and the rest is published', async () => {
   expect(cp.featureGates['DRAConsumableCapacity']).toBe(false);

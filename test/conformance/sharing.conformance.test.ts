@@ -7,7 +7,7 @@
  */
 import { afterAll, expect, inject, test } from 'vitest';
 import { KubeClient } from './kube-client.ts';
-import { ensureNode, kubeConfigFor, sliceList, SLICES, suffix } from './slice-fixtures.ts';
+import { ensureNode, kubeConfigFor, sliceList, SLICES, suffix, publishAndWait } from './slice-fixtures.ts';
 import { SlicePublisher, type PublishDevice } from '../../src/surfaces/kube/slice-publisher.ts';
 
 const cp = inject('controlPlane');
@@ -16,15 +16,7 @@ const admin = kubeConfigFor(cp, cp.token);
 const DRIVER = 'netclaim.dev';
 const cleanup: Array<() => Promise<unknown>> = [];
 
-/** update() and wait until it is in the API server; fails fast with the publisher's error. */
-async function publish(p: SlicePublisher, ds: readonly PublishDevice[]): Promise<void> {
-  const errorsBefore = p.errors;
-  p.update(ds);
-  const done = p.synced().then(() => true);
-  while (!(await Promise.race([done, new Promise<false>((r) => setTimeout(() => r(false), 25))]))) {
-    if (p.errors > errorsBefore) throw p.lastError!;
-  }
-}
+const publish = (p: SlicePublisher, ds: readonly PublishDevice[]): Promise<void> => publishAndWait(p, ds);
 
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c();

@@ -13,7 +13,7 @@ import { buildInventory } from '../../src/inventory/build.ts';
 import { sysfsFacts } from '../../src/inventory/collect.ts';
 import type { Device } from '../../src/inventory/model.ts';
 import { DEFAULT_OPTIONS } from '../../src/inventory/options.ts';
-import type { PublishDevice } from '../../src/surfaces/kube/slice-publisher.ts';
+import type { PublishDevice, SlicePublisher } from '../../src/surfaces/kube/slice-publisher.ts';
 import type { ResourceSliceSpec } from '../../src/surfaces/kube/slices.ts';
 import { buildSysfsTree } from '../fixtures/sysfs/trees.ts';
 import { addr, ibDevice, link, pciFn, pciMap, snapshot } from '../inventory/snapshot-builders.ts';
@@ -129,4 +129,17 @@ export function limitDevices(n: number): PublishDevice[] {
     attributes['A'.repeat(32)] = { bool: true }; // an unqualified 32-character identifier
     return { name: `${String(i).padStart(4, '0')}-${'n'.repeat(58)}`, attributes };
   });
+}
+
+/**
+ * update() and wait until it is in the API server; fails fast with the publisher's error instead of
+ * a test timeout (an error `tolerate` accepts, e.g. an expected KUBE_FIELDS_DROPPED, does not end it).
+ */
+export async function publishAndWait(p: SlicePublisher, ds: readonly PublishDevice[], tolerate: (code: string) => boolean = () => false): Promise<void> {
+  const errorsBefore = p.errors;
+  p.update(ds);
+  const done = p.synced().then(() => true);
+  while (!(await Promise.race([done, new Promise<false>((r) => setTimeout(() => r(false), 25))]))) {
+    if (p.errors > errorsBefore && !tolerate(p.lastError!.code)) throw p.lastError!;
+  }
 }

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { KubeClient } from './kube-client.ts';
 import {
-  ensureNode, inventoryDevices, kubeConfigFor, limitDevices, percentile, sliceList, SLICES, suffix, waitFor, watchSlices, type RawSlice,
+  ensureNode, inventoryDevices, kubeConfigFor, limitDevices, percentile, sliceList, SLICES, suffix, waitFor, watchSlices, type RawSlice, publishAndWait,
 } from './slice-fixtures.ts';
 import type { DriverError } from '../../src/common/errors.ts';
 import { SlicePublisher, type PublishDevice, type SlicePublisherOptions } from '../../src/surfaces/kube/slice-publisher.ts';
@@ -44,15 +44,7 @@ async function publisher(extra: Partial<SlicePublisherOptions> = {}): Promise<{ 
   return { p, node, uid };
 }
 
-/** update() and wait until it is in the API server; fails fast with the publisher's error instead of a test timeout. */
-async function publish(p: SlicePublisher, ds: readonly PublishDevice[]): Promise<void> {
-  const errorsBefore = p.errors;
-  p.update(ds);
-  const done = p.synced().then(() => true);
-  while (!(await Promise.race([done, new Promise<false>((r) => setTimeout(() => r(false), 25))]))) {
-    if (p.errors > errorsBefore) throw p.lastError!;
-  }
-}
+const publish = (p: SlicePublisher, ds: readonly PublishDevice[]): Promise<void> => publishAndWait(p, ds);
 
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
