@@ -95,7 +95,7 @@ async function setup(): Promise<Setup> {
 }
 
 /** Runs one hook (or, `unprepare`, the kubelet's NodeUnprepareResources) in a child process, killed at `crashAt` if given. */
-function child(op: 'run' | 'stop' | 'unprepare', s: Setup, crashAt?: string): { acked: boolean; signal: NodeJS.Signals | null; stderr: string } {
+function child(op: 'run' | 'gate' | 'stop' | 'unprepare', s: Setup, crashAt?: string): { acked: boolean; signal: NodeJS.Signals | null; stderr: string } {
   const env = { ...process.env };
   delete env[CRASH_AT_ENV];
   if (crashAt !== undefined) env[CRASH_AT_ENV] = crashAt;
@@ -176,6 +176,51 @@ describe('a driver killed mid-attach or mid-detach', { timeout: CHILD_TIMEOUT_MS
       }
     });
   }
+
+  // The gate opened before the `attached` journal was durable: RunPodSandbox answered, the attach ran after it, the
+  // pod's CreateContainer answered from the devices in place (the container may be running), then the kill.
+  describe('killed after the container gate answered, before the `attached` journal is durable (attach.after-answer)', () => {
+    it('the devices are in the pod and the journal says `attaching`; Synchronize with the pod running finishes it', async () => {
+      const s = await setup();
+      const k = child('gate', s, 'attach.after-answer');
+      expect(k.acked, k.stderr).toBe(true);
+      expect(k.signal, k.stderr).toBe('SIGKILL');
+      expect(names(s.pod)).toEqual([...s.devs].sort()); // what the gate let the container start with
+      const { pods, store } = restarted(s);
+      try {
+        expect(store.get(s.claim.uid)?.attachment?.state).toBe('attaching');
+        await pods.synchronize([nriPod(s)], []);
+        expect(store.get(s.claim.uid)?.attachment?.state).toBe('attached');
+        expect(names(s.pod)).toEqual([...s.devs].sort());
+        expect(s.devs.map((d) => mtuOf(s.pod, d))).toEqual([1400, 1400]);
+        expect(pinFiles(s)).toHaveLength(1);
+        // And the pod's next container passes the gate on the durable journal.
+        expect(await pods.createContainer(nriPod(s), { id: 'c2', name: 'app', podId: nriPod(s).id })).toEqual({});
+      } finally {
+        pods.close();
+        store.close();
+      }
+    });
+
+    it('the pod gone meanwhile: Synchronize gives everything back to the host, restored', async () => {
+      const s = await setup();
+      const k = child('gate', s, 'attach.after-answer');
+      expect(k.acked && k.signal === 'SIGKILL', k.stderr).toBe(true);
+      s.pod.handle.close();
+      execFileSync('ip', ['netns', 'delete', s.pod.name]); // only the pin holds the namespace now
+      const { pods, store } = restarted(s);
+      try {
+        await pods.synchronize([], []);
+        expect(store.get(s.claim.uid)?.attachment).toBeUndefined();
+        expect(names(s.host)).toEqual([...s.devs, ...s.devs.map((d) => `${d}p`)].sort());
+        expect(s.devs.map((d) => mtuOf(s.host, d))).toEqual([1500, 1500]);
+        expect(pinFiles(s)).toEqual([]);
+      } finally {
+        pods.close();
+        store.close();
+      }
+    });
+  });
 
   // I2 and I4 as a property of the unprepare path: wherever the kubelet's NodeUnprepareResources
   // is killed, a device that is not back on the host and restored still has its record and

@@ -103,15 +103,19 @@ describe('PodDriver', () => {
     expect(env.problems).toEqual([]);
   });
 
-  it('RunPodSandbox answers before its `attached` journal is written (off the sandbox path); the next hook writes it first, and a restart states the status again', async () => {
+  it('RunPodSandbox answers before its `attached` journal is written (off the sandbox path); CreateContainer answers before it too, from the devices in place, and it follows the answer; a restart states the status again', async () => {
     const claim = await prepare('pod-j', [env.devs[0]!], { interface: { name: 'net1' } });
     await env.pods.runPodSandbox(nriPod('pod-j', env.pod.path));
     // Answered: the device is in the pod, the journal still `attaching` (durable since before the move), no status yet.
     expect(links(env.pod)).toEqual(['net1']);
     expect(env.store.get(claim.uid)?.attachment?.state).toBe('attaching');
     expect(env.status).toEqual([]);
-    // CreateContainer (queued behind the write in production, first in line here) finds it written and in place.
+    // CreateContainer, the gate, checks the devices the attach put in place (in the kernel) and answers before the write.
     expect(await env.pods.createContainer(nriPod('pod-j', env.pod.path), { id: 'c1', name: 'app', podId: 'sandbox-pod-j' })).toEqual({});
+    expect(env.store.get(claim.uid)?.attachment?.state).toBe('attaching');
+    expect(env.status).toEqual([]);
+    // Written right after the answer, with the claim status.
+    await env.pods.idle();
     expect(env.store.get(claim.uid)?.attachment?.state).toBe('attached');
     expect(env.status.map((s) => s.devices.map((d) => d.name))).toEqual([['net1']]);
     // Synchronize (a restart, a reconnect) states the status of an attached claim again: a crash may have lost the write.
@@ -119,6 +123,45 @@ describe('PodDriver', () => {
     expect(env.status.map((s) => s.devices.map((d) => d.name))).toEqual([['net1'], ['net1']]);
     await env.pods.stopPodSandbox(nriPod('pod-j', env.pod.path));
     expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+  });
+
+  it('a StopPodSandbox right after the gate answered (the `attached` journal still pending) writes it first, then gives every device back', async () => {
+    const claim = await prepare('pod-p', [env.devs[0]!], { interface: { name: 'net1' } });
+    await env.pods.runPodSandbox(nriPod('pod-p', env.pod.path));
+    expect(await env.pods.createContainer(nriPod('pod-p', env.pod.path), { id: 'c1', name: 'app', podId: 'sandbox-pod-p' })).toEqual({});
+    expect(env.store.get(claim.uid)?.attachment?.state).toBe('attaching');
+    await env.pods.stopPodSandbox(nriPod('pod-p', env.pod.path));
+    expect(links(env.pod)).toEqual([]);
+    expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+    expect(env.status.map((s) => s.devices.map((d) => d.name))).toEqual([['net1']]); // the pending journal's status, written before the stop
+    expect(env.problems).toEqual([]);
+  });
+
+  it('an unprepare that comes while an attach lets the event loop run (between its devices) leaves the claim to the attach: not returned, retried', async () => {
+    const seen: string[] = [];
+    let uid = '';
+    const pods = new PodDriver({
+      store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true,
+      // Called before each device's attach, inside the job: what an unprepare arriving between two devices would meet.
+      fault: () => { seen.push(...pods.returnDevices(uid).map((d) => `${d.device} ${d.reason}`)); },
+    });
+    try {
+      const claim = await prepare('pod-u', [env.devs[0]!, env.devs[1]!]);
+      uid = claim.uid;
+      await pods.runPodSandbox(nriPod('pod-u', env.pod.path));
+      expect(await pods.createContainer(nriPod('pod-u', env.pod.path), { id: 'c1', name: 'app', podId: 'sandbox-pod-u' })).toEqual({});
+      expect(seen).toHaveLength(4); // two devices asked about, twice
+      expect(seen.every((x) => x.includes('is being attached to its pod right now'))).toBe(true);
+      expect(links(env.pod)).toEqual(env.devs.slice().sort());
+      await pods.idle();
+      expect(env.store.get(claim.uid)?.attachment?.state).toBe('attached');
+      // Once the attach is done, the same call gives them back.
+      expect(pods.returnDevices(uid)).toEqual([]);
+      expect(links(env.pod)).toEqual([]);
+      expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+    } finally {
+      pods.close();
+    }
   });
 
   it('attachAfterAnswer: RunPodSandbox answers first, CreateContainer waits for the attach; a failed attach fails the container, not the sandbox, and leaves nothing behind', async () => {
@@ -146,6 +189,7 @@ describe('PodDriver', () => {
       expect(links(env.pod)).toEqual([]); // answered before the attach began (it starts on the next turn of the event loop)
       expect(await pods.createContainer(nriPod('pod-k', env.pod.path), { id: 'c2', name: 'app', podId: 'sandbox-pod-k' })).toEqual({});
       expect(links(env.pod)).toEqual(env.devs.slice().sort());
+      await pods.idle(); // the `attached` journal follows the gate's answer
       expect(env.store.get(claim.uid)?.attachment?.state).toBe('attached');
       await pods.stopPodSandbox(nriPod('pod-k', env.pod.path));
       expect(links(env.pod)).toEqual([]);

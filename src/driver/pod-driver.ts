@@ -4,14 +4,18 @@
  *
  * RunPodSandbox   the pod's prepared claims (store, by pod UID) → journal
  *                 `attaching` → attach every device (attach/) → journal
- *                 `attached` → claim status (in the background). Any device
- *                 failing rolls back the devices this call attached and fails
- *                 the sandbox; the kubelet retries. A repeated hook converges.
- * CreateContainer fail-closed: every device must be in the pod's netns (it is
- *                 attached now if RunPodSandbox was missed); otherwise the
- *                 container fails.
+ *                 `attached` (after the container gate, attached-journal.ts)
+ *                 → claim status (in the background). Any device failing
+ *                 rolls back the devices this call attached and fails the
+ *                 sandbox (with `attachAfterAnswer`, the container); the
+ *                 kubelet retries. A repeated hook converges.
+ * CreateContainer the gate, fail-closed: every device must be in the pod's
+ *                 netns (it is attached now if RunPodSandbox was missed);
+ *                 otherwise the container fails. Its adjustment:
+ *                 container-gate.ts.
  * StopPodSandbox  RDMA back, netdev back under its host name, host state
- *                 restored; never throws, never blocks shutdown.
+ *                 restored; never throws, never blocks shutdown. Only for
+ *                 the sandbox the journal names (stale-sandbox.ts).
  * RemovePodSandbox the same, for a pod whose stop was missed.
  * Synchronize     after a (re)connect or a driver restart: finish or undo
  *                 what a crash interrupted, re-attach running pods that lack
@@ -38,41 +42,50 @@
  * both namespaces after an unpinned namespace died is awaited back on the
  * host (return-wait.ts); the journal stays until it is restored.
  *
- * Pod hooks run one at a time (kernel work is synchronous anyway), so two
- * hooks for the same pod never interleave.
+ * Pod hooks run one at a time, so two hooks for the same pod never
+ * interleave; an attach lets the event loop read (not run) what arrives
+ * between its steps.
  *
- * DHCP leases (`interface.dhcp`, docs/dhcp.md) are acquired by the attach
- * (step `dhcp`), recorded in the journal with their device, kept renewed by
- * DhcpLeases (tracked at attach and again by Synchronize after a restart),
- * and released (DHCPRELEASE) at detach before the device leaves the pod.
+ * DHCP leases (`interface.dhcp`, docs/dhcp.md): pod-leases.ts.
  */
 import { DriverError } from '../common/errors.ts';
 import { KernelError } from '../kernel/errors.ts';
 import type { Libc } from '../kernel/libc/libc.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
-import { linkGetByName } from '../kernel/netlink/route/link-ops.ts';
-import type { DhcpLease } from '../kernel/dhcp/dhcp-types.ts';
 import { attachDevice, backOnHost, detachDevice, type DetachResult } from './attach/attach-device.ts';
-import { podDhcpRelease } from './attach/pod-dhcp.ts';
-import { DhcpLeases } from './dhcp-leases.ts';
 import { assertNotHostNetns, isNamespace, sameNetns } from './attach/netns-guard.ts';
+import { journalRecord, stillPending, withPending, type PendingAttached } from './attached-journal.ts';
 import type { ClaimStatusSink, EventSink, PodEvictor } from './claim.ts';
 import type { DeviceReturner, NotReturned } from './claim-driver.ts';
+import { containerAdjustment } from './container-gate.ts';
+import type { DhcpLeases } from './dhcp-leases.ts';
 import type { NetnsPins } from './netns-pins.ts';
 import { attachableProblem, notInPlace } from './pod-checks.ts';
+import { PodLeases } from './pod-leases.ts';
 import { PodReports, type PodObserver } from './pod-reports.ts';
 import type { AttachedDevice, ClaimRecord, DevicePlan } from './record-model.ts';
 import type { NriContainer, NriContainerAdjustment, NriPod, PodPort } from './pod-port.ts';
 import type { ClaimStore } from './state/claim-store.ts';
 import { ReturnWait } from './return-wait.ts';
+import { heldElsewhere, sandboxHolds } from './stale-sandbox.ts';
 import { crashPoint } from './state/crash-points.ts';
 import { addStep, newSteps, timed, type Steps } from '../observe/steps.ts';
-import { gidEntriesFor } from '../kernel/sysfs/rdma-gids.ts';
-import { gidIndexEnv, subInterfaceGids, type GidLookup } from './sub-interface/sub-rdma.ts';
+import type { GidLookup } from './sub-interface/sub-rdma.ts';
 
-/** How long CreateContainer waits for a sub-interface's GID entry: 20 × 50 ms. */
-const GID_WAIT_TRIES = 20;
-const GID_WAIT_MS = 50;
+/**
+ * The longest an attach's `attached` journal waits for its pod's first
+ * CreateContainer to answer (attached-journal.ts); any other hook, an
+ * unprepare or close writes it sooner.
+ */
+const ATTACHED_JOURNAL_WAIT_MS = 250;
+
+/**
+ * Lets the event loop read what arrived on the sockets (an NRI request above
+ * all) between two steps of a long job: two turns, so a poll phase is
+ * always between (one setImmediate from a poll callback runs before the
+ * next poll). What it reads is queued behind the job, not run.
+ */
+const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 
 export type { PodObserver } from './pod-reports.ts';
 
@@ -142,23 +155,28 @@ export class PodDriver implements PodPort, DeviceReturner {
   #connection = 0;
   /** Physical devices awaited back on the host from a namespace that died. */
   readonly #returns: ReturnWait;
-  /** The DHCP leases of attached interfaces, kept renewed; keyed `claimUid/device`. */
-  readonly #leases: DhcpLeases;
+  /** The DHCP leases of attached interfaces, kept renewed. */
+  readonly #leases: PodLeases;
   #closed = false;
   /** The running hook's step timings (hooks run one at a time), reported with it to the observer. */
   #steps: Steps | undefined;
   /**
-   * `attached` journals of a RunPodSandbox that has answered, written right
-   * after it (off the sandbox's path) and before anything else reads the
-   * store: the next queued job, every hook, returnDevices, close. A crash
-   * before the write leaves the journal `attaching` with the devices in the
-   * pod: the state a crash after the last device's attach leaves anyway
-   * (crash points `attach.after-device`, `attach.after-answer`), which
-   * Synchronize finishes (I4); and
-   * until it is written CreateContainer finds the journal not `attached`
-   * and attaches again, so no container starts on it unwritten (I1).
+   * Attaches done in the kernel whose `attached` journal is not written yet
+   * (attached-journal.ts): written after the pod's CreateContainer answered,
+   * else when ATTACHED_JOURNAL_WAIT_MS have passed, and in any case before
+   * anything but the container gate reads the store: every other queued
+   * job, returnDevices, close. Until then the gate reads them as attached
+   * and checks them in the kernel (I1); a crash leaves `attaching`, which
+   * Synchronize finishes (I4).
    */
-  #pendingAttached: Array<{ record: ClaimRecord; pod: NriPod; devices: readonly AttachedDevice[] }> = [];
+  #pending: PendingAttached[] = [];
+  #pendingTimer: NodeJS.Timeout | undefined;
+  /**
+   * Claims an attach is working on while it lets the event loop run
+   * (between its steps): returnDevices leaves them alone (the kubelet's
+   * unprepare retries), since the attach goes on with them after.
+   */
+  readonly #attaching = new Set<string>();
 
   constructor(o: PodDriverOptions) {
     this.#o = o;
@@ -168,11 +186,10 @@ export class PodDriver implements PodPort, DeviceReturner {
       ...(o.returnPollMs === undefined ? {} : { pollMs: o.returnPollMs }),
       run: (fn) => this.#enqueue(fn),
     });
-    this.#leases = new DhcpLeases({
-      libc: o.libc,
+    this.#leases = new PodLeases({
+      libc: o.libc, store: o.store, reports: this.#reports, enqueue: (fn) => this.#enqueue(fn),
+      ...(o.pins === undefined ? {} : { pins: o.pins }),
       ...(o.dhcpAttemptMs === undefined ? {} : { attemptMs: o.dhcpAttemptMs }),
-      onRenewed: (key, lease) => void this.#enqueue(() => this.#recordLease(key, lease)).catch(() => {}),
-      onLost: (key, reason) => this.#leaseLost(key, reason),
     });
     // Shared with another instance (rolling update): under the cross-instance lock, after a re-read, so a pin
     // the other instance is making right now (its journal already names it) is never taken for a leftover.
@@ -206,9 +223,8 @@ export class PodDriver implements PodPort, DeviceReturner {
     // Queued now, so CreateContainer (sent only after this answer) runs after it; but started only on the
     // next turn of the event loop: the attach is synchronous kernel work, and the answer must be on the
     // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
-    // Off the path already: its `attached` journal is written in the same job (deferred, CreateContainer would pay for it).
     const answered = new Promise<void>((resolve) => setImmediate(resolve));
-    this.#serial('run', pod, () => this.#attachPod(pod), true, answered).catch(() => {});
+    this.#serial('run', pod, () => this.#attachPod(pod, true), false, answered).catch(() => {});
     return Promise.resolve();
   }
 
@@ -220,39 +236,30 @@ export class PodDriver implements PodPort, DeviceReturner {
     return this.#serial('remove', pod, () => this.#detachPod(pod), false);
   }
 
+  /**
+   * The gate (I1): answers only when every device of every claim of the pod
+   * is in place in the kernel. An attach whose `attached` journal is still
+   * pending counts with the devices it attached (checked all the same); the
+   * journal is written after this answer, off the container's path.
+   */
   createContainer(pod: NriPod, _container: NriContainer): Promise<NriContainerAdjustment> {
-    return this.#serial('create', pod, () => {
-      const records = this.#o.store.byPod(pod.uid);
+    const answer = this.#serial('create', pod, async () => {
+      const records = withPending(this.#o.store.byPod(pod.uid), this.#pending, this.#o);
       if (records.length === 0) return {};
-      if (timed(this.#steps, 'check', () => records.every((r) => this.#notInPlace(r).length === 0))) return this.#subRdmaEnv(pod);
-      this.#attachPod(pod);
+      if (timed(this.#steps, 'check', () => records.every((r) => this.#notInPlace(r).length === 0))) return containerAdjustment(records, this.#o.gidLookup);
+      this.#flushAttached(this.#steps);
+      await this.#attachPod(pod);
       // Fail-closed: the container starts only if every device of every claim is now in place.
-      const missing = this.#o.store.byPod(pod.uid).flatMap((r) => this.#notInPlace(r).map((m) => `${r.claim.namespace}/${r.claim.name}: ${m}`));
+      const now = this.#o.store.byPod(pod.uid);
+      const missing = now.flatMap((r) => this.#notInPlace(r).map((m) => `${r.claim.namespace}/${r.claim.name}: ${m}`));
       if (missing.length > 0) {
         throw new DriverError('ATTACH_NOT_IN_PLACE', `pod ${pod.namespace}/${pod.name}: not in place after attaching: ${missing.join('; ')}`, { context: { missing } });
       }
-      return this.#subRdmaEnv(pod);
-    });
-  }
-
-  /**
-   * NCCL_IB_GID_INDEX/UCX_IB_GID_INDEX for the pod's sub-interfaces with RDMA:
-   * the parent's GID entry for a child's address exists only once the child
-   * has it in the pod, so the hint cannot be in the CDI spec written at
-   * Prepare (docs/sharing.md). None for any other pod (no read).
-   */
-  #subRdmaEnv(pod: NriPod): NriContainerAdjustment {
-    const records = this.#o.store.byPod(pod.uid);
-    if (!records.some((r) => r.devices.some((d) => d.subInterface !== undefined && d.rdma !== undefined))) return {};
-    const lookup = this.#o.gidLookup ?? ((dev, port, gid) => gidEntriesFor(dev, port, gid));
-    let gids = subInterfaceGids(records, lookup);
-    // The kernel adds the entries from a work queue after the address: wait for them a little (this path only).
-    for (let i = 0; i < GID_WAIT_TRIES && gids.some((g) => g.index === undefined && g.addressed); i++) {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, GID_WAIT_MS);
-      gids = subInterfaceGids(records, lookup);
-    }
-    const env = gidIndexEnv(gids);
-    return env.length === 0 ? {} : { env };
+      return containerAdjustment(now, this.#o.gidLookup);
+    }, true, undefined, true);
+    // The answer is written to the runtime before the next turn; the pending `attached` journals right after it.
+    void answer.finally(() => this.#pendingSoon(0)).catch(() => {});
+    return answer;
   }
 
   /**
@@ -260,16 +267,18 @@ export class PodDriver implements PodPort, DeviceReturner {
    * of a claim whose journal says they are in a pod); returns those not back on
    * the host yet, whose journal stays. Synchronous, so it runs between two
    * hooks, never inside one (and never waits for the cross-instance lock, which
-   * the kubelet call already holds).
+   * the kubelet call already holds); a claim an attach is working on right now
+   * is left to it (not returned: the kubelet retries).
    */
   returnDevices(uid: string): readonly NotReturned[] {
     this.#flushAttached();
     const r = this.#o.store.get(uid);
     if (r?.attachment === undefined) return [];
+    if (this.#attaching.has(uid)) return r.devices.map((d) => ({ device: d.device, reason: 'is being attached to its pod right now; the unprepare is retried' }));
     return this.#detachFrom(r, r.attachment.netns);
   }
 
-  /** Resolves once everything queued so far has run, the `attached` journals of answered RunPodSandbox calls included. */
+  /** Resolves once everything queued so far has run, the pending `attached` journals included. */
   async idle(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     await this.#enqueue(() => undefined);
@@ -278,6 +287,7 @@ export class PodDriver implements PodPort, DeviceReturner {
   /** Stops waiting for devices to come back (their journals stay); idempotent. */
   close(): void {
     this.#flushAttached();
+    clearTimeout(this.#pendingTimer);
     this.#closed = true;
     this.#returns.close();
     this.#leases.close();
@@ -285,12 +295,12 @@ export class PodDriver implements PodPort, DeviceReturner {
 
   /** The DHCP lease keeper (tests drive a renewal with `renewAll()`). */
   get dhcpLeases(): DhcpLeases {
-    return this.#leases;
+    return this.#leases.leases;
   }
 
   synchronize(pods: readonly NriPod[], _containers: readonly NriContainer[]): Promise<void> {
     const connection = this.#connection;
-    return this.#serial('sync', undefined, () => {
+    return this.#serial('sync', undefined, async () => {
       const running = new Map(pods.map((p) => [p.uid, p]));
       for (const r of this.#o.store.list()) {
         const pod = running.get(r.podUid);
@@ -299,12 +309,12 @@ export class PodDriver implements PodPort, DeviceReturner {
             // The pod is gone (stopped, or deleted while we were away; its pinned namespace still holds the devices): give them back.
             if (r.attachment !== undefined) this.#detachFrom(r, r.attachment.netns);
           } else if (pod.netns !== undefined && this.#notInPlace(r).length > 0) {
-            this.#attachPod(pod);
+            await this.#attachPod(pod);
           } else if (r.attachment?.state === 'attached') {
             // In place: state its claim status again, which a crash may have kept from being written (the writer skips what the claim already says).
             this.#reports.devicesReady(r, r.attachment.devices.filter((d) => d.kind === undefined));
             // And keep its DHCP leases renewed again (a restarted daemon re-adopts them from the journal).
-            this.#trackLeases(r, r.attachment.devices);
+            this.#leases.track(r, r.attachment.devices);
           }
         } catch (err) {
           this.#reports.unreconciled(r, err);
@@ -317,17 +327,22 @@ export class PodDriver implements PodPort, DeviceReturner {
     });
   }
 
-  /** Runs hooks one at a time; `rethrow` false swallows errors (after reporting them). */
-  #serial<T>(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, fn: () => T, rethrow = true, after?: Promise<void>): Promise<T> {
+  /**
+   * Runs hooks one at a time; `rethrow` false swallows errors (after reporting them). `gate`: the
+   * container gate, which reads pending `attached` journals instead of writing them first.
+   */
+  #serial<T>(
+    hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, fn: () => T | Promise<T>, rethrow = true, after?: Promise<void>, gate = false,
+  ): Promise<T> {
     const steps = newSteps();
     const queued = performance.now();
-    return this.#enqueue(() => {
+    return this.#enqueue(async () => {
       const start = performance.now();
       // Waiting behind earlier hooks (and for the cross-instance lock, timed apart in #enqueue) is part of the hook's time too.
       addStep(steps, 'queue', start - queued - (steps['lock'] ?? 0) - (steps['refresh'] ?? 0) - (steps['journalAfter'] ?? 0));
       this.#steps = steps;
       try {
-        const r = fn();
+        const r = await fn();
         this.#reports.observer?.hook?.(hook, pod, performance.now() - queued, undefined, steps);
         return r;
       } catch (err) {
@@ -337,11 +352,11 @@ export class PodDriver implements PodPort, DeviceReturner {
       } finally {
         this.#steps = undefined;
       }
-    }, steps, after);
+    }, steps, after, gate);
   }
 
   /** Runs `fn` after everything queued, holding the cross-instance lock (store re-read) when shared. */
-  #enqueue<T>(fn: () => T, steps?: Steps, after?: Promise<void>): Promise<T> {
+  #enqueue<T>(fn: () => T | Promise<T>, steps?: Steps, after?: Promise<void>, gate = false): Promise<T> {
     const run = async (): Promise<T> => {
       if (after !== undefined) await after;
       const shared = this.#o.shared;
@@ -352,8 +367,8 @@ export class PodDriver implements PodPort, DeviceReturner {
       }
       try {
         if (shared !== undefined) timed(steps, 'refresh', () => this.#o.store.refresh());
-        this.#flushAttached(steps);
-        return fn();
+        if (!gate) this.#flushAttached(steps);
+        return await fn();
       } finally {
         shared?.unlock();
       }
@@ -363,8 +378,14 @@ export class PodDriver implements PodPort, DeviceReturner {
     return next;
   }
 
-  /** `defer`: RunPodSandbox, whose `attached` journals are written right after it answers (#pendingAttached). */
-  #attachPod(pod: NriPod, defer = false): void {
+  /**
+   * Attaches every claim of the pod: journal `attaching`, pin, each device.
+   * `defer` (RunPodSandbox): the `attached` journals are left pending
+   * (#pending) for after the container gate, and the event loop runs
+   * between the steps, so a request that arrives meanwhile is read and
+   * queued (and its wait is seen from when it came).
+   */
+  async #attachPod(pod: NriPod, defer = false): Promise<void> {
     const records = this.#o.store.byPod(pod.uid);
     if (records.length === 0) return; // not a pod of ours
     const what = `pod ${pod.namespace}/${pod.name}`;
@@ -392,7 +413,9 @@ export class PodDriver implements PodPort, DeviceReturner {
       throw err;
     }
     const done: { record: ClaimRecord }[] = [];
-    const attachedNow: Array<{ record: ClaimRecord; devices: readonly AttachedDevice[] }> = [];
+    const attachedNow: PendingAttached[] = [];
+    const uids = records.map((r) => r.claim.uid);
+    for (const uid of uids) this.#attaching.add(uid);
     try {
       for (const record of this.#o.store.byPod(pod.uid)) {
         const journal = this.#journal(record, pod, 'attaching', record.attachment?.devices ?? []);
@@ -404,28 +427,29 @@ export class PodDriver implements PodPort, DeviceReturner {
         }
         const devices: AttachedDevice[] = [];
         for (const plan of record.devices) {
+          if (defer) await timed(this.#steps, 'yield', yieldToIo);
           devices.push(timed(this.#steps, 'attach', () => this.#attachOne(plan, target, exclusive)));
-          this.#trackLeases(journal, devices.slice(-1));
+          this.#leases.track(journal, devices.slice(-1));
           crashPoint('attach.after-device');
         }
         if (defer) {
-          this.#journalRecord(record, pod, 'attached', devices); // the completeness check, now: never `attached` with a device missing
-          attachedNow.push({ record, devices });
+          journalRecord(record, pod, 'attached', devices, this.#o); // the completeness check, now: never `attached` with a device missing
+          attachedNow.push({ record: journal, pod, devices });
         } else {
           const attached = this.#journal(record, pod, 'attached', devices);
           timed(this.#steps, 'status', () => this.#reports.devicesReady(attached, devices.filter((d) => d.kind === undefined)));
         }
       }
       if (attachedNow.length > 0) {
-        this.#pendingAttached.push(...attachedNow.map((a) => ({ ...a, pod })));
-        // Written as soon as the hook has answered: the next turn of the event loop, behind whatever is queued.
-        setImmediate(() => void this.#enqueue(() => undefined));
+        this.#pending.push(...attachedNow);
+        this.#pendingSoon(ATTACHED_JOURNAL_WAIT_MS);
       }
     } catch (err) {
       // All or nothing for the pod: give back what this call (or an earlier try) attached.
       for (const { record } of done.reverse()) this.#detachRecord(record, target);
       throw err;
     } finally {
+      for (const uid of uids) this.#attaching.delete(uid);
       target.close();
     }
   }
@@ -438,11 +462,7 @@ export class PodDriver implements PodPort, DeviceReturner {
    */
   #releaseElsewhere(record: ClaimRecord, target: NetnsHandle, what: string): void {
     const a = record.attachment;
-    if (a === undefined) return;
-    const from = this.#open(a.pin !== undefined && this.#o.pins?.held(a.pin) === true ? a.pin : a.netns);
-    const same = from !== undefined && sameNetns(from, target);
-    from?.close();
-    if (same) return;
+    if (a === undefined || !heldElsewhere(record, target, this.#o)) return;
     const left = this.#detachFrom(record, a.netns);
     if (left.length > 0) {
       throw new DriverError('ATTACH_FAILED', `${what}: ${left.map((d) => `device ${d.device} ${d.reason}`).join('; ')} (from the pod's earlier network namespace ${a.netns}); the attach is retried`, {
@@ -463,34 +483,20 @@ export class PodDriver implements PodPort, DeviceReturner {
     this.#countPins();
   }
 
-  /** A namespace handle for `path`, or undefined when it cannot be opened. */
-  #open(path: string): NetnsHandle | undefined {
-    try {
-      return NetnsHandle.open(path, { libc: this.#o.libc });
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Attaches one device (a netdev, or an RDMA device in exclusive mode); an RDMA-only device in shared mode is handed over by CDI alone. */
   #attachOne(plan: DevicePlan, target: NetnsHandle, exclusive: boolean): AttachedDevice {
     if (plan.pod === undefined && !exclusive) return { device: plan.device, kind: 'rdma', ifIndex: 0, name: plan.rdma!.device, mac: '', ips: [] };
     this.#o.fault?.(`attach:${plan.device}`);
-    const r = attachDevice({ host: this.#o.host, pod: target, libc: this.#o.libc, rdmaExclusive: exclusive }, plan);
+    const steps = this.#steps;
+    const r = attachDevice({ host: this.#o.host, pod: target, libc: this.#o.libc, rdmaExclusive: exclusive, ...(steps === undefined ? {} : { steps }) }, plan);
     if (plan.pod === undefined) return { device: plan.device, kind: 'rdma', ifIndex: 0, name: r.name, mac: '', ips: [] };
     return { device: plan.device, ifIndex: r.ifIndex, name: r.name, mac: r.mac, ips: r.ips, ...(r.lease === undefined ? {} : { dhcp: r.lease }) };
   }
 
   #detachPod(pod: NriPod): void {
     for (const r of this.#o.store.byPod(pod.uid)) {
-      if (r.attachment === undefined) continue;
-      // The devices are in another sandbox of this pod: the kubelet made a newer one (the old one
-      // broke), and the old one's stop or removal (its garbage collection) comes after. Not this
-      // hook's to give back: it would take them out of the running sandbox, or, found in neither
-      // namespace, clear the journal and leave the pod's CreateContainer failing for good. The
-      // newer sandbox's own stop, Synchronize (a pod gone) and unprepare give them back.
-      if (r.attachment.sandboxId !== pod.id) continue;
-      this.#detachFrom(r, pod.netns !== undefined && pod.netns !== '' ? pod.netns : r.attachment.netns);
+      if (!sandboxHolds(r, pod)) continue; // another (newer) sandbox of the pod holds the devices: stale-sandbox.ts
+      this.#detachFrom(r, pod.netns !== undefined && pod.netns !== '' ? pod.netns : r.attachment!.netns);
     }
   }
 
@@ -538,7 +544,7 @@ export class PodDriver implements PodPort, DeviceReturner {
     const left: NotReturned[] = [];
     const pending: DevicePlan[] = [];
     for (const plan of [...record.devices].reverse()) {
-      this.#releaseLease(record, plan, pod, problems);
+      this.#leases.release(record, plan, pod, problems, this.#steps);
       const r = timed(this.#steps, 'detach', () => detachDevice({ host: this.#o.host, ...(pod === undefined ? {} : { pod }), libc: this.#o.libc, rdmaExclusive: this.#o.rdmaExclusive() }, plan));
       problems.push(...r.problems.map((p) => `${plan.device}: ${p.step}: ${p.message}`));
       if (r.found === 'gone' && r.settled && plan.pod !== undefined) problems.push(`${plan.device}: not found in the pod or on the host (a virtual device dies with its namespace)`);
@@ -575,49 +581,46 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   #journal(record: ClaimRecord, pod: NriPod, state: 'attaching' | 'attached', devices: readonly AttachedDevice[]): ClaimRecord {
-    const next = this.#journalRecord(record, pod, state, devices);
+    const next = journalRecord(record, pod, state, devices, this.#o);
     timed(this.#steps, 'journal', () => this.#o.store.put(next));
     return next;
   }
 
-  /** Writes the `attached` journals of RunPodSandbox calls that have answered, then their claim status. */
-  #flushAttached(steps?: Steps): void {
-    const pending = this.#pendingAttached;
-    if (pending.length === 0) return;
-    this.#pendingAttached = [];
-    for (const { record, pod, devices } of pending) {
-      const start = performance.now();
-      try {
-        // Only over the `attaching` journal of the same sandbox: anything since (a detach, another sandbox) wins.
-        const current = this.#o.store.get(record.claim.uid);
-        if (current?.attachment?.state !== 'attaching' || current.attachment.sandboxId !== pod.id) continue;
-        crashPoint('attach.after-answer');
-        const next = this.#journalRecord(current, pod, 'attached', devices);
-        this.#o.store.put(next);
-        addStep(steps, 'journalAfter', performance.now() - start);
-        this.#reports.devicesReady(next, devices.filter((d) => d.kind === undefined));
-      } catch (err) {
-        // The journal stays `attaching`: CreateContainer attaches again (and writes it) or fails the container.
-        this.#reports.observer?.hook?.('run', pod, performance.now() - start, err, { journalAfter: performance.now() - start });
-      }
-    }
+  /** Writes the pending `attached` journals within `ms` (a queued job of their own; sooner if anything else runs first). */
+  #pendingSoon(ms: number): void {
+    if (this.#pending.length === 0 || this.#closed) return;
+    clearTimeout(this.#pendingTimer);
+    const write = (): void => {
+      this.#pendingTimer = undefined;
+      if (this.#pending.length > 0) void this.#enqueue(() => undefined).catch(() => {});
+    };
+    // 0: right after the gate's answer, which is on the socket by the next turn of the event loop.
+    this.#pendingTimer = ms === 0 ? undefined : setTimeout(write, ms).unref();
+    if (ms === 0) setImmediate(write);
   }
 
-  #journalRecord(record: ClaimRecord, pod: NriPod, state: 'attaching' | 'attached', devices: readonly AttachedDevice[]): ClaimRecord {
-    const unlisted = record.devices.filter((p) => !devices.some((d) => d.device === p.device)).map((p) => p.device);
-    if (state === 'attached' && (record.devices.length === 0 || unlisted.length > 0)) {
-      // Never `attached` with a device of the claim unaccounted for (or with none at all).
-      throw new DriverError('ATTACH_NOT_IN_PLACE', `claim ${record.claim.namespace}/${record.claim.name}: not journaled as attached: ${record.devices.length === 0 ? 'it has no devices' : `nothing attached for ${unlisted.join(', ')}`}`);
+  /** Writes the pending `attached` journals, then their claim status (attached-journal.ts). */
+  #flushAttached(steps?: Steps): void {
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    clearTimeout(this.#pendingTimer);
+    this.#pendingTimer = undefined;
+    for (const p of pending) {
+      const start = performance.now();
+      try {
+        const current = this.#o.store.get(p.record.claim.uid);
+        if (!stillPending(current, p)) continue;
+        crashPoint('attach.after-answer');
+        const next = journalRecord(current, p.pod, 'attached', p.devices, this.#o);
+        this.#o.store.put(next);
+        addStep(steps, 'journalAfter', performance.now() - start);
+        this.#reports.devicesReady(next, p.devices.filter((d) => d.kind === undefined));
+      } catch (err) {
+        // The journal stays `attaching`: CreateContainer attaches again (and writes it) or fails the container.
+        this.#reports.observer?.hook?.('run', p.pod, performance.now() - start, err, { journalAfter: performance.now() - start });
+      }
     }
-    const pins = this.#o.pins;
-    const next: ClaimRecord = {
-      ...record,
-      attachment: {
-        state, sandboxId: pod.id, netns: pod.netns!, ...(pins === undefined ? {} : { pin: pins.pathFor(record.claim.uid) }),
-        devices, at: (this.#o.now ?? (() => new Date()))().toISOString(),
-      },
-    };
-    return next;
   }
 
   /** Releases a pin whose journal is cleared; a failure is reported, and the start-up sweep tries again. */
@@ -643,74 +646,10 @@ export class PodDriver implements PodPort, DeviceReturner {
     if (this.#o.pins !== undefined) this.#reports.observer?.pins?.(this.#o.pins.heldCount());
   }
 
-  /**
-   * Keeps the DHCP leases of `devices` renewed, through the claim's pin when
-   * it holds the namespace (the journal names it), else the runtime's path.
-   */
-  #trackLeases(record: ClaimRecord, devices: readonly AttachedDevice[]): void {
-    const a = record.attachment;
-    if (a === undefined) return;
-    const netns = a.pin !== undefined && this.#o.pins?.held(a.pin) === true ? a.pin : a.netns;
-    for (const d of devices) {
-      if (d.dhcp !== undefined) this.#leases.track(`${record.claim.uid}/${d.device}`, { netns, ifName: d.name, lease: d.dhcp });
-    }
-  }
-
-  /**
-   * DHCPRELEASE for a device's lease (tracked, or recorded in the journal),
-   * while the device is still in the pod with its address; a failure is a
-   * detach problem (the server frees the address at expiry anyway).
-   */
-  #releaseLease(record: ClaimRecord, plan: DevicePlan, pod: NetnsHandle | undefined, problems: string[]): void {
-    const tracked = this.#leases.untrack(`${record.claim.uid}/${plan.device}`);
-    const lease = tracked ?? record.attachment?.devices.find((d) => d.device === plan.device)?.dhcp;
-    if (lease === undefined || pod === undefined || plan.pod === undefined) return;
-    try {
-      const index = timed(this.#steps, 'dhcp', () => linkGetByName(pod, plan.pod!.name).index);
-      timed(this.#steps, 'dhcp', () => podDhcpRelease(pod, index, lease, this.#o.libc));
-    } catch (err) {
-      problems.push(`${plan.device}: dhcp release of ${lease.address} to ${lease.serverId}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-
-  /** Records a renewed lease in the claim's journal (under the hook queue), so a restart resumes from it. */
-  #recordLease(key: string, lease: DhcpLease): void {
-    const [uid, device] = splitKey(key);
-    const r = this.#o.store.get(uid);
-    const a = r?.attachment;
-    if (r === undefined || a === undefined || !a.devices.some((d) => d.device === device && d.dhcp !== undefined)) return;
-    const devices = a.devices.map((d) => (d.device === device ? { ...d, dhcp: lease } : d));
-    this.#o.store.put({ ...r, attachment: { ...a, devices } });
-  }
-
-  /** A lost lease is reported and dropped from the journal (with its address), so neither a restart nor the detach acts on it again. */
-  #leaseLost(key: string, reason: string): void {
-    const [uid, device] = splitKey(key);
-    const r = this.#o.store.get(uid);
-    if (r !== undefined) this.#reports.dhcpLeaseLost(r, device, reason);
-    void this.#enqueue(() => {
-      const current = this.#o.store.get(uid);
-      const a = current?.attachment;
-      if (current === undefined || a === undefined) return;
-      const devices = a.devices.map((d) => {
-        if (d.device !== device || d.dhcp === undefined) return d;
-        const { dhcp, ...rest } = d;
-        return { ...rest, ips: d.ips.filter((ip) => ip !== dhcp.cidr) };
-      });
-      this.#o.store.put({ ...current, attachment: { ...a, devices } });
-    }).catch(() => {});
-  }
-
   /** What of the record is not where its journal says (empty: all in place). */
   #notInPlace(r: ClaimRecord): string[] {
     return notInPlace(r, { libc: this.#o.libc, rdmaExclusive: this.#o.rdmaExclusive() });
   }
-}
-
-/** `claimUid/device` → its parts (a claim UID has no slash). */
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf('/');
-  return [key.slice(0, i), key.slice(i + 1)];
 }
 
 /** Why a device is not settled, for the unprepare error and logs. */

@@ -21,6 +21,7 @@
  */
 import { DriverError } from '../../common/errors.ts';
 import { KernelError } from '../../kernel/errors.ts';
+import { addStep } from '../../observe/steps.ts';
 import type { DevicePlan } from '../record-model.ts';
 import { STEP_FNS, rollback, type Attach } from './attach-steps.ts';
 import { assertNotHostNetns } from './netns-guard.ts';
@@ -70,7 +71,11 @@ export function attachDevice(ctx: AttachContext, plan: DevicePlan): AttachResult
       current = step;
       ctx.fault?.(step);
       if (a.net === undefined && step !== 'rdma') continue;
-      if (STEP_FNS[step](a, a.net!)) steps.push(step);
+      const start = ctx.steps === undefined ? 0 : performance.now();
+      if (STEP_FNS[step](a, a.net!)) {
+        steps.push(step);
+        addStep(ctx.steps, `attach.${step}`, performance.now() - start);
+      }
     }
   } catch (err) {
     throw attachFailed(a, current, err, rollback(a));

@@ -6,6 +6,7 @@
 import type { DhcpLease } from '../../kernel/dhcp/dhcp-types.ts';
 import type { Libc } from '../../kernel/libc/libc.ts';
 import type { NetnsHandle } from '../../kernel/netns/handle.ts';
+import type { Steps } from '../../observe/steps.ts';
 
 /**
  * The steps of attachDevice, in order. A step that does not apply to a plan
@@ -28,6 +29,12 @@ export interface AttachContext {
   readonly rdmaExclusive?: boolean;
   /** Fault injection for tests: called before every step of ATTACH_STEPS, applicable or not; a throw fails that step. */
   readonly fault?: (step: AttachStep) => void;
+  /**
+   * Each step that ran adds its duration here as `attach.<step>` (summed over
+   * devices), so the pod hook's log and the e2e bench show where an attach's
+   * time goes (docs/benchmarks.md, "e2e").
+   */
+  readonly steps?: Steps;
 }
 
 export interface AttachResult {

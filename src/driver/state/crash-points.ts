@@ -32,7 +32,7 @@ export const CRASH_POINT_NAMES = [
   'attach.after-journal',
   'attach.after-pin',
   'attach.after-device',
-  // RunPodSandbox has answered the runtime; its `attached` journal is not written yet (pod-driver.ts, #pendingAttached)
+  // the attach is done in the kernel (RunPodSandbox, and maybe the container gate, have answered); its `attached` journal is not written yet (attached-journal.ts)
   'attach.after-answer',
   // pod detach: a device given back, the journal not yet cleared; the journal cleared, the pin not yet released
   'detach.after-device',
