@@ -487,6 +487,8 @@ export class Daemon {
           l.warn({ hook, ms: round(ms), err, pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook} failed`);
         }
       },
+      // Its `attached` journal is written after the hooks (off the pod's path): watch its devices from then.
+      attached: () => setImmediate(() => this.#podHealth?.sync()),
       detachProblems: (r, problems) => {
         this.metrics.detachProblems.inc();
         claimLog(r).warn({ problems }, 'devices given back with problems');

@@ -616,6 +616,7 @@ export class PodDriver implements PodPort, DeviceReturner {
         this.#o.store.put(next);
         addStep(steps, 'journalAfter', performance.now() - start);
         this.#reports.devicesReady(next, p.devices.filter((d) => d.kind === undefined));
+        this.#reports.observer?.attached?.(next);
       } catch (err) {
         // The journal stays `attaching`: CreateContainer attaches again (and writes it) or fails the container.
         this.#reports.observer?.hook?.('run', p.pod, performance.now() - start, err, { journalAfter: performance.now() - start });

@@ -22,6 +22,8 @@ import type { AttachedDevice, ClaimRecord } from './record-model.ts';
 export interface PodObserver {
   /** `ms` from the hook's arrival (queueing included); `steps` says where it went (observe/steps.ts), empty for a pod without our claims. */
   hook?(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, ms: number, err?: unknown, steps?: Readonly<Record<string, number>>): void;
+  /** A claim's `attached` journal was written after the hook that attached it (attached-journal.ts): its devices are in its pod. */
+  attached?(record: ClaimRecord): void;
   /** A detach that could not restore everything, or a device it could not find. */
   detachProblems?(record: ClaimRecord, problems: readonly string[]): void;
   /** A pod the driver could not put right after a restart (Synchronize). */
