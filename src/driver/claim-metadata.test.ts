@@ -103,6 +103,26 @@ describe('device metadata (KEP-5304)', () => {
     removeClaimMetadata(d, UID); // idempotent
   });
 
+  it('devicesInPlace (before the container gate) writes the network data; the devicesReady that follows with the same devices does not write it again', () => {
+    const d = setup();
+    const r = withDeviceMetadata(record([plan()]), {}, () => nic, d);
+    const file = join(d.dir, UID, 'nic', 'metadata.json');
+    const seen: string[] = [];
+    const sink = metadataStatusSink({ devicesReady: (x) => seen.push(x.claim.uid), devicesNotReady: () => {} }, d.dir, (err) => { throw err; });
+    const attached = [{ device: nic.name, ifIndex: 7, name: 'net1', mac: '0c:42:a1:00:00:01', ips: ['10.0.0.5/24'] }];
+    sink.devicesInPlace!(r, attached);
+    expect(seen).toEqual([]); // no API write before the gate
+    const generation = (): number[] => stream(file).map((o) => (o['metadata'] as { generation: number }).generation);
+    expect(generation()).toEqual([2, 2]);
+    expect((stream(file)[1]!['requests'] as Array<{ devices: Array<{ networkData: unknown }> }>)[0]!.devices[0]!.networkData)
+      .toEqual({ interfaceName: 'net1', ips: ['10.0.0.5/24'], hardwareAddress: '0c:42:a1:00:00:01' });
+    sink.devicesReady(r, attached);
+    expect(seen).toEqual([UID]);
+    expect(generation()).toEqual([2, 2]);
+    sink.devicesReady(r, attached); // a later statement (Synchronize) writes it again
+    expect(generation()).toEqual([3, 3]);
+  });
+
   it('at start-up, the metadata of claims the store does not have is swept; the others stay', () => {
     const d = setup();
     const other = '7a2c0000-0000-4000-8000-000000000001';

@@ -10,7 +10,7 @@ import { metadataAttributes, planDeviceMetadata, type MetadataDevice } from './c
 import { metadataEnv } from './cdi/metadata-env.ts';
 import type { AllocatedClaim, ClaimStatusSink } from './claim.ts';
 import { metadataFile, removeClaimMetadata, restoreClaimMetadata, sweepClaimMetadata, updateClaimMetadataNetwork, writeClaimMetadata, type MetadataDirs } from './device-metadata-files.ts';
-import type { ClaimRecord, DevicePlan } from './record-model.ts';
+import type { AttachedDevice, ClaimRecord, DevicePlan } from './record-model.ts';
 
 export type { MetadataDirs } from './device-metadata-files.ts';
 
@@ -44,18 +44,31 @@ export { removeClaimMetadata, restoreClaimMetadata, sweepClaimMetadata };
 
 /**
  * A claim status sink that first puts the devices' network data as attached
- * into the claim's metadata files (the attach hook calls it before any
- * container of the pod is created). A failure there is reported, never
- * fails the attach: the file keeps what Prepare wrote.
+ * into the claim's metadata files, before any container of the pod is
+ * created: at devicesInPlace (the attach, before the container gate), or at
+ * devicesReady when that did not come first with the same devices. A failure
+ * there is reported, never fails the attach: the file keeps what Prepare
+ * wrote.
  */
 export function metadataStatusSink(inner: ClaimStatusSink | undefined, dir: string, onError: (err: unknown) => void): ClaimStatusSink {
+  /** What devicesInPlace wrote, per claim, so the devicesReady that follows does not write it again. */
+  const written = new Map<string, string>();
+  const update = (record: ClaimRecord, devices: readonly AttachedDevice[]): void => {
+    try {
+      updateClaimMetadataNetwork(dir, record.claim.uid, devices);
+    } catch (err) {
+      onError(err);
+    }
+  };
   return {
+    devicesInPlace(record, devices) {
+      update(record, devices);
+      written.set(record.claim.uid, JSON.stringify(devices));
+    },
     devicesReady(record, devices) {
-      try {
-        updateClaimMetadataNetwork(dir, record.claim.uid, devices);
-      } catch (err) {
-        onError(err);
-      }
+      const before = written.get(record.claim.uid);
+      written.delete(record.claim.uid);
+      if (before !== JSON.stringify(devices)) update(record, devices);
       inner?.devicesReady(record, devices);
     },
     devicesNotReady(record, message) {

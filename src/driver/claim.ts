@@ -60,6 +60,14 @@ export interface EventSink {
 
 /** Where attached devices are reported (ResourceClaim `status.devices` in production). */
 export interface ClaimStatusSink {
+  /**
+   * The devices are in the pod and its containers may start next: what a
+   * container reads when it starts (the device metadata files) is written
+   * now, synchronously and without the API. devicesReady follows, off the
+   * pod's path (docs/pods.md, "Off the sandbox path").
+   */
+  devicesInPlace?(record: ClaimRecord, devices: readonly AttachedDevice[]): void;
+  /** The claim's devices are in place (the `attached` journal written): conditions Ready, networkData. */
   devicesReady(record: ClaimRecord, devices: readonly AttachedDevice[]): void;
   /** The claim's devices could not be put in place in its pod (Ready=False with the reason). */
   devicesNotReady(record: ClaimRecord, message: string): void;

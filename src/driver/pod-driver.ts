@@ -435,6 +435,8 @@ export class PodDriver implements PodPort, DeviceReturner {
         if (defer) {
           journalRecord(record, pod, 'attached', devices, this.#o); // the completeness check, now: never `attached` with a device missing
           attachedNow.push({ record: journal, pod, devices });
+          // What the containers read when they start (the device metadata files) goes before the gate can answer.
+          timed(this.#steps, 'inPlace', () => this.#reports.devicesInPlace(journal, devices.filter((d) => d.kind === undefined)));
         } else {
           const attached = this.#journal(record, pod, 'attached', devices);
           timed(this.#steps, 'status', () => this.#reports.devicesReady(attached, devices.filter((d) => d.kind === undefined)));

@@ -57,6 +57,11 @@ export class PodReports {
     return this.#o.observer;
   }
 
+  /** Before the pod's containers may start (the attach's `attached` journal still to come): what they read at start. */
+  devicesInPlace(record: ClaimRecord, devices: readonly AttachedDevice[]): void {
+    this.#o.status?.devicesInPlace?.(record, devices);
+  }
+
   devicesReady(record: ClaimRecord, devices: readonly AttachedDevice[]): void {
     this.#o.status?.devicesReady(record, devices);
   }
