@@ -38,22 +38,20 @@
  *
  * A claim's journal is cleared only when every device is settled: back on
  * the host and restored, or proven gone (a virtual device destroyed with its
- * namespace) — invariant I2 of docs/pods.md. A physical device missing from
- * both namespaces after an unpinned namespace died is awaited back on the
- * host (return-wait.ts); the journal stays until it is restored.
+ * namespace) — invariant I2 of docs/pods.md; the give-back is
+ * pod-give-back.ts.
  *
- * Pod hooks run one at a time, so two hooks for the same pod never
- * interleave; an attach lets the event loop read (not run) what arrives
- * between its steps.
+ * Pod hooks run one at a time (pod-hook-queue.ts), so two hooks for the same
+ * pod never interleave; an attach lets the event loop read (not run) what
+ * arrives between its devices.
  *
  * DHCP leases (`interface.dhcp`, docs/dhcp.md): pod-leases.ts.
  */
 import { DriverError } from '../common/errors.ts';
-import { KernelError } from '../kernel/errors.ts';
 import type { Libc } from '../kernel/libc/libc.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
-import { attachDevice, backOnHost, detachDevice, type DetachResult } from './attach/attach-device.ts';
-import { assertNotHostNetns, isNamespace, sameNetns } from './attach/netns-guard.ts';
+import { attachDevice } from './attach/attach-device.ts';
+import { assertNotHostNetns } from './attach/netns-guard.ts';
 import { journalRecord, stillPending, withPending, type PendingAttached } from './attached-journal.ts';
 import type { ClaimStatusSink, EventSink, PodEvictor } from './claim.ts';
 import type { DeviceReturner, NotReturned } from './claim-driver.ts';
@@ -66,10 +64,11 @@ import { PodReports, type PodObserver } from './pod-reports.ts';
 import type { AttachedDevice, ClaimRecord, DevicePlan } from './record-model.ts';
 import type { NriContainer, NriContainerAdjustment, NriPod, PodPort } from './pod-port.ts';
 import type { ClaimStore } from './state/claim-store.ts';
-import { ReturnWait } from './return-wait.ts';
+import { PodGiveBack } from './pod-give-back.ts';
+import { HookQueue } from './pod-hook-queue.ts';
 import { heldElsewhere, sandboxHolds } from './stale-sandbox.ts';
 import { crashPoint } from './state/crash-points.ts';
-import { addStep, newSteps, timed, type Steps } from '../observe/steps.ts';
+import { addStep, timed, type Steps } from '../observe/steps.ts';
 import type { GidLookup } from './sub-interface/sub-rdma.ts';
 
 /**
@@ -142,24 +141,21 @@ export interface PodDriverOptions {
   readonly dhcpAttemptMs?: number;
 }
 
-const ENOENT = 2;
 const NOT_SYNCHRONIZED = 'the container runtime has not connected and synchronized netclaim\'s NRI plugin yet';
 
 export class PodDriver implements PodPort, DeviceReturner {
   readonly #o: PodDriverOptions;
   readonly #reports: PodReports;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue: HookQueue;
   /** Why the runtime connection cannot serve pods now; undefined while it is synchronized. */
   #runtime: string | undefined = NOT_SYNCHRONIZED;
   /** Bumped on every lost connection, so a Synchronize of an older connection does not count. */
   #connection = 0;
-  /** Physical devices awaited back on the host from a namespace that died. */
-  readonly #returns: ReturnWait;
+  /** Giving devices back, and the pins' sweep and count. */
+  readonly #giveBack: PodGiveBack;
   /** The DHCP leases of attached interfaces, kept renewed. */
   readonly #leases: PodLeases;
   #closed = false;
-  /** The running hook's step timings (hooks run one at a time), reported with it to the observer. */
-  #steps: Steps | undefined;
   /**
    * Attaches done in the kernel whose `attached` journal is not written yet
    * (attached-journal.ts): written after the pod's CreateContainer answered,
@@ -181,20 +177,23 @@ export class PodDriver implements PodPort, DeviceReturner {
   constructor(o: PodDriverOptions) {
     this.#o = o;
     this.#reports = new PodReports(o);
-    this.#returns = new ReturnWait({
-      ...(o.returnTimeoutMs === undefined ? {} : { timeoutMs: o.returnTimeoutMs }),
-      ...(o.returnPollMs === undefined ? {} : { pollMs: o.returnPollMs }),
-      run: (fn) => this.#enqueue(fn),
+    this.#queue = new HookQueue({
+      shared: o.shared, refresh: () => o.store.refresh(), before: (steps) => this.#flushAttached(steps),
+      report: (hook, pod, ms, err, steps) => this.#reports.observer?.hook?.(hook, pod, ms, err, steps),
     });
     this.#leases = new PodLeases({
-      libc: o.libc, store: o.store, reports: this.#reports, enqueue: (fn) => this.#enqueue(fn),
+      libc: o.libc, store: o.store, reports: this.#reports, enqueue: (fn) => this.#queue.job(fn),
       ...(o.pins === undefined ? {} : { pins: o.pins }),
       ...(o.dhcpAttemptMs === undefined ? {} : { attemptMs: o.dhcpAttemptMs }),
     });
+    this.#giveBack = new PodGiveBack({
+      store: o.store, host: o.host, libc: o.libc, rdmaExclusive: o.rdmaExclusive, pins: o.pins, reports: this.#reports, leases: this.#leases,
+      steps: () => this.#queue.steps, run: (fn) => this.#queue.job(fn), returnTimeoutMs: o.returnTimeoutMs, returnPollMs: o.returnPollMs,
+    });
     // Shared with another instance (rolling update): under the cross-instance lock, after a re-read, so a pin
     // the other instance is making right now (its journal already names it) is never taken for a leftover.
-    if (o.shared === undefined) this.#sweepPins();
-    else void this.#enqueue(() => this.#sweepPins());
+    if (o.shared === undefined) this.#giveBack.sweepPins();
+    else void this.#queue.job(() => this.#giveBack.sweepPins());
   }
 
   /**
@@ -219,21 +218,21 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   runPodSandbox(pod: NriPod): Promise<void> {
-    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#serial('run', pod, () => this.#attachPod(pod, true));
+    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#queue.hook('run', pod, () => this.#attachPod(pod, true));
     // Queued now, so CreateContainer (sent only after this answer) runs after it; but started only on the
     // next turn of the event loop: the attach is synchronous kernel work, and the answer must be on the
     // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
     const answered = new Promise<void>((resolve) => setImmediate(resolve));
-    this.#serial('run', pod, () => this.#attachPod(pod, true), false, answered).catch(() => {});
+    this.#queue.hook('run', pod, () => this.#attachPod(pod, true), { rethrow: false, after: answered }).catch(() => {});
     return Promise.resolve();
   }
 
   stopPodSandbox(pod: NriPod): Promise<void> {
-    return this.#serial('stop', pod, () => this.#detachPod(pod), false);
+    return this.#queue.hook('stop', pod, () => this.#detachPod(pod), { rethrow: false });
   }
 
   removePodSandbox(pod: NriPod): Promise<void> {
-    return this.#serial('remove', pod, () => this.#detachPod(pod), false);
+    return this.#queue.hook('remove', pod, () => this.#detachPod(pod), { rethrow: false });
   }
 
   /**
@@ -243,11 +242,11 @@ export class PodDriver implements PodPort, DeviceReturner {
    * journal is written after this answer, off the container's path.
    */
   createContainer(pod: NriPod, _container: NriContainer): Promise<NriContainerAdjustment> {
-    const answer = this.#serial('create', pod, async () => {
+    const answer = this.#queue.hook('create', pod, async () => {
       const records = withPending(this.#o.store.byPod(pod.uid), this.#pending, this.#o);
       if (records.length === 0) return {};
-      if (timed(this.#steps, 'check', () => records.every((r) => this.#notInPlace(r).length === 0))) return containerAdjustment(records, this.#o.gidLookup);
-      this.#flushAttached(this.#steps);
+      if (timed(this.#queue.steps, 'check', () => records.every((r) => this.#notInPlace(r).length === 0))) return containerAdjustment(records, this.#o.gidLookup);
+      this.#flushAttached(this.#queue.steps);
       await this.#attachPod(pod);
       // Fail-closed: the container starts only if every device of every claim is now in place.
       const now = this.#o.store.byPod(pod.uid);
@@ -256,7 +255,7 @@ export class PodDriver implements PodPort, DeviceReturner {
         throw new DriverError('ATTACH_NOT_IN_PLACE', `pod ${pod.namespace}/${pod.name}: not in place after attaching: ${missing.join('; ')}`, { context: { missing } });
       }
       return containerAdjustment(now, this.#o.gidLookup);
-    }, true, undefined, true);
+    }, { gate: true });
     // The answer is written to the runtime before the next turn; the pending `attached` journals right after it.
     void answer.finally(() => this.#pendingSoon(0)).catch(() => {});
     return answer;
@@ -275,13 +274,13 @@ export class PodDriver implements PodPort, DeviceReturner {
     const r = this.#o.store.get(uid);
     if (r?.attachment === undefined) return [];
     if (this.#attaching.has(uid)) return r.devices.map((d) => ({ device: d.device, reason: 'is being attached to its pod right now; the unprepare is retried' }));
-    return this.#detachFrom(r, r.attachment.netns);
+    return this.#giveBack.detachFrom(r, r.attachment.netns);
   }
 
   /** Resolves once everything queued so far has run, the pending `attached` journals included. */
   async idle(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
-    await this.#enqueue(() => undefined);
+    await this.#queue.job(() => undefined);
   }
 
   /** Stops waiting for devices to come back (their journals stay); idempotent. */
@@ -289,7 +288,7 @@ export class PodDriver implements PodPort, DeviceReturner {
     this.#flushAttached();
     clearTimeout(this.#pendingTimer);
     this.#closed = true;
-    this.#returns.close();
+    this.#giveBack.close();
     this.#leases.close();
   }
 
@@ -300,14 +299,14 @@ export class PodDriver implements PodPort, DeviceReturner {
 
   synchronize(pods: readonly NriPod[], _containers: readonly NriContainer[]): Promise<void> {
     const connection = this.#connection;
-    return this.#serial('sync', undefined, async () => {
+    return this.#queue.hook('sync', undefined, async () => {
       const running = new Map(pods.map((p) => [p.uid, p]));
       for (const r of this.#o.store.list()) {
         const pod = running.get(r.podUid);
         try {
           if (pod === undefined) {
             // The pod is gone (stopped, or deleted while we were away; its pinned namespace still holds the devices): give them back.
-            if (r.attachment !== undefined) this.#detachFrom(r, r.attachment.netns);
+            if (r.attachment !== undefined) this.#giveBack.detachFrom(r, r.attachment.netns);
           } else if (pod.netns !== undefined && this.#notInPlace(r).length > 0) {
             await this.#attachPod(pod);
           } else if (r.attachment?.state === 'attached') {
@@ -320,62 +319,11 @@ export class PodDriver implements PodPort, DeviceReturner {
           this.#reports.unreconciled(r, err);
         }
       }
-    }, false).finally(() => {
+    }, { rethrow: false }).finally(() => {
       if (connection !== this.#connection || this.#runtime === undefined) return;
       this.#runtime = undefined;
       this.#reports.observer?.runtime?.(true);
     });
-  }
-
-  /**
-   * Runs hooks one at a time; `rethrow` false swallows errors (after reporting them). `gate`: the
-   * container gate, which reads pending `attached` journals instead of writing them first.
-   */
-  #serial<T>(
-    hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, fn: () => T | Promise<T>, rethrow = true, after?: Promise<void>, gate = false,
-  ): Promise<T> {
-    const steps = newSteps();
-    const queued = performance.now();
-    return this.#enqueue(async () => {
-      const start = performance.now();
-      // Waiting behind earlier hooks (and for the cross-instance lock, timed apart in #enqueue) is part of the hook's time too.
-      addStep(steps, 'queue', start - queued - (steps['lock'] ?? 0) - (steps['refresh'] ?? 0) - (steps['journalAfter'] ?? 0));
-      this.#steps = steps;
-      try {
-        const r = await fn();
-        this.#reports.observer?.hook?.(hook, pod, performance.now() - queued, undefined, steps);
-        return r;
-      } catch (err) {
-        this.#reports.observer?.hook?.(hook, pod, performance.now() - queued, err, steps);
-        if (rethrow) throw err;
-        return undefined as T;
-      } finally {
-        this.#steps = undefined;
-      }
-    }, steps, after, gate);
-  }
-
-  /** Runs `fn` after everything queued, holding the cross-instance lock (store re-read) when shared. */
-  #enqueue<T>(fn: () => T | Promise<T>, steps?: Steps, after?: Promise<void>, gate = false): Promise<T> {
-    const run = async (): Promise<T> => {
-      if (after !== undefined) await after;
-      const shared = this.#o.shared;
-      if (shared !== undefined) {
-        const start = performance.now();
-        await shared.lock();
-        addStep(steps, 'lock', performance.now() - start);
-      }
-      try {
-        if (shared !== undefined) timed(steps, 'refresh', () => this.#o.store.refresh());
-        if (!gate) this.#flushAttached(steps);
-        return await fn();
-      } finally {
-        shared?.unlock();
-      }
-    };
-    const next = this.#queue.then(run, run);
-    this.#queue = next.catch(() => {});
-    return next;
   }
 
   /**
@@ -403,11 +351,11 @@ export class PodDriver implements PodPort, DeviceReturner {
         }
       }
     }
-    const target = timed(this.#steps, 'netns', () => NetnsHandle.open(pod.netns!, { libc: this.#o.libc }));
+    const target = timed(this.#queue.steps, 'netns', () => NetnsHandle.open(pod.netns!, { libc: this.#o.libc }));
     try {
       assertNotHostNetns(this.#o.host, target, what);
       // Devices still held in another namespace of this pod (an earlier sandbox, kept alive by its pin) come back first.
-      timed(this.#steps, 'netns', () => { for (const record of records) this.#releaseElsewhere(record, target, what); });
+      timed(this.#queue.steps, 'netns', () => { for (const record of records) this.#releaseElsewhere(record, target, what); });
     } catch (err) {
       target.close();
       throw err;
@@ -422,13 +370,18 @@ export class PodDriver implements PodPort, DeviceReturner {
         done.push({ record: journal });
         crashPoint('attach.after-journal');
         if (journal.attachment?.pin !== undefined) {
-          timed(this.#steps, 'pin', () => this.#pin(journal, pod.netns!, what));
+          timed(this.#queue.steps, 'pin', () => this.#pin(journal, pod.netns!, what));
           crashPoint('attach.after-pin');
         }
         const devices: AttachedDevice[] = [];
         for (const plan of record.devices) {
-          if (defer) await timed(this.#steps, 'yield', yieldToIo);
-          devices.push(timed(this.#steps, 'attach', () => this.#attachOne(plan, target, exclusive)));
+          if (defer) {
+            // Timed: whatever else the event loop runs meanwhile (an inventory event, a renewal) delays the attach.
+            const start = performance.now();
+            await yieldToIo();
+            addStep(this.#queue.steps, 'yield', performance.now() - start);
+          }
+          devices.push(timed(this.#queue.steps, 'attach', () => this.#attachOne(plan, target, exclusive)));
           this.#leases.track(journal, devices.slice(-1));
           crashPoint('attach.after-device');
         }
@@ -436,10 +389,10 @@ export class PodDriver implements PodPort, DeviceReturner {
           journalRecord(record, pod, 'attached', devices, this.#o); // the completeness check, now: never `attached` with a device missing
           attachedNow.push({ record: journal, pod, devices });
           // What the containers read when they start (the device metadata files) goes before the gate can answer.
-          timed(this.#steps, 'inPlace', () => this.#reports.devicesInPlace(journal, devices.filter((d) => d.kind === undefined)));
+          timed(this.#queue.steps, 'inPlace', () => this.#reports.devicesInPlace(journal, devices.filter((d) => d.kind === undefined)));
         } else {
           const attached = this.#journal(record, pod, 'attached', devices);
-          timed(this.#steps, 'status', () => this.#reports.devicesReady(attached, devices.filter((d) => d.kind === undefined)));
+          timed(this.#queue.steps, 'status', () => this.#reports.devicesReady(attached, devices.filter((d) => d.kind === undefined)));
         }
       }
       if (attachedNow.length > 0) {
@@ -448,7 +401,7 @@ export class PodDriver implements PodPort, DeviceReturner {
       }
     } catch (err) {
       // All or nothing for the pod: give back what this call (or an earlier try) attached.
-      for (const { record } of done.reverse()) this.#detachRecord(record, target);
+      for (const { record } of done.reverse()) this.#giveBack.detachRecord(record, target);
       throw err;
     } finally {
       for (const uid of uids) this.#attaching.delete(uid);
@@ -465,7 +418,7 @@ export class PodDriver implements PodPort, DeviceReturner {
   #releaseElsewhere(record: ClaimRecord, target: NetnsHandle, what: string): void {
     const a = record.attachment;
     if (a === undefined || !heldElsewhere(record, target, this.#o)) return;
-    const left = this.#detachFrom(record, a.netns);
+    const left = this.#giveBack.detachFrom(record, a.netns);
     if (left.length > 0) {
       throw new DriverError('ATTACH_FAILED', `${what}: ${left.map((d) => `device ${d.device} ${d.reason}`).join('; ')} (from the pod's earlier network namespace ${a.netns}); the attach is retried`, {
         context: { claim: record.claim.uid, devices: left },
@@ -482,14 +435,14 @@ export class PodDriver implements PodPort, DeviceReturner {
         cause: err, context: { claim: record.claim.uid, step: 'pin' },
       });
     }
-    this.#countPins();
+    this.#giveBack.countPins();
   }
 
   /** Attaches one device (a netdev, or an RDMA device in exclusive mode); an RDMA-only device in shared mode is handed over by CDI alone. */
   #attachOne(plan: DevicePlan, target: NetnsHandle, exclusive: boolean): AttachedDevice {
     if (plan.pod === undefined && !exclusive) return { device: plan.device, kind: 'rdma', ifIndex: 0, name: plan.rdma!.device, mac: '', ips: [] };
     this.#o.fault?.(`attach:${plan.device}`);
-    const steps = this.#steps;
+    const steps = this.#queue.steps;
     const r = attachDevice({ host: this.#o.host, pod: target, libc: this.#o.libc, rdmaExclusive: exclusive, ...(steps === undefined ? {} : { steps }) }, plan);
     if (plan.pod === undefined) return { device: plan.device, kind: 'rdma', ifIndex: 0, name: r.name, mac: '', ips: [] };
     return { device: plan.device, ifIndex: r.ifIndex, name: r.name, mac: r.mac, ips: r.ips, ...(r.lease === undefined ? {} : { dhcp: r.lease }) };
@@ -498,93 +451,13 @@ export class PodDriver implements PodPort, DeviceReturner {
   #detachPod(pod: NriPod): void {
     for (const r of this.#o.store.byPod(pod.uid)) {
       if (!sandboxHolds(r, pod)) continue; // another (newer) sandbox of the pod holds the devices: stale-sandbox.ts
-      this.#detachFrom(r, pod.netns !== undefined && pod.netns !== '' ? pod.netns : r.attachment!.netns);
+      this.#giveBack.detachFrom(r, pod.netns !== undefined && pod.netns !== '' ? pod.netns : r.attachment!.netns);
     }
-  }
-
-  /**
-   * Detaches a record's devices from its pinned namespace, else the netns at
-   * `path`, or, when that is gone (or no longer a namespace), from wherever
-   * they are now. Returns the devices not back yet.
-   */
-  #detachFrom(r: ClaimRecord, runtimePath: string): NotReturned[] {
-    const pin = r.attachment?.pin;
-    const path = pin !== undefined && this.#o.pins?.held(pin) === true ? pin : runtimePath;
-    let target: NetnsHandle | undefined;
-    try {
-      target = NetnsHandle.open(path, { libc: this.#o.libc });
-    } catch (err) {
-      // The runtime deleted the netns first: find the devices on the host. Any other
-      // failure leaves them unsearched in a namespace that may still hold them.
-      if (!(err instanceof KernelError && err.errno === ENOENT)) return this.#unsearchable(r, path, err);
-    }
-    if (target !== undefined && (!isNamespace(target, this.#o.host) || sameNetns(target, this.#o.host))) {
-      target.close(); // a file left where the namespace was mounted, or the host's own: nothing to search there
-      target = undefined;
-    }
-    try {
-      return this.#detachRecord(r, target);
-    } finally {
-      target?.close();
-    }
-  }
-
-  /** The pod's namespace cannot be opened (not because it is gone): nothing is touched, the journal stays. */
-  #unsearchable(r: ClaimRecord, path: string, err: unknown): NotReturned[] {
-    const reason = `the pod's network namespace ${path} cannot be opened: ${err instanceof Error ? err.message : String(err)}`;
-    this.#reports.detachProblems(r, [reason]);
-    return r.devices.map((d) => ({ device: d.device, reason }));
-  }
-
-  /**
-   * Detaches every device of a record (RDMA first, inside detachDevice) and
-   * clears its journal when all are settled; otherwise the journal stays, and
-   * devices on their way back from a dead namespace are awaited.
-   */
-  #detachRecord(record: ClaimRecord, pod: NetnsHandle | undefined): NotReturned[] {
-    const problems: string[] = [];
-    const left: NotReturned[] = [];
-    const pending: DevicePlan[] = [];
-    for (const plan of [...record.devices].reverse()) {
-      this.#leases.release(record, plan, pod, problems, this.#steps);
-      const r = timed(this.#steps, 'detach', () => detachDevice({ host: this.#o.host, ...(pod === undefined ? {} : { pod }), libc: this.#o.libc, rdmaExclusive: this.#o.rdmaExclusive() }, plan));
-      problems.push(...r.problems.map((p) => `${plan.device}: ${p.step}: ${p.message}`));
-      if (r.found === 'gone' && r.settled && plan.pod !== undefined) problems.push(`${plan.device}: not found in the pod or on the host (a virtual device dies with its namespace)`);
-      if (!r.settled) left.push({ device: plan.device, reason: notBackReason(r) });
-      if (!r.settled && (r.found === 'pending' || r.rdmaFound === 'pending')) pending.push(plan);
-      crashPoint('detach.after-device');
-    }
-    const current = this.#o.store.get(record.claim.uid) ?? record;
-    if (left.length === 0 && current.attachment !== undefined) {
-      const { attachment, ...rest } = current;
-      timed(this.#steps, 'journal', () => this.#o.store.put(rest));
-      this.#returns.settled(record.claim.uid);
-      // The pin goes only now: every device is back and restored (or gone), and the journal no longer names it.
-      if (attachment.pin !== undefined) timed(this.#steps, 'unpin', () => this.#releasePin(record, attachment.pin!));
-    }
-    if (problems.length > 0) this.#reports.detachProblems(record, problems);
-    if (pending.length > 0) this.#returns.await(record.claim.uid, (deadline, late) => this.#returnTick(record.claim.uid, pending, deadline, late));
-    return left;
-  }
-
-  /** One poll for devices on their way back (return-wait.ts): gives the claim's devices back once all are there; true to poll again. */
-  #returnTick(uid: string, plans: readonly DevicePlan[], deadline: number, late: () => boolean): boolean {
-    const r = this.#o.store.get(uid);
-    if (r?.attachment === undefined) return false;
-    const exclusive = this.#o.rdmaExclusive();
-    const missing = plans.filter((p) => !backOnHost(this.#o.host, p, exclusive));
-    if (missing.length === 0 && this.#detachFrom(r, r.attachment.netns).length === 0) return false;
-    if (performance.now() < deadline) return true;
-    if (missing.length > 0 && late()) {
-      const s = this.#returns.timeoutMs / 1000;
-      this.#reports.detachProblems(r, missing.map((p) => `${p.device}: did not come back to the host within ${s} s after its pod's network namespace died; its host snapshot and journal are kept, and it is restored when a later StopPodSandbox, Synchronize or NodeUnprepareResources finds it back`));
-    }
-    return false;
   }
 
   #journal(record: ClaimRecord, pod: NriPod, state: 'attaching' | 'attached', devices: readonly AttachedDevice[]): ClaimRecord {
     const next = journalRecord(record, pod, state, devices, this.#o);
-    timed(this.#steps, 'journal', () => this.#o.store.put(next));
+    timed(this.#queue.steps, 'journal', () => this.#o.store.put(next));
     return next;
   }
 
@@ -594,7 +467,7 @@ export class PodDriver implements PodPort, DeviceReturner {
     clearTimeout(this.#pendingTimer);
     const write = (): void => {
       this.#pendingTimer = undefined;
-      if (this.#pending.length > 0) void this.#enqueue(() => undefined).catch(() => {});
+      if (this.#pending.length > 0) void this.#queue.job(() => undefined).catch(() => {});
     };
     // 0: right after the gate's answer, which is on the socket by the next turn of the event loop.
     this.#pendingTimer = ms === 0 ? undefined : setTimeout(write, ms).unref();
@@ -626,38 +499,8 @@ export class PodDriver implements PodPort, DeviceReturner {
     }
   }
 
-  /** Releases a pin whose journal is cleared; a failure is reported, and the start-up sweep tries again. */
-  #releasePin(record: ClaimRecord, path: string): void {
-    crashPoint('detach.before-unpin');
-    try {
-      this.#o.pins?.release(path);
-    } catch (err) {
-      this.#reports.detachProblems(record, [`releasing the pin ${path} of the pod's network namespace: ${err instanceof Error ? err.message : String(err)}`]);
-    }
-    this.#countPins();
-  }
-
-  /** At start-up: pins no journal names are released (netns-pins.ts). */
-  #sweepPins(): void {
-    const pins = this.#o.pins;
-    if (pins === undefined) return;
-    pins.sweep(new Set(this.#o.store.list().map((r) => r.attachment?.pin).filter((p) => p !== undefined)));
-    this.#countPins();
-  }
-
-  #countPins(): void {
-    if (this.#o.pins !== undefined) this.#reports.observer?.pins?.(this.#o.pins.heldCount());
-  }
-
   /** What of the record is not where its journal says (empty: all in place). */
   #notInPlace(r: ClaimRecord): string[] {
     return notInPlace(r, { libc: this.#o.libc, rdmaExclusive: this.#o.rdmaExclusive() });
   }
-}
-
-/** Why a device is not settled, for the unprepare error and logs. */
-function notBackReason(r: DetachResult): string {
-  if (r.found === 'pending' || r.rdmaFound === 'pending') return 'is not back on the host yet (the kernel returns a physical device from a dead pod namespace asynchronously)';
-  if (r.found === 'pod') return `is still in the pod's network namespace (${r.problems.map((p) => `${p.step}: ${p.message}`).join('; ') || 'moving it back failed'})`;
-  return `could not be found (${r.problems.map((p) => `${p.step}: ${p.message}`).join('; ')})`;
 }
