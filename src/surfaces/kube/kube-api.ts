@@ -28,16 +28,15 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { KubeTarget } from './kube-config.ts';
 import type { Readable } from 'node:stream';
+import type { KubeTarget } from './kube-config.ts';
 import { CredentialCache, type CredentialBytes } from './kube-credentials.ts';
 import { connectionClosed, H2Sessions } from './kube-h2.ts';
 
 export type KubeMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+/** The one patch kind the daemon sends (Event counts); others are a contentType away. */
 export const MERGE_PATCH = 'application/merge-patch+json';
-export const STRATEGIC_MERGE_PATCH = 'application/strategic-merge-patch+json';
-export const JSON_PATCH = 'application/json-patch+json';
 
 export interface KubeRequest {
   readonly method?: KubeMethod;
