@@ -121,7 +121,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
     await inPool(names, 16, (n, i) => createGpuSlice(kube, n, uids[i]!, shapeOf(i)));
     o.log(`fleet: ${o.nodes} Nodes and GPU slices created in ${Math.round(performance.now() - tNodes)} ms`);
     // Each simulated daemon has its own client (KubeConfig → its own connection pool), as separate processes would.
-    const kubeConfig = (): ReturnType<typeof kubeConfigFor> => kubeConfigFor({ server: cp.server, caPem: cp.caPem } as Parameters<typeof kubeConfigFor>[0], cp.token);
+    const kubeConfig = (): ReturnType<typeof kubeConfigFor> => kubeConfigFor({ server: cp.server, caPem: cp.caPem }, cp.token);
     nodes = names.map((name, i) => new SimNode({ index: i, name, uid: uids[i]!, shape: shapeOf(i), kubeConfig, driver: DRIVER_NAME, onError, ...(o.budget !== undefined && { writeBudget: o.budget }), ...(o.layout !== undefined && { layout: o.layout }), ...(o.connections !== undefined && { connections: o.connections }) }));
     const ctx: FleetContext = { nodes, cp, log: o.log, rand: seeded(25) };
     const results: Record<string, ScenarioResult | unknown> = {};

@@ -51,7 +51,7 @@ export async function benchIpam(o: IpamBenchOptions): Promise<unknown> {
     await pool('dense', { subnet: '10.65.0.0/24', gateway: '10.65.0.1' });
     const counts: Counts = {};
     const ports = names.map((n) => new KubeIpam({
-      kubeConfig: kubeConfigFor({ server: cp.server, caPem: cp.caPem } as Parameters<typeof kubeConfigFor>[0], cp.token), nodeName: n, timeoutMs: 60_000,
+      kubeConfig: kubeConfigFor({ server: cp.server, caPem: cp.caPem }, cp.token), nodeName: n, timeoutMs: 60_000,
       onRequest: (verb) => { counts[verb] = (counts[verb] ?? 0) + 1; },
     }));
     const claim = (i: number): { uid: string; namespace: string; name: string } =>

@@ -44,7 +44,7 @@ async function child(): Promise<void> {
   const { loadLibc, ffiBackendFromEnv } = await import('../../src/kernel/libc/index.ts');
   const { kubeConfigFor } = await import('../../test/conformance/slice-fixtures.ts');
   const daemon = new Daemon({
-    kubeConfig: kubeConfigFor({ server: cfg.server, caPem: cfg.caPem } as Parameters<typeof kubeConfigFor>[0], cfg.token),
+    kubeConfig: kubeConfigFor({ server: cfg.server, caPem: cfg.caPem }, cfg.token),
     nodeName: cfg.node, driverName: DRIVER, kubeletRootDir: join(cfg.root, 'kubelet'), stateDir: join(cfg.root, 'state'),
     cdiDir: join(cfg.root, 'cdi'), sysfsRoot: '/sys',
     // veths are virtual: published only when every kind is; their peers live in another namespace.

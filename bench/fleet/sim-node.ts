@@ -7,13 +7,13 @@
  * timer, not reset by later events, as InventoryWatcher.rescan does
  * (src/inventory/watcher.ts, default debounceMs), and the rebuild publishes.
  *
- * Each node has its own KubeConfig (its own connection pool, like its own
- * daemon process), pooled as the daemon pools it (kube-connections.ts) unless
+ * Each node has its own API client (its own kept connections, like its own
+ * daemon process), as the daemon's client keeps them (kube-api.ts) unless
  * `connections: 'per-request'`. Writes are counted at the client (the publisher's
  * counters, kept across restarts) with a timestamp log for rates.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { DriverError } from '../../src/common/errors.ts';
+import { KubeApi } from '../../src/surfaces/kube/kube-api.ts';
 import { pooledConnections, type ConnectionPool } from '../../src/surfaces/kube/kube-connections.ts';
 import { SlicePublisher } from '../../src/surfaces/kube/slice-publisher.ts';
 import type { WriteBudgetOptions } from '../../src/surfaces/kube/write-budget.ts';
@@ -27,7 +27,7 @@ export interface SimNodeOptions {
   readonly name: string;
   readonly uid: string;
   readonly shape: NodeShape;
-  readonly kubeConfig: () => KubeConfig;
+  readonly kubeConfig: () => KubeApi;
   readonly driver: string;
   /** undefined: the publisher's default budget. */
   readonly writeBudget?: WriteBudgetOptions;
@@ -35,9 +35,9 @@ export interface SimNodeOptions {
   /** Slice layout variants for the allocation comparison (docs/fleet.md, "Slice layout and the scheduler"). */
   readonly layout?: SliceLayout;
   /**
-   * `pooled` (default): one kept connection per node, as the daemon has (src/daemon/daemon.ts calls
-   * pooledConnections). `per-request`: client-node's own behaviour, a new dispatcher and TLS
-   * connection for every request — what this bench did before, kept for the comparison in docs/fleet.md.
+   * `pooled` (default): kept connections per node, as the daemon has (kube-api.ts). `per-request`: a new
+   * TLS connection for every request, as @kubernetes/client-node 2.0 made them — what this bench did
+   * before, kept for the comparison in docs/fleet.md.
    */
   readonly connections?: 'pooled' | 'per-request';
 }
@@ -73,8 +73,9 @@ export class SimNode {
 
   /** As the daemon starts: publisher started (Node UID read, slices listed and watched), then the first inventory. */
   async start(): Promise<void> {
-    const kubeConfig = this.#o.kubeConfig();
-    if (this.#o.connections !== 'per-request') this.#pool = pooledConnections(kubeConfig);
+    const made = this.#o.kubeConfig();
+    const kubeConfig = this.#o.connections === 'per-request' ? new KubeApi(made.target, { keepAlive: false }) : made;
+    this.#pool = pooledConnections(kubeConfig);
     const p = new SlicePublisher({
       kubeConfig, nodeName: this.#o.name, driver: this.#o.driver, onError: this.#o.onError,
       ...(this.#o.writeBudget !== undefined && { writeBudget: this.#o.writeBudget }),

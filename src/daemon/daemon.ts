@@ -17,7 +17,6 @@
  * lives in the driver, behind the ports the kube surface implements.
  */
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { isDriverError, StateError, type DriverError } from '../common/errors.ts';
 import { SubInterfaces } from '../driver/sub-interface/sub-interfaces.ts';
 import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
@@ -52,6 +51,7 @@ import type { WriteBudgetOptions } from '../surfaces/kube/write-budget.ts';
 import { KubeletPluginServer } from '../surfaces/kubelet/plugin-server.ts';
 import { FileLock } from '../surfaces/kubelet/file-lock.ts';
 import { ClaimStatusWriter } from '../surfaces/kube/claim-status.ts';
+import type { KubeApi } from '../surfaces/kube/kube-api.ts';
 import { pooledConnections } from '../surfaces/kube/kube-connections.ts';
 import { KubePodEvictor } from '../surfaces/kube/pod-evictor.ts';
 import { NriPlugin } from '../surfaces/nri/nri-plugin.ts';
@@ -61,7 +61,7 @@ import type { ClaimRecord } from '../driver/record-model.ts';
 import { instrumentDriver } from './instrument.ts';
 
 export interface DaemonOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeApi;
   readonly nodeName: string;
   readonly driverName: string;
   readonly kubeletRootDir: string;

@@ -3,6 +3,8 @@ import { runOptions } from './run-command.ts';
 import { DEFAULT_WRITE_BUDGET } from '../surfaces/kube/write-budget.ts';
 
 const base = ['--node-name', 'n', '--sysfs-root', '/sys'];
+/** What the kubelet puts in every pod's environment: the daemon then uses its service account (kube-config.ts). */
+const inPod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
 const fieldOf = (f: () => unknown): unknown => {
   try {
     f();
@@ -14,13 +16,21 @@ const fieldOf = (f: () => unknown): unknown => {
 
 describe('netclaim run: the slice write budget flags', () => {
   it('default to the publisher\'s budget (1/s, bursts of 5); 0 turns it off', () => {
-    expect(runOptions(base, {}).sliceWriteBudget).toEqual(DEFAULT_WRITE_BUDGET);
-    expect(runOptions([...base, '--slice-write-rate', '0.5', '--slice-write-burst', '2'], {}).sliceWriteBudget).toEqual({ ratePerSec: 0.5, burst: 2 });
-    expect(runOptions([...base, '--slice-write-rate=0'], {}).sliceWriteBudget).toEqual({ ratePerSec: 0, burst: 5 });
+    expect(runOptions(base, inPod).sliceWriteBudget).toEqual(DEFAULT_WRITE_BUDGET);
+    expect(runOptions([...base, '--slice-write-rate', '0.5', '--slice-write-burst', '2'], inPod).sliceWriteBudget).toEqual({ ratePerSec: 0.5, burst: 2 });
+    expect(runOptions([...base, '--slice-write-rate=0'], inPod).sliceWriteBudget).toEqual({ ratePerSec: 0, burst: 5 });
   });
 
   it('refuse values that cannot be right, naming the flag', () => {
     for (const v of ['-1', 'fast', '', 'Infinity']) expect(fieldOf(() => runOptions([...base, `--slice-write-rate=${v}`], {}))).toBe('--slice-write-rate');
     for (const v of ['0', '1.5', '-2', 'x']) expect(fieldOf(() => runOptions([...base, `--slice-write-burst=${v}`], {}))).toBe('--slice-write-burst');
+  });
+});
+
+describe('netclaim run: which API server', () => {
+  it('in a pod: the service account; --kubeconfig: that file; neither: a usage error naming --kubeconfig', () => {
+    expect(runOptions(base, inPod).kubeConfig.target).toMatchObject({ source: 'in-cluster', server: 'https://10.96.0.1:443' });
+    expect(fieldOf(() => runOptions(base, { HOME: '/nonexistent' }))).toBe('--kubeconfig');
+    expect(fieldOf(() => runOptions([...base, '--kubeconfig', '/nonexistent/kubeconfig'], inPod))).toBe('--kubeconfig');
   });
 });

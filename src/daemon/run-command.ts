@@ -5,7 +5,6 @@
  * interface holding one is never published).
  */
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { DRIVER_NAME } from '../common/driver.ts';
 import { ConfigError } from '../common/errors.ts';
 import { Daemon, type DaemonOptions } from './daemon.ts';
@@ -20,6 +19,8 @@ import type { Command } from '../surfaces/cli/command.ts';
 import { INVENTORY_FLAGS, inventoryOptionsFromFlags, sysfsRootFromFlag } from '../surfaces/cli/inventory-flags.ts';
 import { createLogger, logLevelFrom } from '../observe/logger.ts';
 import { readTlsPair, type TlsFilePaths } from '../observe/tls-files.ts';
+import { KubeApi } from '../surfaces/kube/kube-api.ts';
+import { loadKubeTarget } from '../surfaces/kube/kube-config.ts';
 
 export { RUN_USAGE } from '../surfaces/cli/usage.ts';
 
@@ -91,13 +92,10 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (returnTimeout !== undefined && !(/^\d+(\.\d+)?$/.test(returnTimeout) && Number(returnTimeout) > 0 && Number(returnTimeout) <= 3600)) {
     throw new ConfigError(`--device-return-timeout must be a number of seconds above 0 and at most 3600, got ${JSON.stringify(returnTimeout)}`, { context: { field: '--device-return-timeout' } });
   }
-  const kubeConfig = new KubeConfig();
-  if (values.kubeconfig !== undefined) kubeConfig.loadFromFile(values.kubeconfig);
-  else kubeConfig.loadFromDefault();
   const dranet = values.compat === 'dranet';
   const driverName = values['driver-name'];
   return {
-    kubeConfig, nodeName, driverName,
+    nodeName, driverName,
     kubeletRootDir: values['kubelet-root-dir'], stateDir: values['state-dir'], cdiDir: values['cdi-dir'], sysfsRoot: sysfsRootFromFlag(values['sysfs-root']),
     inventory: inventoryOptionsFromFlags(values, dranet ? 'dranet' : 'netclaim', compileDeviceFilter, dranet, nodeIpsFromEnv(env)),
     cloudProvider: cloudProviderValue(values['cloud-provider']),
@@ -117,6 +115,8 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ...(returnTimeout === undefined ? {} : { deviceReturnTimeoutMs: Math.round(Number(returnTimeout) * 1000) }),
     ...(values['host-netns'] === undefined ? {} : { hostNetns: values['host-netns'] }),
     ...(values['log-level'] === undefined ? {} : { logLevel: values['log-level'] }),
+    // Last, so a bad flag above is named first. --kubeconfig, else $KUBECONFIG, ~/.kube/config, the pod's service account.
+    kubeConfig: new KubeApi(loadKubeTarget(values.kubeconfig, env)),
   };
 }
 

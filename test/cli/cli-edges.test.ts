@@ -166,9 +166,10 @@ describe('flag values checked before any work', () => {
   });
 
   it('--device-return-timeout takes seconds above 0 and at most an hour, else names the flag', () => {
-    expect(runOptions(['--node-name', 'n', '--device-return-timeout', '90'], {}).deviceReturnTimeoutMs).toBe(90_000);
-    expect(runOptions(['--node-name', 'n', '--device-return-timeout', '0.5'], {}).deviceReturnTimeoutMs).toBe(500);
-    expect(runOptions(['--node-name', 'n'], {}).deviceReturnTimeoutMs).toBeUndefined();
+    const inPod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    expect(runOptions(['--node-name', 'n', '--device-return-timeout', '90'], inPod).deviceReturnTimeoutMs).toBe(90_000);
+    expect(runOptions(['--node-name', 'n', '--device-return-timeout', '0.5'], inPod).deviceReturnTimeoutMs).toBe(500);
+    expect(runOptions(['--node-name', 'n'], inPod).deviceReturnTimeoutMs).toBeUndefined();
     for (const bad of ['0', '-1', '30s', '', '1e3', '3601', 'NaN']) {
       expect(() => runOptions(['--node-name', 'n', `--device-return-timeout=${bad}`], {}), bad)
         .toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/^--device-return-timeout must be a number of seconds/) }));

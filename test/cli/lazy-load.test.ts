@@ -1,7 +1,8 @@
 /**
- * Each command loads only what it needs (docs/cli.md, "Start-up"): the
- * Kubernetes client, gRPC, protobuf and pino for `run` alone, the CEL library
- * only with `--filter`. Checked on real processes running the sources, with a
+ * Each command loads only what it needs (docs/cli.md, "Start-up"): gRPC,
+ * protobuf and pino for `run` alone, the CEL library only with `--filter`,
+ * and @kubernetes/client-node never (the daemon and the webhook talk to the
+ * API server through src/surfaces/kube/kube-api.ts). Checked on real processes running the sources, with a
  * resolve hook recording every module they load.
  */
 import { spawnSync } from 'node:child_process';
@@ -50,6 +51,14 @@ describe('what each command loads', () => {
     // A namespace that does not exist: the flags are parsed, then discovery fails (exit 1) without root.
     expect(heavyLoaded(['inventory', '--json', '--netns', join(dir, 'none')])).toEqual({ status: 1, loaded: [] });
     expect(heavyLoaded(['inventory', '--netns', join(dir, 'none'), '--filter', 'device.driver == "netclaim.dev"'])).toEqual({ status: 1, loaded: ['cel'] });
+  });
+
+  it('run: gRPC, protobuf and pino with the daemon\'s modules, never @kubernetes/client-node', () => {
+    // A kubeconfig that cannot be read: every module of the daemon is loaded, then the flags are refused (exit 2).
+    const r = heavyLoaded(['run', '--node-name', 'n', '--kubeconfig', join(dir, 'none')]);
+    expect(r.status).toBe(2);
+    expect(r.loaded).toEqual(expect.arrayContaining(['grpc', 'protobufjs', 'pino']));
+    expect(r.loaded).not.toContain('kubernetes');
   });
 
   it('status: none of them (it reads the state directory and the kernel, not the API server)', () => {

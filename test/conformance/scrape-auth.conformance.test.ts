@@ -12,16 +12,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { helmBinary, helmTemplate } from '../../scripts/gen-install-manifest.ts';
 import { ObserveServer } from '../../src/observe/http-server.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
+import type { KubeApi } from '../../src/surfaces/kube/kube-api.ts';
 import { kubeScrapeAuthorizer } from '../../src/surfaces/kube/scrape-auth.ts';
 import { makeCa, makeServingCert } from '../fixtures/tls/make-certs.ts';
 import { parseManifests, type KubeObject } from '../deploy/deploy-kube.ts';
 import { KubeClient } from './kube-client.ts';
-import { suffix } from './slice-fixtures.ts';
+import { kubeConfigFor, suffix } from './slice-fixtures.ts';
 
 const cp = inject('controlPlane');
 const kube = new KubeClient({ server: cp.server, token: cp.token, caPem: cp.caPem });
@@ -43,13 +43,8 @@ async function saToken(name: string): Promise<string> {
   return r.body.status.token;
 }
 
-function kubeConfigWith(token: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: cp.server, caData: Buffer.from(cp.caPem).toString('base64') }],
-    users: [{ name: 'u', token }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
-  });
-  return kc;
+function kubeConfigWith(token: string): KubeApi {
+  return kubeConfigFor(cp, token);
 }
 
 beforeAll(async () => {
@@ -122,14 +117,12 @@ describe('scrape authorization through TokenReview and SubjectAccessReview', () 
 
   it('remembers an answer for ttlMs by the token\'s hash: a second scrape makes no API call', async () => {
     let calls = 0;
-    const kc = kubeConfigWith(await saToken(release));
-    const counting = new KubeConfig();
-    counting.loadFromString(kc.exportConfig());
-    const orig = counting.makeApiClient.bind(counting);
-    counting.makeApiClient = ((cls: never) => {
-      const api = orig(cls) as Record<string, unknown>;
-      return new Proxy(api, { get: (t, k) => (typeof t[k as string] === 'function' && String(k).startsWith('create') ? (...a: unknown[]) => { calls++; return (t[k as string] as (...x: unknown[]) => unknown)(...a); } : t[k as string]) });
-    }) as never;
+    const counting = kubeConfigWith(await saToken(release));
+    const request = counting.request.bind(counting);
+    counting.request = ((r: Parameters<typeof request>[0]) => {
+      if (r.method === 'POST') calls++;
+      return request(r);
+    }) as typeof counting.request;
     const authorize = kubeScrapeAuthorizer({ kubeConfig: counting });
     const token = await saToken('stranger');
     const first = await authorize(token);

@@ -1,17 +1,18 @@
 /**
- * Helpers for the ResourceSlice publisher's conformance tests: a client-node
- * KubeConfig for a fixture identity, Node objects to own slices, a raw view of
+ * Helpers for the ResourceSlice publisher's conformance tests: the daemon's
+ * API client (kube-api.ts) for a fixture identity, Node objects to own slices, a raw view of
  * a node's slices, a watch, polling, and devices from the real inventory
  * builder (synthetic snapshots and the hardware-shaped sysfs trees) plus
  * hand-made ones exactly at the API limits.
  */
 import { randomBytes } from 'node:crypto';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
 import type { ControlPlaneState } from './control-plane.ts';
 import type { KubeClient } from './kube-client.ts';
 import { buildInventory } from '../../src/inventory/build.ts';
 import { sysfsFacts } from '../../src/inventory/collect.ts';
 import type { Device } from '../../src/inventory/model.ts';
+import { KubeApi } from '../../src/surfaces/kube/kube-api.ts';
+import { watchStream } from '../../src/surfaces/kube/kube-watch.ts';
 import { DEFAULT_OPTIONS } from '../../src/inventory/options.ts';
 import type { PublishDevice, SlicePublisher } from '../../src/surfaces/kube/slice-publisher.ts';
 import type { ResourceSliceSpec } from '../../src/surfaces/kube/slices.ts';
@@ -21,15 +22,9 @@ import { addr, ibDevice, link, pciFn, pciMap, snapshot } from '../inventory/snap
 export const SLICES = '/apis/resource.k8s.io/v1/resourceslices';
 export const suffix = (): string => randomBytes(4).toString('hex');
 
-export function kubeConfigFor(cp: ControlPlaneState, token: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'conformance', server: cp.server, caData: Buffer.from(cp.caPem).toString('base64'), skipTLSVerify: false }],
-    users: [{ name: 'user', token }],
-    contexts: [{ name: 'conformance', cluster: 'conformance', user: 'user' }],
-    currentContext: 'conformance',
-  });
-  return kc;
+/** The daemon's API client for an identity of the fixture's API server (its CA, a bearer token). */
+export function kubeConfigFor(cp: Pick<ControlPlaneState, 'server' | 'caPem'>, token: string): KubeApi {
+  return new KubeApi({ server: cp.server, source: 'conformance', ca: { data: Buffer.from(cp.caPem) }, token: { data: Buffer.from(token) } });
 }
 
 /** Creates the Node (or finds it); returns its UID and whether this call created it. */
@@ -64,8 +59,8 @@ export async function waitFor<T>(what: string, f: () => Promise<T | undefined | 
 }
 
 /** Watches a node's slices; `events` grows as they come. */
-export async function watchSlices(kc: KubeConfig, node: string, driver: string, onEvent: (type: string, s: RawSlice) => void): Promise<() => void> {
-  const ac = await new Watch(kc).watch(SLICES, { fieldSelector: `spec.nodeName=${node},spec.driver=${driver}` }, (t, o) => onEvent(t, o as RawSlice), () => {});
+export async function watchSlices(kc: KubeApi, node: string, driver: string, onEvent: (type: string, s: RawSlice) => void): Promise<() => void> {
+  const ac = await watchStream(kc, SLICES, { fieldSelector: `spec.nodeName=${node},spec.driver=${driver}` }, (t, o) => onEvent(t, o as RawSlice), () => {});
   return () => ac.abort();
 }
 

@@ -12,7 +12,6 @@
  * counted by wrapping the real client's list call; nothing answers in the
  * API server's place.
  */
-import { ResourceV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { DriverError } from '../../src/common/errors.ts';
 import { SliceInformer } from '../../src/surfaces/kube/slice-informer.ts';
@@ -48,16 +47,15 @@ test('a watch cut by the connection closing resumes from its version: what happe
     if (created) await kube.delete(`/api/v1/nodes/${node}`);
   });
   const kc = kubeConfigFor({ ...cp, server: proxy.url }, cp.token);
-  const api = kc.makeApiClient(ResourceV1Api);
   let lists = 0;
-  const list = api.listResourceSlice.bind(api);
-  api.listResourceSlice = ((...args: Parameters<typeof list>) => {
-    lists++;
-    return list(...args);
-  }) as typeof api.listResourceSlice;
+  const request = kc.request.bind(kc);
+  kc.request = ((r: Parameters<typeof request>[0]) => {
+    if ((r.method ?? 'GET') === 'GET' && r.path === SLICES) lists++; // a watch goes through open(), not request()
+    return request(r);
+  }) as typeof kc.request;
   const errors: DriverError[] = [];
   let changes = 0;
-  const informer = new SliceInformer({ kubeConfig: kc, api, driver: DRIVER, nodeName: node, onChange: () => changes++, onError: (e) => errors.push(e), retryMaxMs: 500 });
+  const informer = new SliceInformer({ api: kc, driver: DRIVER, nodeName: node, onChange: () => changes++, onError: (e) => errors.push(e), retryMaxMs: 500 });
   cleanup.push(async () => informer.close());
   await informer.start();
   expect(lists).toBe(1);

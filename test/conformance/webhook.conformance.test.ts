@@ -18,10 +18,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { helmBinary, helmTemplate } from '../../scripts/gen-install-manifest.ts';
 import { runValidate } from '../../src/surfaces/cli/validate.ts';
+import { KubeApi } from '../../src/surfaces/kube/kube-api.ts';
+import { kubeconfigFileTarget } from '../../src/surfaces/kube/kube-config.ts';
 import { deviceClassReader } from '../../src/surfaces/webhook/device-classes.ts';
 import { WebhookServer } from '../../src/surfaces/webhook/webhook-server.ts';
 import { parseManifests, type KubeObject } from '../deploy/deploy-kube.ts';
@@ -113,8 +114,8 @@ async function putVwc(change: (w: Record<string, unknown>) => void): Promise<voi
 beforeAll(async () => {
   const ca = makeCa(dir);
   const cert = makeServingCert(ca, 'webhook');
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(cp.kubeconfigPath);
+  // The tier's kubeconfig file (bearer token, CA data), read as `netclaim webhook --kubeconfig` reads it.
+  const kubeConfig = new KubeApi(kubeconfigFileTarget(cp.kubeconfigPath));
   server = new WebhookServer({
     bindAddress: '127.0.0.1:0', tls: { certFile: cert.cert, keyFile: cert.key },
     drivers: new Set(['netclaim.dev']), deviceClass: deviceClassReader({ kubeConfig }),

@@ -167,8 +167,10 @@ describe('the Helm chart', () => {
         const c = spec.containers[0]!;
         expect(c.args[0]).toBe('run');
         const argv = inTmp(c.args.slice(1).map((a) => a.replace('$(NODE_NAME)', 'node-x')));
-        const o = runOptions(argv, { NODE_NAME: 'ignored', POD_UID: 'pod-uid' });
+        // KUBERNETES_SERVICE_HOST/PORT: what the kubelet sets in every pod; the chart passes no --kubeconfig, so the daemon uses its service account.
+        const o = runOptions(argv, { NODE_NAME: 'ignored', POD_UID: 'pod-uid', KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' });
         expect(o.nodeName).toBe('node-x');
+        expect(o.kubeConfig.target.source).toBe('in-cluster');
         const wanted = new Map<string, boolean>([ // mount path → read-only
           [`${o.kubeletRootDir}/plugins_registry`, false],
           [`${o.kubeletRootDir}/plugins/${o.driverName}`, false],

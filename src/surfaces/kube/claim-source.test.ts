@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { KubeApi } from './kube-api.ts';
 import { isDriverError, NotFoundError, ProtocolError } from '../../common/errors.ts';
 import { claimFromApi, KubeClaimSource } from './claim-source.ts';
 
@@ -113,7 +113,7 @@ describe('KubeClaimSource over HTTP (client-node model path)', () => {
   });
 
   /** A stand-in API server on a loopback port; `respond` returns [status, body] or undefined to never answer. */
-  async function fakeApi(respond: (path: string) => [number, unknown] | undefined): Promise<{ kubeConfig: KubeConfig; paths: string[] }> {
+  async function fakeApi(respond: (path: string) => [number, unknown] | undefined): Promise<{ kubeConfig: KubeApi; paths: string[] }> {
     const paths: string[] = [];
     server = createServer((req, res) => {
       paths.push(req.url ?? '');
@@ -121,17 +121,13 @@ describe('KubeClaimSource over HTTP (client-node model path)', () => {
       if (r) res.writeHead(r[0], { 'content-type': 'application/json' }).end(JSON.stringify(r[1]));
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
-    });
+    const kubeConfig = new KubeApi({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, source: 'test', token: { data: Buffer.from('t') } });
     return { kubeConfig, paths };
   }
 
   const status = (code: number, reason: string, message: string): unknown => ({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code });
 
-  it('reads the claim and converts the deserialised model like the raw JSON', async () => {
+  it('reads the claim and converts it like the raw JSON', async () => {
     const { kubeConfig, paths } = await fakeApi(() => [200, fixture]);
     expect(await new KubeClaimSource({ kubeConfig }).get('team-a', 'job-7-nic')).toEqual(expected);
     expect(paths).toEqual(['/apis/resource.k8s.io/v1/namespaces/team-a/resourceclaims/job-7-nic']);

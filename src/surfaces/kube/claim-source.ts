@@ -5,37 +5,36 @@
  *   const claims = new KubeClaimSource({ kubeConfig });
  *   const c = await claims.get('team-a', 'job-7-nic');   // NotFoundError when it does not exist
  *
- * The conversion (claimFromApi) is a pure function over the wire JSON shape,
- * which is also what @kubernetes/client-node's models hold for these types
- * (no field is renamed), so it takes either. The opaque config `parameters`
- * (a RawExtension) reaches us as the parsed JSON value: the client's
- * deserializer types it `any` and passes it through untouched. That value
- * comes from JSON.parse, so an integer beyond 2^53 in the parameters is
- * rounded (the API server stores and returns the digits as written).
+ * The conversion (claimFromApi) is a pure function over the wire JSON shape
+ * (which is also what @kubernetes/client-node's models hold for these types:
+ * no field is renamed, so it takes either). The opaque config `parameters`
+ * (a RawExtension) is the parsed JSON value. That value comes from
+ * JSON.parse, so an integer beyond 2^53 in the parameters is rounded (the
+ * API server stores and returns the digits as written).
  *
- * Each read has a deadline (default 5 s), enforced with an AbortSignal on the
- * request so a hung API server does not hold a NodePrepareResources call.
+ * Each read has a deadline (default 5 s) over the whole request, so a hung
+ * API server does not hold a NodePrepareResources call.
  */
-import { ResourceV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { NotFoundError, ProtocolError } from '../../common/errors.ts';
 import type { ClaimUid } from '../../common/ids.ts';
 import type { AllocationConfig } from '../../config/claim-config/types.ts';
 import type { AllocatedClaim, AllocationResult, ClaimConsumer, ClaimSource } from '../../driver/claim.ts';
-import { DEFAULT_KUBE_TIMEOUT_MS, withDeadline } from './kube-deadline.ts';
+import type { KubeApi } from './kube-api.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS } from './kube-deadline.ts';
 import { kubeError, kubeStatus } from './kube-error.ts';
 
 export interface KubeClaimSourceOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeApi;
   /** Deadline of one read (ms, default 5000). */
   readonly timeoutMs?: number;
 }
 
 export class KubeClaimSource implements ClaimSource {
-  readonly #api: ResourceV1Api;
+  readonly #api: KubeApi;
   readonly #timeoutMs: number;
 
   constructor(o: KubeClaimSourceOptions) {
-    this.#api = o.kubeConfig.makeApiClient(ResourceV1Api);
+    this.#api = o.kubeConfig;
     this.#timeoutMs = o.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   }
 
@@ -44,7 +43,7 @@ export class KubeClaimSource implements ClaimSource {
     const context = { namespace, name };
     let obj: unknown;
     try {
-      obj = await withDeadline(this.#timeoutMs, (options) => this.#api.readNamespacedResourceClaim({ namespace, name }, options));
+      obj = await this.#api.request({ path: claimPath(namespace, name), timeoutMs: this.#timeoutMs });
     } catch (err) {
       const e = kubeError(op, err, context);
       if (kubeStatus(e) === 404) throw new NotFoundError(`resourceclaim ${namespace}/${name} not found`, { cause: e, context });
@@ -52,6 +51,11 @@ export class KubeClaimSource implements ClaimSource {
     }
     return claimFromApi(obj);
   }
+}
+
+/** A ResourceClaim's path (resource.k8s.io/v1); `/status` for its status subresource. */
+export function claimPath(namespace: string, name: string, sub = ''): string {
+  return `/apis/resource.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/resourceclaims/${encodeURIComponent(name)}${sub}`;
 }
 
 type Obj = Readonly<Record<string, unknown>>;

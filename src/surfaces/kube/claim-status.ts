@@ -20,15 +20,16 @@
  * pod driver can state a claim's status again after every restart
  * (Synchronize) — what a crash kept from being written is written then.
  */
-import { ResourceV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { ResourceV1ResourceClaim } from '@kubernetes/client-node';
 import type { DriverError } from '../../common/errors.ts';
 import type { ClaimStatusSink } from '../../driver/claim.ts';
 import type { AttachedDevice, ClaimRecord } from '../../driver/record-model.ts';
-import { kubeError } from './kube-error.ts';
-import { withDeadline } from './kube-deadline.ts';
+import type { KubeApi } from './kube-api.ts';
+import { claimPath } from './claim-source.ts';
+import { kubeError, kubeStatus } from './kube-error.ts';
 
 export interface ClaimStatusWriterOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeApi;
   readonly driverName: string;
   readonly timeoutMs?: number;
   readonly onError?: (err: DriverError) => void;
@@ -97,7 +98,7 @@ function stable(v: unknown): string {
 
 export class ClaimStatusWriter implements ClaimStatusSink {
   readonly #o: ClaimStatusWriterOptions;
-  readonly #api: ResourceV1Api;
+  readonly #api: KubeApi;
   #queue: Promise<void> = Promise.resolve();
   /** The latest write asked for per claim UID: an older write's retry yields to it. */
   readonly #latest = new Map<string, number>();
@@ -107,7 +108,7 @@ export class ClaimStatusWriter implements ClaimStatusSink {
 
   constructor(o: ClaimStatusWriterOptions) {
     this.#o = o;
-    this.#api = o.kubeConfig.makeApiClient(ResourceV1Api);
+    this.#api = o.kubeConfig;
   }
 
   devicesReady(record: ClaimRecord, devices: readonly AttachedDevice[]): void {
@@ -130,7 +131,7 @@ export class ClaimStatusWriter implements ClaimStatusSink {
       let retrying = false;
       try {
         for (let conflict = 1; ; conflict++) {
-          const claim = await withDeadline(this.#timeoutMs, (opts) => this.#api.readNamespacedResourceClaim({ name, namespace }, opts));
+          const claim = await this.#api.request<ResourceV1ResourceClaim>({ path: claimPath(namespace, name), timeoutMs: this.#timeoutMs });
           if (claim.metadata?.uid !== uid) return; // deleted and re-created: not ours any more
           const key = (d: { driver?: unknown; pool?: unknown; device?: unknown; shareID?: unknown }): string => `${String(d.driver)}/${String(d.pool)}/${String(d.device)}/${String(d.shareID ?? '')}`;
           const mine = new Set(entries.map(key));
@@ -139,18 +140,18 @@ export class ClaimStatusWriter implements ClaimStatusSink {
           const kept = current.filter((d) => !mine.has(key(d as never)));
           const body = { ...claim, status: { ...claim.status, devices: [...kept, ...entries] } } as typeof claim;
           try {
-            await withDeadline(this.#timeoutMs, (opts) => this.#api.replaceNamespacedResourceClaimStatus({ name, namespace, body }, opts));
+            await this.#api.request({ method: 'PUT', path: claimPath(namespace, name, '/status'), body, timeoutMs: this.#timeoutMs });
             break;
           } catch (err) {
-            if (conflict >= 3 || (err as { code?: number }).code !== 409) throw err;
+            if (conflict >= 3 || kubeStatus(kubeError('update status', err)) !== 409) throw err;
           }
         }
         this.#o.onWritten?.(record, performance.now() - start);
       } catch (err) {
-        const code = (err as { code?: number }).code;
+        const code = kubeStatus(kubeError('update status', err));
         if (code === 404) return; // the claim is gone: nothing to state
         // Retried: what may pass later (no answer, 5xx, 429, conflicts past the three above); a refusal (other 4xx) is reported at once.
-        const transient = code === undefined || code >= 500 || code === 429 || code === 409;
+        const transient = code === 0 || code >= 500 || code === 429 || code === 409;
         if (transient && !this.#closed && attempt < (this.#o.attempts ?? 5)) {
           const t = setTimeout(() => {
             this.#retries.delete(t);

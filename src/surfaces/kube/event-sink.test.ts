@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { KubeApi } from './kube-api.ts';
 import type { DriverError } from '../../common/errors.ts';
 import { EventCorrelator, eventKey } from './event-correlator.ts';
 import { eventBody, eventName, KubeEventSink, MAX_MESSAGE_BYTES, truncateMessage } from './event-sink.ts';
@@ -76,7 +76,7 @@ describe('KubeEventSink over HTTP', () => {
   });
 
   interface Req { method: string; path: string; type: string; body: Record<string, unknown> }
-  async function fakeApi(respond: (r: Req) => number | undefined): Promise<{ kubeConfig: KubeConfig; reqs: Req[] }> {
+  async function fakeApi(respond: (r: Req) => number | undefined): Promise<{ kubeConfig: KubeApi; reqs: Req[] }> {
     const reqs: Req[] = [];
     server = createServer((req, res) => {
       let text = '';
@@ -89,11 +89,7 @@ describe('KubeEventSink over HTTP', () => {
       });
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
-    });
+    const kubeConfig = new KubeApi({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, source: 'test', token: { data: Buffer.from('t') } });
     return { kubeConfig, reqs };
   }
 

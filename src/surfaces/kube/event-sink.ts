@@ -18,11 +18,12 @@
  * write. The queue is bounded (`maxQueued`); beyond it warnings are dropped
  * and counted.
  */
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Event } from '@kubernetes/client-node';
 import type { DriverError } from '../../common/errors.ts';
 import type { EventSink } from '../../driver/claim.ts';
 import { EventCorrelator, eventKey } from './event-correlator.ts';
-import { DEFAULT_KUBE_TIMEOUT_MS, withDeadline, type CallOptions } from './kube-deadline.ts';
+import { MERGE_PATCH, type KubeApi, type KubeRequest } from './kube-api.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS } from './kube-deadline.ts';
 import { kubeError, kubeStatus } from './kube-error.ts';
 
 export const EVENT_COMPONENT = 'netclaim';
@@ -38,7 +39,7 @@ export interface EventClaimRef {
 }
 
 export interface KubeEventSinkOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeApi;
   /** source.host and reportingInstance. */
   readonly nodeName: string;
   /** De-duplication window (ms, default 5 min). */
@@ -64,7 +65,7 @@ interface Pending {
 
 export class KubeEventSink implements EventSink {
   readonly #o: KubeEventSinkOptions;
-  readonly #api: CoreV1Api;
+  readonly #api: KubeApi;
   readonly #correlator: EventCorrelator;
   readonly #now: () => number;
   /** Insertion-ordered; a key leaves when its write starts. */
@@ -76,7 +77,7 @@ export class KubeEventSink implements EventSink {
 
   constructor(o: KubeEventSinkOptions) {
     this.#o = o;
-    this.#api = o.kubeConfig.makeApiClient(CoreV1Api);
+    this.#api = o.kubeConfig;
     this.#correlator = new EventCorrelator(o.dedupWindowMs !== undefined ? { windowMs: o.dedupWindowMs } : {});
     this.#now = o.now ?? Date.now;
   }
@@ -147,7 +148,7 @@ export class KubeEventSink implements EventSink {
       const count = c.count + p.occurrences;
       const body = { count, lastTimestamp: rfc3339(p.lastMs) };
       try {
-        await this.#call((opts) => this.#api.patchNamespacedEvent({ namespace: p.claim.namespace, name: c.name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch, opts)));
+        await this.#call({ method: 'PATCH', path: eventsPath(p.claim.namespace, c.name), body, contentType: MERGE_PATCH });
         this.#correlator.recorded(p.key, c.name, count, p.lastMs);
         this.#stats.patched++;
         return;
@@ -158,13 +159,13 @@ export class KubeEventSink implements EventSink {
     }
     const name = eventName(p.claim.name, p.firstMs, this.#seq++);
     const body = eventBody({ ...p, name, count: p.occurrences, nodeName: this.#o.nodeName });
-    await this.#call((opts) => this.#api.createNamespacedEvent({ namespace: p.claim.namespace, body }, opts));
+    await this.#call({ method: 'POST', path: eventsPath(p.claim.namespace), body });
     this.#correlator.recorded(p.key, name, p.occurrences, p.lastMs);
     this.#stats.created++;
   }
 
-  #call<T>(f: (options: CallOptions) => Promise<T>): Promise<T> {
-    return withDeadline(this.#o.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS, f);
+  #call(r: KubeRequest): Promise<unknown> {
+    return this.#api.request({ ...r, timeoutMs: this.#o.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS });
   }
 
   #report(e: DriverError): void {
@@ -174,6 +175,10 @@ export class KubeEventSink implements EventSink {
       /* a failing error handler must not stop the queue */
     }
   }
+}
+
+function eventsPath(namespace: string, name?: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/events${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 }
 
 function first<V>(m: Map<string, V>): V | undefined {

@@ -17,11 +17,11 @@
  * Requests per allocation, while a pool is far from full: one GET of the pool
  * and one create. Each call has a deadline (default 5 s).
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { DriverError } from '../../common/errors.ts';
 import type { Allocation, IpamPort } from '../../driver/ipam/ipam-port.ts';
 import { parsePool, type AddressPool } from '../../driver/ipam/pool-spec.ts';
-import { DEFAULT_KUBE_TIMEOUT_MS, withDeadline } from './kube-deadline.ts';
+import type { KubeApi, KubeRequest } from './kube-api.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS } from './kube-deadline.ts';
 import { kubeError, kubeStatus } from './kube-error.ts';
 import { PoolCache, type CachedPool } from './ipam-pool-cache.ts';
 
@@ -32,7 +32,7 @@ export const LABEL_NODE = 'netclaim.dev/node';
 export const LABEL_CLAIM = 'netclaim.dev/claim-uid';
 
 export interface KubeIpamOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeApi;
   readonly nodeName: string;
   /** Deadline of one request (ms, default 5000). */
   readonly timeoutMs?: number;
@@ -50,19 +50,17 @@ export interface KubeIpamOptions {
 type Obj = Record<string, unknown>;
 
 export class KubeIpam implements IpamPort {
-  readonly #api: CustomObjectsApi;
-  readonly #core: CoreV1Api;
+  readonly #api: KubeApi;
   readonly #o: KubeIpamOptions;
   #nodeUid: Promise<string> | undefined;
   readonly #cache: PoolCache | undefined;
 
   constructor(o: KubeIpamOptions) {
     this.#o = o;
-    this.#api = o.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.#core = o.kubeConfig.makeApiClient(CoreV1Api);
+    this.#api = o.kubeConfig;
     this.#cache = o.watchPools === true
       ? new PoolCache({
-        kubeConfig: o.kubeConfig, api: this.#api, group: IPAM_GROUP, version: IPAM_VERSION,
+        api: this.#api, group: IPAM_GROUP, version: IPAM_VERSION,
         ...(o.onError === undefined ? {} : { onError: o.onError }), ...(o.onRequest === undefined ? {} : { onRequest: o.onRequest }),
       })
       : undefined;
@@ -77,10 +75,10 @@ export class KubeIpam implements IpamPort {
     this.#cache?.close();
   }
 
-  async #call<T>(verb: string, op: string, context: Obj, call: (options: Parameters<Parameters<typeof withDeadline>[1]>[0]) => Promise<T>): Promise<T> {
+  async #call<T = Obj>(verb: string, op: string, context: Obj, r: KubeRequest): Promise<T> {
     this.#o.onRequest?.(verb);
     try {
-      return await withDeadline(this.#o.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS, call);
+      return await this.#api.request<T>({ ...r, timeoutMs: this.#o.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS });
     } catch (err) {
       throw kubeError(op, err, context);
     }
@@ -92,8 +90,7 @@ export class KubeIpam implements IpamPort {
     if (cached !== undefined) return parsePool(name, cached.spec);
     let o: Obj;
     try {
-      o = await this.#call('get', `get ippool ${name}`, { pool: name }, (options) =>
-        this.#api.getClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ippools', name }, options)) as Obj;
+      o = await this.#call('get', `get ippool ${name}`, { pool: name }, { path: ipamPath('ippools', name) });
     } catch (err) {
       if (kubeStatus(err) === 404) throw new DriverError('PREPARE_POOL_INVALID', `IPPool ${name} does not exist`, { cause: err, context: { pool: name } });
       throw err;
@@ -106,8 +103,7 @@ export class KubeIpam implements IpamPort {
     if (cached !== undefined) return usablePools(cached);
     let list: Obj;
     try {
-      list = await this.#call('list', 'list ippools', {}, (options) =>
-        this.#api.listClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ippools' }, options)) as Obj;
+      list = await this.#call('list', 'list ippools', {}, { path: ipamPath('ippools') });
     } catch (err) {
       if (kubeStatus(err) === 404) return []; // the CRD is not installed: no pools
       throw err;
@@ -127,8 +123,7 @@ export class KubeIpam implements IpamPort {
       spec: { pool: a.pool, address: a.address, prefixLength: a.prefixLength, nodeName: a.node, claim: a.claim, request: a.request },
     };
     try {
-      const o = await this.#call('create', `create ipallocation ${a.name}`, { name: a.name }, (options) =>
-        this.#api.createClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ipallocations', body }, options)) as Obj;
+      const o = await this.#call('create', `create ipallocation ${a.name}`, { name: a.name }, { method: 'POST', path: ipamPath('ipallocations'), body });
       return { ...a, uid: String((o['metadata'] as Obj)['uid']) };
     } catch (err) {
       if (kubeStatus(err) === 409) return 'exists';
@@ -138,9 +133,8 @@ export class KubeIpam implements IpamPort {
 
   async get(name: string): Promise<Allocation | undefined> {
     try {
-      const o = await this.#call('get', `get ipallocation ${name}`, { name }, (options) =>
-        this.#api.getClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ipallocations', name }, options));
-      return allocationFromApi(o as Obj);
+      const o = await this.#call('get', `get ipallocation ${name}`, { name }, { path: ipamPath('ipallocations', name) });
+      return allocationFromApi(o);
     } catch (err) {
       if (kubeStatus(err) === 404) return undefined;
       throw err;
@@ -149,8 +143,9 @@ export class KubeIpam implements IpamPort {
 
   async release(name: string, uid: string): Promise<void> {
     try {
-      await this.#call('delete', `delete ipallocation ${name}`, { name, uid }, (options) =>
-        this.#api.deleteClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ipallocations', name, body: { preconditions: { uid } } }, options));
+      await this.#call('delete', `delete ipallocation ${name}`, { name, uid }, {
+        method: 'DELETE', path: ipamPath('ipallocations', name), body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } },
+      });
     } catch (err) {
       // 404: already gone; 409: the name now belongs to a later allocation (the precondition failed): not ours.
       if (kubeStatus(err) === 404 || kubeStatus(err) === 409) return;
@@ -169,8 +164,7 @@ export class KubeIpam implements IpamPort {
   async #list(labelSelector: string): Promise<readonly Allocation[]> {
     let list: Obj;
     try {
-      list = await this.#call('list', `list ipallocations ${labelSelector}`, { labelSelector }, (options) =>
-        this.#api.listClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural: 'ipallocations', labelSelector }, options)) as Obj;
+      list = await this.#call('list', `list ipallocations ${labelSelector}`, { labelSelector }, { path: ipamPath('ipallocations'), query: { labelSelector } });
     } catch (err) {
       if (kubeStatus(err) === 404) return []; // the CRD is not installed: nothing allocated
       throw err;
@@ -180,7 +174,7 @@ export class KubeIpam implements IpamPort {
 
   #nodeUidOnce(): Promise<string> {
     this.#nodeUid ??= (async () => {
-      const node = await this.#call('get', `get node ${this.#o.nodeName}`, { node: this.#o.nodeName }, (options) => this.#core.readNode({ name: this.#o.nodeName }, options));
+      const node = await this.#call<{ metadata?: { uid?: string } }>('get', `get node ${this.#o.nodeName}`, { node: this.#o.nodeName }, { path: `/api/v1/nodes/${encodeURIComponent(this.#o.nodeName)}` });
       const uid = node.metadata?.uid;
       if (!uid) throw new DriverError('KUBE_REQUEST_FAILED', `node ${this.#o.nodeName} has no metadata.uid`);
       return uid;
@@ -189,6 +183,11 @@ export class KubeIpam implements IpamPort {
     this.#nodeUid.catch(() => { this.#nodeUid = undefined; });
     return this.#nodeUid;
   }
+}
+
+/** A cluster-scoped IPAM object's path (netclaim.dev/v1alpha1). */
+export function ipamPath(plural: 'ippools' | 'ipallocations', name?: string): string {
+  return `/apis/${IPAM_GROUP}/${IPAM_VERSION}/${plural}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 }
 
 export function allocationFromApi(o: Obj): Allocation {

@@ -17,15 +17,15 @@
  *   A re-list after every watch failure is what made the slice informer
  *   storm an overloaded API server (docs/fleet.md).
  */
-import { Watch, type CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeApi } from './kube-api.ts';
+import { watchStream } from './kube-watch.ts';
 import type { DriverError } from '../../common/errors.ts';
 import { kubeError, kubeStatus } from './kube-error.ts';
 
 type Obj = Record<string, unknown>;
 
 export interface PoolCacheOptions {
-  readonly kubeConfig: KubeConfig;
-  readonly api: CustomObjectsApi;
+  readonly api: KubeApi;
   readonly group: string;
   readonly version: string;
   readonly onError?: (e: DriverError) => void;
@@ -91,7 +91,7 @@ export class PoolCache {
     this.#o.onRequest?.('list');
     let list: Obj;
     try {
-      list = await this.#o.api.listClusterCustomObject({ group: this.#o.group, version: this.#o.version, plural: 'ippools' }) as Obj;
+      list = await this.#o.api.request<Obj>({ path: this.#path });
     } catch (err) {
       if (kubeStatus(err) === 404) {
         this.#pools.clear();
@@ -129,8 +129,7 @@ export class PoolCache {
     if (this.#closed) return;
     this.#o.onRequest?.('watch');
     const query = { resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds: this.#o.watchTimeoutSeconds ?? 25 };
-    new Watch(this.#o.kubeConfig)
-      .watch(this.#path, query, (type, obj) => this.#event(type, obj as Obj), (err) => this.#done(err))
+    watchStream(this.#o.api, this.#path, query, (type, obj) => this.#event(type, obj as Obj), (err) => this.#done(err))
       .then((ac) => {
         if (this.#closed) ac.abort();
         else this.#abort = ac;

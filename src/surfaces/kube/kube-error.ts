@@ -1,9 +1,10 @@
 /**
- * Translation of @kubernetes/client-node failures into DriverError
- * (KUBE_REQUEST_FAILED) with the HTTP status, the Status `reason` and the
- * API server's own message in the context. The client's ApiException carries
- * the Status as JSON text and a generic "Unknown API Status Code!" message,
- * which is what a log would otherwise show.
+ * Translation of API client failures into DriverError (KUBE_REQUEST_FAILED)
+ * with the HTTP status, the Status `reason` and the API server's own message
+ * in the context. Takes kube-api.ts's KubeResponseError (status in `code`,
+ * the parsed Status in `body`), a socket error or deadline (status 0), and
+ * still @kubernetes/client-node's ApiException (`code`, the Status as JSON
+ * text), for the benches and tests that drive client-node.
  */
 import { DriverError, isDriverError } from '../../common/errors.ts';
 
@@ -18,7 +19,7 @@ export interface KubeErrorContext {
 export function kubeError(op: string, err: unknown, context: Record<string, unknown> = {}): DriverError {
   if (isDriverError(err)) return err;
   const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown };
-  // ApiException's `code` is the HTTP status; a DOMException's `code` is not (a watch's TimeoutError has 23).
+  // KubeResponseError's and ApiException's `code` is the HTTP status; a DOMException's `code` is not (a watch's TimeoutError has 23).
   const httpStatus = (v: unknown): number | undefined => (typeof v === 'number' && v >= 100 && v <= 599 ? v : undefined);
   const status = httpStatus(e.code) ?? httpStatus(e.statusCode) ?? 0;
   let reason = '';
@@ -29,7 +30,7 @@ export function kubeError(op: string, err: unknown, context: Record<string, unkn
     if (typeof s.reason === 'string') reason = s.reason;
     if (typeof s.message === 'string') message = s.message;
   }
-  return new DriverError('KUBE_REQUEST_FAILED', `${op}: ${status ? `${status} ${reason} ` : ''}${message}`.trim(), {
+  return new DriverError('KUBE_REQUEST_FAILED', `${op}: ${status ? `${status} ${reason ? `${reason} ` : ''}` : ''}${message}`.trim(), {
     cause: err,
     context: { ...context, op, status, reason } satisfies KubeErrorContext & Record<string, unknown>,
   });

@@ -5,9 +5,10 @@
  * decides (no de-duplication here); in namespace `default`, where the
  * kubelet's own Node events go. A failure is returned to the caller to log.
  */
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import type { KubeApi } from './kube-api.ts';
 import { EVENT_COMPONENT, EVENT_REPORTING_CONTROLLER, eventName, truncateMessage } from './event-sink.ts';
-import { DEFAULT_KUBE_TIMEOUT_MS, withDeadline } from './kube-deadline.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS } from './kube-deadline.ts';
 import { kubeError } from './kube-error.ts';
 
 export const NODE_EVENT_NAMESPACE = 'default';
@@ -23,10 +24,12 @@ export function nodeEventBody(nodeName: string, nodeUid: string | undefined, rea
   };
 }
 
-export async function nodeWarning(kubeConfig: KubeConfig, nodeName: string, reason: string, message: string, nodeUid?: string): Promise<void> {
-  const api = kubeConfig.makeApiClient(CoreV1Api);
+export async function nodeWarning(api: KubeApi, nodeName: string, reason: string, message: string, nodeUid?: string): Promise<void> {
   try {
-    await withDeadline(DEFAULT_KUBE_TIMEOUT_MS, (opts) => api.createNamespacedEvent({ namespace: NODE_EVENT_NAMESPACE, body: nodeEventBody(nodeName, nodeUid, reason, message, Date.now()) }, opts));
+    await api.request({
+      method: 'POST', path: `/api/v1/namespaces/${NODE_EVENT_NAMESPACE}/events`, timeoutMs: DEFAULT_KUBE_TIMEOUT_MS,
+      body: nodeEventBody(nodeName, nodeUid, reason, message, Date.now()),
+    });
   } catch (err) {
     throw kubeError(`event ${reason} on node ${nodeName}`, err, { node: nodeName, reason });
   }

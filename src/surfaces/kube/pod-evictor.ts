@@ -5,27 +5,30 @@
  * only with `--evict-unreconciled`, for a running pod whose devices netclaim
  * could not put back after a restart (docs/pods.md).
  */
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { PodEvictor } from '../../driver/claim.ts';
+import type { KubeApi } from './kube-api.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS } from './kube-deadline.ts';
 import { kubeError } from './kube-error.ts';
-import { withDeadline } from './kube-deadline.ts';
 
 export class KubePodEvictor implements PodEvictor {
-  readonly #api: CoreV1Api;
+  readonly #api: KubeApi;
   readonly #timeoutMs: number;
 
-  constructor(o: { readonly kubeConfig: KubeConfig; readonly timeoutMs?: number }) {
-    this.#api = o.kubeConfig.makeApiClient(CoreV1Api);
-    this.#timeoutMs = o.timeoutMs ?? 5_000;
+  constructor(o: { readonly kubeConfig: KubeApi; readonly timeoutMs?: number }) {
+    this.#api = o.kubeConfig;
+    this.#timeoutMs = o.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   }
 
   async evict(namespace: string, name: string, _reason: string): Promise<void> {
     try {
-      await withDeadline(this.#timeoutMs, (opts) => this.#api.createNamespacedPodEviction({
-        name, namespace, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } },
-      }, opts));
+      await this.#api.request({
+        method: 'POST', path: `/api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}/eviction`, timeoutMs: this.#timeoutMs,
+        body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } },
+      });
     } catch (err) {
       throw kubeError(`evict pod ${namespace}/${name}`, err);
     }
   }
 }
+
+const enc = encodeURIComponent;

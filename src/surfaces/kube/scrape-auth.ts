@@ -14,13 +14,14 @@
  * be asked gives 503 and is not remembered.
  */
 import { createHash } from 'node:crypto';
-import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { V1SubjectAccessReview, V1TokenReview } from '@kubernetes/client-node';
 import { errorText } from '../../common/errors.ts';
 import type { ScrapeAuthorizer, ScrapeDecision } from '../../observe/http-server.ts';
-import { withDeadline } from './kube-deadline.ts';
+import type { KubeApi } from './kube-api.ts';
+import { DEFAULT_KUBE_TIMEOUT_MS } from './kube-deadline.ts';
 
 export interface KubeScrapeAuthOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeApi;
   /** The non-resource URL the SubjectAccessReview asks about (default /metrics). */
   readonly path?: string;
   readonly ttlMs?: number;
@@ -29,18 +30,20 @@ export interface KubeScrapeAuthOptions {
 }
 
 export function kubeScrapeAuthorizer(o: KubeScrapeAuthOptions): ScrapeAuthorizer {
-  const authn = o.kubeConfig.makeApiClient(AuthenticationV1Api);
-  const authz = o.kubeConfig.makeApiClient(AuthorizationV1Api);
+  const api = o.kubeConfig;
   const path = o.path ?? '/metrics';
   const ttlMs = o.ttlMs ?? 60_000;
   const maxEntries = o.maxEntries ?? 256;
-  const timeoutMs = o.timeoutMs ?? 5_000;
+  const timeoutMs = o.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   const cache = new Map<string, { readonly at: number; readonly decision: ScrapeDecision }>();
 
   const decide = async (token: string): Promise<ScrapeDecision> => {
-    let review;
+    let review: V1TokenReview;
     try {
-      review = await withDeadline(timeoutMs, (options) => authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } }, options));
+      review = await api.request<V1TokenReview>({
+        method: 'POST', path: '/apis/authentication.k8s.io/v1/tokenreviews', timeoutMs,
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+      });
     } catch (err) {
       return { allowed: false, status: 503, reason: `cannot authenticate the token: TokenReview failed: ${errorText(err)}` };
     }
@@ -49,9 +52,9 @@ export function kubeScrapeAuthorizer(o: KubeScrapeAuthOptions): ScrapeAuthorizer
     if (review.status?.authenticated !== true || user === undefined || username === undefined) {
       return { allowed: false, status: 401, reason: `the token is not valid${review.status?.error ? `: ${review.status.error}` : ''}` };
     }
-    let access;
+    let access: V1SubjectAccessReview;
     try {
-      access = await withDeadline(timeoutMs, (options) => authz.createSubjectAccessReview({ body: {
+      access = await api.request<V1SubjectAccessReview>({ method: 'POST', path: '/apis/authorization.k8s.io/v1/subjectaccessreviews', timeoutMs, body: {
         apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
         spec: {
           user: username,
@@ -60,7 +63,7 @@ export function kubeScrapeAuthorizer(o: KubeScrapeAuthOptions): ScrapeAuthorizer
           ...(user.extra === undefined ? {} : { extra: user.extra }),
           nonResourceAttributes: { path, verb: 'get' },
         },
-      } }, options));
+      } });
     } catch (err) {
       return { allowed: false, status: 503, reason: `cannot authorize ${username}: SubjectAccessReview failed: ${errorText(err)}` };
     }

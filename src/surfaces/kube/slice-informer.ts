@@ -9,26 +9,26 @@
  * does: the API server's etcd-backed versions are, although the contract
  * calls them opaque. A non-numeric one is simply taken as newer.
  */
-import { Watch, type KubeConfig, type ResourceV1Api } from '@kubernetes/client-node';
+import type { KubeApi } from './kube-api.ts';
+import { watchStream } from './kube-watch.ts';
 import type { DriverError } from '../../common/errors.ts';
 import { kubeError, kubeStatus } from './kube-error.ts';
-import { fromJson, fromModel, type StoredSlice } from './slice-codec.ts';
+import { fromJson, type StoredSlice } from './slice-codec.ts';
 
-const PATH = '/apis/resource.k8s.io/v1/resourceslices';
+export const SLICES_PATH = '/apis/resource.k8s.io/v1/resourceslices';
 /** Deleted UIDs remembered to drop late watch events for them; bounded. */
 const TOMBSTONES = 1024;
 
 export interface SliceInformerOptions {
-  readonly kubeConfig: KubeConfig;
-  readonly api: ResourceV1Api;
+  readonly api: KubeApi;
   readonly driver: string;
   readonly nodeName: string;
   /** The cache changed because of someone else (watch event that is not the echo of our write). */
   readonly onChange: () => void;
   readonly onError: (e: DriverError) => void;
   /**
-   * Server-side watch timeout (s). client-node's Watch aborts after 30 s
-   * without a byte, and bookmarks come less often than that, so the server is
+   * Server-side watch timeout (s). The watch reader (kube-watch.ts) gives up
+   * after 30 s without a byte, and bookmarks come less often than that, so the server is
    * asked to end the watch first; it is then resumed from the last version.
    */
   readonly watchTimeoutSeconds?: number;
@@ -60,15 +60,15 @@ export class SliceInformer {
 
   /** Replaces the cache with a fresh LIST (after a conflict, or when the watch lost its place). */
   async list(): Promise<void> {
-    let res;
+    let res: { items?: unknown[]; metadata?: { resourceVersion?: string } };
     try {
-      res = await this.#o.api.listResourceSlice({ fieldSelector: this.#selector });
+      res = await this.#o.api.request({ path: SLICES_PATH, query: { fieldSelector: this.#selector } });
     } catch (err) {
       throw kubeError('list resourceslices', err, { fieldSelector: this.#selector });
     }
     this.#cache.clear();
-    for (const m of res.items) {
-      const s = fromModel(m);
+    for (const m of res.items ?? []) {
+      const s = fromJson(m);
       this.#cache.set(s.name, s);
     }
     this.#rv = res.metadata?.resourceVersion ?? '';
@@ -100,8 +100,7 @@ export class SliceInformer {
     if (this.#closed) return;
     const timeoutSeconds = this.#o.watchTimeoutSeconds ?? 25;
     const query = { fieldSelector: this.#selector, resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds };
-    new Watch(this.#o.kubeConfig)
-      .watch(PATH, query, (type, obj) => this.#event(type, obj), (err) => this.#done(err))
+    watchStream(this.#o.api, SLICES_PATH, query, (type, obj) => this.#event(type, obj), (err) => this.#done(err))
       .then((ac) => {
         if (this.#closed) ac.abort();
         else this.#abort = ac;

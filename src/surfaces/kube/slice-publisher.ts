@@ -21,13 +21,13 @@
  * state, so a flapping link costs bounded writes and the last state still
  * goes out. A reconcile with nothing to write costs nothing.
  */
-import { CoreV1Api, ResourceV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { DriverError, isDriverError, StateError } from '../../common/errors.ts';
 import type { Attributes } from '../../inventory/attributes/limits.ts';
 import { DRIVER_NAME } from '../../inventory/attributes/names.ts';
 import { kubeError, kubeStatus } from './kube-error.ts';
-import { fromModel, specKey, toModel, type StoredSlice } from './slice-codec.ts';
-import { SliceInformer } from './slice-informer.ts';
+import type { KubeApi } from './kube-api.ts';
+import { fromJson, specKey, toWire, type StoredSlice } from './slice-codec.ts';
+import { SLICES_PATH, SliceInformer } from './slice-informer.ts';
 import { isNoop, planSync, type DroppedFieldsMemo, type SyncPlan } from './slice-sync.ts';
 import { budgetTake, budgetWait, createWriteBudget, DEFAULT_WRITE_BUDGET, type WriteBudget, type WriteBudgetOptions } from './write-budget.ts';
 import { sharingSliceFields, type ResourceSlice, type SliceDevice } from './slices.ts';
@@ -47,7 +47,7 @@ export interface PublishDevice {
 }
 
 export interface SlicePublisherOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeApi;
   readonly nodeName: string;
   /** Default DRIVER_NAME (`netclaim.dev`). */
   readonly driver?: string;
@@ -78,7 +78,7 @@ export interface SlicePublisherOptions {
 
 export class SlicePublisher {
   readonly #o: SlicePublisherOptions & { readonly driver: string };
-  readonly #api: ResourceV1Api;
+  readonly #api: KubeApi;
   readonly #informer: SliceInformer;
   readonly #dropped = new Map<string, DroppedFieldsMemo>();
   #nodeUid: string | undefined;
@@ -110,9 +110,9 @@ export class SlicePublisher {
     this.#o = { ...o, driver: o.driver ?? DRIVER_NAME };
     this.#nodeUid = o.nodeUid;
     this.#budget = createWriteBudget(o.writeBudget ?? DEFAULT_WRITE_BUDGET, Date.now());
-    this.#api = o.kubeConfig.makeApiClient(ResourceV1Api);
+    this.#api = o.kubeConfig;
     this.#informer = new SliceInformer({
-      kubeConfig: o.kubeConfig, api: this.#api, driver: this.#o.driver, nodeName: o.nodeName,
+      api: this.#api, driver: this.#o.driver, nodeName: o.nodeName,
       onChange: () => this.#schedule(this.#o.driftDelayMs ?? 500),
       onError: (e) => this.#report(e),
       ...(o.retryMaxMs !== undefined ? { retryMaxMs: o.retryMaxMs } : {}),
@@ -267,22 +267,24 @@ export class SlicePublisher {
   }
 
   async #create(s: ResourceSlice): Promise<void> {
-    const res = await this.#call('create', s.metadata.name, () => this.#api.createResourceSlice({ body: toModel(s), fieldManager: this.#o.driver }));
-    this.#stored(s, fromModel(res));
+    const res = await this.#call('create', s.metadata.name, () => this.#api.request({ method: 'POST', path: SLICES_PATH, query: { fieldManager: this.#o.driver }, body: toWire(s) }));
+    this.#stored(s, fromJson(res));
     this.#counters.creates++;
   }
 
   async #replace(s: ResourceSlice, old: StoredSlice): Promise<void> {
-    const body = toModel(s, old.resourceVersion);
-    const res = await this.#call('replace', s.metadata.name, () => this.#api.replaceResourceSlice({ name: s.metadata.name, body, fieldManager: this.#o.driver }));
-    this.#stored(s, fromModel(res));
+    const body = toWire(s, old.resourceVersion);
+    const res = await this.#call('replace', s.metadata.name, () => this.#api.request({ method: 'PUT', path: slicePath(s.metadata.name), query: { fieldManager: this.#o.driver }, body }));
+    this.#stored(s, fromJson(res));
     this.#counters.updates++;
   }
 
   /** With preconditions: a slice someone changed since we looked is not deleted blindly. */
   async #delete(s: StoredSlice): Promise<void> {
     try {
-      await this.#call('delete', s.name, () => this.#api.deleteResourceSlice({ name: s.name, body: { preconditions: { uid: s.uid, resourceVersion: s.resourceVersion } } }));
+      await this.#call('delete', s.name, () => this.#api.request({
+        method: 'DELETE', path: slicePath(s.name), body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: s.uid, resourceVersion: s.resourceVersion } },
+      }));
     } catch (err) {
       if (kubeStatus(err) !== 404) throw err;
     }
@@ -317,7 +319,7 @@ export class SlicePublisher {
 
   async #readNodeUid(): Promise<string> {
     try {
-      const node = await this.#o.kubeConfig.makeApiClient(CoreV1Api).readNode({ name: this.#o.nodeName });
+      const node = await this.#api.request<{ metadata?: { uid?: string } }>({ path: `/api/v1/nodes/${encodeURIComponent(this.#o.nodeName)}` });
       const uid = node.metadata?.uid;
       if (!uid) throw new Error('Node has no metadata.uid');
       return uid;
@@ -380,13 +382,18 @@ function isTransient(err: unknown): boolean {
   const status = kubeStatus(err);
   if (status !== 0) return status === 429 || status >= 500;
   if (!isDriverError(err) || err.code !== 'KUBE_REQUEST_FAILED') return false;
-  // fetch's TypeError('fetch failed') carries undici's reason (UND_ERR_*) or the socket's (ECONNREFUSED, …) below it.
+  // The transport's error is the cause or below it: the socket's (ECONNREFUSED, ECONNRESET, …), an HTTP/2 stream's or
+  // session's (ERR_HTTP2_*: cancelled with the session, GOAWAY), a deadline's TimeoutError (UND_ERR_*: client-node's fetch).
   for (let c: unknown = err.cause, i = 0; c !== null && typeof c === 'object' && i < 6; c = (c as { cause?: unknown }).cause, i++) {
     const { code, name } = c as { code?: unknown; name?: unknown };
-    if (typeof code === 'string' && /^(UND_ERR_|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)/.test(code)) return true;
+    if (typeof code === 'string' && /^(ERR_HTTP2_|UND_ERR_|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)/.test(code)) return true;
     if (name === 'TimeoutError') return true; // an AbortSignal.timeout deadline
   }
   return false;
+}
+
+function slicePath(name: string): string {
+  return `${SLICES_PATH}/${encodeURIComponent(name)}`;
 }
 
 /** Waits for every write (so the cache records each success), then fails with the first failure. */

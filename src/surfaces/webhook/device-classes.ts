@@ -11,27 +11,24 @@
  * anyway); a read that fails throws, and the webhook admits with a warning:
  * Prepare holds the policy in any case.
  */
-import { ResourceV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { withDeadline } from '../kube/kube-deadline.ts';
+import type { KubeApi } from '../kube/kube-api.ts';
 import { kubeError, kubeStatus } from '../kube/kube-error.ts';
 import type { DeviceClassLookup } from './admission.ts';
 
 export interface DeviceClassReaderOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeApi;
   readonly timeoutMs?: number;
   readonly ttlMs?: number;
 }
 
 export function deviceClassReader(o: DeviceClassReaderOptions): DeviceClassLookup {
-  const api = o.kubeConfig.makeApiClient(ResourceV1Api);
+  const api = o.kubeConfig;
   const timeoutMs = o.timeoutMs ?? 2_000;
   const ttlMs = o.ttlMs ?? 5_000;
   const cache = new Map<string, { readonly at: number; readonly value: Promise<unknown> }>();
   const read = async (name: string): Promise<unknown> => {
     try {
-      const c = await withDeadline(timeoutMs, (options) => api.readDeviceClass({ name }, options));
-      // The client's model objects are class instances; the config checks take plain JSON (the same field names).
-      return JSON.parse(JSON.stringify(c)) as unknown;
+      return await api.request({ path: `/apis/resource.k8s.io/v1/deviceclasses/${encodeURIComponent(name)}`, timeoutMs });
     } catch (err) {
       const e = kubeError(`get deviceclass ${name}`, err, { name });
       if (kubeStatus(e) === 404) return undefined;

@@ -37,7 +37,7 @@ describe.skipIf(!HAVE_OPENSSL)(HAVE_OPENSSL ? 'netclaim webhook flags' : 'netcla
     const kc = join(dir, 'kubeconfig');
     writeFileSync(kc, JSON.stringify({ apiVersion: 'v1', kind: 'Config', 'current-context': 'x', clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }] }));
     const on = webhookArgs([...base, `--kubeconfig=${kc}`, '--driver-name=example.com', '--listen-address=127.0.0.1:0']);
-    expect(on.kubeConfig?.getCurrentCluster()?.server).toBe('https://127.0.0.1:1');
+    expect(on.kubeConfig?.target.server).toBe('https://127.0.0.1:1');
     expect(on.server.drivers).toEqual(new Set(['example.com']));
   });
 });

@@ -4,20 +4,21 @@
  * when asked for (main.ts), like `run`.
  */
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { DRIVER_NAME } from '../../common/driver.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { parseBindAddress } from '../../observe/http-server.ts';
 import { createLogger, logLevelFrom } from '../../observe/logger.ts';
 import { readTlsPair } from '../../observe/tls-files.ts';
 import type { Command } from '../cli/command.ts';
+import { KubeApi } from '../kube/kube-api.ts';
+import { loadKubeTarget } from '../kube/kube-config.ts';
 import { deviceClassReader } from './device-classes.ts';
 import { DEFAULT_WEBHOOK_ADDRESS, WebhookServer, type WebhookServerOptions } from './webhook-server.ts';
 
 export interface WebhookArgs {
   readonly server: Omit<WebhookServerOptions, 'log' | 'deviceClass'>;
   /** Undefined: DeviceClasses are not read (--no-class-policy). */
-  readonly kubeConfig: KubeConfig | undefined;
+  readonly kubeConfig: KubeApi | undefined;
   readonly logLevel: string | undefined;
 }
 
@@ -44,12 +45,7 @@ export function webhookArgs(argv: readonly string[]): WebhookArgs {
   readTlsPair({ certFile, keyFile });
   parseBindAddress(values['listen-address']);
   if (values['log-level'] !== undefined) logLevelFrom(values['log-level']);
-  let kubeConfig: KubeConfig | undefined;
-  if (!values['no-class-policy']) {
-    kubeConfig = new KubeConfig();
-    if (values.kubeconfig !== undefined) kubeConfig.loadFromFile(values.kubeconfig);
-    else kubeConfig.loadFromDefault();
-  }
+  const kubeConfig = values['no-class-policy'] ? undefined : new KubeApi(loadKubeTarget(values.kubeconfig));
   return {
     server: { bindAddress: values['listen-address'], tls: { certFile, keyFile }, drivers: new Set([values['driver-name']]) },
     kubeConfig,
