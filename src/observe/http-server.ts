@@ -28,13 +28,16 @@
  *
  * The probe body is JSON: { status: 'ok' | 'failed', failed: [names], checks: [{ name, ok, ms, error? }] }.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ConfigError, errorText, StateError } from '../common/errors.ts';
 import type { Logger } from './logger.ts';
 import { TlsReloader, type TlsFilePaths } from './tls-files.ts';
+import { nodeHttp } from '../common/node-http.ts';
+
+const { createServer } = nodeHttp;
 
 export const DEFAULT_BIND_ADDRESS = ':9177';
 export const DEFAULT_CHECK_TIMEOUT_MS = 800;

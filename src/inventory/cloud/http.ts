@@ -5,8 +5,10 @@
  * connect and body, and a cap on the body. Failures are DriverErrors whose
  * context names the URL and the status, so the provider can log them.
  */
-import { request } from 'node:http';
 import { NotFoundError, ProtocolError } from '../../common/errors.ts';
+import { nodeHttp } from '../../common/node-http.ts';
+
+const { request } = nodeHttp;
 
 /** Metadata documents are small; anything bigger is not one. */
 const MAX_BODY = 1 << 20;

@@ -3,7 +3,6 @@
  * and a real `address()` for Buffers. Buffers are passed zero-copy.
  */
 import { createRequire } from 'node:module';
-import { arch } from 'node:process';
 import type { Libc } from './libc.ts';
 
 const require = createRequire(import.meta.url);
@@ -13,8 +12,8 @@ export const SYS_BPF: Readonly<Record<string, number>> = { x64: 321, arm64: 280 
 export const SYS_GETTID: Readonly<Record<string, number>> = { x64: 186, arm64: 178 };
 
 export function sysno(table: Readonly<Record<string, number>>, what: string): number {
-  const n = table[arch];
-  if (n === undefined) throw new Error(`${what}: unsupported architecture ${arch}`);
+  const n = table[process.arch];
+  if (n === undefined) throw new Error(`${what}: unsupported architecture ${process.arch}`);
   return n;
 }
 

@@ -26,12 +26,15 @@
  * for an HTTP/1.1 GET that met a reset on a kept connection.
  */
 import { createHash } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
+import type { Agent as HttpAgentType, ClientRequest, OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import type { KubeTarget } from './kube-config.ts';
 import { CredentialCache, type CredentialBytes } from './kube-credentials.ts';
 import { connectionClosed, H2Sessions } from './kube-h2.ts';
+import { nodeHttp } from '../../common/node-http.ts';
+
+const { Agent: HttpAgent, request: httpRequest } = nodeHttp;
 
 export type KubeMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -91,7 +94,7 @@ export class KubeApi {
   readonly #url: URL;
   readonly #creds: CredentialCache;
   readonly #keepAlive: boolean;
-  readonly #agents = new Map<string, HttpAgent>();
+  readonly #agents = new Map<string, HttpAgentType>();
   /** HTTP/2 sessions: an https server with connections kept (the API server always offers h2). */
   readonly #h2: H2Sessions | undefined;
 
@@ -181,7 +184,7 @@ export class KubeApi {
     this.#agents.clear();
   }
 
-  #agent(creds: CredentialBytes, https: boolean): HttpAgent {
+  #agent(creds: CredentialBytes, https: boolean): HttpAgentType {
     const key = credentialKey(creds);
     const known = this.#agents.get(key);
     if (known !== undefined) return known;
