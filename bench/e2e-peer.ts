@@ -51,7 +51,11 @@ export const FLOOR_DRIVER = 'test-driver.cdi.k8s.io';
  * helper log each gRPC request and its answer (klogGrpcCalls reads Prepare's time off them).
  */
 export function floorSpec(): ForeignDriverSpec {
-  const bin = built('bench/peers/build-dra-test-driver.sh');
+  return floorSpecFor(built('bench/peers/build-dra-test-driver.sh'));
+}
+
+/** The floor's spec around its binary `bin`. */
+export function floorSpecFor(bin: string): ForeignDriverSpec {
   return {
     label: 'floor',
     // It makes the parent of its socket's folder but not the folder (upstream's README has it made by hand).
