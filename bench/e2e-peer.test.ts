@@ -1,10 +1,10 @@
 /**
- * The floor peer's spec (bench/e2e-peer.ts): the upstream DRA test driver's command line for
- * the e2e node, checked as a `--peer FILE.json` spec would be.
+ * The peers' specs (bench/e2e-peer.ts): the upstream DRA test driver's command line for the
+ * e2e node, checked as a `--peer FILE.json` spec would be, and dranet's left as it was.
  */
 import { describe, expect, it } from 'vitest';
 import { parseForeignDriverSpec } from '../test/e2e/node/foreign-driver.ts';
-import { floorSpecFor } from './e2e-peer.ts';
+import { dranetSpecFor, floorSpecFor } from './e2e-peer.ts';
 
 describe('the floor\'s spec', () => {
   const spec = floorSpecFor('/cache/dra-test-driver');
@@ -21,5 +21,17 @@ describe('the floor\'s spec', () => {
     expect(argv.indexOf('--node-name={nodeName}')).toBeGreaterThan(argv.indexOf('kubelet-plugin'));
     // Its socket's folder is made first (it makes only the parent).
     expect(spec.command.slice(0, 3)).toEqual(['/bin/sh', '-c', 'mkdir -p /var/lib/kubelet/plugins/test-driver.cdi.k8s.io && exec "$0" "$@"']);
+  });
+});
+
+describe('dranet\'s spec', () => {
+  it('runs its binary itself, with a NIC and an NRI plugin (the floor\'s socket folder is none of its business)', () => {
+    const spec = dranetSpecFor('/cache/dranet');
+    expect(parseForeignDriverSpec(spec, 'dranet')).toEqual(spec);
+    expect(spec.command[0]).toBe('/cache/dranet');
+    expect(spec.command.join(' ')).not.toContain('mkdir');
+    expect(spec.nri).toBeUndefined();
+    expect(spec.devices).toBeUndefined();
+    expect(spec.selector).toContain('{ifName}');
   });
 });

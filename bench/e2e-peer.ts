@@ -22,11 +22,14 @@ const sameConfig = { interface: { name: 'net1', addresses: ['10.90.0.3/24'] } };
 
 /** dranet as its DaemonSet runs it, but as a process in the node (host network, the node's kubelet and NRI sockets). */
 export function dranetSpec(): ForeignDriverSpec {
-  const bin = built('bench/peers/build-dranet.sh');
+  return dranetSpecFor(built('bench/peers/build-dranet.sh'));
+}
+
+/** dranet's spec around its binary `bin`. */
+export function dranetSpecFor(bin: string): ForeignDriverSpec {
   return {
     label: 'dranet',
-    // It makes the parent of its socket's folder but not the folder (upstream's README has it made by hand).
-    command: ['/bin/sh', '-c', `mkdir -p /var/lib/kubelet/plugins/${FLOOR_DRIVER} && exec "$0" "$@"`, bin, '--kubeconfig={kubeconfig}', '--hostname-override={nodeName}',
+    command: [bin, '--kubeconfig={kubeconfig}', '--hostname-override={nodeName}',
       // netclaim serves :9177 on the node too.
       '--bind-address=127.0.0.1:9178',
       // Only the bench's device, as netclaim is given only its own (the chart's `exclude`).
