@@ -14,7 +14,8 @@ export interface TimedSample {
   readonly name: string;
   readonly claim: boolean;
   readonly readyMs: number;
-  readonly giveBack?: { linkBackMs: number; claimGoneMs: number; listedMs: number };
+  /** linkBackMs: absent for a driver without a NIC to give back (the floor). */
+  readonly giveBack?: { linkBackMs?: number; claimGoneMs: number; listedMs: number };
   readonly timeline: PodTimeline;
 }
 
@@ -79,9 +80,12 @@ export function breakdown(
   const peer = opts.peerCalls === undefined ? [] : claim.map((s) => opts.peerCalls!(s.name));
   const peerPrep = peer.flatMap((c) => (c.prepareMs === undefined ? [] : [c.prepareMs]));
   const peerRun = peer.flatMap((c) => (c.runPodSandboxMs === undefined ? [] : [c.runPodSandboxMs]));
+  // A driver without an NRI plugin (the floor) has no RunPodSandbox hook: left out, not NaN.
   const peerOwn = peerPrep.length + peerRun.length === 0 ? {} : { driverOwn: {
-    prepare: summarize(peerPrep), runPodSandbox: summarize(peerRun), onPath: summarize(peer.map((c) => (c.prepareMs ?? 0) + (c.runPodSandboxMs ?? 0))),
+    ...(peerPrep.length > 0 ? { prepare: summarize(peerPrep) } : {}), ...(peerRun.length > 0 ? { runPodSandbox: summarize(peerRun) } : {}),
+    onPath: summarize(peer.map((c) => (c.prepareMs ?? 0) + (c.runPodSandboxMs ?? 0))),
   } };
+  const linkBack = gb.flatMap((s) => (s.giveBack!.linkBackMs === undefined ? [] : [s.giveBack!.linkBackMs]));
   return {
     ...meta,
     unit: 'ms',
@@ -106,7 +110,7 @@ export function breakdown(
     } } : {}),
     ...peerOwn,
     giveBack: {
-      linkBack: summarize(gb.map((s) => s.giveBack!.linkBackMs)),
+      ...(linkBack.length > 0 ? { linkBack: summarize(linkBack) } : {}),
       claimGone: summarize(gb.map((s) => s.giveBack!.claimGoneMs)),
       listed: summarize(gb.map((s) => s.giveBack!.listedMs)),
       kubeletDeleteP50: p50(gb.map((s) => s.timeline.kubeletDeleteMs).filter((x) => x !== undefined)),
@@ -137,18 +141,26 @@ export function describeBreakdown(r: Record<string, unknown>): string[] {
     `  CreateContainer ${steps(nc['createContainer'])}`,
   ];
   const own = r['driverOwn'] as Record<string, Summary> | undefined;
-  if (own !== undefined) ours.push(`the driver's own calls (its log): on the pod's path p50 ${own['onPath']!.p50} / p99 ${own['onPath']!.p99} ms; Prepare p50 ${own['prepare']!.p50}, RunPodSandbox hook p50 ${own['runPodSandbox']!.p50} ms`);
+  if (own !== undefined) {
+    const calls = [own['prepare'] ? `Prepare p50 ${own['prepare'].p50} ms` : '', own['runPodSandbox'] ? `RunPodSandbox hook p50 ${own['runPodSandbox'].p50} ms` : ''].filter((x) => x !== '');
+    ours.push(`the driver's own calls (its log): on the pod's path p50 ${own['onPath']!.p50} / p99 ${own['onPath']!.p99} ms; ${calls.join(', ')}`);
+  }
   return [
     `create → Ready: with a NIC claim p50 ${s(r['podStartupWithNicClaim']).p50} / p99 ${s(r['podStartupWithNicClaim']).p99} ms; without p50 ${s(r['podStartupWithoutClaim']).p50} / p99 ${s(r['podStartupWithoutClaim']).p99} ms`,
     `extra for the claim: p50 ${extra.p50} ms, p99 ${extra.p99} ms, pair differences p50 ${extra.pairDiffP50} / p99 ${extra.pairDiffP99} ms`,
     `path (p50 with / without / extra): ${Object.entries(path).map(([k, v]) => `${k} ${v.claim}/${v.noClaim}/${v.extra}`).join('; ')}`,
     ...ours,
-    `give-back from the delete: device back on the node and restored p50 ${s(gb['linkBack']).p50} ms, claim gone p50 ${s(gb['claimGone']).p50} ms, listed p50 ${s(gb['listed']).p50} ms; StopPodSandbox began at p50 ${String(gb['stopPodSandboxStartP50'])} ms${nc === undefined ? '' : `; stop hook ${steps(gb['stopHook'])}`}`,
+    `give-back from the delete: ${gb['linkBack'] === undefined ? '' : `device back on the node and restored p50 ${s(gb['linkBack']).p50} ms, `}claim gone p50 ${s(gb['claimGone']).p50} ms, listed p50 ${s(gb['listed']).p50} ms; StopPodSandbox began at p50 ${String(gb['stopPodSandboxStartP50'])} ms${nc === undefined ? '' : `; stop hook ${steps(gb['stopHook'])}`}`,
   ];
 }
 
-/** Each driver's extra start-up latency for a claim (from its own pairs in the same run), and netclaim's over each peer's. */
-export function sideBySide(results: Record<string, Record<string, unknown>>): Record<string, unknown> {
+/**
+ * Each driver's extra start-up latency for a claim (from its own pairs in the same run), and
+ * netclaim's over each peer's: the ratio, and the difference overall and per segment of the
+ * pod's path. `floor`: the key of a peer that does no device work (bench/e2e-peer.ts
+ * floorSpec); netclaim's extra minus its extra is what netclaim itself costs a pod.
+ */
+export function sideBySide(results: Record<string, Record<string, unknown>>, opts: { floor?: string } = {}): Record<string, unknown> {
   const extra = (r: Record<string, unknown>): { p50: number; p99: number; pairDiffP50: number; pairDiffP99: number } => r['extra'] as { p50: number; p99: number; pairDiffP50: number; pairDiffP99: number };
   const row = (r: Record<string, unknown>): Record<string, number> => ({
     withClaimP50: (r['podStartupWithNicClaim'] as Summary).p50, withoutP50: (r['podStartupWithoutClaim'] as Summary).p50,
@@ -161,15 +173,29 @@ export function sideBySide(results: Record<string, Record<string, unknown>>): Re
     /** netclaim's extra over the peer's: below 1, netclaim adds less. */
     extraP50: ratio(nc['extraP50']!, p['extraP50']!), extraP99: ratio(nc['extraP99']!, p['extraP99']!), pairDiffP50: ratio(nc['pairDiffP50']!, p['pairDiffP50']!), pairDiffP99: ratio(nc['pairDiffP99']!, p['pairDiffP99']!),
   }]));
-  return { drivers, netclaimOverPeer: ratios };
+  const segExtra = (r: Record<string, unknown>): Record<string, number> =>
+    Object.fromEntries(Object.entries(r['path'] as Record<string, { extra: number }>).map(([k, v]) => [k, v.extra]));
+  const ncSeg = segExtra(results['netclaim']!);
+  const minus = Object.fromEntries(Object.entries(drivers).filter(([k]) => k !== 'netclaim').map(([k, p]) => {
+    const peerSeg = segExtra(results[k]!);
+    return [k, {
+      /** netclaim's extra minus the peer's (ms): above 0, netclaim adds more. */
+      extraP50: round(nc['extraP50']! - p['extraP50']!), pairDiffP50: round(nc['pairDiffP50']! - p['pairDiffP50']!),
+      path: Object.fromEntries(Object.keys(ncSeg).filter((n) => n in peerSeg).map((n) => [n, round(ncSeg[n]! - peerSeg[n]!)])),
+    }];
+  }));
+  return { drivers, netclaimOverPeer: ratios, netclaimMinusPeer: minus, ...(opts.floor !== undefined && opts.floor in minus ? { floor: opts.floor } : {}) };
 }
 
 export function describeSideBySide(r: Record<string, unknown>): string[] {
   const drivers = r['drivers'] as Record<string, Record<string, number>>;
   const ratios = r['netclaimOverPeer'] as Record<string, Record<string, number>>;
+  const minus = r['netclaimMinusPeer'] as Record<string, { extraP50: number; pairDiffP50: number; path: Record<string, number> }>;
+  const floor = r['floor'] as string | undefined;
   return [
     'side by side (same run, rounds alternating drivers), extra start-up latency for one NIC claim:',
     ...Object.entries(drivers).map(([k, d]) => `  ${k}: p50 ${d['extraP50']} ms, p99 ${d['extraP99']} ms, pair differences p50 ${d['pairDiffP50']} / p99 ${d['pairDiffP99']} ms (with ${d['withClaimP50']} / without ${d['withoutP50']} ms p50, ${d['n']} pairs)`),
     ...Object.entries(ratios).map(([k, x]) => `  netclaim / ${k}: p50 ${x['extraP50']}, p99 ${x['extraP99']}, pair differences p50 ${x['pairDiffP50']} / p99 ${x['pairDiffP99']}`),
+    ...Object.entries(minus).map(([k, x]) => `  netclaim − ${k}${k === floor ? ' (the floor: a driver that does no device work; this is netclaim\'s own cost)' : ''}: extra p50 ${x.extraP50} ms, pair differences p50 ${x.pairDiffP50} ms; per segment ${Object.entries(x.path).map(([n, v]) => `${n} ${v}`).join(', ')}`),
   ];
 }

@@ -2,6 +2,8 @@
  * The side-by-side e2e bench's peer, from the command line:
  *
  *   --peer dranet          the reference peer, built by bench/peers/build-dranet.sh
+ *   --peer floor           the upstream DRA test driver, which does no device work: what the
+ *                          kubelet, scheduler and API server cost a claim (bench/peers/build-dra-test-driver.sh)
  *   --peer FILE.json       any DRA network driver, as a ForeignDriverSpec
  *                          (test/e2e/node/foreign-driver.ts; docs/benchmarks.md)
  *   --peer netclaim-twin   a second netclaim, under the driver name twin.netclaim.dev
@@ -20,9 +22,11 @@ const sameConfig = { interface: { name: 'net1', addresses: ['10.90.0.3/24'] } };
 
 /** dranet as its DaemonSet runs it, but as a process in the node (host network, the node's kubelet and NRI sockets). */
 export function dranetSpec(): ForeignDriverSpec {
-  const r = spawnSync('bash', [join(repo, 'bench/peers/build-dranet.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) throw new Error(`bench/peers/build-dranet.sh failed (exit ${r.status ?? r.signal})`);
-  const bin = r.stdout.trim().split('\n').pop()!;
+  return dranetSpecFor(built('bench/peers/build-dranet.sh'));
+}
+
+/** dranet's spec around its binary `bin`. */
+export function dranetSpecFor(bin: string): ForeignDriverSpec {
   return {
     label: 'dranet',
     command: [bin, '--kubeconfig={kubeconfig}', '--hostname-override={nodeName}',
@@ -35,6 +39,48 @@ export function dranetSpec(): ForeignDriverSpec {
     selector: 'device.attributes["dra.net"].ifName == "{ifName}"',
     config: sameConfig,
   };
+}
+
+/** The upstream DRA test driver's name (its default `--drivername`). */
+export const FLOOR_DRIVER = 'test-driver.cdi.k8s.io';
+
+/**
+ * The floor: k8s.io/kubernetes/test/e2e/dra/test-driver as a kubelet plugin, the null
+ * driver Kubernetes' own DRA e2e tests use. It publishes `--num-devices` devices with no
+ * attributes, and its Prepare only writes one CDI spec with an env var per claim (no NIC,
+ * no NRI, no claim fetch of its own beyond the kubelet plugin helper's, nothing durable),
+ * so a pod's extra start-up latency for its claim is what the kubelet, scheduler,
+ * controller-manager and API server cost one claim on this node. `-v=6` makes the
+ * helper log each gRPC request and its answer (klogGrpcCalls reads Prepare's time off them).
+ */
+export function floorSpec(): ForeignDriverSpec {
+  return floorSpecFor(built('bench/peers/build-dra-test-driver.sh'));
+}
+
+/** The floor's spec around its binary `bin`. */
+export function floorSpecFor(bin: string): ForeignDriverSpec {
+  return {
+    label: 'floor',
+    // It makes the parent of its socket's folder but not the folder (upstream's README has it made by hand).
+    command: ['/bin/sh', '-c', `mkdir -p /var/lib/kubelet/plugins/${FLOOR_DRIVER} && exec "$0" "$@"`, bin, '--kubeconfig={kubeconfig}', `--drivername=${FLOOR_DRIVER}`, '-v=6', 'kubelet-plugin', '--node-name={nodeName}',
+      // The kubelet's (the e2e node's /var/lib is its run dir's var-lib) and containerd's CDI dir (tmpfs /run).
+      '--datadir=/var/lib/kubelet/plugins', '--plugin-registration-path=/var/lib/kubelet/plugins_registry', '--cdi-dir=/var/run/cdi',
+      // One pod at a time holds one: two spare.
+      '--num-devices=3'],
+    driverName: FLOOR_DRIVER,
+    deviceClass: 'dra-test-driver',
+    // Any of its devices (they have no attributes); the class already selects its driver.
+    selector: `device.driver == "${FLOOR_DRIVER}"`,
+    nri: false,
+    devices: 'simulated',
+  };
+}
+
+/** Runs a build script that prints its binary's path on the last line (reusing a matching build). */
+function built(script: string): string {
+  const r = spawnSync('bash', [join(repo, script)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${script} failed (exit ${r.status ?? r.signal})`);
+  return r.stdout.trim().split('\n').pop()!;
 }
 
 /**
@@ -76,8 +122,9 @@ export function e2ePeerFromArgs(args: string[]): ForeignDriverSpec | undefined {
   const at = args.indexOf('--peer');
   if (at < 0) return undefined;
   const v = args.splice(at, 2)[1];
-  if (v === undefined || v.startsWith('--')) throw new Error('--peer: dranet, netclaim-twin or a JSON file (docs/benchmarks.md)');
+  if (v === undefined || v.startsWith('--')) throw new Error('--peer: dranet, floor, netclaim-twin or a JSON file (docs/benchmarks.md)');
   if (v === 'dranet') return dranetSpec();
+  if (v === 'floor') return floorSpec();
   if (v === 'netclaim-twin') return netclaimTwinSpec();
   return parseForeignDriverSpec(JSON.parse(readFileSync(v, 'utf8')), v);
 }

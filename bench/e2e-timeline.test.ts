@@ -4,7 +4,7 @@
  * 2026-12-04), shortened to the lines the timeline reads plus one of another pod.
  */
 import { describe, expect, it } from 'vitest';
-import { goDurationMs, klogPeerCalls, klogTime, logrusTime, podTimeline, segments } from './e2e-timeline.ts';
+import { goDurationMs, klogGrpcCalls, klogPeerCalls, klogTime, logrusTime, podTimeline, segments } from './e2e-timeline.ts';
 
 const SB = 'a60486b4dabb443167e0169557b10947f106ff713a6010c12cc41f53ba5598e0';
 const C = 'e2f8f27b0df7465878c162a96eabf149557ab78359e8496796c7e943217b6e03';
@@ -81,5 +81,36 @@ describe('a klog peer\'s own calls (dranet v1.0.1 on the e2e node, 2026-12-05)',
     expect(c.prepareMs).toBeCloseTo(0.471062);
     expect(c.runPodSandboxMs).toBeCloseTo(52.294836);
     expect(klogPeerCalls(log, { namespace: 'bench-e2e', name: 'dranet-plain-0' })).toEqual({});
+  });
+});
+
+describe('the floor\'s Prepare from the kubelet plugin helper\'s gRPC log (dra-test-driver v1.37.2 -v=6 on the e2e node, 2026-12-05)', () => {
+  // Captured lines, responses shortened; the last two are made from them for another pod whose name
+  // begins with this one's (floor-nic-10) and for a failed call (logged at E, never "succeeded").
+  const req = (id: number, t: string, claim: string): string =>
+    `I1205 ${t}     464 nonblockinggrpcserver.go:150] "handling request" logger="dra" requestID=${id} method="/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodePrepareResources" request="claims:{namespace:\\"bench-e2e\\" uid:\\"9e8ccf1f-dc52-4bef-9a99-86fb465449ef\\" name:\\"${claim}\\"}"`;
+  const ok = (id: number, t: string): string =>
+    `I1205 ${t}     464 nonblockinggrpcserver.go:161] "handling request succeeded" logger="dra" requestID=${id} method="/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodePrepareResources" response="claims:{key:\\"9e8ccf1f-dc52-4bef-9a99-86fb465449ef\\" value:{devices:{request_names:\\"nic\\"}}}"`;
+  const log = [
+    req(6, '05:33:10.390685', 'floor-nic-0-nic-ms9qz'),
+    'I1205 05:33:10.392000     464 round_trippers.go:632] "Response" logger="dra" requestID=6 method="/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodePrepareResources" verb="GET" url="https://127.0.0.1:6443/apis/resource.k8s.io/v1/namespaces/bench-e2e/resourceclaims/floor-nic-0-nic-ms9qz" status="200 OK" milliseconds=2',
+    ok(6, '05:33:10.434204'),
+    req(8, '05:33:18.420216', 'floor-nic-1-nic-9dtzg'),
+    'I1205 05:33:18.421000     464 nonblockinggrpcserver.go:150] "handling request" logger="dra" requestID=9 method="/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodeUnprepareResources" request="claims:{namespace:\\"bench-e2e\\" uid:\\"x\\" name:\\"floor-nic-1-nic-9dtzg\\"}"',
+    ok(8, '05:33:18.425080'),
+    req(10, '05:34:00.000000', 'floor-nic-10-nic-abcde'),
+    ok(10, '05:34:00.100000'),
+    req(11, '05:34:01.000000', 'floor-nic-2-nic-fghij'),
+    'E1205 05:34:01.200000     464 nonblockinggrpcserver.go:159] "handling request failed" err="x" logger="dra" requestID=11 method="/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodePrepareResources"',
+  ].join('\n');
+  it('times the pod\'s own NodePrepareResources call, request to answer', () => {
+    expect(klogGrpcCalls(log, { namespace: 'bench-e2e', name: 'floor-nic-0' }).prepareMs).toBeCloseTo(43.519, 3);
+    expect(klogGrpcCalls(log, { namespace: 'bench-e2e', name: 'floor-nic-1' }).prepareMs).toBeCloseTo(4.864, 3);
+  });
+  it('leaves out other pods, other namespaces, Unprepare and calls that failed', () => {
+    expect(klogGrpcCalls(log, { namespace: 'bench-e2e', name: 'floor-plain-0' })).toEqual({});
+    expect(klogGrpcCalls(log, { namespace: 'other', name: 'floor-nic-0' })).toEqual({});
+    expect(klogGrpcCalls(log, { namespace: 'bench-e2e', name: 'floor-nic-2' })).toEqual({});
+    expect(klogGrpcCalls(log, { namespace: 'bench-e2e', name: 'floor-nic-10' }).prepareMs).toBeCloseTo(100, 3);
   });
 });

@@ -186,3 +186,34 @@ export function klogPeerCalls(log: string, pod: { namespace: string; name: strin
   }
   return out;
 }
+
+/**
+ * Prepare's time for one pod from the log of a driver built on the kubelet plugin helper
+ * (k8s.io/dynamic-resource-allocation/kubeletplugin) at `-v=6`, which logs every gRPC call
+ * as it comes and as it is answered, with one request ID (the floor, bench/e2e-peer.ts):
+ *   I1205 05:33:10.390685  464 nonblockinggrpcserver.go:150] "handling request" logger="dra" requestID=6
+ *     method="/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodePrepareResources" request="claims:{namespace:\"ns\" uid:\"…\" name:\"<claim>\"}"
+ *   I1205 05:33:10.394890  464 nonblockinggrpcserver.go:161] "handling request succeeded" logger="dra" requestID=6 …
+ * The call's time as the helper saw it: its claim GET and the driver's Prepare.
+ */
+export function klogGrpcCalls(log: string, pod: { namespace: string; name: string }): { prepareMs?: number } {
+  const near = Date.now();
+  const started = new Map<string, number>();
+  let prepareMs: number | undefined;
+  for (const line of log.split('\n')) {
+    if (!line.includes('DRAPlugin/NodePrepareResources"')) continue;
+    const id = /\brequestID=(\d+)/.exec(line)?.[1];
+    const at = klogTime(line, near);
+    if (id === undefined || at === undefined) continue;
+    if (line.includes('"handling request" ')) {
+      const ns = /namespace:\\"([^\\"]+)\\"/.exec(line)?.[1];
+      // Template claims are `<pod>-<claim>-<5 random>`.
+      const ours = [...line.matchAll(/\bname:\\"([^\\"]+)\\"/g)].some((m) => m[1]!.startsWith(`${pod.name}-`)
+        && /^[a-z0-9]+-[a-z0-9]{5}$/.test(m[1]!.slice(pod.name.length + 1)));
+      if (ns === pod.namespace && ours) started.set(id, at);
+    } else if (line.includes('"handling request succeeded"') && started.has(id)) {
+      prepareMs = (prepareMs ?? 0) + round(at - started.get(id)!);
+    }
+  }
+  return prepareMs === undefined ? {} : { prepareMs };
+}

@@ -25,13 +25,14 @@ import {
   podSpec, publishedDevice, request,
 } from '../test/e2e/node/workloads.ts';
 import { breakdown, describeBreakdown, describeSideBySide, listed, sideBySide } from './e2e-breakdown.ts';
-import { klogPeerCalls, podTimeline } from './e2e-timeline.ts';
+import { klogGrpcCalls, klogPeerCalls, podTimeline } from './e2e-timeline.ts';
 
 /** One driver under test: the template its pods use and how to see its device given back. */
 interface Under {
   key: string;
   template: string;
-  ifName: string;
+  /** Its NIC; none for a driver of simulated devices (the floor): nothing to give back to the node. */
+  ifName?: string;
   /** An address the device has on the node and must have again (netclaim restores it; the peer may not). */
   restoredAddr?: string;
   listed: () => Promise<boolean>;
@@ -64,12 +65,13 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void; p
     const drivers: Under[] = [{ key: 'netclaim', template: 'nic', ifName: 'ncbench0', restoredAddr: '192.168.90.5', listed: () => listed(state, 'ncbench0') }];
     if (opts.peer) {
       const spec = opts.peer;
+      const peerIf = spec.devices === 'simulated' ? undefined : 'ncpeer0';
       // No address on the node: dranet copies the device's host routes into the pod (a connected
       // route whose source is the host address fails there once the claim sets another address),
       // and gives back only the name, not addresses (docs/benchmarks.md).
-      addMacvlan(state, { name: 'ncpeer0', lower: 'ncbenchlow' });
-      peer = await startForeignDriver(state, spec, 'ncpeer0', { nriName: `-${spec.driverName}"`, log: opts.log });
-      const sel = spec.selector.replaceAll('{ifName}', 'ncpeer0');
+      if (peerIf !== undefined) addMacvlan(state, { name: peerIf, lower: 'ncbenchlow' });
+      peer = await startForeignDriver(state, spec, peerIf, { ...(spec.nri === false ? {} : { nriName: `-${spec.driverName}"` }), log: opts.log });
+      const sel = peerIf === undefined ? spec.selector : spec.selector.replaceAll('{ifName}', peerIf);
       await create(api, `/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaimtemplates`, {
         apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaimTemplate', metadata: { name: 'peer-nic', namespace: ns },
         spec: { spec: { devices: {
@@ -77,11 +79,12 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void; p
           ...(spec.config ? { config: [{ opaque: { driver: spec.driverName, parameters: spec.config } }] } : {}),
         } } },
       });
-      drivers.push({ key: spec.label, template: 'peer-nic', ifName: 'ncpeer0', listed: () => foreignListed(state, spec.driverName, 'ncpeer0') });
+      drivers.push({ key: spec.label, template: 'peer-nic', ...(peerIf !== undefined ? { ifName: peerIf } : {}), listed: () => foreignListed(state, spec.driverName, peerIf) });
     }
 
     interface Sample { name: string; uid: string; claim: boolean; createdAt: number; readyMs: number; deletedAt: number; giveBack?: GiveBack }
-    interface GiveBack { linkBackMs: number; claimGoneMs: number; listedMs: number }
+    /** linkBackMs: absent for a driver without a NIC (the floor). */
+    interface GiveBack { linkBackMs?: number; claimGoneMs: number; listedMs: number }
     const startup = async (name: string, d: Under | undefined): Promise<Sample> => {
       const spec = podSpec(d ? [{ name: 'nic', resourceClaimTemplateName: d.template }] : []);
       // A workload that exits on SIGTERM, as real ones do: `sleep` as PID 1 ignores it, and the
@@ -106,13 +109,14 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void; p
         // Give-back: the device back on the node (with its address, where the driver restores it),
         // its claim gone (free to allocate again), listed in the driver's slice.
         const stamps: Partial<GiveBack> = {};
-        await until(`${d.ifName} given back`, 60_000, async () => {
-          const link = linkOnNode(state, d.ifName);
+        const ifName = d.ifName;
+        await until(`${ifName ?? `${d.key}'s device`} given back`, 60_000, async () => {
+          const link = ifName === undefined ? undefined : linkOnNode(state, ifName);
           if (stamps.linkBackMs === undefined && link !== undefined && (d.restoredAddr === undefined || link.addr_info?.some((a) => a.local === d.restoredAddr))) stamps.linkBackMs = performance.now() - d0;
           if (stamps.claimGoneMs === undefined && claimName !== undefined
             && (await api.get(`/apis/resource.k8s.io/v1/namespaces/${ns}/resourceclaims/${claimName}`)).status === 404) stamps.claimGoneMs = performance.now() - d0;
           if (stamps.listedMs === undefined && await d.listed()) stamps.listedMs = performance.now() - d0;
-          return stamps.linkBackMs !== undefined && stamps.claimGoneMs !== undefined && stamps.listedMs !== undefined || undefined;
+          return (ifName === undefined || stamps.linkBackMs !== undefined) && stamps.claimGoneMs !== undefined && stamps.listedMs !== undefined || undefined;
         }, undefined, 10);
         sample.giveBack = stamps as GiveBack;
       }
@@ -129,7 +133,8 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void; p
         const a = await startup(`${drivers.length > 1 ? `${d.key}-` : ''}nic-${i}`, d);
         const b = await startup(`${drivers.length > 1 ? `${d.key}-` : ''}plain-${i}`, undefined);
         samples.get(d.key)!.push(a, b);
-        line.push(`${d.key}: with a claim ${a.readyMs.toFixed(0)} ms, without ${b.readyMs.toFixed(0)} ms, given back in ${a.giveBack!.linkBackMs.toFixed(0)} ms`);
+        const back = a.giveBack!.linkBackMs ?? a.giveBack!.claimGoneMs;
+        line.push(`${d.key}: with a claim ${a.readyMs.toFixed(0)} ms, without ${b.readyMs.toFixed(0)} ms, ${a.giveBack!.linkBackMs !== undefined ? 'given back' : 'claim gone'} in ${back.toFixed(0)} ms`);
       }
       opts.log(`pod ${i + 1}/${opts.pods}: ${line.join('; ')}`);
     }
@@ -150,9 +155,11 @@ export async function benchE2e(opts: { pods: number; log: (s: string) => void; p
     for (const line of describeBreakdown(result)) opts.log(line);
     if (!opts.peer) return result;
     const peerLog = peer!.logs();
-    const peerResult = breakdown(timed(opts.peer.label), {}, { driver: opts.peer.driverName, peerCalls: (name) => klogPeerCalls(peerLog, { namespace: ns, name }) });
+    // dranet logs its calls' durations; the floor (the kubelet plugin helper at -v=6) its gRPC requests and answers.
+    const peerCalls = (name: string): { prepareMs?: number; runPodSandboxMs?: number } => ({ ...klogGrpcCalls(peerLog, { namespace: ns, name }), ...klogPeerCalls(peerLog, { namespace: ns, name }) });
+    const peerResult = breakdown(timed(opts.peer.label), {}, { driver: opts.peer.driverName, peerCalls });
     for (const line of describeBreakdown(peerResult)) opts.log(`${opts.peer.label}: ${line}`);
-    const side = sideBySide({ netclaim: result, [opts.peer.label]: peerResult });
+    const side = sideBySide({ netclaim: result, [opts.peer.label]: peerResult }, opts.peer.devices === 'simulated' ? { floor: opts.peer.label } : {});
     for (const line of describeSideBySide(side)) opts.log(line);
     return { ...meta, sideBySide: side, netclaim: result, peer: { label: opts.peer.label, driverName: opts.peer.driverName, command: opts.peer.command, result: peerResult } };
   } finally {

@@ -35,7 +35,7 @@ if (podsArg !== undefined && !(Number.isInteger(podsArg) && podsArg > 0)) {
   process.stderr.write('--pods: a positive integer\n');
   process.exit(2);
 }
-// `--peer dranet|netclaim-twin|FILE.json`: the e2e suite measures that driver beside netclaim (bench/e2e-peer.ts).
+// `--peer dranet|floor|netclaim-twin|FILE.json`: the e2e suite measures that driver beside netclaim (bench/e2e-peer.ts).
 // `--values JSON`: chart values for the e2e suite's netclaim (e.g. '{"deviceMetadata":false}').
 let peer: ReturnType<typeof e2ePeerFromArgs>;
 let values: ReturnType<typeof e2eValuesFromArgs>;

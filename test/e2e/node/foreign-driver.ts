@@ -11,7 +11,9 @@
  * `device.driver == "<driver>"` unless it exists), a CEL selector that picks one device by
  * its interface name, and optionally the opaque claim config to give it. `{kubeconfig}`,
  * `{nodeName}` and `{ifName}` in the command, the selector and the config's strings are
- * filled in.
+ * filled in. A driver whose devices are not NICs (`devices: 'simulated'`: the bench's
+ * floor, the upstream DRA test driver) gets no interface; its selector picks any of its
+ * devices.
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -35,6 +37,14 @@ export interface ForeignDriverSpec {
   config?: Obj;
   /** Extra environment for the command. */
   env?: Record<string, string>;
+  /** Whether it connects an NRI plugin the bench waits for (default true: network drivers do). */
+  nri?: boolean;
+  /**
+   * `nic` (default): the bench gives it a macvlan of its own, which its selector picks by
+   * `{ifName}`. `simulated`: its devices are not NICs (a null driver), the bench gives it
+   * no interface and waits for any device of its driver in this node's slices.
+   */
+  devices?: 'nic' | 'simulated';
 }
 
 export interface ForeignDriver {
@@ -62,22 +72,28 @@ export function parseForeignDriverSpec(raw: unknown, source: string): ForeignDri
   if (!Array.isArray(o['command']) || o['command'].length === 0 || !o['command'].every((a) => typeof a === 'string')) throw new Error(`${source}: command: a non-empty array of strings (argv)`);
   if (o['config'] !== undefined && (o['config'] === null || typeof o['config'] !== 'object')) throw new Error(`${source}: config: an object`);
   if (o['env'] !== undefined && (o['env'] === null || typeof o['env'] !== 'object' || !Object.values(o['env']).every((x) => typeof x === 'string'))) throw new Error(`${source}: env: an object of strings`);
+  if (o['nri'] !== undefined && typeof o['nri'] !== 'boolean') throw new Error(`${source}: nri: true or false`);
+  if (o['devices'] !== undefined && o['devices'] !== 'nic' && o['devices'] !== 'simulated') throw new Error(`${source}: devices: "nic" or "simulated"`);
   return o as unknown as ForeignDriverSpec;
 }
 
-/** Whether the driver lists a device with `ifName` (any string attribute equal to it) in this node's slices. */
-export async function foreignListed(node: E2eNodeState, driverName: string, ifName: string): Promise<boolean> {
+/**
+ * Whether the driver lists a device with `ifName` (any string attribute equal to it) in this
+ * node's slices; with `ifName` undefined (simulated devices), any device of the driver.
+ */
+export async function foreignListed(node: E2eNodeState, driverName: string, ifName: string | undefined): Promise<boolean> {
   const r = await apiOf(node).get<{ items?: Array<{ spec: { driver: string; devices?: Array<{ attributes?: Record<string, { string?: string }> }> } }> }>(
     `/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName=${node.nodeName}`);
   return (r.body.items ?? []).some((s) => s.spec.driver === driverName
-    && (s.spec.devices ?? []).some((d) => Object.values(d.attributes ?? {}).some((a) => a.string === ifName)));
+    && (s.spec.devices ?? []).some((d) => ifName === undefined || Object.values(d.attributes ?? {}).some((a) => a.string === ifName)));
 }
 
 /**
- * Starts the driver and waits until it lists `ifName` (registered with the kubelet and its
- * inventory up), and containerd has its NRI plugin connected when `nriName` is given.
+ * Starts the driver and waits until it lists `ifName` (any device of its own when undefined:
+ * registered with the kubelet and its inventory up), and containerd has its NRI plugin
+ * connected when `nriName` is given.
  */
-export async function startForeignDriver(node: E2eNodeState, spec: ForeignDriverSpec, ifName: string, opts: { nriName?: string; log?: (l: string) => void } = {}): Promise<ForeignDriver> {
+export async function startForeignDriver(node: E2eNodeState, spec: ForeignDriverSpec, ifName: string | undefined, opts: { nriName?: string; log?: (l: string) => void } = {}): Promise<ForeignDriver> {
   const api = apiOf(node);
   const cls = await api.get(`/apis/resource.k8s.io/v1/deviceclasses/${spec.deviceClass}`);
   if (cls.status === 404) {
@@ -89,7 +105,7 @@ export async function startForeignDriver(node: E2eNodeState, spec: ForeignDriver
   }
   // The node's admin kubeconfig (the API server as the node reaches it): the peer runs
   // without RBAC of its own here; what it may do is not what is measured.
-  const values = { kubeconfig: join(node.dir, 'admin.kubeconfig'), nodeName: node.nodeName, ifName };
+  const values: Record<string, string> = { kubeconfig: join(node.dir, 'admin.kubeconfig'), nodeName: node.nodeName, ...(ifName !== undefined ? { ifName } : {}) };
   const [cmd, ...args] = fillIn(spec.command, values);
   const logPath = join(node.logs, `peer-${spec.label}.log`);
   const child: ChildProcess = nodeProcesses(node).spawn(cmd!, args, logPath, spec.env);
@@ -113,7 +129,7 @@ export async function startForeignDriver(node: E2eNodeState, spec: ForeignDriver
     },
   };
   try {
-    await until(`${spec.label} lists ${ifName}`, 120_000, async () => {
+    await until(`${spec.label} lists ${ifName ?? 'a device'}`, 120_000, async () => {
       if (exited()) throw new Error(`${spec.label} exited ${child.exitCode ?? child.signalCode}`);
       return await foreignListed(node, spec.driverName, ifName) || undefined;
     }, () => tail(logPath), 250);
@@ -125,6 +141,6 @@ export async function startForeignDriver(node: E2eNodeState, spec: ForeignDriver
     await driver.stop();
     throw e;
   }
-  opts.log?.(`${spec.label} (${spec.driverName}, pid ${driver.pid}) lists ${ifName}`);
+  opts.log?.(`${spec.label} (${spec.driverName}, pid ${driver.pid}) lists ${ifName ?? 'its devices'}`);
   return driver;
 }

@@ -1,0 +1,82 @@
+/**
+ * The e2e bench's result from its samples, on made-up pods whose every stamp is chosen, so
+ * each figure can be worked out by hand: a driver with simulated devices (the floor) has no
+ * NIC to give back and no NRI hook, and the side-by-side result says netclaim − peer per
+ * segment.
+ */
+import { describe, expect, it } from 'vitest';
+import { breakdown, describeBreakdown, describeSideBySide, sideBySide, type TimedSample } from './e2e-breakdown.ts';
+
+/** A pod whose segments are `seg` (toKubelet, kubeletToSandbox, runPodSandbox, toContainer, container, toReady), in ms. */
+function pod(name: string, claim: boolean, seg: [number, number, number, number, number, number], giveBack?: TimedSample['giveBack']): TimedSample {
+  const at = seg.map((_, i) => seg.slice(0, i + 1).reduce((a, b) => a + b, 0));
+  return {
+    name, claim, readyMs: at[5]!,
+    timeline: {
+      kubeletAddMs: at[0]!, sandboxStartMs: at[1]!, sandboxEndMs: at[2]!, containerCreateMs: at[3]!, containerStartedMs: at[4]!,
+      // From the delete, for the pods the bench deletes and times.
+      ...(giveBack ? { kubeletDeleteMs: 15, stopSandboxStartMs: 400, stopSandboxEndMs: 420 } : {}),
+    },
+    ...(giveBack ? { giveBack } : {}),
+  };
+}
+
+/** One run's pairs: each claim pod costs `extra` more in kubeletToSandbox and `extraContainer` in container than its plain twin. */
+function pairs(prefix: string, extra: number[], extraContainer: number, linkBack: boolean): TimedSample[] {
+  return extra.flatMap((x, i) => [
+    pod(`${prefix}-nic-${i}`, true, [20, 30 + x, 100, 3, 100 + extraContainer, 20], { ...(linkBack ? { linkBackMs: 500 } : {}), claimGoneMs: 600, listedMs: 10 }),
+    pod(`${prefix}-plain-${i}`, false, [10, 30, 100, 3, 100, 20]),
+  ]);
+}
+
+describe('the e2e breakdown of a driver with simulated devices (the floor)', () => {
+  const floor = breakdown(pairs('floor', [40, 50, 60], 0, false), {}, {
+    driver: 'test-driver.cdi.k8s.io',
+    peerCalls: (name) => (name === 'floor-nic-1' ? { prepareMs: 5 } : { prepareMs: 3 }),
+  });
+
+  it('has no device give-back and no hook, and nothing NaN', () => {
+    const gb = floor['giveBack'] as Record<string, unknown>;
+    expect(gb['linkBack']).toBeUndefined();
+    expect(gb['claimGone']).toMatchObject({ n: 3, p50: 600 });
+    expect(floor['driverOwn']).toEqual({ prepare: { n: 3, p50: 3, p99: 5, min: 3, max: 5 }, onPath: { n: 3, p50: 3, p99: 5, min: 3, max: 5 } });
+    expect(floor['netclaim']).toBeUndefined();
+    expect(JSON.stringify(floor)).not.toContain('null');
+    const text = describeBreakdown(floor).join('\n');
+    expect(text).not.toContain('NaN');
+    expect(text).toContain('give-back from the delete: claim gone p50 600 ms');
+    expect(text).toContain('Prepare p50 3 ms');
+  });
+
+  it('places the claim\'s extra in its segments', () => {
+    // 10 ms more to the kubelet, 50 (the median) more to the sandbox.
+    expect(floor['extra']).toMatchObject({ p50: 60, pairDiffP50: 60 });
+    expect((floor['path'] as Record<string, { extra: number }>)['toKubelet']!.extra).toBe(10);
+    expect((floor['path'] as Record<string, { extra: number }>)['kubeletToSandbox']!.extra).toBe(50);
+  });
+});
+
+describe('side by side with the floor', () => {
+  const netclaim = breakdown(pairs('netclaim', [60, 70, 80], 30, true), {});
+  const floor = breakdown(pairs('floor', [40, 50, 60], 0, false), {}, { driver: 'test-driver.cdi.k8s.io' });
+
+  it('says netclaim − peer overall and per segment, and which peer is the floor', () => {
+    const side = sideBySide({ netclaim, floor }, { floor: 'floor' });
+    expect(side['floor']).toBe('floor');
+    expect(side['netclaimMinusPeer']).toEqual({ floor: {
+      // netclaim's pairs differ by 10 + 70 + 30 = 110 ms (median), the floor's by 10 + 50 = 60.
+      extraP50: 50, pairDiffP50: 50,
+      path: { toKubelet: 0, kubeletToSandbox: 20, runPodSandbox: 0, toContainer: 0, container: 30, toReady: 0 },
+    } });
+    const text = describeSideBySide(side).join('\n');
+    expect(text).toContain('netclaim − floor (the floor: a driver that does no device work; this is netclaim\'s own cost): extra p50 50 ms, pair differences p50 50 ms');
+    expect(text).toContain('kubeletToSandbox 20, runPodSandbox 0, toContainer 0, container 30');
+  });
+
+  it('names no floor when none is given (a network peer such as dranet)', () => {
+    const side = sideBySide({ netclaim, dranet: floor });
+    expect(side['floor']).toBeUndefined();
+    expect(Object.keys(side['netclaimMinusPeer'] as object)).toEqual(['dranet']);
+    expect(describeSideBySide(side).join('\n')).not.toContain('the floor');
+  });
+});
