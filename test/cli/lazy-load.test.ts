@@ -1,7 +1,7 @@
 /**
  * Each command loads only what it needs (docs/cli.md, "Start-up"): gRPC,
  * protobuf and pino for `run` alone, the CEL library only with `--filter`,
- * and @kubernetes/client-node never (the daemon and the webhook talk to the
+ * Node's undici (13 MB) and @kubernetes/client-node never (the daemon and the webhook talk to the
  * API server through src/surfaces/kube/kube-api.ts). Checked on real processes running the sources, with a
  * resolve hook recording every module they load.
  */
@@ -22,6 +22,8 @@ const HEAVY = {
   protobufjs: '/node_modules/protobufjs/',
   pino: '/node_modules/pino/',
   cel: '/node_modules/@marcbachmann/cel-js/',
+  // Node's own fetch/WebSocket client: an ESM import of node:http loads it (src/common/node-http.ts).
+  undici: 'builtin:NativeModule internal/deps/undici/undici',
 } as const;
 
 let n = 0;
@@ -59,6 +61,7 @@ describe('what each command loads', () => {
     expect(r.status).toBe(2);
     expect(r.loaded).toEqual(expect.arrayContaining(['grpc', 'protobufjs', 'pino']));
     expect(r.loaded).not.toContain('kubernetes');
+    expect(r.loaded).not.toContain('undici');
   });
 
   it('status: none of them (it reads the state directory and the kernel, not the API server)', () => {
