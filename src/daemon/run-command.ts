@@ -19,7 +19,7 @@ import { filterCompilerFor, INVENTORY_FLAGS, inventoryOptionsFromFlags, sysfsRoo
 import { createLogger, logLevelFrom } from '../observe/logger.ts';
 import { readTlsPair, type TlsFilePaths } from '../observe/tls-files.ts';
 import { KubeApi } from '../surfaces/kube/kube-api.ts';
-import { loadKubeTarget } from '../surfaces/kube/kube-config.ts';
+import { kubeconfigFileFor, loadKubeconfigParser, loadKubeTarget } from '../surfaces/kube/kube-config.ts';
 
 export { RUN_USAGE } from '../surfaces/cli/usage.ts';
 
@@ -36,10 +36,14 @@ export const RUN_DEFAULTS = {
 /**
  * What `netclaim run` parses: the flags, then the CEL library only when a
  * filter flag needs it (it is the largest library the daemon would load
- * otherwise: docs/benchmarks.md, "daemon").
+ * otherwise: docs/benchmarks.md, "daemon"). runOptions alone reads a
+ * kubeconfig file only once loadKubeconfigParser() has run.
  */
 export async function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<RunOptions> {
-  return runOptions(argv, env, await filterCompilerFor(runFlags(argv)));
+  const values = runFlags(argv);
+  // Likewise the YAML parser, only when a kubeconfig file is read (in-cluster: never).
+  if (kubeconfigFileFor(values.kubeconfig, env) !== undefined) await loadKubeconfigParser();
+  return runOptions(argv, env, await filterCompilerFor(values));
 }
 
 /**

@@ -23,15 +23,16 @@ const HEAVY = {
   protobufjs: '/node_modules/protobufjs/',
   pino: '/node_modules/pino/',
   cel: '/node_modules/@marcbachmann/cel-js/',
+  yaml: '/node_modules/yaml/',
 } as const;
 
 let n = 0;
 /** The heavy libraries a `netclaim ARGS` process loaded, and its exit code. */
-function heavyLoaded(args: readonly string[]): { status: number | null; loaded: string[] } {
+function heavyLoaded(args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: number | null; loaded: string[] } {
   const record = join(dir, `imports-${n++}.txt`);
   writeFileSync(record, '');
   const r = spawnSync(process.execPath, ['--import', hook, bin, ...args], {
-    encoding: 'utf8', env: { ...process.env, NETCLAIM_NO_BUNDLE: '1', NETCLAIM_RECORD_IMPORTS: record },
+    encoding: 'utf8', env: { ...process.env, ...env, NETCLAIM_NO_BUNDLE: '1', NETCLAIM_RECORD_IMPORTS: record },
   });
   const urls = readFileSync(record, 'utf8');
   expect(urls).toContain('/src/main.ts');
@@ -45,10 +46,10 @@ describe('what each command loads', () => {
     expect(heavyLoaded(['webhook', '--help'])).toEqual({ status: 0, loaded: [] });
   });
 
-  it('validate and inventory: none of them; inventory --filter: the CEL library alone', () => {
+  it('validate: the YAML reader alone; inventory: none of them; inventory --filter: the CEL library alone', () => {
     const f = join(dir, 'c.json');
     writeFileSync(f, '{"interface": {"mtu": 9000}}');
-    expect(heavyLoaded(['validate', f])).toEqual({ status: 0, loaded: [] });
+    expect(heavyLoaded(['validate', f])).toEqual({ status: 0, loaded: ['yaml'] }); // its manifest reader is YAML (JSON included)
     // A namespace that does not exist: the flags are parsed, then discovery fails (exit 1) without root.
     expect(heavyLoaded(['inventory', '--json', '--netns', join(dir, 'none')])).toEqual({ status: 1, loaded: [] });
     expect(heavyLoaded(['inventory', '--netns', join(dir, 'none'), '--filter', 'device.driver == "netclaim.dev"'])).toEqual({ status: 1, loaded: ['cel'] });
@@ -57,9 +58,15 @@ describe('what each command loads', () => {
   it('run: protobuf and pino with the daemon\'s modules, never @kubernetes/client-node or @grpc/*; the CEL library only with --filter', () => {
     // A kubeconfig that cannot be read: every module of the daemon is loaded, then the flags are refused (exit 2).
     const none = join(dir, 'none');
-    expect(heavyLoaded(['run', '--node-name', 'n', '--kubeconfig', none])).toEqual({ status: 2, loaded: ['protobufjs', 'pino'] });
+    expect(heavyLoaded(['run', '--node-name', 'n', '--kubeconfig', none])).toEqual({ status: 2, loaded: ['protobufjs', 'pino', 'yaml'] });
     expect(heavyLoaded(['run', '--node-name', 'n', '--kubeconfig', none, '--filter', 'device.attributes["netclaim.dev"].mtu > 1500']))
-      .toEqual({ status: 2, loaded: ['protobufjs', 'pino', 'cel'] });
+      .toEqual({ status: 2, loaded: ['protobufjs', 'pino', 'cel', 'yaml'] });
+  });
+
+  it('run in a pod (in-cluster, no kubeconfig file): not the YAML parser either', () => {
+    // A bad flag stops it after the flags are read, before the daemon starts (exit 2).
+    const inPod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', KUBECONFIG: '', HOME: dir };
+    expect(heavyLoaded(['run', '--node-name', 'n', '--nri-plugin-index', 'x'], inPod)).toEqual({ status: 2, loaded: ['protobufjs', 'pino'] });
   });
 
   it('status: none of them (it reads the state directory and the kernel, not the API server)', () => {
