@@ -13,14 +13,13 @@ import { libc } from '../kernel/libc/index.ts';
 import { DEFAULT_BIND_ADDRESS, parseBindAddress } from '../observe/http-server.ts';
 import { DEFAULT_NRI_SOCKET } from '../surfaces/nri/nri-plugin.ts';
 import { DEFAULT_WRITE_BUDGET, type WriteBudgetOptions } from '../surfaces/kube/write-budget.ts';
-import { compileDeviceFilter } from '../inventory/filter-cel.ts';
 import { CLOUD_PROVIDER_VALUES } from '../inventory/cloud/select.ts';
 import type { Command } from '../surfaces/cli/command.ts';
-import { INVENTORY_FLAGS, inventoryOptionsFromFlags, sysfsRootFromFlag } from '../surfaces/cli/inventory-flags.ts';
+import { filterCompilerFor, INVENTORY_FLAGS, inventoryOptionsFromFlags, sysfsRootFromFlag, type FilterCompiler } from '../surfaces/cli/inventory-flags.ts';
 import { createLogger, logLevelFrom } from '../observe/logger.ts';
 import { readTlsPair, type TlsFilePaths } from '../observe/tls-files.ts';
 import { KubeApi } from '../surfaces/kube/kube-api.ts';
-import { loadKubeTarget } from '../surfaces/kube/kube-config.ts';
+import { kubeconfigFileFor, loadKubeconfigParser, loadKubeTarget } from '../surfaces/kube/kube-config.ts';
 
 export { RUN_USAGE } from '../surfaces/cli/usage.ts';
 
@@ -34,8 +33,35 @@ export const RUN_DEFAULTS = {
   sysfsRoot: '/sys',
 } as const;
 
-/** Flags (and their environment fallbacks) → DaemonOptions; what it throws is a usage error (docs/cli.md). */
-export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RunOptions {
+/**
+ * What `netclaim run` parses: the flags, then the CEL library only when a
+ * filter flag needs it (it is the largest library the daemon would load
+ * otherwise: docs/benchmarks.md, "daemon"). runOptions alone reads a
+ * kubeconfig file only once loadKubeconfigParser() has run.
+ */
+export async function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<RunOptions> {
+  const values = runFlags(argv);
+  // Likewise the YAML parser, only when a kubeconfig file is read (in-cluster: never).
+  if (kubeconfigFileFor(values.kubeconfig, env) !== undefined) await loadKubeconfigParser();
+  return runOptions(argv, env, await filterCompilerFor(values));
+}
+
+/**
+ * Flags (and their environment fallbacks) → DaemonOptions; what it throws is a
+ * usage error (docs/cli.md). `compileFilter` compiles --filter and
+ * --shareable-filter: parseRunOptions passes the CEL compiler when one is
+ * given; the default refuses them.
+ */
+export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, compileFilter: FilterCompiler = noFilterCompiler): RunOptions {
+  const values = runFlags(argv);
+  return optionsFromFlags(values, env, compileFilter);
+}
+
+const noFilterCompiler: FilterCompiler = () => {
+  throw new Error('runOptions: a filter flag needs the CEL compiler (parseRunOptions loads it)');
+};
+
+function runFlags(argv: readonly string[]) {
   const { values } = parseArgs({
     args: [...argv],
     strict: true,
@@ -69,6 +95,10 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       'slice-write-burst': { type: 'string', default: String(DEFAULT_WRITE_BUDGET.burst) },
     },
   });
+  return values;
+}
+
+function optionsFromFlags(values: ReturnType<typeof runFlags>, env: NodeJS.ProcessEnv, compileFilter: FilterCompiler): RunOptions {
   const nodeName = values['node-name'] ?? env['NODE_NAME'];
   if (nodeName === undefined || nodeName === '') {
     throw new ConfigError('--node-name (or NODE_NAME) is required: the pool and ResourceSlices are named after the node', { context: { field: '--node-name' } });
@@ -97,7 +127,7 @@ export function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   return {
     nodeName, driverName,
     kubeletRootDir: values['kubelet-root-dir'], stateDir: values['state-dir'], cdiDir: values['cdi-dir'], sysfsRoot: sysfsRootFromFlag(values['sysfs-root']),
-    inventory: inventoryOptionsFromFlags(values, dranet ? 'dranet' : 'netclaim', compileDeviceFilter, dranet, nodeIpsFromEnv(env)),
+    inventory: inventoryOptionsFromFlags(values, dranet ? 'dranet' : 'netclaim', compileFilter, dranet, nodeIpsFromEnv(env)),
     cloudProvider: cloudProviderValue(values['cloud-provider']),
     cloudDefaults: !values['no-cloud-config'],
     attributeDomain: dranet ? DRANET_DOMAIN : driverName,
@@ -146,7 +176,7 @@ export async function runDaemon({ logLevel, ...options }: RunOptions): Promise<n
   return stopped.promise;
 }
 
-export const runCommand: Command<RunOptions> = { name: 'run', parse: (argv) => runOptions(argv), execute: (options) => runDaemon(options) };
+export const runCommand: Command<RunOptions> = { name: 'run', parse: (argv) => parseRunOptions(argv), execute: (options) => runDaemon(options) };
 
 /** --metrics-tls-cert-file and --metrics-tls-private-key-file: both or neither; the pair must load. */
 function metricsTlsFrom(certFile: string | undefined, keyFile: string | undefined): TlsFilePaths | undefined {

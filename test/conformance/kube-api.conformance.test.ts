@@ -17,13 +17,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isDriverError } from '../../src/common/errors.ts';
 import { KubeApi, KubeResponseError } from '../../src/surfaces/kube/kube-api.ts';
-import { kubeconfigFileTarget } from '../../src/surfaces/kube/kube-config.ts';
+import { kubeconfigFileTarget, loadKubeconfigParser } from '../../src/surfaces/kube/kube-config.ts';
 import { pooledConnections } from '../../src/surfaces/kube/kube-connections.ts';
 import { kubeError, kubeStatus } from '../../src/surfaces/kube/kube-error.ts';
 import { watchStream } from '../../src/surfaces/kube/kube-watch.ts';
 import { CutProxy } from './cut-proxy.ts';
 import { KubeClient } from './kube-client.ts';
 import { kubeConfigFor, suffix, waitFor } from './slice-fixtures.ts';
+
+// Kubeconfig files are YAML; the parser is loaded on demand (kube-config.ts).
+beforeAll(loadKubeconfigParser);
 
 const cp = inject('controlPlane');
 const kube = new KubeClient({ server: cp.server, token: cp.token, caPem: cp.caPem });

@@ -22,13 +22,16 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { helmBinary, helmTemplate } from '../../scripts/gen-install-manifest.ts';
 import { runValidate } from '../../src/surfaces/cli/validate.ts';
 import { KubeApi } from '../../src/surfaces/kube/kube-api.ts';
-import { kubeconfigFileTarget } from '../../src/surfaces/kube/kube-config.ts';
+import { kubeconfigFileTarget, loadKubeconfigParser } from '../../src/surfaces/kube/kube-config.ts';
 import { deviceClassReader } from '../../src/surfaces/webhook/device-classes.ts';
 import { WebhookServer } from '../../src/surfaces/webhook/webhook-server.ts';
 import { parseManifests, type KubeObject } from '../deploy/deploy-kube.ts';
 import { makeCa, makeServingCert } from '../fixtures/tls/make-certs.ts';
 import { KubeClient } from './kube-client.ts';
 import { suffix } from './slice-fixtures.ts';
+
+// Kubeconfig files are YAML; the parser is loaded on demand (kube-config.ts).
+beforeAll(loadKubeconfigParser);
 
 const cp = inject('controlPlane');
 const kube = new KubeClient({ server: cp.server, token: cp.token, caPem: cp.caPem });

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runOptions } from '../../src/daemon/run-command.ts';
+import { compileDeviceFilter } from '../../src/inventory/filter-cel.ts';
 import { webhookArgs } from '../../src/surfaces/webhook/webhook-command.ts';
 import { makeCa, makeServingCert } from '../fixtures/tls/make-certs.ts';
 import { CHART_DIR, helmBinary, helmTemplate } from '../../scripts/gen-install-manifest.ts';
@@ -168,7 +169,7 @@ describe('the Helm chart', () => {
         expect(c.args[0]).toBe('run');
         const argv = inTmp(c.args.slice(1).map((a) => a.replace('$(NODE_NAME)', 'node-x')));
         // KUBERNETES_SERVICE_HOST/PORT: what the kubelet sets in every pod; the chart passes no --kubeconfig, so the daemon uses its service account.
-        const o = runOptions(argv, { NODE_NAME: 'ignored', POD_UID: 'pod-uid', KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' });
+        const o = runOptions(argv, { NODE_NAME: 'ignored', POD_UID: 'pod-uid', KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, compileDeviceFilter);
         expect(o.nodeName).toBe('node-x');
         expect(o.kubeConfig.target.source).toBe('in-cluster');
         const wanted = new Map<string, boolean>([ // mount path → read-only

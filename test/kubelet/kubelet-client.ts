@@ -1,11 +1,26 @@
 /**
  * A grpc-js client of the kubelet plugin APIs, loaded from the same protos as
- * the server: what the kubelet does, minus its rules (the conformance tier
- * has the real ones). One client per socket and service; `closeAllClients()`
- * in afterEach.
+ * the server with @grpc/proto-loader: what the kubelet does, minus its rules
+ * (the conformance tier has the real ones). grpc-js and proto-loader are an
+ * independent gRPC implementation here, the oracle for our own server
+ * (src/surfaces/kubelet/grpc-server.ts); that is why they stay devDependencies.
+ * One client per socket and service; `closeAllClients()` in afterEach.
  */
-import { credentials, makeClientConstructor, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { SERVICE, serviceDefinition, type WireWatchResponse } from '../../src/surfaces/kubelet/protos.ts';
+import { join } from 'node:path';
+import { credentials, makeClientConstructor, type Client, type ClientReadableStream, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { assetPath } from '../../src/common/assets.ts';
+import { SERVICE, type WireWatchResponse } from '../../src/surfaces/kubelet/protos.ts';
+
+const PROTO_ROOT = assetPath('proto/kubelet/');
+const FILES = ['pluginregistration/v1/api.proto', 'dra/v1/api.proto', 'dra/v1beta1/api.proto', 'dra-health/v1alpha1/api.proto', 'dra-health/v1/api.proto'];
+let protos: PackageDefinition | undefined;
+
+/** The grpc-js service definition of one kubelet service (the options the server's conversions match). */
+export function serviceDefinition(name: ServiceName): ServiceDefinition {
+  protos ??= loadSync(FILES.map((f) => join(PROTO_ROOT, f)), { keepCase: true, longs: Number, enums: String, defaults: true });
+  return protos[name] as unknown as ServiceDefinition;
+}
 
 type ServiceName = (typeof SERVICE)[keyof typeof SERVICE];
 type Unary = (req: unknown, opts: { deadline: Date }, cb: (err: ServiceError | null, res: unknown) => void) => void;

@@ -1,11 +1,14 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { isDriverError } from '../../common/errors.ts';
-import { inClusterTarget, kubeconfigTarget, loadKubeTarget } from './kube-config.ts';
+import { inClusterTarget, kubeconfigTarget, loadKubeTarget, loadKubeconfigParser } from './kube-config.ts';
 import { CredentialCache } from './kube-credentials.ts';
+
+// Kubeconfig files are YAML; the parser is loaded on demand (kube-config.ts).
+beforeAll(loadKubeconfigParser);
 
 const dir = mkdtempSync(join(tmpdir(), 'nc-kubeconfig-'));
 afterAll(() => { rmSync(dir, { recursive: true, force: true }); });

@@ -21,7 +21,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { ConfigError } from '../../common/errors.ts';
 
 /** PEM or token bytes given inline, or a file read (and re-read) when needed. */
@@ -58,17 +57,42 @@ export function inClusterTarget(env: NodeJS.ProcessEnv = process.env, dir = SERV
 }
 
 /**
- * As client-go's default loading rules and client-node's loadFromDefault:
- * the given file, else $KUBECONFIG (the first of its files that exists),
- * else ~/.kube/config, else in-cluster when KUBERNETES_SERVICE_HOST is set.
+ * Kubeconfig files are YAML. The parser (the yaml package, +1.5 MB RSS) is
+ * loaded only when a file is to be read, so the DaemonSet's in-cluster start
+ * never loads it: `netclaim run` awaits loadKubeconfigParser() when
+ * kubeconfigFileFor() names a file; a command that always reads one passes
+ * the parser it imports to useKubeconfigParser().
  */
-export function loadKubeTarget(file: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeTarget {
-  if (file !== undefined) return kubeconfigFileTarget(file);
+let yamlParse: ((text: string) => unknown) | undefined;
+
+export async function loadKubeconfigParser(): Promise<void> {
+  yamlParse ??= (await import('yaml')).parse;
+}
+
+export function useKubeconfigParser(parse: (text: string) => unknown): void {
+  yamlParse = parse;
+}
+
+/**
+ * The kubeconfig file loadKubeTarget would read, as client-go's default
+ * loading rules (and client-node's loadFromDefault) choose it: the given file,
+ * else $KUBECONFIG (the first of its files that exists), else ~/.kube/config;
+ * undefined when none (in-cluster, or nothing).
+ */
+export function kubeconfigFileFor(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (file !== undefined) return file;
   const listed = (env['KUBECONFIG'] ?? '').split(':').filter((p) => p !== '');
   const found = listed.find((p) => existsSync(p));
-  if (found !== undefined) return kubeconfigFileTarget(found);
+  if (found !== undefined) return found;
   const home = join(env['HOME'] ?? homedir(), '.kube', 'config');
-  if (listed.length === 0 && existsSync(home)) return kubeconfigFileTarget(home);
+  if (listed.length === 0 && existsSync(home)) return home;
+  return undefined;
+}
+
+/** kubeconfigFileFor's file, else in-cluster when KUBERNETES_SERVICE_HOST is set. */
+export function loadKubeTarget(file: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeTarget {
+  const path = kubeconfigFileFor(file, env);
+  if (path !== undefined) return kubeconfigFileTarget(path);
   if (env['KUBERNETES_SERVICE_HOST']) return inClusterTarget(env);
   throw new ConfigError('no Kubernetes API server: pass --kubeconfig, set KUBECONFIG, or run in a pod with a service account', { context: { field: '--kubeconfig' } });
 }
@@ -88,9 +112,10 @@ type Obj = Record<string, unknown>;
 /** A kubeconfig's text → the current context's target. `path` names it and anchors relative file paths. */
 export function kubeconfigTarget(text: string, path: string, contextName?: string): KubeTarget {
   const bad = (field: string, what: string): ConfigError => new ConfigError(`kubeconfig ${path}: ${field}: ${what}`, { context: { field, path } });
+  if (yamlParse === undefined) throw new Error('kubeconfig: the YAML parser is not loaded (await loadKubeconfigParser() first)');
   let doc: unknown;
   try {
-    doc = parse(text);
+    doc = yamlParse(text);
   } catch (err) {
     throw new ConfigError(`kubeconfig ${path}: (document): not YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err, context: { field: '(document)', path } });
   }

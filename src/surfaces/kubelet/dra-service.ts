@@ -5,10 +5,11 @@
  * error fails the whole batch, so it is used only for malformed requests;
  * every driver failure becomes the `error` string of the claims it affects.
  */
-import { status, type handleUnaryCall, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { errorText } from '../../common/errors.ts';
 import type { ClaimUid } from '../../common/ids.ts';
 import type { CallSerializer } from './call-serializer.ts';
+import { GrpcStatus, GrpcStatusError } from './grpc-frames.ts';
+import type { ServiceImplementation, UnaryHandler } from './grpc-server.ts';
 import type { ClaimRef, DriverPort, PreparedDevice, PrepareResult, UnprepareResult } from '../../driver/driver-port.ts';
 import type { WireClaimsRequest, WireDevice, WirePrepareResponse, WireUnprepareResponse } from './protos.ts';
 
@@ -70,45 +71,30 @@ function failAll<R>(claims: readonly ClaimRef[], err: unknown): Map<ClaimUid, R>
   return new Map(claims.map((c) => [c.uid, { error } as R]));
 }
 
-/** Aborts when the kubelet cancels the call (its 45 s timeout) or the server force-closes. */
-function cancelSignal(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
-  const ac = new AbortController();
-  call.once('cancelled', () => ac.abort(new Error('call cancelled by the client')));
-  return ac.signal;
-}
-
 /**
  * Handles one call: decode, run the driver under the serializer, encode.
  * A driver that throws or a lock that fails fails only this call's claims.
+ * The call's signal aborts when the kubelet cancels it (its 45 s timeout),
+ * its grpc-timeout passes, or the server force-closes.
  */
 function claimsHandler<Res, R>(
   serializer: CallSerializer,
   invoke: (claims: readonly ClaimRef[]) => Promise<ReadonlyMap<ClaimUid, R>>,
   encode: (claims: readonly ClaimRef[], results: ReadonlyMap<ClaimUid, R>) => Res,
-): handleUnaryCall<WireClaimsRequest, Res> {
-  return (call, callback) => {
-    const claims = decodeClaims(call.request);
-    if (typeof claims === 'string') {
-      callback({ code: status.INVALID_ARGUMENT, details: claims });
-      return;
-    }
-    if (claims.length === 0) {
-      callback(null, encode(claims, new Map()));
-      return;
-    }
-    const signal = cancelSignal(call);
-    serializer.run(() => invoke(claims), signal)
-      .catch((err: unknown) => failAll<R>(claims, err))
-      .then((results) => {
-        if (signal.aborted) callback({ code: status.CANCELLED, details: 'cancelled by the client' });
-        else callback(null, encode(claims, results));
-      })
-      .catch(() => { /* the call is gone: nobody to answer */ });
+): UnaryHandler<WireClaimsRequest, Res> {
+  return async (request, { signal }) => {
+    const claims = decodeClaims(request);
+    if (typeof claims === 'string') throw new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, claims);
+    if (claims.length === 0) return encode(claims, new Map());
+    const results = await serializer.run(() => invoke(claims), signal)
+      .catch((err: unknown) => failAll<R>(claims, err));
+    if (signal.aborted) throw new GrpcStatusError(GrpcStatus.CANCELLED, 'cancelled by the client');
+    return encode(claims, results);
   };
 }
 
 /** Handlers for `k8s.io.kubelet.pkg.apis.dra.<version>.DRAPlugin`. */
-export function draPluginHandlers(driver: DriverPort, serializer: CallSerializer, version: DraVersion): UntypedServiceImplementation {
+export function draPluginHandlers(driver: DriverPort, serializer: CallSerializer, version: DraVersion): ServiceImplementation {
   return {
     NodePrepareResources: claimsHandler<WirePrepareResponse, PrepareResult>(serializer,
       (claims) => driver.prepare(claims),

@@ -5,8 +5,8 @@
  * `resendMs`. The periodic resend matters: the kubelet turns a device Unknown
  * when it has not heard of it within the device's timeout (30 s by default).
  */
-import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { DeviceHealth, HealthView } from '../../driver/driver-port.ts';
+import type { ServerStream, ServiceImplementation } from './grpc-server.ts';
 import type { WireDeviceHealth, WireWatchResponse } from './protos.ts';
 
 const WIRE_HEALTH = { unknown: 'UNKNOWN', healthy: 'HEALTHY', unhealthy: 'UNHEALTHY' } as const;
@@ -21,7 +21,7 @@ export function encodeDeviceHealth(d: DeviceHealth): WireDeviceHealth {
   };
 }
 
-type WatchStream = ServerWritableStream<unknown, WireWatchResponse>;
+type WatchStream = ServerStream<WireWatchResponse>;
 
 /** Open watch streams, so that a graceful close can end them (tryShutdown waits for open calls). */
 export class HealthStreams {
@@ -39,15 +39,15 @@ export class HealthStreams {
   }
 
   /** Handlers for `v1.DRAResourceHealth` and `v1alpha1.DRAResourceHealth` (identical messages). */
-  handlers(): UntypedServiceImplementation {
-    return { NodeWatchResources: (call: WatchStream) => { this.#watch(call); } };
+  handlers(): ServiceImplementation {
+    return { NodeWatchResources: (_request: unknown, call: WatchStream) => { this.#watch(call); } };
   }
 
   /** Ends every open stream with OK; the kubelet re-opens it on the next instance. */
   endAll(): void {
     for (const [call, stop] of [...this.#open]) {
       stop();
-      if (!call.cancelled && !call.writableEnded) call.end();
+      if (!call.closed) call.end();
     }
   }
 
@@ -55,7 +55,7 @@ export class HealthStreams {
     const send = (): void => {
       // Every message is the complete list, so a message skipped while the
       // client is not reading loses nothing: the next one supersedes it.
-      if (call.cancelled || call.writableEnded || call.writableNeedDrain) return;
+      if (call.closed || call.needDrain) return;
       call.write({ devices: this.#view.devices.map(encodeDeviceHealth) });
     };
     const unsubscribe = this.#view.onChange(send);
@@ -66,7 +66,8 @@ export class HealthStreams {
       unsubscribe();
     };
     this.#open.set(call, stop);
-    for (const ev of ['cancelled', 'error', 'finish', 'close']) call.once(ev, stop);
+    // The signal aborts however the call ends: cancelled, cut, or ended by endAll().
+    call.signal.addEventListener('abort', stop, { once: true });
     send();
   }
 }

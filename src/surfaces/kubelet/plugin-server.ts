@@ -15,15 +15,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { dirname, resolve } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { DriverError } from '../../common/errors.ts';
 import { libc as defaultLibc, type Libc } from '../../kernel/libc/index.ts';
 import { CallSerializer } from './call-serializer.ts';
 import { draPluginHandlers } from './dra-service.ts';
 import type { DriverPort } from '../../driver/driver-port.ts';
 import { FileLock } from './file-lock.ts';
+import { GrpcServer } from './grpc-server.ts';
 import { HealthStreams } from './health-service.ts';
-import { SERVICE, serviceDefinition, type KubeletServiceVersion } from './protos.ts';
+import { SERVICE, type KubeletServiceVersion } from './protos.ts';
 import { registrationHandlers, type RegistrationStatus } from './registration-service.ts';
 import {
   ensureDir, kubeletPaths, otherInstances, prepareSocketPath, removeOwnSocket, secureSocket, unlinkIfPresent, type KubeletPaths, type SocketIdentity,
@@ -70,7 +70,7 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
   #instanceLock: FileLock | undefined;
   #serializeLock: FileLock | undefined;
   #health: HealthStreams | undefined;
-  #servers: Server[] = [];
+  #servers: GrpcServer[] = [];
   #draSocket: SocketIdentity | undefined;
   #regSocket: SocketIdentity | undefined;
 
@@ -159,39 +159,39 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
     if (serial) this.#serializeLock = FileLock.open(paths.serializeLock, libc);
 
     // DRA socket first: once the registration socket appears the kubelet may call at once.
-    const dra = new Server();
+    const dra = new GrpcServer();
     const serializer = new CallSerializer(serial, this.#serializeLock);
     if (this.supportedVersions.includes('v1.DRAPlugin')) {
-      dra.addService(serviceDefinition(SERVICE.draV1), draPluginHandlers(this.#opts.driver, serializer, 'v1'));
+      dra.addService(SERVICE.draV1, draPluginHandlers(this.#opts.driver, serializer, 'v1'));
     }
     if (this.supportedVersions.includes('v1beta1.DRAPlugin')) {
-      dra.addService(serviceDefinition(SERVICE.draV1beta1), draPluginHandlers(this.#opts.driver, serializer, 'v1beta1'));
+      dra.addService(SERVICE.draV1beta1, draPluginHandlers(this.#opts.driver, serializer, 'v1beta1'));
     }
     const view = this.#opts.driver.health?.();
     if (view) {
       this.#health = new HealthStreams(view, this.#opts.healthResendMs ?? 10_000);
-      dra.addService(serviceDefinition(SERVICE.healthV1), this.#health.handlers());
-      dra.addService(serviceDefinition(SERVICE.healthV1alpha1), this.#health.handlers());
+      dra.addService(SERVICE.healthV1, this.#health.handlers());
+      dra.addService(SERVICE.healthV1alpha1, this.#health.handlers());
     }
     this.#draSocket = await this.#listen(dra, paths.draSocket);
 
-    const reg = new Server();
+    const reg = new GrpcServer();
     const identity = { driverName, endpoint: paths.draSocket, supportedVersions: this.supportedVersions };
-    reg.addService(serviceDefinition(SERVICE.registration), registrationHandlers(identity, (s) => { this.#onStatus(s); }));
+    reg.addService(SERVICE.registration, registrationHandlers(identity, (s) => { this.#onStatus(s); }));
     this.#regSocket = await this.#listen(reg, paths.registrationSocket);
   }
 
-  async #listen(server: Server, path: string): Promise<SocketIdentity> {
+  async #listen(server: GrpcServer, path: string): Promise<SocketIdentity> {
     this.#servers.push(server);
-    await new Promise<void>((done, fail) => {
-      server.bindAsync(`unix:${path}`, ServerCredentials.createInsecure(), (err) => {
-        // A bind cut short by destroy() reports the close, not a listen failure.
-        if (err && this.#state !== 'starting') fail(closedError());
-        else if (err) fail(new DriverError('KUBELET_LISTEN_FAILED', `cannot listen on ${path}: ${err.message}`, { cause: err, context: { path } }));
-        else done();
-      });
-    });
-    // destroy() during the bind: do not leave a socket behind.
+    try {
+      await server.listen(path);
+    } catch (err) {
+      // A listen cut short by destroy() reports the close, not a listen failure.
+      if (this.#state !== 'starting') throw closedError();
+      const message = err instanceof Error ? err.message : String(err);
+      throw new DriverError('KUBELET_LISTEN_FAILED', `cannot listen on ${path}: ${message}`, { cause: err, context: { path } });
+    }
+    // destroy() during the listen: do not leave a socket behind.
     if (this.#state !== 'starting') {
       server.forceShutdown();
       throw closedError();
@@ -210,7 +210,7 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
     // before the DRA socket goes (it then prefers another connected instance).
     if (this.#regSocket) removeOwnSocket(this.#regSocket);
     this.#health?.endAll();
-    await Promise.all(this.#servers.map((s) => new Promise<void>((done) => { s.tryShutdown(() => { done(); }); })));
+    await Promise.all(this.#servers.map((s) => s.tryShutdown()));
     this.#teardown(closedError());
   }
 

@@ -1,12 +1,18 @@
 /**
  * The kubelet plugin APIs, loaded once from the verbatim upstream protos in
- * proto/kubelet (k8s.io/kubelet v0.37.2) with @grpc/proto-loader, plus the
- * wire shapes the handlers see. proto-loader is used at run time instead of
- * generated code: five small files, no build step, and the .proto stays the
- * single source of truth.
+ * proto/kubelet (k8s.io/kubelet v0.37.2) with protobufjs (as src/surfaces/nri
+ * loads proto/nri): no generated code, the .proto stays the single source of
+ * truth. grpc-server.ts serves them; the wire shapes the handlers see follow.
+ *
+ * Messages convert the way @grpc/proto-loader converted them before (its
+ * options were keepCase, longs: Number, enums: String, defaults: true), so the
+ * handlers read and write the same plain objects: proto field names; int64 as
+ * numbers (the only ones are Unix seconds and timeouts); enums as names;
+ * defaults filled (repeated → [], map → {}, message → null). Encoding is
+ * protobufjs fromObject, which takes those shapes back.
  */
-import type { ServiceDefinition } from '@grpc/grpc-js';
-import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { join } from 'node:path';
+import protobuf from 'protobufjs';
 import { assetPath } from '../../common/assets.ts';
 
 const PROTO_ROOT = assetPath('proto/kubelet/');
@@ -28,26 +34,52 @@ export const SERVICE = {
   healthV1: 'v1.DRAResourceHealth',
 } as const;
 
+export type ServiceName = (typeof SERVICE)[keyof typeof SERVICE];
+
 /** The `supported_versions` strings a DRA plugin advertises (`<short package>.<Service>`). */
 export type KubeletServiceVersion = 'v1.DRAPlugin' | 'v1beta1.DRAPlugin' | 'v1.DRAResourceHealth' | 'v1alpha1.DRAResourceHealth';
 
-// keepCase: handlers see the proto field names, so each mapping reads like the
-// .proto. longs as numbers: the only int64s are Unix seconds and timeouts.
-// enums as names; defaults so repeated fields arrive as [] rather than absent.
-const LOAD_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: true, includeDirs: [PROTO_ROOT] };
+let cached: protobuf.Root | undefined;
 
-let cached: PackageDefinition | undefined;
-
-/** The package definition of all five files (loaded on first use, then shared). */
-export function kubeletProtos(): PackageDefinition {
-  cached ??= loadSync(FILES, LOAD_OPTIONS);
+/** All five files in one root (loaded on first use, then shared). The files import nothing. */
+export function kubeletProtos(): protobuf.Root {
+  if (cached === undefined) {
+    const root = new protobuf.Root();
+    root.loadSync(FILES.map((f) => join(PROTO_ROOT, f)), { keepCase: true });
+    root.resolveAll();
+    cached = root;
+  }
   return cached;
 }
 
-export function serviceDefinition(name: (typeof SERVICE)[keyof typeof SERVICE]): ServiceDefinition {
-  // proto-loader's service definitions are grpc-js ServiceDefinitions; its own
-  // types name them separately, so the one cast lives here.
-  return kubeletProtos()[name] as unknown as ServiceDefinition;
+export interface MethodTypes {
+  readonly requestType: protobuf.Type;
+  readonly responseType: protobuf.Type;
+  /** Server-streaming (the only streaming kind these APIs use). */
+  readonly streaming: boolean;
+}
+
+/** The methods of a service as its .proto declares them. */
+export function serviceMethods(name: ServiceName): Map<string, MethodTypes> {
+  const svc = kubeletProtos().lookupService(name);
+  return new Map(svc.methodsArray.map((m) => [m.name, {
+    requestType: m.resolvedRequestType!,
+    responseType: m.resolvedResponseType!,
+    streaming: m.responseStream === true,
+  }]));
+}
+
+// proto-loader's toObject options, unchanged: the handlers were written against them.
+const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true };
+
+/** Decodes a message into the plain object the handlers read; malformed bytes throw. */
+export function decodeWire(type: protobuf.Type, buf: Uint8Array): unknown {
+  return type.toObject(type.decode(buf), TO_OBJECT);
+}
+
+/** Encodes a handler's plain object (proto field names, enum names, numbers for int64). */
+export function encodeWire(type: protobuf.Type, value: object): Uint8Array {
+  return type.encode(type.fromObject(value)).finish();
 }
 
 // --- wire shapes (proto field names; what proto-loader produces and accepts) ---

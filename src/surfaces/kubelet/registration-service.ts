@@ -4,7 +4,7 @@
  * we are and which services the DRA socket serves; NotifyRegistrationStatus
  * tells us the outcome. Both must stay cheap: the kubelet gives GetInfo 1 s.
  */
-import type { handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServiceImplementation, UnaryHandler } from './grpc-server.ts';
 import type { KubeletServiceVersion, WirePluginInfo, WireRegistrationStatus } from './protos.ts';
 
 /** What the kubelet told us in its last NotifyRegistrationStatus. */
@@ -26,16 +26,14 @@ export function encodePluginInfo(id: PluginIdentity): WirePluginInfo {
   return { type: 'DRAPlugin', name: id.driverName, endpoint: id.endpoint, supported_versions: [...id.supportedVersions] };
 }
 
-export function registrationHandlers(id: PluginIdentity, onStatus: (s: RegistrationStatus) => void): UntypedServiceImplementation {
+export function registrationHandlers(id: PluginIdentity, onStatus: (s: RegistrationStatus) => void): ServiceImplementation {
   const info = encodePluginInfo(id);
-  const getInfo: handleUnaryCall<unknown, WirePluginInfo> = (_call, callback) => {
-    callback(null, info);
-  };
+  const getInfo: UnaryHandler<unknown, WirePluginInfo> = () => Promise.resolve(info);
   // Answered with OK even for a failed registration: the kubelet only logs the
   // answer, and it retries failed registrations on its own (with back-off).
-  const notify: handleUnaryCall<WireRegistrationStatus, Record<string, never>> = (call, callback) => {
-    onStatus({ registered: call.request.plugin_registered, error: call.request.error });
-    callback(null, {});
+  const notify: UnaryHandler<WireRegistrationStatus, Record<string, never>> = (request) => {
+    onStatus({ registered: request.plugin_registered, error: request.error });
+    return Promise.resolve({});
   };
   return { GetInfo: getInfo, NotifyRegistrationStatus: notify };
 }

@@ -11,7 +11,8 @@ import { createLogger, logLevelFrom } from '../../observe/logger.ts';
 import { readTlsPair } from '../../observe/tls-files.ts';
 import type { Command } from '../cli/command.ts';
 import { KubeApi } from '../kube/kube-api.ts';
-import { loadKubeTarget } from '../kube/kube-config.ts';
+import { parse as parseYaml } from 'yaml';
+import { loadKubeTarget, useKubeconfigParser } from '../kube/kube-config.ts';
 import { deviceClassReader } from './device-classes.ts';
 import { DEFAULT_WEBHOOK_ADDRESS, WebhookServer, type WebhookServerOptions } from './webhook-server.ts';
 
@@ -45,6 +46,8 @@ export function webhookArgs(argv: readonly string[]): WebhookArgs {
   readTlsPair({ certFile, keyFile });
   parseBindAddress(values['listen-address']);
   if (values['log-level'] !== undefined) logLevelFrom(values['log-level']);
+  // yaml stays a static import here: webhookArgs is synchronous, and the webhook is not the idle-bound daemon.
+  useKubeconfigParser(parseYaml);
   const kubeConfig = values['no-class-policy'] ? undefined : new KubeApi(loadKubeTarget(values.kubeconfig));
   return {
     server: { bindAddress: values['listen-address'], tls: { certFile, keyFile }, drivers: new Set([values['driver-name']]) },
