@@ -15,7 +15,11 @@ cd "$(dirname "$0")/../.."
 export NC_REPORT_DIR="$PWD/.cache/vm"
 rm -rf "$NC_REPORT_DIR" && mkdir -p "$NC_REPORT_DIR"
 export QL_PASSENV="NC_REPORT_DIR NC_REPORT_PREFIX NETCLAIM_LANE_FILES NETCLAIM_LANE_BACKENDS ${QL_PASSENV:-}"
-export QL_TIMEOUT="${QL_TIMEOUT:-1800}"
+# The VM's watchdog (a wedged guest; hangs inside are the tests' own timeouts): one per
+# backend of the boot, 2,400 s. A quiet run takes about 750 s per backend (docs/qemu-lane.md); a fixed
+# 1,800 s for both killed a run beside `stress-ng --cpu 2` with every test so far passing.
+backends=${NETCLAIM_LANE_BACKENDS:-koffi ffi-rs}
+export QL_TIMEOUT="${QL_TIMEOUT:-$(( 2400 * $(echo $backends | wc -w) ))}"
 # Tests spawn node processes (CLI tests) beside two vitest workers: 2 GB was seen to run short.
 export QL_MEM="${QL_MEM:-4G}"
 kernels=${NETCLAIM_LANE_KERNEL:-all}
