@@ -78,10 +78,12 @@ function cancelSignal(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
 }
 
 /**
- * Handles one call: decode, run the driver under the serializer, encode.
+ * Handles one call: decode, wait for the driver's start gate, run the driver
+ * under the serializer, encode.
  * A driver that throws or a lock that fails fails only this call's claims.
  */
 function claimsHandler<Res, R>(
+  driver: DriverPort,
   serializer: CallSerializer,
   invoke: (claims: readonly ClaimRef[]) => Promise<ReadonlyMap<ClaimUid, R>>,
   encode: (claims: readonly ClaimRef[], results: ReadonlyMap<ClaimUid, R>) => Res,
@@ -97,7 +99,9 @@ function claimsHandler<Res, R>(
       return;
     }
     const signal = cancelSignal(call);
-    serializer.run(() => invoke(claims), signal)
+    // The driver's start gate first, outside the call lock (the pod hooks take that lock too).
+    (driver.ready?.(signal) ?? Promise.resolve())
+      .then(() => serializer.run(() => invoke(claims), signal))
       .catch((err: unknown) => failAll<R>(claims, err))
       .then((results) => {
         if (signal.aborted) callback({ code: status.CANCELLED, details: 'cancelled by the client' });
@@ -110,10 +114,10 @@ function claimsHandler<Res, R>(
 /** Handlers for `k8s.io.kubelet.pkg.apis.dra.<version>.DRAPlugin`. */
 export function draPluginHandlers(driver: DriverPort, serializer: CallSerializer, version: DraVersion): UntypedServiceImplementation {
   return {
-    NodePrepareResources: claimsHandler<WirePrepareResponse, PrepareResult>(serializer,
+    NodePrepareResources: claimsHandler<WirePrepareResponse, PrepareResult>(driver, serializer,
       (claims) => driver.prepare(claims),
       (claims, results) => encodePrepareResponse(claims, results, version)),
-    NodeUnprepareResources: claimsHandler<WireUnprepareResponse, UnprepareResult>(serializer,
+    NodeUnprepareResources: claimsHandler<WireUnprepareResponse, UnprepareResult>(driver, serializer,
       (claims) => driver.unprepare(claims),
       encodeUnprepareResponse),
   };
