@@ -67,15 +67,15 @@ class DaemonChild {
   readonly processStart: Promise<number>;
   readonly exited: Promise<number | null>;
 
-  constructor(entry: string, argv: readonly string[]) {
+  constructor(entry: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
     const started = Promise.withResolvers<number>();
     this.processStart = started.promise;
     this.spawnedAt = performance.timeOrigin + performance.now();
     this.#p = fork(entry, [...argv], {
       // The image's V8 flags (Dockerfile ENTRYPOINT), so the footprint is the shipped one;
       // NETCLAIM_BENCH_NODE_FLAGS='' measures V8's defaults.
-      execArgv: ['--expose-gc', '--import', PROBE, ...(process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS).split(' ').filter(Boolean)],
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      execArgv: daemonNodeFlags(),
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env,
     });
     this.#p.on('message', (m: { type: string; timeOrigin?: number; mem?: Mem }) => {
       if (m.type === 'hello') started.resolve(m.timeOrigin!);
@@ -123,6 +123,24 @@ class DaemonChild {
   }
 }
 
+/** The daemon child's Node flags: the probe's, then the image's ENTRYPOINT flags (NETCLAIM_BENCH_NODE_FLAGS to change them). */
+function daemonNodeFlags(): string[] {
+  return ['--expose-gc', '--import', PROBE, ...(process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS).split(' ').filter(Boolean)];
+}
+
+/**
+ * The image's baked compile cache (Dockerfile: NODE_COMPILE_CACHE, made by one `--version` run
+ * at build time), made the same way for the bench's daemons: Node keys it by V8's flags, and the
+ * bench's --expose-gc is one, so the image's own cache would not be used here. Off with
+ * NETCLAIM_BENCH_COMPILE_CACHE=0 (every start compiles the bundle, as an image without it).
+ */
+function bakeCompileCache(entry: string, dir: string): NodeJS.ProcessEnv {
+  if (process.env['NETCLAIM_BENCH_COMPILE_CACHE'] === '0') return process.env;
+  const env = { ...process.env, NODE_COMPILE_CACHE: dir };
+  execFileSync(process.execPath, [...daemonNodeFlags(), entry, '--version'], { env, stdio: 'ignore' });
+  return env;
+}
+
 /** The preload that answers the bench over IPC (plain JS: no type stripper in the measured process). */
 const PROBE = new URL('./daemon-probe.js', import.meta.url).href;
 
@@ -160,6 +178,18 @@ function writeKubeconfig(path: string, cp: { server: string; caPem: string; toke
     contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'bench' } }],
   }));
   return path;
+}
+
+/** Node's own start, the floor of every start above: spawn → exit of an empty process with the daemon's flags (no probe), 7 times. */
+function floorStartMs(): ReturnType<typeof summarize> {
+  const flags = (process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS).split(' ').filter(Boolean);
+  const ms: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t = performance.now();
+    execFileSync(process.execPath, [...flags, '-e', '0']);
+    ms.push(performance.now() - t);
+  }
+  return summarize(ms);
 }
 
 function floorRssMB(): number {
@@ -217,6 +247,7 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
     await kube.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: KNS } });
     const { entry, from } = await daemonEntry(o.log);
     const kubeconfig = writeKubeconfig(join(root, 'kubeconfig'), cp);
+    const daemonEnv = bakeCompileCache(entry, join(root, 'compile-cache'));
 
     /**
      * One start: fresh peers, then the daemon spawned at a random point of the kubelet's 1 s
@@ -230,7 +261,7 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
       const nri = await NriPeer.start({ socket: join(dir, 'nri.sock') });
       const phaseMs = Math.random() * 1000;
       await new Promise((r) => setTimeout(r, phaseMs));
-      const d = new DaemonChild(entry, runArgs(dir, { node, hostNs, nriSocket: join(dir, 'nri.sock'), kubeconfig }));
+      const d = new DaemonChild(entry, runArgs(dir, { node, hostNs, nriSocket: join(dir, 'nri.sock'), kubeconfig }), daemonEnv);
       const at = (): number => performance.timeOrigin + performance.now() - d.spawnedAt;
       const registered = kubelet.waitForRegistered(DRIVER, 60_000).then((ev) => ({ ms: at(), rpcMs: ev.elapsedMs }));
       const synced = nri.waitForPlugin(`00-${DRIVER}`, 60_000).then(at);
@@ -289,7 +320,7 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
     for (let i = 0; i < o.devices / 2; i++) lines.push(`link add ncx${i}a type veth peer name ncx${i}b`);
     execFileSync('ip', ['-n', hostNs, '-batch', '-'], { input: `${lines.join('\n')}\n` });
     const tAdd = performance.now();
-    const d2 = new DaemonChild(entry, runArgs(dir, { node, hostNs, nriSocket: join(dir, 'nri.sock'), kubeconfig }));
+    const d2 = new DaemonChild(entry, runArgs(dir, { node, hostNs, nriSocket: join(dir, 'nri.sock'), kubeconfig }), daemonEnv);
     cleanups.push(() => d2.stop());
     const started2 = await d2.logged('netclaim running', 120_000);
     const proc2 = (await d2.processStart) - d2.spawnedAt;
@@ -303,14 +334,14 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
       suite: 'daemon',
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version },
       method: '`netclaim run` (node --expose-gc, bench/daemon-probe.js preloaded) in its own process; real kube-apiserver, kubelet-peer, nri-peer; memory after gc()',
-      from, nodeFlags: process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS,
+      from, nodeFlags: process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS, compileCache: daemonEnv['NODE_COMPILE_CACHE'] !== undefined,
       ffi: process.env['NETCLAIM_FFI'] || 'koffi',
       start: {
         // ms from spawn; the kubelet's plugin manager reconciles once a second, so registered ≈ pluginServer + U(0, 1 s) + the RPCs.
         registeredMs: summarize(registeredMs), importedMs: summarize(imported), pluginServerMs: summarize(samples.map((x) => x['pluginServerMs']!)),
         samples,
       },
-      floor: { nodeEmptyRssMB: floorRssMB() },
+      floor: { nodeEmptyRssMB: floorRssMB(), nodeEmptyStartMs: floorStartMs() },
       idle,
       withDevices: { published: total, processToStartedMs: round(proc2 + ((started2.sinceProcessStartMs as Record<string, number>)['pluginServer'] ?? 0)), spawnToAllPublishedMs: round(publishMs), ...withDevices },
       cycles,
