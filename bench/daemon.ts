@@ -60,6 +60,7 @@ interface LogLine { readonly msg?: string; readonly time?: number; readonly sinc
 class DaemonChild {
   readonly #p: ChildProcess;
   readonly #mem: Array<(m: Mem) => void> = [];
+  readonly #snapshots: Array<(path: string) => void> = [];
   readonly #lines: LogLine[] = [];
   readonly #lineWaiters: Array<{ msg: string; resolve: (l: LogLine) => void }> = [];
   /** When fork() was called, and when the child's process began (its performance.timeOrigin), both epoch ms. */
@@ -77,9 +78,10 @@ class DaemonChild {
       execArgv: daemonNodeFlags(),
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env,
     });
-    this.#p.on('message', (m: { type: string; timeOrigin?: number; mem?: Mem }) => {
+    this.#p.on('message', (m: { type: string; timeOrigin?: number; mem?: Mem; path?: string }) => {
       if (m.type === 'hello') started.resolve(m.timeOrigin!);
       else if (m.type === 'mem') this.#mem.shift()?.(m.mem!);
+      else if (m.type === 'snapshot') this.#snapshots.shift()?.(m.path!);
     });
     createInterface({ input: this.#p.stdout! }).on('line', (text) => {
       let line: LogLine;
@@ -111,6 +113,13 @@ class DaemonChild {
   async mem(): Promise<Mem> {
     const got = new Promise<Mem>((resolve) => this.#mem.push(resolve));
     this.#p.send({ type: 'mem' });
+    return got;
+  }
+
+  /** A V8 heap snapshot of the daemon (after gc) written to `path`. */
+  async snapshot(path: string): Promise<string> {
+    const got = new Promise<string>((resolve) => this.#snapshots.push(resolve));
+    this.#p.send({ type: 'snapshot', path });
     return got;
   }
 
@@ -413,6 +422,9 @@ async function runCycles(o: DaemonBenchOptions, kube: Peers[0], kubelet: Peers[1
     ms.push(performance.now() - c0);
     if (i % every === 0) {
       samples.push({ cycle: i, ...(await d.mem()) });
+      // NETCLAIM_BENCH_HEAP_SNAPSHOTS=DIR: heap snapshots after the warm-up and at the end, to compare (what grows).
+      const snapDir = process.env['NETCLAIM_BENCH_HEAP_SNAPSHOTS'];
+      if (snapDir !== undefined && (i === every || i === o.cycles)) o.log(`daemon: heap snapshot ${await d.snapshot(join(snapDir, `daemon-cycle-${i}.heapsnapshot`))}`);
       o.log(`daemon: ${i}/${o.cycles} cycles, RSS ${samples.at(-1)!.rssMB} MB, heap ${samples.at(-1)!.heapUsedMB} MB`);
     }
   }
