@@ -263,14 +263,14 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
      * plugin-manager tick (a real kubelet has run for long when the DaemonSet's pod starts, so
      * the phase is arbitrary; the kubelet-peer's reconciler begins with it, hence the delay).
      */
-    const startOnce = async (i: number): Promise<{ d: DaemonChild; kubelet: Peers[1]; nri: Peers[2]; dir: string; sample: StartSample }> => {
-      const dir = join(root, `s${i}`);
+    const startOnce = async (i: number, other?: string): Promise<{ d: DaemonChild; kubelet: Peers[1]; nri: Peers[2]; dir: string; sample: StartSample }> => {
+      const dir = join(root, other === undefined ? `s${i}` : `b${i}`);
       mkdirSync(dir, { recursive: true });
       const kubelet = await KubeletPeer.start({ registry: join(dir, 'kubelet', 'plugins_registry') });
       const nri = await NriPeer.start({ socket: join(dir, 'nri.sock') });
       const phaseMs = Math.random() * 1000;
       await new Promise((r) => setTimeout(r, phaseMs));
-      const d = new DaemonChild(entry, runArgs(dir, { node, hostNs, nriSocket: join(dir, 'nri.sock'), kubeconfig }), daemonEnv);
+      const d = new DaemonChild(other ?? entry, runArgs(dir, { node, hostNs, nriSocket: join(dir, 'nri.sock'), kubeconfig }), other === undefined ? daemonEnv : process.env);
       const at = (): number => performance.timeOrigin + performance.now() - d.spawnedAt;
       const registered = kubelet.waitForRegistered(DRIVER, 60_000).then((ev) => ({ ms: at(), rpcMs: ev.elapsedMs }));
       const synced = nri.waitForPlugin(`00-${DRIVER}`, 60_000).then(at);
@@ -286,13 +286,24 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
         kubeletWaitMs: round(reg.ms - reg.rpcMs - (proc + (marks['pluginServer'] ?? 0))), registrationRpcMs: reg.rpcMs,
         daemonSawRegisteredMs: round(proc + (regLog.sinceProcessStartMs as number)),
       };
-      o.log(`daemon: start ${i + 1}: registered ${sample.registeredMs} ms (socket up ${sample['pluginServerMs']} ms, imported ${sample['importedMs']} ms, kubelet tick wait ${sample.kubeletWaitMs} ms)`);
+      o.log(`daemon: ${other === undefined ? '' : 'baseline '}start ${i + 1}: registered ${sample.registeredMs} ms (socket up ${sample['pluginServerMs']} ms, imported ${sample['importedMs']} ms, kubelet tick wait ${sample.kubeletWaitMs} ms)`);
       return { d, kubelet, nri, dir, sample };
     };
     const starts = Math.max(1, Number(process.env['NETCLAIM_BENCH_STARTS'] ?? 7));
     const samples: StartSample[] = [];
+    // NETCLAIM_BENCH_START_BASELINE=FILE.mjs: another bundle (an older build, no compile cache) started
+    // before each start of this one, alternately, so that both are measured under the same load.
+    const baseline = process.env['NETCLAIM_BENCH_START_BASELINE'];
+    const baselineSamples: StartSample[] = [];
     let kept: Awaited<ReturnType<typeof startOnce>> | undefined;
     for (let i = 0; i < starts; i++) {
+      if (baseline !== undefined) {
+        const b = await startOnce(i, baseline);
+        baselineSamples.push(b.sample);
+        await b.d.stop();
+        await b.kubelet.close();
+        await b.nri.close();
+      }
       const s = await startOnce(i);
       cleanups.push(() => s.d.stop());
       samples.push(s.sample);
@@ -349,6 +360,12 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
         // ms from spawn; the kubelet's plugin manager reconciles once a second, so registered ≈ pluginServer + U(0, 1 s) + the RPCs.
         registeredMs: summarize(registeredMs), importedMs: summarize(imported), pluginServerMs: summarize(samples.map((x) => x['pluginServerMs']!)),
         samples,
+        ...(baseline === undefined ? {} : {
+          baseline: {
+            entry: baseline, registeredMs: summarize(baselineSamples.map((x) => x.registeredMs)), importedMs: summarize(baselineSamples.map((x) => x['importedMs']!)),
+            pluginServerMs: summarize(baselineSamples.map((x) => x['pluginServerMs']!)), samples: baselineSamples,
+          },
+        }),
       },
       floor: { nodeEmptyRssMB: floorRssMB(), nodeEmptyStartMs: floorStartMs() },
       idle,
