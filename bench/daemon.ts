@@ -417,17 +417,21 @@ async function runCycles(o: DaemonBenchOptions, kube: Peers[0], kubelet: Peers[1
   const samples: Array<{ cycle: number } & Mem> = [{ cycle: 0, ...(await d.mem()) }];
   const ms: number[] = [];
   let retries = 0;
+  let nriDrops = 0;
   const t0 = performance.now();
   for (let i = 1; i <= o.cycles; i++) {
     const c0 = performance.now();
     for (let attempt = 0; ; attempt++) {
       const p = await kubelet.prepare(DRIVER, [ref]);
       if (p.response?.claims?.[ref.uid]?.devices?.length === 1) break;
-      // The device came back from the last pod, but the inventory has not seen it yet: the kubelet retries too.
-      const retryable = /^PREPARE_DEVICE_EMPTY:/.test(p.response?.claims?.[ref.uid]?.error ?? '');
-      if (!retryable || attempt >= 500) throw new Error(`cycle ${i}: prepare: ${JSON.stringify(p)}`);
+      // The device came back from the last pod, but the inventory has not seen it yet; or (on a loaded machine) the
+      // runtime dropped the NRI plugin after a hook past its 2 s timeout, and it reconnects: the kubelet retries too.
+      const error = p.response?.claims?.[ref.uid]?.error ?? '';
+      const nriDropped = /^PREPARE_NRI_NOT_READY:/.test(error);
+      if (!(nriDropped || /^PREPARE_DEVICE_EMPTY:/.test(error)) || attempt >= 500) throw new Error(`cycle ${i}: prepare: ${JSON.stringify(p)}`);
       retries++;
-      await new Promise((res) => setTimeout(res, 10));
+      if (nriDropped && attempt === 0) nriDrops++;
+      await new Promise((res) => setTimeout(res, nriDropped ? 100 : 10));
     }
     const id = `sb-${i}`;
     const run = await nri.runPodSandbox({ id, name: 'bench-pod', uid: podUid, namespace: KNS, netns: podNetns });
@@ -450,7 +454,7 @@ async function runCycles(o: DaemonBenchOptions, kube: Peers[0], kubelet: Peers[1
   const end = samples.at(-1)!;
   return {
     way: 'through the peers: kubelet-peer Prepare/Unprepare, nri-peer RunPodSandbox/StopPodSandbox (one veth, MTU + address + route)',
-    count: o.cycles, prepareRetries: retries, cyclesPerS: round(o.cycles / wallS), cycleMs: summarize(ms),
+    count: o.cycles, prepareRetries: retries, nriDrops, cyclesPerS: round(o.cycles / wallS), cycleMs: summarize(ms),
     growthAfterWarmUpMB: { rss: round(end.rssMB - base.rssMB), heapUsed: round(end.heapUsedMB - base.heapUsedMB), warmUpCycles: base.cycle },
     samples,
   };
