@@ -4,14 +4,15 @@
 // load Node's type stripper into the process being measured.
 //
 // Over the IPC channel of fork(): 'mem' → memory after three gc() (the
-// process runs with --expose-gc), 'stop' → SIGTERM to itself (the daemon's
+// process runs with --expose-gc), 'snapshot' → a V8 heap snapshot written to
+// the path given (after gc), 'stop' → SIGTERM to itself (the daemon's
 // own graceful stop). When the bench goes away (the channel closes) the
 // daemon stops the same way: it never outlives the bench.
 import { createRequire } from 'node:module';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
 import { setImmediate } from 'node:timers';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 
 const MB = 1024 * 1024;
 const round = (n) => Math.round((n / MB) * 10) / 10;
@@ -53,7 +54,10 @@ if (process.send !== undefined) {
   process.send({ type: 'hello', timeOrigin: performance.timeOrigin });
   process.on('message', (m) => {
     if (m?.type === 'mem') void memAfterGc().then((mem) => process.send?.({ type: 'mem', mem }));
-    else if (m?.type === 'stop') process.kill(process.pid, 'SIGTERM');
+    else if (m?.type === 'snapshot') {
+      globalThis.gc?.();
+      process.send?.({ type: 'snapshot', path: writeHeapSnapshot(m.path) });
+    } else if (m?.type === 'stop') process.kill(process.pid, 'SIGTERM');
   });
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }

@@ -60,6 +60,7 @@ interface LogLine { readonly msg?: string; readonly time?: number; readonly sinc
 class DaemonChild {
   readonly #p: ChildProcess;
   readonly #mem: Array<(m: Mem) => void> = [];
+  readonly #snapshots: Array<(path: string) => void> = [];
   readonly #lines: LogLine[] = [];
   readonly #lineWaiters: Array<{ msg: string; resolve: (l: LogLine) => void }> = [];
   /** When fork() was called, and when the child's process began (its performance.timeOrigin), both epoch ms. */
@@ -67,19 +68,20 @@ class DaemonChild {
   readonly processStart: Promise<number>;
   readonly exited: Promise<number | null>;
 
-  constructor(entry: string, argv: readonly string[]) {
+  constructor(entry: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
     const started = Promise.withResolvers<number>();
     this.processStart = started.promise;
     this.spawnedAt = performance.timeOrigin + performance.now();
     this.#p = fork(entry, [...argv], {
       // The image's V8 flags (Dockerfile ENTRYPOINT), so the footprint is the shipped one;
       // NETCLAIM_BENCH_NODE_FLAGS='' measures V8's defaults.
-      execArgv: ['--expose-gc', '--import', PROBE, ...(process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS).split(' ').filter(Boolean)],
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      execArgv: daemonNodeFlags(),
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env,
     });
-    this.#p.on('message', (m: { type: string; timeOrigin?: number; mem?: Mem }) => {
+    this.#p.on('message', (m: { type: string; timeOrigin?: number; mem?: Mem; path?: string }) => {
       if (m.type === 'hello') started.resolve(m.timeOrigin!);
       else if (m.type === 'mem') this.#mem.shift()?.(m.mem!);
+      else if (m.type === 'snapshot') this.#snapshots.shift()?.(m.path!);
     });
     createInterface({ input: this.#p.stdout! }).on('line', (text) => {
       let line: LogLine;
@@ -114,6 +116,13 @@ class DaemonChild {
     return got;
   }
 
+  /** A V8 heap snapshot of the daemon (after gc) written to `path`. */
+  async snapshot(path: string): Promise<string> {
+    const got = new Promise<string>((resolve) => this.#snapshots.push(resolve));
+    this.#p.send({ type: 'snapshot', path });
+    return got;
+  }
+
   async stop(): Promise<void> {
     if (this.#p.exitCode !== null || this.#p.signalCode !== null) return;
     this.#p.kill('SIGTERM'); // the daemon's own graceful stop
@@ -121,6 +130,24 @@ class DaemonChild {
     await this.exited;
     clearTimeout(t);
   }
+}
+
+/** The daemon child's Node flags: the probe's, then the image's ENTRYPOINT flags (NETCLAIM_BENCH_NODE_FLAGS to change them). */
+function daemonNodeFlags(): string[] {
+  return ['--expose-gc', '--import', PROBE, ...(process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS).split(' ').filter(Boolean)];
+}
+
+/**
+ * The image's baked compile cache (Dockerfile: NODE_COMPILE_CACHE, made by one `--version` run
+ * at build time), made the same way for the bench's daemons: Node keys it by V8's flags, and the
+ * bench's --expose-gc is one, so the image's own cache would not be used here. Off with
+ * NETCLAIM_BENCH_COMPILE_CACHE=0 (every start compiles the bundle, as an image without it).
+ */
+function bakeCompileCache(entry: string, dir: string): NodeJS.ProcessEnv {
+  if (process.env['NETCLAIM_BENCH_COMPILE_CACHE'] === '0') return process.env;
+  const env = { ...process.env, NODE_COMPILE_CACHE: dir };
+  execFileSync(process.execPath, [...daemonNodeFlags(), entry, '--version'], { env, stdio: 'ignore' });
+  return env;
 }
 
 /** The preload that answers the bench over IPC (plain JS: no type stripper in the measured process). */
@@ -160,6 +187,18 @@ function writeKubeconfig(path: string, cp: { server: string; caPem: string; toke
     contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'bench' } }],
   }));
   return path;
+}
+
+/** Node's own start, the floor of every start above: spawn → exit of an empty process with the daemon's flags (no probe), 7 times. */
+function floorStartMs(): ReturnType<typeof summarize> {
+  const flags = (process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS).split(' ').filter(Boolean);
+  const ms: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t = performance.now();
+    execFileSync(process.execPath, [...flags, '-e', '0']);
+    ms.push(performance.now() - t);
+  }
+  return summarize(ms);
 }
 
 function floorRssMB(): number {
@@ -217,20 +256,21 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
     await kube.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: KNS } });
     const { entry, from } = await daemonEntry(o.log);
     const kubeconfig = writeKubeconfig(join(root, 'kubeconfig'), cp);
+    const daemonEnv = bakeCompileCache(entry, join(root, 'compile-cache'));
 
     /**
      * One start: fresh peers, then the daemon spawned at a random point of the kubelet's 1 s
      * plugin-manager tick (a real kubelet has run for long when the DaemonSet's pod starts, so
      * the phase is arbitrary; the kubelet-peer's reconciler begins with it, hence the delay).
      */
-    const startOnce = async (i: number): Promise<{ d: DaemonChild; kubelet: Peers[1]; nri: Peers[2]; dir: string; sample: StartSample }> => {
-      const dir = join(root, `s${i}`);
+    const startOnce = async (i: number, other?: string): Promise<{ d: DaemonChild; kubelet: Peers[1]; nri: Peers[2]; dir: string; sample: StartSample }> => {
+      const dir = join(root, other === undefined ? `s${i}` : `b${i}`);
       mkdirSync(dir, { recursive: true });
       const kubelet = await KubeletPeer.start({ registry: join(dir, 'kubelet', 'plugins_registry') });
       const nri = await NriPeer.start({ socket: join(dir, 'nri.sock') });
       const phaseMs = Math.random() * 1000;
       await new Promise((r) => setTimeout(r, phaseMs));
-      const d = new DaemonChild(entry, runArgs(dir, { node, hostNs, nriSocket: join(dir, 'nri.sock'), kubeconfig }));
+      const d = new DaemonChild(other ?? entry, runArgs(dir, { node, hostNs, nriSocket: join(dir, 'nri.sock'), kubeconfig }), other === undefined ? daemonEnv : process.env);
       const at = (): number => performance.timeOrigin + performance.now() - d.spawnedAt;
       const registered = kubelet.waitForRegistered(DRIVER, 60_000).then((ev) => ({ ms: at(), rpcMs: ev.elapsedMs }));
       const synced = nri.waitForPlugin(`00-${DRIVER}`, 60_000).then(at);
@@ -246,13 +286,24 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
         kubeletWaitMs: round(reg.ms - reg.rpcMs - (proc + (marks['pluginServer'] ?? 0))), registrationRpcMs: reg.rpcMs,
         daemonSawRegisteredMs: round(proc + (regLog.sinceProcessStartMs as number)),
       };
-      o.log(`daemon: start ${i + 1}: registered ${sample.registeredMs} ms (socket up ${sample['pluginServerMs']} ms, imported ${sample['importedMs']} ms, kubelet tick wait ${sample.kubeletWaitMs} ms)`);
+      o.log(`daemon: ${other === undefined ? '' : 'baseline '}start ${i + 1}: registered ${sample.registeredMs} ms (socket up ${sample['pluginServerMs']} ms, imported ${sample['importedMs']} ms, kubelet tick wait ${sample.kubeletWaitMs} ms)`);
       return { d, kubelet, nri, dir, sample };
     };
     const starts = Math.max(1, Number(process.env['NETCLAIM_BENCH_STARTS'] ?? 7));
     const samples: StartSample[] = [];
+    // NETCLAIM_BENCH_START_BASELINE=FILE.mjs: another bundle (an older build, no compile cache) started
+    // before each start of this one, alternately, so that both are measured under the same load.
+    const baseline = process.env['NETCLAIM_BENCH_START_BASELINE'];
+    const baselineSamples: StartSample[] = [];
     let kept: Awaited<ReturnType<typeof startOnce>> | undefined;
     for (let i = 0; i < starts; i++) {
+      if (baseline !== undefined) {
+        const b = await startOnce(i, baseline);
+        baselineSamples.push(b.sample);
+        await b.d.stop();
+        await b.kubelet.close();
+        await b.nri.close();
+      }
       const s = await startOnce(i);
       cleanups.push(() => s.d.stop());
       samples.push(s.sample);
@@ -289,7 +340,7 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
     for (let i = 0; i < o.devices / 2; i++) lines.push(`link add ncx${i}a type veth peer name ncx${i}b`);
     execFileSync('ip', ['-n', hostNs, '-batch', '-'], { input: `${lines.join('\n')}\n` });
     const tAdd = performance.now();
-    const d2 = new DaemonChild(entry, runArgs(dir, { node, hostNs, nriSocket: join(dir, 'nri.sock'), kubeconfig }));
+    const d2 = new DaemonChild(entry, runArgs(dir, { node, hostNs, nriSocket: join(dir, 'nri.sock'), kubeconfig }), daemonEnv);
     cleanups.push(() => d2.stop());
     const started2 = await d2.logged('netclaim running', 120_000);
     const proc2 = (await d2.processStart) - d2.spawnedAt;
@@ -303,14 +354,20 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
       suite: 'daemon',
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version },
       method: '`netclaim run` (node --expose-gc, bench/daemon-probe.js preloaded) in its own process; real kube-apiserver, kubelet-peer, nri-peer; memory after gc()',
-      from, nodeFlags: process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS,
+      from, nodeFlags: process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS, compileCache: daemonEnv['NODE_COMPILE_CACHE'] !== undefined,
       ffi: process.env['NETCLAIM_FFI'] || 'koffi',
       start: {
         // ms from spawn; the kubelet's plugin manager reconciles once a second, so registered ≈ pluginServer + U(0, 1 s) + the RPCs.
         registeredMs: summarize(registeredMs), importedMs: summarize(imported), pluginServerMs: summarize(samples.map((x) => x['pluginServerMs']!)),
         samples,
+        ...(baseline === undefined ? {} : {
+          baseline: {
+            entry: baseline, registeredMs: summarize(baselineSamples.map((x) => x.registeredMs)), importedMs: summarize(baselineSamples.map((x) => x['importedMs']!)),
+            pluginServerMs: summarize(baselineSamples.map((x) => x['pluginServerMs']!)), samples: baselineSamples,
+          },
+        }),
       },
-      floor: { nodeEmptyRssMB: floorRssMB() },
+      floor: { nodeEmptyRssMB: floorRssMB(), nodeEmptyStartMs: floorStartMs() },
       idle,
       withDevices: { published: total, processToStartedMs: round(proc2 + ((started2.sinceProcessStartMs as Record<string, number>)['pluginServer'] ?? 0)), spawnToAllPublishedMs: round(publishMs), ...withDevices },
       cycles,
@@ -360,17 +417,21 @@ async function runCycles(o: DaemonBenchOptions, kube: Peers[0], kubelet: Peers[1
   const samples: Array<{ cycle: number } & Mem> = [{ cycle: 0, ...(await d.mem()) }];
   const ms: number[] = [];
   let retries = 0;
+  let nriDrops = 0;
   const t0 = performance.now();
   for (let i = 1; i <= o.cycles; i++) {
     const c0 = performance.now();
     for (let attempt = 0; ; attempt++) {
       const p = await kubelet.prepare(DRIVER, [ref]);
       if (p.response?.claims?.[ref.uid]?.devices?.length === 1) break;
-      // The device came back from the last pod, but the inventory has not seen it yet: the kubelet retries too.
-      const retryable = /^PREPARE_DEVICE_EMPTY:/.test(p.response?.claims?.[ref.uid]?.error ?? '');
-      if (!retryable || attempt >= 500) throw new Error(`cycle ${i}: prepare: ${JSON.stringify(p)}`);
+      // The device came back from the last pod, but the inventory has not seen it yet; or (on a loaded machine) the
+      // runtime dropped the NRI plugin after a hook past its 2 s timeout, and it reconnects: the kubelet retries too.
+      const error = p.response?.claims?.[ref.uid]?.error ?? '';
+      const nriDropped = /^PREPARE_NRI_NOT_READY:/.test(error);
+      if (!(nriDropped || /^PREPARE_DEVICE_EMPTY:/.test(error)) || attempt >= 500) throw new Error(`cycle ${i}: prepare: ${JSON.stringify(p)}`);
       retries++;
-      await new Promise((res) => setTimeout(res, 10));
+      if (nriDropped && attempt === 0) nriDrops++;
+      await new Promise((res) => setTimeout(res, nriDropped ? 100 : 10));
     }
     const id = `sb-${i}`;
     const run = await nri.runPodSandbox({ id, name: 'bench-pod', uid: podUid, namespace: KNS, netns: podNetns });
@@ -382,6 +443,9 @@ async function runCycles(o: DaemonBenchOptions, kube: Peers[0], kubelet: Peers[1
     ms.push(performance.now() - c0);
     if (i % every === 0) {
       samples.push({ cycle: i, ...(await d.mem()) });
+      // NETCLAIM_BENCH_HEAP_SNAPSHOTS=DIR: heap snapshots after the warm-up and at the end, to compare (what grows).
+      const snapDir = process.env['NETCLAIM_BENCH_HEAP_SNAPSHOTS'];
+      if (snapDir !== undefined && (i === every || i === o.cycles)) o.log(`daemon: heap snapshot ${await d.snapshot(join(snapDir, `daemon-cycle-${i}.heapsnapshot`))}`);
       o.log(`daemon: ${i}/${o.cycles} cycles, RSS ${samples.at(-1)!.rssMB} MB, heap ${samples.at(-1)!.heapUsedMB} MB`);
     }
   }
@@ -390,7 +454,7 @@ async function runCycles(o: DaemonBenchOptions, kube: Peers[0], kubelet: Peers[1
   const end = samples.at(-1)!;
   return {
     way: 'through the peers: kubelet-peer Prepare/Unprepare, nri-peer RunPodSandbox/StopPodSandbox (one veth, MTU + address + route)',
-    count: o.cycles, prepareRetries: retries, cyclesPerS: round(o.cycles / wallS), cycleMs: summarize(ms),
+    count: o.cycles, prepareRetries: retries, nriDrops, cyclesPerS: round(o.cycles / wallS), cycleMs: summarize(ms),
     growthAfterWarmUpMB: { rss: round(end.rssMB - base.rssMB), heapUsed: round(end.heapUsedMB - base.heapUsedMB), warmUpCycles: base.cycle },
     samples,
   };

@@ -3,11 +3,12 @@
  *
  *   start   /healthz /readyz /metrics → host netns → claim store (journal
  *           replay) → inventory watcher → ResourceSlice publisher (watch +
- *           drift repair; its API start runs beside what follows, awaited
- *           before the registration) → kubelet instance lock → NRI plugin (pod hooks:
- *           attach, detach), waited for until the runtime has registered and
- *           synchronized it (Synchronize finishes what a crash interrupted) →
- *           kubelet plugin server (registration, DRA v1/v1beta1, health), last
+ *           drift repair; its API start runs beside what follows) → kubelet
+ *           plugin server (instance lock, registration, DRA v1/v1beta1,
+ *           health): registered with the kubelet early, its calls wait (start
+ *           gate) → NRI plugin (pod hooks: attach, detach), waited for until
+ *           the runtime has registered and synchronized it (Synchronize
+ *           finishes what a crash interrupted) → the gate opens
  *   stop    plugin server first (its sockets go, the kubelet stops calling),
  *           then publisher, events, watcher, store, HTTP. Slices stay: a
  *           restarting daemon finds them up to date and writes nothing.
@@ -58,6 +59,7 @@ import { NriPlugin } from '../surfaces/nri/nri-plugin.ts';
 import { NetnsPins } from '../driver/netns-pins.ts';
 import { PodDriver, type PodObserver } from '../driver/pod-driver.ts';
 import type { ClaimRecord } from '../driver/record-model.ts';
+import { gateCalls } from '../driver/start-gate.ts';
 import { instrumentDriver } from './instrument.ts';
 
 export interface DaemonOptions {
@@ -211,8 +213,8 @@ export class Daemon {
     const watcher = this.#startInventory(host, store);
     mark('inventory');
     // The publisher's start (the Node's UID, the slices' list and watch: API round trips) runs
-    // beside the NRI wait below: the kubelet does not need it, only what it publishes does. A
-    // failed start still fails the daemon's, before the kubelet registration.
+    // beside the kubelet registration and the NRI wait below: the kubelet does not need it, only
+    // what it publishes does. A failed start still fails the daemon's.
     const publishing = this.#startPublisher(watcher, onError).then(() => mark('publisher'));
     publishing.catch(() => { /* awaited below */ });
 
@@ -223,8 +225,8 @@ export class Daemon {
       pods: this.#podHealth!, store, events: this.#events,
       ...(tainting ? { taint: { key: `${o.driverName}/unhealthy`, effect: o.taintUnhealthyNoExecute === true ? 'NoExecute' : 'NoSchedule' } } : {}),
     });
-    // The kubelet side is built now (its paths name the cross-instance lock) and takes its instance
-    // lock at once, so a second daemon stops here, before its NRI plugin touches any pod; it registers last.
+    // The kubelet side is built now (its paths name the cross-instance lock) and starts before the NRI
+    // plugin: its instance lock stops a second daemon here, before its NRI plugin touches any pod.
     let pods: PodDriver | undefined;
     const subInterfaces = new SubInterfaces(host, o.stateDir);
     for (const p of subInterfaces.ledger.problems) onError('sub-interfaces')(p);
@@ -251,35 +253,39 @@ export class Daemon {
       subInterfaces,
       ipam: { port: ipam, node: o.nodeName },
     });
+    // The kubelet registers the daemon on its plugin manager's next 1 s tick; its calls wait for the
+    // runtime's first Synchronize (start-gate.ts: I1/I4 at start-up, docs/pods.md), or for a stop.
+    const synchronized = Promise.withResolvers<void>();
     const server = this.#server = new KubeletPluginServer({
-      driverName: o.driverName, driver: instrumentDriver(driver, this.metrics),
+      driverName: o.driverName, driver: gateCalls(instrumentDriver(driver, this.metrics), Promise.race([synchronized.promise, this.#stopRequested.promise])),
       registryDir: join(o.kubeletRootDir, 'plugins_registry'), pluginDir: join(o.kubeletRootDir, 'plugins', o.driverName),
       ...(o.instance === undefined ? {} : { instance: o.instance }), libc: o.libc,
     });
     server.lockInstance();
+    await server.start();
+    this.#ensureNotStopping();
+    mark('pluginServer');
+    this.#http.addCheck('readiness', 'kubelet-registered', () => server.registrationStatus?.registered === true);
+    void server.registered.then(() => log.info({ socket: server.paths.registrationSocket, sinceProcessStartMs: round(performance.now()) }, 'registered with the kubelet'), () => {});
 
     if (o.nriSocket !== undefined) {
       // The pod hooks take the lock the kubelet calls take across instances (the plugin server's serialize.lock).
       const lock = shared ? FileLock.open(server.paths.serializeLock, o.libc) : undefined;
       this.#sharedLock = lock;
       pods = this.#startNri(o.nriSocket, host, store, watcher, onError, lock);
-      // NRI first: the runtime's Synchronize finishes or undoes what a crash interrupted before the kubelet may call.
-      log.info({ socket: o.nriSocket }, 'waiting for the container runtime to register and synchronize the NRI plugin before registering with the kubelet');
-      const nriReady = this.#nri!.ready().then(() => mark('nriSynchronized'));
+      // The runtime's Synchronize finishes or undoes what a crash interrupted before the kubelet's calls go through.
+      log.info({ socket: o.nriSocket }, 'waiting for the container runtime to register and synchronize the NRI plugin; the kubelet\'s calls wait for it');
+      const nriReady = this.#nri!.ready().then(() => { mark('nriSynchronized'); synchronized.resolve(); });
       await Promise.race([Promise.all([nriReady, publishing]), this.#stopRequested.promise]);
       this.#ensureNotStopping();
     } else {
       log.warn('--no-nri: no NRI plugin; claims are prepared but devices are never moved into pods, and nothing keeps a pod from starting without them');
+      synchronized.resolve();
     }
     await Promise.race([publishing, this.#stopRequested.promise]);
     this.#ensureNotStopping();
 
-    await server.start();
-    this.#ensureNotStopping();
-    mark('pluginServer');
-    this.#http.addCheck('readiness', 'kubelet-registered', () => server.registrationStatus?.registered === true);
     this.#http.addCheck('readiness', 'slices-published', () => this.#slicesPublished);
-    void server.registered.then(() => log.info({ socket: server.paths.registrationSocket, sinceProcessStartMs: round(performance.now()) }, 'registered with the kubelet'), () => {});
     this.#startAddressReconcile(driver);
     this.#started = true;
     log.info({ registration: server.paths.registrationSocket, dra: server.paths.draSocket, http: this.#http.address(), sinceProcessStartMs: marks }, 'netclaim running');

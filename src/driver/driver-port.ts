@@ -70,4 +70,12 @@ export interface DriverPort {
   unprepare(claims: readonly ClaimRef[]): Promise<ReadonlyMap<ClaimUid, UnprepareResult>>;
   /** Optional: without it the health service is neither served nor advertised. */
   health?(): HealthView;
+  /**
+   * Optional: settles when calls may go to the driver (the daemon's start: the
+   * container runtime's first NRI Synchronize; start-gate.ts). The kubelet
+   * surface awaits it before a call queues for the call lock, so a waiting call
+   * never holds the lock the pod hooks take. Never rejects; once `signal`
+   * aborts it settles at once.
+   */
+  ready?(signal?: AbortSignal): Promise<void>;
 }

@@ -254,7 +254,7 @@ describe('NRI is a hard dependency, and the runtime fails closed too', () => {
     cleanup.push(() => kube.delete(`${SLICES}?fieldSelector=${encodeURIComponent(`spec.nodeName=${node},spec.driver=${DRIVER}`)}`));
   }, 600_000);
 
-  it('without the runtime: no kubelet registration and /readyz says why; registered and ready once the runtime synchronized the plugin', async () => {
+  it('without the runtime: registered with the kubelet but not ready (/readyz says why); a Prepare sent now waits for the runtime\'s Synchronize and is answered after it', async () => {
     await waitFor('http endpoint', async () => {
       try {
         return daemon.httpAddress !== undefined;
@@ -265,13 +265,8 @@ describe('NRI is a hard dependency, and the runtime fails closed too', () => {
     const early = await waitFor('nri readiness check', async () => { const p = await probe(); return p.failed.includes('nri-synchronized') ? p : undefined; });
     expect(early.status).toBe(500);
     expect(early.checks.find((c) => c.name === 'nri-synchronized')?.error).toMatch(/has not connected and synchronized netclaim's NRI plugin/);
-    await expect(kubelet.waitForRegistered(DRIVER, 1500)).rejects.toThrow();
-
-    await startRuntime();
-    await starting;
+    // Registered before the runtime's Synchronize (the kubelet's 1 s tick overlaps the rest of the start); its calls wait.
     await kubelet.waitForRegistered(DRIVER);
-    await expect.poll(async () => (await probe()).status, { timeout: 10_000 }).toBe(200);
-    expect(await metric('netclaim_nri_connected')).toBe('1');
     device = await waitFor('published device', async () => {
       for (const s of await sliceList(kube, node, DRIVER)) {
         const d = s.spec.devices?.find((x) => (x.attributes?.[`${DRIVER}/ifName`] as { string?: string } | undefined)?.string === dev);
@@ -279,7 +274,20 @@ describe('NRI is a hard dependency, and the runtime fails closed too', () => {
       }
       return undefined;
     });
-  }, 60_000);
+    const claim = await claimFor('early', crypto.randomUUID());
+    let answered = false;
+    const prepared = kubelet.prepare(DRIVER, [claim]).then((r) => { answered = true; return r; });
+    // Without the gate the daemon would answer PREPARE_NRI_NOT_READY now, long before the runtime below is up.
+    expect(answered).toBe(false);
+
+    await startRuntime();
+    await starting;
+    expect((await prepared).response?.claims?.[claim.uid]?.devices).toHaveLength(1); // after Synchronize, within the start gate's 20 s
+    expect(readdirSync(join(root, 'state'))).toContain(`${claim.uid}.json`);
+    expect((await kubelet.unprepare(DRIVER, [claim])).response).toEqual({ claims: { [claim.uid]: {} } });
+    await expect.poll(async () => (await probe()).status, { timeout: 10_000 }).toBe(200);
+    expect(await metric('netclaim_nri_connected')).toBe('1');
+  }, 90_000);
 
   it('the runtime drops the plugin: not ready and Prepare refused with a retryable error until it is back; then Prepare succeeds', async () => {
     const claim = await claimFor('gated', crypto.randomUUID());

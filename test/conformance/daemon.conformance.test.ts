@@ -283,7 +283,7 @@ describe('netclaim run (the command)', () => {
     return { dir, child };
   }
 
-  it('starts from flags, registers once the runtime synchronized its NRI plugin, and on SIGTERM stops with its sockets removed', async () => {
+  it('starts from flags, registers with the kubelet, runs once the runtime synchronized its NRI plugin, and on SIGTERM stops with its sockets removed', async () => {
     let peer!: KubeletPeer;
     let runtime!: NriPeer;
     const runDir = mkdtempSync(join(tmpdir(), 'nc-run-nri-'));
@@ -302,8 +302,8 @@ describe('netclaim run (the command)', () => {
         throw new Error(`${String(err)}\nnetclaim run output:\n${out}`);
       });
       expect(existsSync(reg.socket)).toBe(true);
-      const logs = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string });
-      expect(logs.map((l) => l.msg)).toContain('netclaim running');
+      // Registered before the start is complete (the kubelet's calls wait for the runtime's Synchronize): running comes after.
+      await waitFor('netclaim running', () => Promise.resolve(out.includes('"msg":"netclaim running"') || undefined), 30_000);
       child.kill('SIGTERM');
       const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('no exit within 20 s'), 20_000))]);
       expect(code, out).toBe(0);

@@ -72,12 +72,14 @@ function failAll<R>(claims: readonly ClaimRef[], err: unknown): Map<ClaimUid, R>
 }
 
 /**
- * Handles one call: decode, run the driver under the serializer, encode.
+ * Handles one call: decode, wait for the driver's start gate, run the driver
+ * under the serializer, encode.
  * A driver that throws or a lock that fails fails only this call's claims.
  * The call's signal aborts when the kubelet cancels it (its 45 s timeout),
  * its grpc-timeout passes, or the server force-closes.
  */
 function claimsHandler<Res, R>(
+  driver: DriverPort,
   serializer: CallSerializer,
   invoke: (claims: readonly ClaimRef[]) => Promise<ReadonlyMap<ClaimUid, R>>,
   encode: (claims: readonly ClaimRef[], results: ReadonlyMap<ClaimUid, R>) => Res,
@@ -86,7 +88,9 @@ function claimsHandler<Res, R>(
     const claims = decodeClaims(request);
     if (typeof claims === 'string') throw new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, claims);
     if (claims.length === 0) return encode(claims, new Map());
-    const results = await serializer.run(() => invoke(claims), signal)
+    // The driver's start gate first, outside the call lock (the pod hooks take that lock too).
+    const results = await (driver.ready?.(signal) ?? Promise.resolve())
+      .then(() => serializer.run(() => invoke(claims), signal))
       .catch((err: unknown) => failAll<R>(claims, err));
     if (signal.aborted) throw new GrpcStatusError(GrpcStatus.CANCELLED, 'cancelled by the client');
     return encode(claims, results);
@@ -96,10 +100,10 @@ function claimsHandler<Res, R>(
 /** Handlers for `k8s.io.kubelet.pkg.apis.dra.<version>.DRAPlugin`. */
 export function draPluginHandlers(driver: DriverPort, serializer: CallSerializer, version: DraVersion): ServiceImplementation {
   return {
-    NodePrepareResources: claimsHandler<WirePrepareResponse, PrepareResult>(serializer,
+    NodePrepareResources: claimsHandler<WirePrepareResponse, PrepareResult>(driver, serializer,
       (claims) => driver.prepare(claims),
       (claims, results) => encodePrepareResponse(claims, results, version)),
-    NodeUnprepareResources: claimsHandler<WireUnprepareResponse, UnprepareResult>(serializer,
+    NodeUnprepareResources: claimsHandler<WireUnprepareResponse, UnprepareResult>(driver, serializer,
       (claims) => driver.unprepare(claims),
       encodeUnprepareResponse),
   };
