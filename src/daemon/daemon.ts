@@ -275,12 +275,13 @@ export class Daemon {
       pods = this.#startNri(o.nriSocket, host, store, watcher, onError, lock);
       // The runtime's Synchronize finishes or undoes what a crash interrupted before the kubelet's calls go through.
       log.info({ socket: o.nriSocket }, 'waiting for the container runtime to register and synchronize the NRI plugin; the kubelet\'s calls wait for it');
-      const nriReady = this.#nri!.ready().then(() => { mark('nriSynchronized'); synchronized.resolve(); });
+      const nriReady = this.#nri!.ready().then(() => { mark('nriSynchronized'); synchronized.resolve(); server.markStarted(); });
       await Promise.race([Promise.all([nriReady, publishing]), this.#stopRequested.promise]);
       this.#ensureNotStopping();
     } else {
       log.warn('--no-nri: no NRI plugin; claims are prepared but devices are never moved into pods, and nothing keeps a pod from starting without them');
       synchronized.resolve();
+      server.markStarted();
     }
     await Promise.race([publishing, this.#stopRequested.promise]);
     this.#ensureNotStopping();

@@ -290,6 +290,8 @@ describe('the Helm chart', () => {
     // The surge pod's own registration socket gates its HTTP probes (the old pod shares their port).
     expect(c.startupProbe!.exec.command.slice(0, 2)).toEqual(['/nodejs/bin/node', '-e']);
     expect(c.startupProbe!.exec.command[2]).toContain("'/var/lib/kubelet/plugins_registry/netclaim.dev-' + process.env.POD_UID + '-reg.sock'");
+    // ... and its start marker: the socket comes before the runtime's NRI Synchronize, the marker after it.
+    expect(c.startupProbe!.exec.command[2]).toContain("'/var/lib/kubelet/plugins/netclaim.dev/instance-' + process.env.POD_UID + '.started'");
     expect(c.volumeMounts.find((m) => m.mountPath === '/var/lib/netclaim')?.mountPropagation).toBeUndefined();
     expect((ds.spec!['template'] as { spec: { hostNetwork: boolean } }).spec.hostNetwork).toBe(true);
   });

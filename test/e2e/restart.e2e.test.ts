@@ -210,7 +210,9 @@ describe.skipIf(node.daemonMode !== 'pod')('restarts of the DaemonSet pod', () =
       const old = await servingPod(node);
       const uid = old.metadata.uid;
       await until('sockets of this pod', 10_000, () => filesOf(uid).filter((f) => f.endsWith('.sock')).length === 2 || undefined);
-      expect(filesOf(uid)).toEqual([`dra-${uid}.sock`, `instance-${uid}.lock`, `netclaim.dev-${uid}-reg.sock`]);
+      // `.started`: its start is complete (the runtime synchronized its NRI plugin), for the surge startup probe.
+      await until('its start marker', 30_000, () => filesOf(uid).includes(`instance-${uid}.started`) || undefined);
+      expect(filesOf(uid)).toEqual([`dra-${uid}.sock`, `instance-${uid}.lock`, `instance-${uid}.started`, `netclaim.dev-${uid}-reg.sock`]);
       const watch = await watchDaemonSetPods(node);
       try {
         const r = await api.delete(`/api/v1/namespaces/${NAMESPACE}/pods/${old.metadata.name}`);

@@ -166,18 +166,25 @@ describe('KubeletPluginServer: one instance per socket names, rolling updates', 
     const live = await startServer({ dirs: d, instance: 'live' });
     // A dead instance: its lock file (nobody holds it) and its stale sockets.
     writeFileSync(join(d.pluginDir, 'instance-dead.lock'), '4242\n');
+    writeFileSync(join(d.pluginDir, 'instance-dead.started'), '');
     await staleSocket(join(d.pluginDir, 'dra-dead.sock'));
     await staleSocket(join(d.registryDir, `${DRIVER}-dead-reg.sock`));
     const next = await startServer({ dirs: d, instance: 'next' });
     expect(existsSync(join(d.pluginDir, 'instance-dead.lock'))).toBe(false);
+    expect(existsSync(join(d.pluginDir, 'instance-dead.started'))).toBe(false);
     expect(existsSync(join(d.pluginDir, 'dra-dead.sock'))).toBe(false);
     expect(existsSync(join(d.registryDir, `${DRIVER}-dead-reg.sock`))).toBe(false);
     // The live one keeps everything and still serves.
     expect(isSocket(live.server.paths.draSocket) && isSocket(live.server.paths.registrationSocket)).toBe(true);
     expect(existsSync(live.server.paths.instanceLock)).toBe(true);
     expect((await prepare(live.server.paths.draSocket)).claims['uid-a'].error).toBe('');
+    // Its start marker (the surge startup probe's) only once the daemon says the start is complete.
+    expect(existsSync(live.server.paths.startedMarker)).toBe(false);
+    live.server.markStarted();
+    expect(existsSync(live.server.paths.startedMarker)).toBe(true);
     await live.server.close();
     expect(existsSync(live.server.paths.instanceLock)).toBe(false);
+    expect(existsSync(live.server.paths.startedMarker)).toBe(false);
     expect(existsSync(next.server.paths.instanceLock)).toBe(true);
   });
 
@@ -219,6 +226,7 @@ describe('KubeletPluginServer: defaults', () => {
       draSocket: `/var/lib/kubelet/plugins/${DRIVER}/dra.sock`,
       instanceLock: `/var/lib/kubelet/plugins/${DRIVER}/instance.lock`,
       serializeLock: `/var/lib/kubelet/plugins/${DRIVER}/serialize.lock`,
+      startedMarker: `/var/lib/kubelet/plugins/${DRIVER}/instance.started`,
     });
     expect(s.supportedVersions).toEqual(['v1.DRAPlugin', 'v1beta1.DRAPlugin']);
   });

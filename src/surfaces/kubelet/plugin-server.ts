@@ -14,6 +14,7 @@
  * deleting the live sockets of the first as "stale".
  */
 import { EventEmitter } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DriverError } from '../../common/errors.ts';
 import { libc as defaultLibc, type Libc } from '../../kernel/libc/index.ts';
@@ -228,7 +229,10 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
     this.#serializeLock?.close();
     // A pod UID is never reused, so a rolling-update instance's lock file would only pile up.
     // Removed while still held: our sockets are gone, and only this pod could want the name.
-    if (this.#instanceLock && this.#opts.instance !== undefined) unlinkIfPresent(this.#instanceLock.path);
+    if (this.#instanceLock && this.#opts.instance !== undefined) {
+      unlinkIfPresent(this.paths.startedMarker);
+      unlinkIfPresent(this.#instanceLock.path);
+    }
     this.#instanceLock?.close();
     this.#registered.reject(err);
   }
@@ -252,11 +256,22 @@ export class KubeletPluginServer extends EventEmitter<{ 'registration-status': [
             /* not a socket: somebody else's file, left alone */
           }
         }
+        unlinkIfPresent(other.startedMarker);
         unlinkIfPresent(other.instanceLock);
       } finally {
         lock.close();
       }
     }
+  }
+
+  /**
+   * Rolling-update mode: says, with a file beside the instance lock, that this instance's start is
+   * complete. The registration socket alone no longer says it: it comes before the runtime's
+   * Synchronize, and the surge startup probe must not let the old pod go before that.
+   */
+  markStarted(): void {
+    if (this.#opts.instance === undefined || this.#state === 'closed') return;
+    writeFileSync(this.paths.startedMarker, '', { mode: 0o600 });
   }
 
   #onStatus(s: RegistrationStatus): void {

@@ -26,6 +26,12 @@ export interface KubeletPaths {
   readonly instanceLock: string;
   /** Shared by all instances of the driver: prepare/unprepare run one at a time across them. */
   readonly serializeLock: string;
+  /**
+   * `<pluginDir>/instance-<instance>.started`, rolling-update mode: made once this instance's start
+   * is complete (the runtime has synchronized its NRI plugin), for the surge startup probe
+   * (docs/deployment.md, "Updates"); removed with the lock.
+   */
+  readonly startedMarker: string;
 }
 
 export function kubeletPaths(driverName: string, registryDir: string, pluginDir: string, instance?: string): KubeletPaths {
@@ -41,6 +47,7 @@ export function kubeletPaths(driverName: string, registryDir: string, pluginDir:
     draSocket: join(pluginDir, `dra${suffix}.sock`),
     instanceLock: join(pluginDir, `instance${suffix}.lock`),
     serializeLock: join(pluginDir, 'serialize.lock'),
+    startedMarker: join(pluginDir, `instance${suffix}.started`),
   };
 }
 
