@@ -105,6 +105,15 @@ function child(op: 'run' | 'gate' | 'stop' | 'unprepare', s: Setup, crashAt?: st
 }
 
 /** A restarted driver in this process over the same store: the pod driver, and a claim driver that gives devices back through it. */
+/** Synchronize with no pod: every device is back on the host with its MTU restored, no journal, no pin. */
+async function expectAllGivenBack(s: Setup, pods: PodDriver, store: ClaimStore): Promise<void> {
+  await pods.synchronize([], []);
+  expect(store.get(s.claim.uid)?.attachment).toBeUndefined();
+  expect(names(s.host)).toEqual([...s.devs, ...s.devs.map((d) => `${d}p`)].sort());
+  expect(s.devs.map((d) => mtuOf(s.host, d))).toEqual([1500, 1500]);
+  expect(pinFiles(s)).toEqual([]);
+}
+
 function restarted(s: Setup): { pods: PodDriver; claims: ClaimDriver; store: ClaimStore } {
   const store = ClaimStore.open(join(s.dir, 'state'));
   const pods = new PodDriver({ store, host: s.host.handle, libc: testLibc, rdmaExclusive: () => false, pins: pinsOf(s) });
@@ -166,11 +175,7 @@ describe('a driver killed mid-attach or mid-detach', { timeout: CHILD_TIMEOUT_MS
       execFileSync('ip', ['netns', 'delete', s.pod.name]); // the runtime deletes the pod; only the pin (if made) holds it
       const { pods, store } = restarted(s);
       try {
-        await pods.synchronize([], []);
-        expect(store.get(s.claim.uid)?.attachment).toBeUndefined();
-        expect(names(s.host)).toEqual([...s.devs, ...s.devs.map((d) => `${d}p`)].sort());
-        expect(s.devs.map((d) => mtuOf(s.host, d))).toEqual([1500, 1500]);
-        expect(pinFiles(s)).toEqual([]);
+        await expectAllGivenBack(s, pods, store);
       } finally {
         store.close();
       }
@@ -210,11 +215,7 @@ describe('a driver killed mid-attach or mid-detach', { timeout: CHILD_TIMEOUT_MS
       execFileSync('ip', ['netns', 'delete', s.pod.name]); // only the pin holds the namespace now
       const { pods, store } = restarted(s);
       try {
-        await pods.synchronize([], []);
-        expect(store.get(s.claim.uid)?.attachment).toBeUndefined();
-        expect(names(s.host)).toEqual([...s.devs, ...s.devs.map((d) => `${d}p`)].sort());
-        expect(s.devs.map((d) => mtuOf(s.host, d))).toEqual([1500, 1500]);
-        expect(pinFiles(s)).toEqual([]);
+        await expectAllGivenBack(s, pods, store);
       } finally {
         pods.close();
         store.close();
