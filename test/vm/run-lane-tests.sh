@@ -16,10 +16,11 @@ export NC_REPORT_DIR="$PWD/.cache/vm"
 rm -rf "$NC_REPORT_DIR" && mkdir -p "$NC_REPORT_DIR"
 export QL_PASSENV="NC_REPORT_DIR NC_REPORT_PREFIX NETCLAIM_LANE_FILES NETCLAIM_LANE_BACKENDS ${QL_PASSENV:-}"
 # The VM's watchdog (a wedged guest; hangs inside are the tests' own timeouts): one per
-# backend of the boot, 2,400 s. A quiet run takes about 750 s per backend (docs/qemu-lane.md); a fixed
-# 1,800 s for both killed a run beside `stress-ng --cpu 2` with every test so far passing.
+# backend of the boot, 3,600 s. A quiet run takes about 650 s per backend (docs/qemu-lane.md);
+# beside `stress-ng --cpu 2` a koffi run passed 19 of 54 files in 1,170 s, a pace of about
+# 3,300 s for all, and a fixed 1,800 s for both backends killed such runs with every test passing.
 backends=${NETCLAIM_LANE_BACKENDS:-koffi ffi-rs}
-export QL_TIMEOUT="${QL_TIMEOUT:-$(( 2400 * $(echo $backends | wc -w) ))}"
+export QL_TIMEOUT="${QL_TIMEOUT:-$(( 3600 * $(echo $backends | wc -w) ))}"
 # Tests spawn node processes (CLI tests) beside two vitest workers: 2 GB was seen to run short.
 export QL_MEM="${QL_MEM:-4G}"
 kernels=${NETCLAIM_LANE_KERNEL:-all}
