@@ -105,6 +105,15 @@ function child(op: 'run' | 'gate' | 'stop' | 'unprepare', s: Setup, crashAt?: st
 }
 
 /** A restarted driver in this process over the same store: the pod driver, and a claim driver that gives devices back through it. */
+/** Synchronize with the pod running: an `attaching` journal becomes `attached`, every device in the pod, tuned. */
+async function expectFinishedInPod(s: Setup, pods: PodDriver, store: ClaimStore): Promise<void> {
+  expect(store.get(s.claim.uid)?.attachment?.state).toBe('attaching');
+  await pods.synchronize([nriPod(s)], []);
+  expect(store.get(s.claim.uid)?.attachment?.state).toBe('attached');
+  expect(names(s.pod)).toEqual([...s.devs].sort());
+  expect(s.devs.map((d) => mtuOf(s.pod, d))).toEqual([1400, 1400]);
+}
+
 /** Synchronize with no pod: every device is back on the host with its MTU restored, no journal, no pin. */
 async function expectAllGivenBack(s: Setup, pods: PodDriver, store: ClaimStore): Promise<void> {
   await pods.synchronize([], []);
@@ -142,11 +151,7 @@ describe('a driver killed mid-attach or mid-detach', { timeout: CHILD_TIMEOUT_MS
       expect(k.signal, k.stderr).toBe('SIGKILL');
       const { pods, store } = restarted(s);
       try {
-        expect(store.get(s.claim.uid)?.attachment?.state).toBe('attaching');
-        await pods.synchronize([nriPod(s)], []);
-        expect(store.get(s.claim.uid)?.attachment?.state).toBe('attached');
-        expect(names(s.pod)).toEqual([...s.devs].sort());
-        expect(s.devs.map((d) => mtuOf(s.pod, d))).toEqual([1400, 1400]);
+        await expectFinishedInPod(s, pods, store);
       } finally {
         store.close();
       }
@@ -193,11 +198,7 @@ describe('a driver killed mid-attach or mid-detach', { timeout: CHILD_TIMEOUT_MS
       expect(names(s.pod)).toEqual([...s.devs].sort()); // what the gate let the container start with
       const { pods, store } = restarted(s);
       try {
-        expect(store.get(s.claim.uid)?.attachment?.state).toBe('attaching');
-        await pods.synchronize([nriPod(s)], []);
-        expect(store.get(s.claim.uid)?.attachment?.state).toBe('attached');
-        expect(names(s.pod)).toEqual([...s.devs].sort());
-        expect(s.devs.map((d) => mtuOf(s.pod, d))).toEqual([1400, 1400]);
+        await expectFinishedInPod(s, pods, store);
         expect(pinFiles(s)).toHaveLength(1);
         // And the pod's next container passes the gate on the durable journal.
         expect(await pods.createContainer(nriPod(s), { id: 'c2', name: 'app', podId: nriPod(s).id })).toEqual({});
