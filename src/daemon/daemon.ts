@@ -58,6 +58,7 @@ import { KubePodEvictor } from '../surfaces/kube/pod-evictor.ts';
 import { NriPlugin } from '../surfaces/nri/nri-plugin.ts';
 import { NetnsPins } from '../driver/netns-pins.ts';
 import { PodDriver, type PodObserver } from '../driver/pod-driver.ts';
+import { restoreEarlyDown } from '../driver/early-down.ts';
 import type { ClaimRecord } from '../driver/record-model.ts';
 import { gateCalls } from '../driver/start-gate.ts';
 import { instrumentDriver } from './instrument.ts';
@@ -245,7 +246,12 @@ export class Daemon {
       cloudDefaults: this.#cloud !== undefined && o.cloudDefaults !== false,
       // NodeUnprepareResources gives a claim's devices back from its pod first; Prepare waits for the runtime.
       ...(o.nriSocket === undefined ? {} : {
-        pods: { returnDevices: (uid: string) => pods?.returnDevices(uid) ?? notStarted(store, uid) },
+        pods: {
+          returnDevices: (uid: string) => pods?.returnDevices(uid) ?? notStarted(store, uid),
+          prepared: (uids) => pods?.prepared(uids),
+          // Without the pod side yet (an unprepare retried at start-up): restored here all the same.
+          restoreUnattached: (uid) => (pods === undefined ? restoreUnattachedAtStart(host, store, uid, log) : pods.restoreUnattached(uid)),
+        },
         podsNotReady: () => (pods === undefined ? 'netclaim\'s NRI plugin is starting' : pods.runtimeProblem()),
       }),
       observer: this.#claimObserver(store),
@@ -494,6 +500,11 @@ export class Daemon {
           l.warn({ hook, ms: round(ms), err, pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook} failed`);
         }
       },
+      earlyDown: (r, downed, ms, problems) => {
+        const l = claimLog(r);
+        if (problems.length === 0) l.debug({ downed, ms: round(ms) }, 'devices down on the host ahead of the pod');
+        else l.warn({ downed, ms: round(ms), problems }, 'devices not taken down ahead of the pod (the attach takes them down)');
+      },
       // Its `attached` journal is written after the hooks (off the pod's path): watch its devices from then.
       attached: () => setImmediate(() => this.#podHealth?.sync()),
       detachProblems: (r, problems) => {
@@ -586,6 +597,14 @@ function publishable(inv: Inventory, health: DeviceHealthView, noExecute?: (devi
 }
 
 /** Before the pod driver exists, a claim's devices count as not given back (the kubelet retries unprepare). */
+/** restoreEarlyDown before the pod driver exists; its problems are logged (the pod driver would also raise an Event). */
+function restoreUnattachedAtStart(host: NetnsHandle, store: ClaimStore, uid: string, log: Logger): void {
+  const record = store.get(uid);
+  if (record === undefined || record.attachment !== undefined) return;
+  const r = restoreEarlyDown(host, record);
+  if (r.problems.length > 0) log.warn({ claimUid: uid, problems: r.problems }, 'devices restored with problems');
+}
+
 const notStarted = (store: ClaimStore, uid: string): NotReturned[] =>
   (store.get(uid)?.devices ?? []).map((d) => ({ device: d.device, reason: 'may be in the pod (the NRI side is still starting)' }));
 

@@ -15,6 +15,8 @@
  * write the CDI spec, then store the record; the answer goes out only after
  * the record is durable. A crash before that leaves at most a CDI file,
  * which the retried prepare rewrites and an unprepare removes by name.
+ * The pod driver then hears of the claims prepared afresh (`prepared`: their
+ * devices go down on the host once the answer is out, early-down.ts).
  *
  * Unprepare, per claim: if the claim's journal says its devices are (being)
  * attached to a pod, give them back first (the pod driver, as for a pod that
@@ -24,7 +26,9 @@
  * the host snapshot is never lost (invariant I2, docs/pods.md). After a
  * crash the kubelet may retry NodeUnprepareResources before the NRI plugin
  * has synchronized; this is what keeps that retry from dropping the record
- * of a device still in a pod. Then remove the CDI spec, then the record:
+ * of a device still in a pod. A claim that never reached a pod has what the
+ * early host-down took down restored from its snapshot (`restoreUnattached`).
+ * Then remove the CDI spec, then the record:
  * exactly that claim's, never another claim of the same pod. A claim that
  * was never prepared (or whose unprepare already ran) succeeds.
  *
@@ -88,6 +92,18 @@ export interface DeviceReturner {
    * devices that are not (their journal stays). Synchronous.
    */
   returnDevices(uid: ClaimUid): readonly NotReturned[];
+  /**
+   * Claims just prepared, whose answer is on its way to the kubelet: their
+   * devices may be made ready for the attach now, off the pod's path (early
+   * host-down, early-down.ts). Must not block.
+   */
+  prepared?(uids: readonly ClaimUid[]): void;
+  /**
+   * A claim no pod got its devices from is being unprepared: put back on the
+   * host what `prepared` changed (its devices' snapshots). Synchronous; what
+   * cannot be put back is reported, not thrown.
+   */
+  restoreUnattached?(uid: ClaimUid): void;
 }
 
 /** What the driver reports as it goes (logs, metrics); every method is optional to implement. */
@@ -206,9 +222,14 @@ export class ClaimDriver implements DriverPort {
         return { ref, start, steps, err };
       }
     }));
+    const fresh: ClaimUid[] = [];
     for (const f of fetched) {
+      const before = this.#o.store.get(f.ref.uid);
       out.set(f.ref.uid, f.err === undefined ? await this.#prepareWithAddresses(f.ref, f.claim, f.start, f.steps) : this.#failed(f.ref, 'prepare', f.err, f.start));
+      if (before === undefined && this.#o.store.get(f.ref.uid) !== undefined) fresh.push(f.ref.uid);
     }
+    // Prepared now (not answered from the store): their devices can go down on the host once the answer is out.
+    if (fresh.length > 0) this.#o.pods?.prepared?.(fresh);
     return out;
   }
 
@@ -271,6 +292,8 @@ export class ClaimDriver implements DriverPort {
         // An admin claim's record: nothing was moved, so nothing is given back; only its CDI spec and record go.
         const admin = this.#o.store.admin(ref.uid);
         if (record?.attachment !== undefined) this.#returnDevices(record);
+        // Never in a pod: what the early host-down took down comes back up, restored from its snapshot (early-down.ts).
+        else if (record !== undefined) this.#o.pods?.restoreUnattached?.(ref.uid);
         // Addresses go back before the record: a release that fails keeps the record, and the kubelet retries.
         if (record?.addresses !== undefined && record.addresses.length > 0 && this.#o.ipam !== undefined) {
           await releaseAddresses(this.#o.ipam.port, ref.uid, record.addresses);

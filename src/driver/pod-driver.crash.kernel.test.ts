@@ -95,7 +95,7 @@ async function setup(): Promise<Setup> {
 }
 
 /** Runs one hook (or, `unprepare`, the kubelet's NodeUnprepareResources) in a child process, killed at `crashAt` if given. */
-function child(op: 'run' | 'gate' | 'stop' | 'unprepare', s: Setup, crashAt?: string): { acked: boolean; signal: NodeJS.Signals | null; stderr: string } {
+function child(op: 'run' | 'gate' | 'stop' | 'prepared' | 'unprepare', s: Setup, crashAt?: string): { acked: boolean; signal: NodeJS.Signals | null; stderr: string } {
   const env = { ...process.env };
   delete env[CRASH_AT_ENV];
   if (crashAt !== undefined) env[CRASH_AT_ENV] = crashAt;
@@ -141,6 +141,50 @@ const names = (ns: TestNetns): string[] => ipJson<{ ifname: string }[]>(ns, 'lin
 const mtuOf = (ns: TestNetns, dev: string): number => ipJson<{ mtu: number }[]>(ns, 'link', 'show', 'dev', dev)[0]!.mtu;
 const nriPod = (s: Setup): { id: string; uid: string; name: string; namespace: string; netns: string } =>
   ({ id: `sandbox-${POD}`, uid: POD, name: 'pod', namespace: 'ns', netns: s.pod.path });
+
+/** The host side of a device as `ip` sees it: up, MTU, global addresses. */
+const hostSide = (s: Setup, dev: string): { up: boolean; mtu: number; addrs: string[] } => {
+  const [l] = ipJson<{ flags: string[]; mtu: number; addr_info: { local: string; prefixlen: number; scope: string }[] }[]>(s.host, 'addr', 'show', 'dev', dev);
+  return { up: l!.flags.includes('UP'), mtu: l!.mtu, addrs: l!.addr_info.filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`) };
+};
+
+describe('a driver killed during the early host-down that follows a Prepare (early-down.ts)', { timeout: CHILD_TIMEOUT_MS * 3 }, () => {
+  // @1: the first device down, the second still up; @2: both down.
+  for (const point of ['prepare.after-early-down@1', 'prepare.after-early-down@2'] as const) {
+    it(`killed at ${point}: the kubelet's unprepare restores every device from its snapshot (ED1)`, async () => {
+      const s = await setup();
+      const before = s.devs.map((d) => hostSide(s, d));
+      const k = child('prepared', s, point);
+      expect(k.signal, k.stderr).toBe('SIGKILL');
+      expect(hostSide(s, s.devs[0]!).up).toBe(false);
+      const { claims, store } = restarted(s);
+      try {
+        const r = await claims.unprepare([{ namespace: 'ns', name: 'c', uid: s.claim.uid }]);
+        expect(r.get(s.claim.uid)).toEqual({});
+        expect(store.get(s.claim.uid)).toBeUndefined();
+        expect(s.devs.map((d) => hostSide(s, d))).toEqual(before);
+      } finally {
+        store.close();
+      }
+    });
+
+    it(`killed at ${point}: Synchronize with the pod running attaches every device, and its give-back restores them`, async () => {
+      const s = await setup();
+      const before = s.devs.map((d) => hostSide(s, d));
+      expect(child('prepared', s, point).signal).toBe('SIGKILL');
+      const { pods, store } = restarted(s);
+      try {
+        await pods.synchronize([nriPod(s)], []);
+        expect(store.get(s.claim.uid)?.attachment?.state).toBe('attached');
+        expect(names(s.pod)).toEqual([...s.devs].sort());
+        await pods.stopPodSandbox(nriPod(s));
+        expect(s.devs.map((d) => hostSide(s, d))).toEqual(before);
+      } finally {
+        store.close();
+      }
+    });
+  }
+});
 
 describe('a driver killed mid-attach or mid-detach', { timeout: CHILD_TIMEOUT_MS * 3 }, () => {
   // attach.after-answer: RunPodSandbox answered the runtime (the child acknowledged), its `attached` journal not yet written.

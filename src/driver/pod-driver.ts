@@ -48,6 +48,7 @@
  * DHCP leases (`interface.dhcp`, docs/dhcp.md): pod-leases.ts.
  */
 import { DriverError } from '../common/errors.ts';
+import type { ClaimUid } from '../common/ids.ts';
 import type { Libc } from '../kernel/libc/libc.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { attachDevice } from './attach/attach-device.ts';
@@ -57,6 +58,7 @@ import type { ClaimStatusSink, EventSink, PodEvictor } from './claim.ts';
 import type { DeviceReturner, NotReturned } from './claim-driver.ts';
 import { containerAdjustment } from './container-gate.ts';
 import type { DhcpLeases } from './dhcp-leases.ts';
+import { hostDownEarly, restoreEarlyDown } from './early-down.ts';
 import type { NetnsPins } from './netns-pins.ts';
 import { attachableProblem, notInPlace } from './pod-checks.ts';
 import { PodLeases } from './pod-leases.ts';
@@ -275,6 +277,44 @@ export class PodDriver implements PodPort, DeviceReturner {
     if (r?.attachment === undefined) return [];
     if (this.#attaching.has(uid)) return r.devices.map((d) => ({ device: d.device, reason: 'is being attached to its pod right now; the unprepare is retried' }));
     return this.#giveBack.detachFrom(r, r.attachment.netns);
+  }
+
+  /**
+   * Claims the kubelet's NodePrepareResources just prepared: their devices
+   * go down on the host (early-down.ts) in a queued job that starts once the
+   * answer is on the socket, and before any hook that arrives after it (the
+   * pod's RunPodSandbox comes only after the answer). A claim that is gone
+   * by then, or already in a pod, is left alone.
+   */
+  prepared(uids: readonly ClaimUid[]): void {
+    if (this.#closed) return;
+    // Two turns: an answer written in this one is on the socket by then (HTTP/2 writes from a native immediate,
+    // which runs before the JavaScript ones of its turn).
+    void this.#queue.job(() => this.#downEarly(uids), { after: yieldToIo() }).catch(() => {});
+  }
+
+  #downEarly(uids: readonly ClaimUid[]): void {
+    for (const uid of uids) {
+      const record = this.#o.store.get(uid);
+      if (record === undefined || record.attachment !== undefined) continue;
+      const start = performance.now();
+      const r = hostDownEarly(this.#o.host, record);
+      if (r.downed.length > 0 || r.problems.length > 0) this.#reports.observer?.earlyDown?.(record, r.downed, performance.now() - start, r.problems);
+    }
+  }
+
+  /**
+   * NodeUnprepareResources of a claim no pod got its devices from: what the
+   * early host-down took down is restored from its snapshot. Synchronous,
+   * between two hooks, as returnDevices; a problem is reported as a
+   * give-back's are (an Event), and the unprepare goes on.
+   */
+  restoreUnattached(uid: ClaimUid): void {
+    this.#flushAttached();
+    const record = this.#o.store.get(uid);
+    if (record === undefined || record.attachment !== undefined) return;
+    const r = restoreEarlyDown(this.#o.host, record);
+    if (r.problems.length > 0) this.#reports.detachProblems(record, r.problems);
   }
 
   /** Resolves once everything queued so far has run, the pending `attached` journals included. */

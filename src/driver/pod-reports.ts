@@ -24,6 +24,12 @@ export interface PodObserver {
   hook?(hook: 'run' | 'stop' | 'remove' | 'create' | 'sync', pod: NriPod | undefined, ms: number, err?: unknown, steps?: Readonly<Record<string, number>>): void;
   /** A claim's `attached` journal was written after the hook that attached it (attached-journal.ts): its devices are in its pod. */
   attached?(record: ClaimRecord): void;
+  /**
+   * A freshly prepared claim's devices were taken down on the host ahead of
+   * its pod (early-down.ts): `downed`, in `ms`; `problems` are devices left
+   * for the attach to take down.
+   */
+  earlyDown?(record: ClaimRecord, downed: readonly string[], ms: number, problems: readonly string[]): void;
   /** A detach that could not restore everything, or a device it could not find. */
   detachProblems?(record: ClaimRecord, problems: readonly string[]): void;
   /** A pod the driver could not put right after a restart (Synchronize). */

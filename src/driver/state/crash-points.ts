@@ -22,6 +22,8 @@ export const CRASH_POINT_NAMES = [
   'prepare.after-store',
   'prepare.after-cdi',
   'unprepare.after-cdi-remove',
+  // early host-down (early-down.ts): a prepared claim's device taken down on the host, no pod has it yet
+  'prepare.after-early-down',
   // per-claim sub-interfaces (sub-interface/sub-interfaces.ts): intent recorded, link created; links deleted at unprepare
   'subif.after-intent',
   'subif.after-create',
