@@ -96,6 +96,8 @@ export interface DaemonOptions {
   readonly nriSocket?: string;
   /** NRI plugin index (two digits): the runtime calls plugins in index order. */
   readonly nriPluginIndex?: string;
+  /** Where the container gate sits (`--container-gate`; docs/pods.md): default `create`. */
+  readonly containerGate?: 'create' | 'start';
   /** Evict a running pod whose devices cannot be put right after a restart (else: report only). */
   readonly evictUnreconciled?: boolean;
   /**
@@ -451,6 +453,7 @@ export class Daemon {
     });
     this.#nri = new NriPlugin({
       port: pods, socketPath: socket, pluginName: o.driverName, ...(o.nriPluginIndex === undefined ? {} : { pluginIdx: o.nriPluginIndex }),
+      ...(o.containerGate === undefined ? {} : { containerGate: o.containerGate }),
       log: withContext(log, { component: 'nri' }),
     });
     this.#nri.on('state', (to) => log.info({ state: to }, `nri plugin ${to}`));

@@ -34,3 +34,12 @@ describe('netclaim run: which API server', () => {
     expect(fieldOf(() => runOptions([...base, '--kubeconfig', '/nonexistent/kubeconfig'], inPod))).toBe('--kubeconfig');
   });
 });
+
+describe('netclaim run: --container-gate', () => {
+  it('defaults to create; takes start; refuses anything else naming the flag; --no-nri has no gate', () => {
+    expect(runOptions(base, inPod).containerGate).toBe('create');
+    expect(runOptions([...base, '--container-gate', 'start'], inPod).containerGate).toBe('start');
+    for (const v of ['', 'Start', 'run', 'both']) expect(fieldOf(() => runOptions([...base, `--container-gate=${v}`], inPod))).toBe('--container-gate');
+    expect(runOptions([...base, '--no-nri'], inPod).containerGate).toBeUndefined();
+  });
+});

@@ -86,6 +86,7 @@ function runFlags(argv: readonly string[]) {
       'nri-socket': { type: 'string', default: DEFAULT_NRI_SOCKET },
       'nri-plugin-index': { type: 'string', default: '00' },
       'no-nri': { type: 'boolean', default: false },
+      'container-gate': { type: 'string', default: 'create' },
       'no-cloud-config': { type: 'boolean', default: false },
       'evict-unreconciled': { type: 'boolean', default: false },
       'no-device-metadata': { type: 'boolean', default: false },
@@ -117,6 +118,10 @@ function optionsFromFlags(values: ReturnType<typeof runFlags>, env: NodeJS.Proce
   if (!/^\d\d$/.test(values['nri-plugin-index'])) {
     throw new ConfigError(`--nri-plugin-index must be two digits (00-99), got ${JSON.stringify(values['nri-plugin-index'])}`, { context: { field: '--nri-plugin-index' } });
   }
+  const containerGate = values['container-gate'];
+  if (containerGate !== 'create' && containerGate !== 'start') {
+    throw new ConfigError(`--container-gate must be "create" or "start", got ${JSON.stringify(containerGate)}`, { context: { field: '--container-gate' } });
+  }
   const sliceWriteBudget = writeBudgetFromFlags(values['slice-write-rate'], values['slice-write-burst']);
   const returnTimeout = values['device-return-timeout'];
   if (returnTimeout !== undefined && !(/^\d+(\.\d+)?$/.test(returnTimeout) && Number(returnTimeout) > 0 && Number(returnTimeout) <= 3600)) {
@@ -139,7 +144,7 @@ function optionsFromFlags(values: ReturnType<typeof runFlags>, env: NodeJS.Proce
     metricsAddress: values['metrics-address'],
     ...(metricsTls === undefined ? {} : { metricsTls }),
     ...(values['metrics-auth'] ? { metricsAuth: true } : {}),
-    ...(values['no-nri'] ? {} : { nriSocket: values['nri-socket'], nriPluginIndex: values['nri-plugin-index'] }),
+    ...(values['no-nri'] ? {} : { nriSocket: values['nri-socket'], nriPluginIndex: values['nri-plugin-index'], containerGate }),
     evictUnreconciled: values['evict-unreconciled'],
     deviceMetadata: !values['no-device-metadata'],
     ...(returnTimeout === undefined ? {} : { deviceReturnTimeoutMs: Math.round(Number(returnTimeout) * 1000) }),

@@ -14,9 +14,13 @@ import { gidIndexEnv, subInterfaceGids, type GidLookup } from './sub-interface/s
 const GID_WAIT_TRIES = 20;
 const GID_WAIT_MS = 50;
 
+/** Whether the container's adjustment depends on the devices being in the pod (sub-interfaces with RDMA: their GID hints). */
+export const adjustmentNeedsDevices = (records: readonly ClaimRecord[]): boolean =>
+  records.some((r) => r.devices.some((d) => d.subInterface !== undefined && d.rdma !== undefined));
+
 /** The container's adjustment for a pod whose claims are `records` (in place); none for a pod without sub-interfaces with RDMA (no read). */
 export function containerAdjustment(records: readonly ClaimRecord[], gidLookup: GidLookup | undefined): NriContainerAdjustment {
-  if (!records.some((r) => r.devices.some((d) => d.subInterface !== undefined && d.rdma !== undefined))) return {};
+  if (!adjustmentNeedsDevices(records)) return {};
   const lookup = gidLookup ?? ((dev, port, gid) => gidEntriesFor(dev, port, gid));
   let gids = subInterfaceGids(records, lookup);
   // The kernel adds the entries from a work queue after the address: wait for them a little (this path only).

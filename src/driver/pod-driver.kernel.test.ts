@@ -292,6 +292,84 @@ describe('PodDriver', () => {
     }
   });
 
+  describe('the gate at StartContainer (a runtime that fails a start the plugin fails: containerd 2.x)', () => {
+    const startGate = { startGate: true } as const;
+
+    it('CreateContainer answers at once, before the attach has begun; StartContainer is the gate and finds every device in place', async () => {
+      const hooks: string[] = [];
+      const pods = new PodDriver({
+        store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true,
+        observer: { hook: (hook, _pod, _ms, err) => hooks.push(`${hook}${err === undefined ? '' : ' failed'}`) },
+      });
+      try {
+        const claim = await prepare('pod-st', [env.devs[0]!, env.devs[1]!], { interface: { mtu: 1400 } });
+        const pod = nriPod('pod-st', env.pod.path);
+        await pods.runPodSandbox(pod);
+        expect(await pods.createContainer(pod, { id: 'c1', name: 'app', podId: pod.id }, startGate)).toEqual({});
+        expect(links(env.pod)).toEqual([]); // answered while the attach had not started: nothing of the container runs yet
+        await pods.startContainer(pod, { id: 'c1', name: 'app', podId: pod.id });
+        expect(links(env.pod)).toEqual(env.devs.slice().sort());
+        await pods.idle();
+        expect(env.store.get(claim.uid)?.attachment?.state).toBe('attached');
+        expect(hooks).toEqual(['create', 'run', 'start']);
+        await pods.stopPodSandbox(pod);
+        expect(links(env.pod)).toEqual([]);
+      } finally {
+        pods.close();
+      }
+    });
+
+    it('fail-closed: an attach that fails (in the background, then again in the gate) fails the start; nothing is left in the pod; the retried start goes', async () => {
+      let faultAt: string | undefined;
+      const errors: string[] = [];
+      const pods = new PodDriver({
+        store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true,
+        fault: (step) => { if (faultAt === step) throw new Error(`injected fault at ${step}`); },
+        observer: { hook: (hook, _pod, _ms, err) => { if (err !== undefined) errors.push(`${hook}: ${err instanceof Error ? err.message : String(err)}`); } },
+      });
+      try {
+        const claim = await prepare('pod-sf', [env.devs[0]!, env.devs[1]!]);
+        faultAt = `attach:${env.store.get(claim.uid)!.devices[1]!.device}`;
+        const pod = nriPod('pod-sf', env.pod.path);
+        await pods.runPodSandbox(pod);
+        expect(await pods.createContainer(pod, { id: 'c1', name: 'app', podId: pod.id }, startGate)).toEqual({});
+        await expect(pods.startContainer(pod, { id: 'c1', name: 'app', podId: pod.id })).rejects.toThrow(/injected fault/);
+        expect(errors).toEqual([expect.stringMatching(/^run: .*injected fault/), expect.stringMatching(/^start: .*injected fault/)]);
+        expect(links(env.pod)).toEqual([]);
+        expect(links(env.host)).toEqual([...env.devs, ...env.devs.map((d) => `${d}p`)].sort());
+        expect(env.store.get(claim.uid)?.attachment).toBeUndefined();
+        // A device taken out of the pod after the attach (by anyone): the next start is refused too, naming it.
+        faultAt = undefined;
+        await pods.startContainer(pod, { id: 'c2', name: 'app', podId: pod.id });
+        expect(links(env.pod)).toEqual(env.devs.slice().sort());
+        await pods.idle();
+        ip(env.pod, 'link', 'set', env.devs[0]!, 'netns', env.host.name);
+        faultAt = `attach:${env.store.get(claim.uid)!.devices[0]!.device}`;
+        await expect(pods.startContainer(pod, { id: 'c3', name: 'app', podId: pod.id })).rejects.toThrow(/injected fault/);
+        await pods.stopPodSandbox(pod);
+      } finally {
+        pods.close();
+      }
+    });
+
+    it('a container of a pod without netclaim claims is answered at once at both hooks, even while another pod\'s attach is queued', async () => {
+      const pods = new PodDriver({ store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true });
+      try {
+        await prepare('pod-q', [env.devs[0]!]);
+        await pods.runPodSandbox(nriPod('pod-q', env.pod.path)); // its attach is queued for the next turn
+        const other = nriPod('pod-other', '/proc/self/ns/net');
+        expect(await pods.createContainer(other, { id: 'o1', name: 'app', podId: other.id })).toEqual({});
+        await pods.startContainer(other, { id: 'o1', name: 'app', podId: other.id });
+        expect(links(env.pod)).toEqual([]); // both answered before that attach ran
+        await pods.idle();
+        expect(links(env.pod)).toEqual([env.devs[0]!]);
+        await pods.stopPodSandbox(nriPod('pod-q', env.pod.path));
+      } finally {
+        pods.close();
+      }
+    });
+  });
+
   it('StopPodSandbox after the runtime deleted the netns: the veth died with it; reported, never thrown', async () => {
     await prepare('pod-g', [env.devs[0]!]);
     const pod = createNetns('ppod3');

@@ -56,7 +56,7 @@ import { assertNotHostNetns } from './attach/netns-guard.ts';
 import { journalRecord, stillPending, withPending, type PendingAttached } from './attached-journal.ts';
 import type { ClaimStatusSink, EventSink, PodEvictor } from './claim.ts';
 import type { DeviceReturner, NotReturned } from './claim-driver.ts';
-import { containerAdjustment } from './container-gate.ts';
+import { adjustmentNeedsDevices, containerAdjustment } from './container-gate.ts';
 import type { DhcpLeases } from './dhcp-leases.ts';
 import { hostDownEarly, restoreEarlyDown } from './early-down.ts';
 import type { NetnsPins } from './netns-pins.ts';
@@ -74,11 +74,13 @@ import { addStep, timed, type Steps } from '../observe/steps.ts';
 import type { GidLookup } from './sub-interface/sub-rdma.ts';
 
 /**
- * The longest an attach's `attached` journal waits for its pod's first
- * CreateContainer to answer (attached-journal.ts); any other hook, an
- * unprepare or close writes it sooner.
+ * The longest an attach's `attached` journal waits for its pod's container
+ * gate to answer (attached-journal.ts); any other hook, an unprepare or close
+ * writes it sooner. With the gate at StartContainer, the runtime creates the
+ * container (runc create: 100–290 ms on the e2e node) between the attach and
+ * the gate: a shorter wait would put the journal's write in the gate's way.
  */
-const ATTACHED_JOURNAL_WAIT_MS = 250;
+const ATTACHED_JOURNAL_WAIT_MS = 1_000;
 
 /**
  * Lets the event loop read what arrived on the sockets (an NRI request above
@@ -238,16 +240,48 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   /**
-   * The gate (I1): answers only when every device of every claim of the pod
-   * is in place in the kernel. An attach whose `attached` journal is still
-   * pending counts with the devices it attached (checked all the same); the
-   * journal is written after this answer, off the container's path.
+   * CreateContainer. Where the runtime sends StartContainer next and fails
+   * the start when it fails (`startGate`), the gate is there, and this
+   * answers at once, without waiting for the attach: the container is only
+   * created (runc create), nothing of it runs before its start, and the
+   * attach goes on meanwhile. Except for a pod whose adjustment needs its
+   * devices in place (sub-interfaces with RDMA), and in a rolling update
+   * (the store must be re-read under the lock): then, and on every other
+   * runtime, this is the gate.
    */
-  createContainer(pod: NriPod, _container: NriContainer): Promise<NriContainerAdjustment> {
-    const answer = this.#queue.hook('create', pod, async () => {
+  createContainer(pod: NriPod, _container: NriContainer, o: { readonly startGate?: boolean } = {}): Promise<NriContainerAdjustment> {
+    if (this.#o.shared === undefined) {
       const records = withPending(this.#o.store.byPod(pod.uid), this.#pending, this.#o);
-      if (records.length === 0) return {};
-      if (timed(this.#queue.steps, 'check', () => records.every((r) => this.#notInPlace(r).length === 0))) return containerAdjustment(records, this.#o.gidLookup);
+      // Not a pod of ours (its claims are prepared before its sandbox exists): nothing to wait for.
+      if (records.length === 0 || (o.startGate === true && !adjustmentNeedsDevices(records))) return this.#answeredNow('create', pod, {});
+    }
+    return this.#gate('create', pod, (records) => containerAdjustment(records, this.#o.gidLookup));
+  }
+
+  /** StartContainer, on a runtime that fails the start when this throws: the gate (I1). */
+  startContainer(pod: NriPod, _container: NriContainer): Promise<void> {
+    if (this.#o.shared === undefined && this.#o.store.byPod(pod.uid).length === 0) return this.#answeredNow('start', pod, undefined);
+    return this.#gate('start', pod, () => undefined);
+  }
+
+  /** A container hook answered without the queue (nothing to check now), reported as hooks are. */
+  #answeredNow<T>(hook: 'create' | 'start', pod: NriPod, answer: T): Promise<T> {
+    this.#reports.observer?.hook?.(hook, pod, 0, undefined, {});
+    return Promise.resolve(answer);
+  }
+
+  /**
+   * The gate (I1): answers only when every device of every claim of the pod
+   * is in place in the kernel, attaching what is missing; throws otherwise
+   * (the runtime fails the container). An attach whose `attached` journal is
+   * still pending counts with the devices it attached (checked all the
+   * same); the journal is written after this answer, off the container's path.
+   */
+  #gate<T>(hook: 'create' | 'start', pod: NriPod, answerWith: (records: readonly ClaimRecord[]) => T): Promise<T> {
+    const answer = this.#queue.hook(hook, pod, async () => {
+      const records = withPending(this.#o.store.byPod(pod.uid), this.#pending, this.#o);
+      if (records.length === 0) return answerWith([]);
+      if (timed(this.#queue.steps, 'check', () => records.every((r) => this.#notInPlace(r).length === 0))) return answerWith(records);
       this.#flushAttached(this.#queue.steps);
       await this.#attachPod(pod);
       // Fail-closed: the container starts only if every device of every claim is now in place.
@@ -256,7 +290,7 @@ export class PodDriver implements PodPort, DeviceReturner {
       if (missing.length > 0) {
         throw new DriverError('ATTACH_NOT_IN_PLACE', `pod ${pod.namespace}/${pod.name}: not in place after attaching: ${missing.join('; ')}`, { context: { missing } });
       }
-      return containerAdjustment(now, this.#o.gidLookup);
+      return answerWith(now);
     }, { gate: true });
     // The answer is written to the runtime before the next turn; the pending `attached` journals right after it.
     void answer.finally(() => this.#pendingSoon(0)).catch(() => {});

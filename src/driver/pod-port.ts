@@ -53,9 +53,17 @@ export interface PodPort {
   /**
    * Before a container is created: verify the pod's devices are in place
    * (attaching them if RunPodSandbox was missed) and return what the
-   * container needs. A throw fails the container.
+   * container needs. A throw fails the container. With `startGate`, the
+   * runtime sends StartContainer next and fails the start when it throws:
+   * the check may wait for it.
    */
-  createContainer(pod: NriPod, container: NriContainer): Promise<NriContainerAdjustment>;
+  createContainer(pod: NriPod, container: NriContainer, o?: { readonly startGate?: boolean }): Promise<NriContainerAdjustment>;
+  /**
+   * Before a created container starts (sent only on a runtime that fails the
+   * start when this throws: surfaces/nri/runtime-gate.ts): verify the pod's
+   * devices are in place, attaching what is missing. A throw fails the start.
+   */
+  startContainer(pod: NriPod, container: NriContainer): Promise<void>;
   /**
    * After (re)connecting: every pod and container the runtime has. Once it
    * has run, the connection serves pods (until `runtimeDisconnected`).

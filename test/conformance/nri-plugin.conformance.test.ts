@@ -21,7 +21,8 @@ const plugins: NriPlugin[] = [];
 
 type Call =
   | { hook: 'run' | 'stop' | 'remove'; pod: NriPod }
-  | { hook: 'create'; pod: NriPod; container: NriContainer }
+  | { hook: 'create'; pod: NriPod; container: NriContainer; startGate: boolean }
+  | { hook: 'start'; pod: NriPod; container: NriContainer }
   | { hook: 'sync'; pods: readonly NriPod[]; containers: readonly NriContainer[] };
 
 /** A PodPort that records every call; pods named *fail* are refused, *slow* ones take `slowMs`. */
@@ -45,9 +46,15 @@ class RecordingPort implements PodPort {
     this.#record({ hook: 'remove', pod });
   }
 
-  async createContainer(pod: NriPod, container: NriContainer): Promise<NriContainerAdjustment> {
-    this.#record({ hook: 'create', pod, container });
+  async createContainer(pod: NriPod, container: NriContainer, o: { readonly startGate?: boolean } = {}): Promise<NriContainerAdjustment> {
+    this.#record({ hook: 'create', pod, container, startGate: o.startGate === true });
     return this.adjustment;
+  }
+
+  /** Pods named *nostart* have their containers refused at the start (the gate: a device not in place). */
+  async startContainer(pod: NriPod, container: NriContainer): Promise<void> {
+    this.#record({ hook: 'start', pod, container });
+    if (pod.name.includes('nostart')) throw new Error(`ATTACH_NOT_IN_PLACE: pod ${pod.namespace}/${pod.name}: device not in place`);
   }
 
   async synchronize(pods: readonly NriPod[], containers: readonly NriContainer[]): Promise<void> {
@@ -202,6 +209,25 @@ describe.each([
     expect(plugin.state).toBe('ready');
   });
 
+  it('--container-gate start: event mask 0x2F (containerd 2.x fails a start the plugin fails); CreateContainer is told a start follows; a StartContainer the port refuses fails the start with its text, and the plugin stays registered', async () => {
+    const { nri, plugin, port } = await setup(runtime, {}, { containerGate: 'start' });
+    expect(await nri.plugins()).toEqual([expect.objectContaining({
+      name: FULL_NAME, events: 0x2f, eventNames: 'RunPodSandbox,StopPodSandbox,RemovePodSandbox,CreateContainer,StartContainer',
+    })]);
+    await nri.runPodSandbox(pod('nostart', '/var/run/netns/cni-nostart'));
+    expect((await nri.createContainer({ podId: 'sandbox-nostart' }, { id: 'ctr-n', name: 'app' })).ok).toBe(true);
+    const refused = await nri.startContainer({ podId: 'sandbox-nostart' }, { id: 'ctr-n', name: 'app' });
+    expect(refused.ok).toBe(false);
+    expect(refused.error).toContain('ATTACH_NOT_IN_PLACE: pod default/nostart: device not in place');
+    await nri.runPodSandbox(pod('fine', '/var/run/netns/cni-fine'));
+    expect((await nri.startContainer({ podId: 'sandbox-fine' }, { id: 'ctr-f', name: 'app' })).ok).toBe(true);
+    await port.waitFor('start', 2);
+    expect(port.of('create')).toEqual([expect.objectContaining({ startGate: true, container: expect.objectContaining({ id: 'ctr-n' }) })]);
+    expect(port.of('start').map((c) => [c.pod.uid, c.container.id])).toEqual([['uid-nostart', 'ctr-n'], ['uid-fine', 'ctr-f']]);
+    expect((await nri.plugins()).map((p) => p.name)).toEqual([FULL_NAME]);
+    expect(plugin.state).toBe('ready');
+  });
+
   it('returns CreateContainer adjustments (device node + env) to the runtime', async () => {
     const { nri, port } = await setup(runtime);
     port.adjustment = {
@@ -271,6 +297,19 @@ describe.each([
     expect(nri.events.filter((e) => e['event'] === 'plugin-registered')).toHaveLength(1);
     await expect(plugin.ready()).rejects.toMatchObject({ code: 'NRI_CONNECTION_CLOSED' });
   });
+});
+
+describe('the container gate stays at CreateContainer where a failed StartContainer does not stop a start', () => {
+  for (const [runtimeName, runtimeVersion] of [['cri-o', '1.34.0'], ['containerd', 'v1.7.27']] as const) {
+    it(`${runtimeName} ${runtimeVersion}, even with --container-gate start: event mask 0xF (no StartContainer), and CreateContainer is the gate`, async () => {
+      const { nri, port } = await setup('current', { runtimeName, runtimeVersion }, { containerGate: 'start' });
+      expect(await nri.plugins()).toEqual([expect.objectContaining({ name: FULL_NAME, events: 0xf })]);
+      await nri.runPodSandbox(pod('gate', '/var/run/netns/cni-gate'));
+      expect((await nri.createContainer({ podId: 'sandbox-gate' }, { id: 'ctr-g', name: 'app' })).ok).toBe(true);
+      await port.waitFor('create');
+      expect(port.of('create')).toEqual([expect.objectContaining({ startGate: false })]);
+    });
+  }
 });
 
 describe('NriPlugin lifecycle against nri-peer (current)', () => {

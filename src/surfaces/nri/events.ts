@@ -45,3 +45,6 @@ export const NETCLAIM_EVENTS = eventMask(
   NRI_EVENT.REMOVE_POD_SANDBOX,
   NRI_EVENT.CREATE_CONTAINER,
 );
+
+/** StartContainer's bit, added on a runtime where the container gate sits there (runtime-gate.ts): 0x002F. */
+export const START_CONTAINER_EVENT = eventMask(NRI_EVENT.START_CONTAINER);

@@ -26,6 +26,8 @@ export interface NriConnectionOptions {
   readonly pluginName: string;
   readonly pluginIdx: string;
   readonly events: number;
+  /** The container gate at StartContainer where the runtime fails closed there (plugin-service.ts). */
+  readonly startGate: boolean;
   readonly port: PodPort;
   readonly log: NriLogger;
   /** How long RegisterPlugin, and then Configure, may take (the runtime's default is 5 s). */
@@ -51,6 +53,7 @@ export class NriConnection {
     const handlers = pluginServiceHandlers({
       port: opts.port,
       events: opts.events,
+      startGate: opts.startGate,
       log: opts.log,
       observe: opts.observe,
       onConfigure: (info) => {

@@ -26,7 +26,7 @@ function socketPath(): string {
 
 const port = (over: Partial<PodPort> = {}): PodPort => ({
   runPodSandbox: async () => {}, stopPodSandbox: async () => {}, removePodSandbox: async () => {},
-  createContainer: async () => ({}), synchronize: async () => {}, ...over,
+  createContainer: async () => ({}), startContainer: async () => {}, synchronize: async () => {}, ...over,
 });
 
 function recordingLog(): NriLogger & { lines: [string, string][] } {

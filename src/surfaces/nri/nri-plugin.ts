@@ -41,6 +41,12 @@ export interface NriPluginOptions {
   /** Two digits, '00'–'99': the runtime calls plugins in index order; default '00'. */
   readonly pluginIdx?: string;
   readonly log?: NriLogger;
+  /**
+   * `start`: put the container gate at StartContainer where the runtime fails
+   * a start the plugin fails (runtime-gate.ts; docs/pods.md, "The gate at
+   * StartContainer"). Default `create`: the gate at CreateContainer everywhere.
+   */
+  readonly containerGate?: 'create' | 'start';
   /** Called after every hook: what ran, how long (ms), how it ended. */
   readonly onEvent?: (hook: NriHook, ms: number, outcome: NriOutcome) => void;
   /** First reconnect delay (default 250 ms); doubles per failed attempt up to reconnectMaxMs (default 5 s). */
@@ -175,6 +181,7 @@ export class NriPlugin extends EventEmitter<{ state: [to: NriPluginState, from: 
     this.#transition('registering');
     const conn = new NriConnection(socket, {
       pluginName: this.#opts.pluginName!, pluginIdx: this.#opts.pluginIdx!, events: NETCLAIM_EVENTS, port: this.#opts.port, log: this.#log,
+      startGate: this.#opts.containerGate === 'start',
       registrationTimeoutMs: this.#opts.registrationTimeoutMs ?? 5_000,
       observe: (hook, ms, outcome) => this.#opts.onEvent?.(hook, ms, outcome),
       onShutdown: () => this.#log.info({ plugin: this.fullName }, 'NRI runtime is shutting down'),

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { goldenRequest, goldenResponse } from '../../../test/nri/golden.ts';
 import type { NriContainer, NriContainerAdjustment, NriPod, PodPort } from '../../driver/pod-port.ts';
-import { eventMask, LEGACY_VALID_EVENTS, NETCLAIM_EVENTS, NRI_EVENT } from './events.ts';
+import { eventMask, LEGACY_VALID_EVENTS, NETCLAIM_EVENTS, NRI_EVENT, START_CONTAINER_EVENT } from './events.ts';
 import { pluginServiceHandlers, type NriHook, type NriOutcome, type NriRuntimeInfo } from './plugin-service.ts';
 import { decodeMessage, encodeMessage, NRI_TYPES, PLUGIN_SERVICE } from './protos.ts';
 import type { TtrpcCallContext } from './ttrpc.ts';
 
 const ctx = (deadline?: number): TtrpcCallContext => ({ service: PLUGIN_SERVICE.fullName, method: 'x', streamId: 1, signal: new AbortController().signal, deadline });
 
-function fixture(overrides: Partial<PodPort> = {}) {
+function fixture(overrides: Partial<PodPort> = {}, startGate?: boolean) {
   const calls: string[] = [];
   const synced: { pods: readonly NriPod[]; containers: readonly NriContainer[] }[] = [];
   const observed: [NriHook, NriOutcome][] = [];
@@ -19,13 +19,14 @@ function fixture(overrides: Partial<PodPort> = {}) {
     runPodSandbox: async (p) => { calls.push(`run ${p.uid} ${p.netns ?? '-'}`); },
     stopPodSandbox: async (p) => { calls.push(`stop ${p.uid}`); },
     removePodSandbox: async (p) => { calls.push(`remove ${p.uid}`); },
-    createContainer: async (p, c): Promise<NriContainerAdjustment> => { calls.push(`create ${p.uid} ${c.name}`); return { env: [{ key: 'K', value: 'V' }] }; },
+    createContainer: async (p, c, o): Promise<NriContainerAdjustment> => { calls.push(`create ${p.uid} ${c.name}${o?.startGate === true ? ' (start gate)' : ''}`); return { env: [{ key: 'K', value: 'V' }] }; },
+    startContainer: async (p, c) => { calls.push(`start ${p.uid} ${c.name}`); },
     synchronize: async (pods, containers) => { synced.push({ pods, containers }); },
     ...overrides,
   };
   const at = (level: string) => (_o: object, msg: string): void => { logged.push([level, msg]); };
   const handlers = pluginServiceHandlers({
-    port, events: NETCLAIM_EVENTS,
+    port, events: NETCLAIM_EVENTS, ...(startGate === undefined ? {} : { startGate }),
     log: { info: at('info'), warn: at('warn'), error: at('error') },
     onConfigure: (i) => configured.push(i),
     onSynchronized: () => {},
@@ -43,7 +44,7 @@ const wirePod = (name: string, netns?: string): object => ({
 
 describe('Plugin service handlers', () => {
   it('answers Configure with event mask 0xF, as the Go stub subscribed to the same events does, and records the runtime', async () => {
-    const f = fixture();
+    const f = fixture(); // the gate at CreateContainer (the default): the golden answer's subscription
     const configure = goldenRequest('current.runtime-to-plugin', 'Configure');
     const answer = await f.call('Configure', configure.request.payload);
     expect(answer).toEqual(Buffer.from(goldenResponse('current.plugin-to-runtime', configure.header.streamId).response.payload));
@@ -53,6 +54,41 @@ describe('Plugin service handlers', () => {
     expect(NETCLAIM_EVENTS & ~LEGACY_VALID_EVENTS).toBe(0);
     expect(eventMask(NRI_EVENT.VALIDATE_CONTAINER_ADJUSTMENT)).toBe(0x2000);
     expect(f.configured).toEqual([{ name: 'containerd', version: 'v2.4.2', nriVersion: 'v0.12.3', registrationTimeoutMs: 5000, requestTimeoutMs: 2000 }]);
+  });
+
+  it('with --container-gate start: subscribes StartContainer too (0x2F) where the runtime fails a start the plugin fails (containerd 2.x), and tells CreateContainer a start gate follows', async () => {
+    const configure = (name: string, version: string): Uint8Array => encodeMessage(NRI_TYPES.ConfigureRequest, {
+      config: '', runtime_name: name, runtime_version: version, registration_timeout: 5000, request_timeout: 2000, NRI_version: '',
+    });
+    const events = async (f: ReturnType<typeof fixture>, name: string, version: string): Promise<number> =>
+      decodeMessage<{ events: number }>(NRI_TYPES.ConfigureResponse, await f.call('Configure', configure(name, version))).events;
+    const create = encodeMessage(NRI_TYPES.CreateContainerRequest, { pod: wirePod('x'), container: { id: 'c', name: 'app' } });
+    for (const [name, version, mask] of [['containerd', 'v2.4.2', 0x2f], ['containerd', '2.1.9+unknown', 0x2f], ['containerd', 'v1.7.27', 0xf], ['cri-o', '1.34.0', 0xf]] as const) {
+      const f = fixture({}, true);
+      expect(await events(f, name, version)).toBe(mask);
+      await f.call('CreateContainer', create);
+      expect(f.calls).toEqual([`create uid-x app${mask === 0x2f ? ' (start gate)' : ''}`]);
+    }
+    // The default (startGate off): containerd 2.x too keeps the gate at CreateContainer.
+    for (const off of [fixture(), fixture({}, false)]) {
+      expect(await events(off, 'containerd', 'v2.4.2')).toBe(0xf);
+      await off.call('CreateContainer', create);
+      expect(off.calls).toEqual(['create uid-x app']);
+    }
+    expect(START_CONTAINER_EVENT | NETCLAIM_EVENTS).toBe(0x2f);
+    expect(START_CONTAINER_EVENT & ~LEGACY_VALID_EVENTS).toBe(0);
+  });
+
+  it('sends StartContainer, as a dedicated RPC and as a StateChange event (nri ≤ v0.11), to the port; its error reaches the runtime', async () => {
+    const f = fixture();
+    const req = { pod: wirePod('s', '/run/netns/s'), container: { id: 'c9', name: 'app', pod_sandbox_id: 'sandbox-s' } };
+    expect(await f.call('StartContainer', encodeMessage(NRI_TYPES.StartContainerRequest, req))).toEqual(Buffer.alloc(0));
+    expect(await f.call('StateChange', encodeMessage(NRI_TYPES.StateChangeEvent, { event: NRI_EVENT.START_CONTAINER, ...req }))).toEqual(Buffer.alloc(0));
+    expect(f.calls).toEqual(['start uid-s app', 'start uid-s app']);
+    const refusing = fixture({ startContainer: async () => { throw new Error('ATTACH_NOT_IN_PLACE: not in place'); } });
+    await expect(refusing.call('StartContainer', encodeMessage(NRI_TYPES.StartContainerRequest, req))).rejects.toThrow('ATTACH_NOT_IN_PLACE');
+    await expect(refusing.call('StateChange', encodeMessage(NRI_TYPES.StateChangeEvent, { event: NRI_EVENT.START_CONTAINER, ...req }))).rejects.toThrow('ATTACH_NOT_IN_PLACE');
+    expect(refusing.observed).toEqual([['StartContainer', 'error'], ['StartContainer', 'error']]);
   });
 
   it('collects a split Synchronize: more → {more: true} without updates, then one port.synchronize with everything', async () => {
@@ -84,7 +120,7 @@ describe('Plugin service handlers', () => {
     const event = (e: number, name: string): Uint8Array => encodeMessage(NRI_TYPES.StateChangeEvent, { event: e, pod: wirePod(name) });
     await f.call('StateChange', event(NRI_EVENT.STOP_POD_SANDBOX, 'web'));
     await f.call('StateChange', event(NRI_EVENT.REMOVE_POD_SANDBOX, 'web'));
-    for (const other of [NRI_EVENT.POST_CREATE_CONTAINER, NRI_EVENT.START_CONTAINER, NRI_EVENT.REMOVE_CONTAINER, NRI_EVENT.POST_UPDATE_POD_SANDBOX, 42]) {
+    for (const other of [NRI_EVENT.POST_CREATE_CONTAINER, NRI_EVENT.POST_START_CONTAINER, NRI_EVENT.REMOVE_CONTAINER, NRI_EVENT.POST_UPDATE_POD_SANDBOX, 42]) {
       expect(await f.call('StateChange', event(other, 'other'))).toEqual(Buffer.alloc(0));
     }
     const run = goldenRequest('current.runtime-to-plugin', 'RunPodSandbox', 0);
@@ -126,9 +162,9 @@ describe('Plugin service handlers', () => {
 
   it('answers every other Plugin method with an empty message (as nri\'s Go stub does), and notes Shutdown', async () => {
     const f = fixture();
-    const own = ['Configure', 'Synchronize', 'Shutdown', 'RunPodSandbox', 'StopPodSandbox', 'RemovePodSandbox', 'CreateContainer', 'StateChange'];
+    const own = ['Configure', 'Synchronize', 'Shutdown', 'RunPodSandbox', 'StopPodSandbox', 'RemovePodSandbox', 'CreateContainer', 'StartContainer', 'StateChange'];
     const others = Object.keys(PLUGIN_SERVICE.methods).filter((m) => !own.includes(m));
-    expect(others).toEqual(['UpdatePodSandbox', 'PostUpdatePodSandbox', 'PostCreateContainer', 'StartContainer', 'PostStartContainer', 'UpdateContainer', 'PostUpdateContainer', 'StopContainer', 'RemoveContainer', 'ValidateContainerAdjustment']);
+    expect(others).toEqual(['UpdatePodSandbox', 'PostUpdatePodSandbox', 'PostCreateContainer', 'PostStartContainer', 'UpdateContainer', 'PostUpdateContainer', 'StopContainer', 'RemoveContainer', 'ValidateContainerAdjustment']);
     for (const m of others) expect(await f.call(m, new Uint8Array(0))).toEqual(Buffer.alloc(0));
     expect(decodeMessage(NRI_TYPES.Empty, await f.call('Shutdown', new Uint8Array(0)))).toEqual({});
     expect(f.shutdowns()).toBe(1);

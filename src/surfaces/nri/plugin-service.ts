@@ -5,24 +5,29 @@
  *   Configure         record the runtime and its timeouts; subscribe `events`
  *   Synchronize       collect split messages (`more`), then port.synchronize once
  *   Run/Stop/RemovePodSandbox, CreateContainer    → the port (dedicated RPCs, nri ≥ v0.12)
- *   StateChange       the same pod hooks, dispatched on `event` (nri ≤ v0.11)
+ *   StartContainer    → the port's container gate, subscribed only on a runtime
+ *                     that fails a container's start when it fails (runtime-gate.ts)
+ *   StateChange       the same pod and container hooks, dispatched on `event` (nri ≤ v0.11)
  *   Shutdown          noted; the connection drop that follows triggers a reconnect
  *   everything else   an empty answer, as nri's Go stub gives for events it has
  *                     no handler for (UNIMPLEMENTED would fail UpdateContainer,
  *                     StopContainer and ValidateContainerAdjustment on the runtime)
  *
- * A port throw in RunPodSandbox or CreateContainer becomes an UNKNOWN status
- * carrying its message (the runtime fails the sandbox or container); Stop and
+ * A port throw in RunPodSandbox, CreateContainer or StartContainer becomes an
+ * UNKNOWN status carrying its message (the runtime fails the sandbox or
+ * container); Stop and
  * Remove never fail the runtime's call (PodPort promises they do not throw;
  * if one does it is logged).
  */
 import type { NriContainer, NriPod, PodPort } from '../../driver/pod-port.ts';
 import { adjustmentToWire, containerFromWire, podFromWire, requireContainer, requirePod } from './convert.ts';
-import type { NriEventName } from './events.ts';
+import { START_CONTAINER_EVENT, type NriEventName } from './events.ts';
 import {
   decodeMessage, encodeMessage, NRI_TYPES, PLUGIN_SERVICE,
-  type WireConfigureRequest, type WireCreateContainerRequest, type WirePodRequest, type WireStateChangeEvent, type WireSynchronizeRequest,
+  type WireConfigureRequest, type WireCreateContainerRequest, type WirePodRequest, type WireStartContainerRequest, type WireStateChangeEvent,
+  type WireSynchronizeRequest,
 } from './protos.ts';
+import { startFailsClosed } from './runtime-gate.ts';
 import type { TtrpcCallContext, TtrpcUnaryHandler } from './ttrpc.ts';
 
 /** A pino-compatible logger, reduced to what the surface uses. */
@@ -45,14 +50,16 @@ export interface NriRuntimeInfo {
 }
 
 /** The pod and container hooks, plus Configure and Synchronize. */
-export type NriHook = 'Configure' | 'Synchronize' | 'RunPodSandbox' | 'StopPodSandbox' | 'RemovePodSandbox' | 'CreateContainer';
+export type NriHook = 'Configure' | 'Synchronize' | 'RunPodSandbox' | 'StopPodSandbox' | 'RemovePodSandbox' | 'CreateContainer' | 'StartContainer';
 /** `late`: answered after the runtime's deadline (it had already closed the connection and let the event pass). */
 export type NriOutcome = 'ok' | 'error' | 'late';
 
 export interface PluginServiceDeps {
   readonly port: PodPort;
-  /** The ConfigureResponse event mask. */
+  /** The ConfigureResponse event mask (StartContainer's bit is added where the gate sits there). */
   readonly events: number;
+  /** Put the container gate at StartContainer where the runtime fails closed there (default false: always CreateContainer). */
+  readonly startGate?: boolean;
   readonly log: NriLogger;
   onConfigure(info: NriRuntimeInfo): void;
   onSynchronized(pods: number, containers: number): void;
@@ -69,6 +76,8 @@ export function pluginServiceHandlers(deps: PluginServiceDeps): Map<string, Ttrp
   const { port, log } = deps;
   let syncPods: NriPod[] = [];
   let syncContainers: NriContainer[] = [];
+  /** This connection's container gate is at StartContainer (decided at Configure, with the subscription). */
+  let startGate = false;
 
   /** Runs a hook with timing, outcome and logging; rethrows so the runtime gets the error. */
   async function run<T>(hook: NriHook, ctx: TtrpcCallContext, fields: object, fn: () => Promise<T>): Promise<T> {
@@ -111,8 +120,9 @@ export function pluginServiceHandlers(deps: PluginServiceDeps): Map<string, Ttrp
       name: req.runtime_name, version: req.runtime_version, nriVersion: req.NRI_version,
       registrationTimeoutMs: req.registration_timeout, requestTimeoutMs: req.request_timeout,
     };
-    await run('Configure', ctx, { runtime: info }, async () => deps.onConfigure(info));
-    return encodeMessage(NRI_TYPES.ConfigureResponse, { events: deps.events });
+    startGate = deps.startGate === true && startFailsClosed(info);
+    await run('Configure', ctx, { runtime: info, containerGate: startGate ? 'StartContainer' : 'CreateContainer' }, async () => deps.onConfigure(info));
+    return encodeMessage(NRI_TYPES.ConfigureResponse, { events: startGate ? deps.events | START_CONTAINER_EVENT : deps.events });
   });
 
   handlers.set('Synchronize', async (payload, ctx) => {
@@ -150,14 +160,30 @@ export function pluginServiceHandlers(deps: PluginServiceDeps): Map<string, Ttrp
     const container = requireContainer(req.container, 'CreateContainer');
     const fields = { ...podFields(pod, 'rpc'), container: container.name, containerId: container.id };
     log.debug?.(fields, 'NRI CreateContainer');
-    const adjust = await run('CreateContainer', ctx, fields, () => port.createContainer(pod, container));
+    const adjust = await run('CreateContainer', ctx, fields, () => port.createContainer(pod, container, { startGate }));
     return encodeMessage(NRI_TYPES.CreateContainerResponse, { adjust: adjustmentToWire(adjust) });
+  });
+
+  /** The container gate at StartContainer: a throw fails the container's start. */
+  async function startHook(pod: NriPod, container: NriContainer, route: Route, ctx: TtrpcCallContext): Promise<void> {
+    const fields = { ...podFields(pod, route), container: container.name, containerId: container.id };
+    log.debug?.(fields, 'NRI StartContainer');
+    await run('StartContainer', ctx, fields, () => port.startContainer(pod, container));
+  }
+
+  handlers.set('StartContainer', async (payload, ctx) => {
+    const req = decodeMessage<WireStartContainerRequest>(NRI_TYPES.StartContainerRequest, payload);
+    await startHook(requirePod(req.pod, 'StartContainer'), requireContainer(req.container, 'StartContainer'), 'rpc', ctx);
+    return EMPTY;
   });
 
   handlers.set('StateChange', async (payload, ctx) => {
     const evt = decodeMessage<WireStateChangeEvent>(NRI_TYPES.StateChangeEvent, payload);
     const hook = STATE_CHANGE_HOOKS[String(evt.event)];
     if (hook) await podHook(hook, requirePod(evt.pod, `StateChange(${evt.event})`), 'state-change', ctx);
+    else if (String(evt.event) === 'START_CONTAINER') {
+      await startHook(requirePod(evt.pod, 'StateChange(START_CONTAINER)'), requireContainer(evt.container, 'StateChange(START_CONTAINER)'), 'state-change', ctx);
+    }
     return EMPTY;
   });
 

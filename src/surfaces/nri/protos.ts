@@ -54,6 +54,7 @@ export const NRI_TYPES = {
   RemovePodSandboxRequest: nri('RemovePodSandboxRequest'),
   CreateContainerRequest: nri('CreateContainerRequest'),
   CreateContainerResponse: nri('CreateContainerResponse'),
+  StartContainerRequest: nri('StartContainerRequest'),
   StateChangeEvent: nri('StateChangeEvent'),
   PodSandbox: nri('PodSandbox'),
   Container: nri('Container'),
@@ -161,6 +162,9 @@ export interface WireCreateContainerRequest {
   pod: WirePodSandbox | null;
   container: WireContainer | null;
 }
+
+/** StartContainerRequest has the same shape. */
+export type WireStartContainerRequest = WireCreateContainerRequest;
 
 export interface WireStateChangeEvent {
   /** Enum name (RUN_POD_SANDBOX ...), or the number if unknown to api.proto. */

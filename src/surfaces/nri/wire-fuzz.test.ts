@@ -45,14 +45,14 @@ describe('NRI wire decoders are total', () => {
 describe('a connection fed garbage', () => {
   const port: PodPort = {
     runPodSandbox: async () => {}, stopPodSandbox: async () => {}, removePodSandbox: async () => {},
-    createContainer: async () => ({}), synchronize: async () => {},
+    createContainer: async () => ({}), startContainer: async () => {}, synchronize: async () => {},
   };
 
   it('never throws: it answers, or closes with a ProtocolError', async () => {
     await fc.assert(fc.asyncProperty(fc.oneof(mutatedBytes(streams), fc.uint8Array({ maxLength: 512 }).map((a) => Buffer.from(a))), async (input) => {
       const trunk = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
       const conn = new NriConnection(trunk, {
-        pluginName: 'fuzz', pluginIdx: '00', events: 0xf, port, registrationTimeoutMs: 50,
+        startGate: false, pluginName: 'fuzz', pluginIdx: '00', events: 0xf, port, registrationTimeoutMs: 50,
         log: { info() {}, warn() {}, error() {} }, observe() {},
       });
       conn.handshake().catch(() => undefined);

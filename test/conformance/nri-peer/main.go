@@ -427,6 +427,16 @@ func (pr *peer) handle(ctx context.Context, c Command) Reply {
 		evicts, _ := json.Marshal(messagesJSON(resp.GetEvict()))
 		out.Update, out.Evict = updates, evicts
 		return out
+	case "start-container":
+		pod, err := pr.podFor(c)
+		if err != nil {
+			return reply(err)
+		}
+		if c.Container == nil {
+			return reply(fmt.Errorf("start-container needs container"))
+		}
+		// As containerd 2.x's StartContainer: after the task is created, before it starts; an error fails the start.
+		return reply(startContainer(ctx, r, pod, c.Container.toAPI(pod.Id)))
 	case "synchronize":
 		// Replaces the runtime's pods and containers; NRI sends them in the
 		// Synchronize call to every plugin that registers from now on.

@@ -33,6 +33,10 @@ func removePodSandbox(ctx context.Context, r *adaptation.Adaptation, pod *api.Po
 
 // validatorOptions: nri v0.8.0 has no validation (containerd 2.0/2.1 cannot
 // require a plugin).
+func startContainer(ctx context.Context, r *adaptation.Adaptation, pod *api.PodSandbox, ctr *api.Container) error {
+	return r.StartContainer(ctx, &adaptation.StateChangeEvent{Pod: pod, Container: ctr})
+}
+
 func validatorOptions(required []string, tolerate string) ([]adaptation.Option, error) {
 	if len(required) == 0 && tolerate == "" {
 		return nil, nil

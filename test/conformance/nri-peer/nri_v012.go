@@ -34,6 +34,10 @@ func removePodSandbox(ctx context.Context, r *adaptation.Adaptation, pod *api.Po
 // validatorOptions enables the built-in default validator, as containerd's
 // [plugins."io.containerd.nri.v1.nri".default_validator] does (containerd
 // 2.2+): container creation fails while a required plugin is not connected.
+func startContainer(ctx context.Context, r *adaptation.Adaptation, pod *api.PodSandbox, ctr *api.Container) error {
+	return r.StartContainer(ctx, &adaptation.StartContainerRequest{Pod: pod, Container: ctr})
+}
+
 func validatorOptions(required []string, tolerate string) ([]adaptation.Option, error) {
 	if len(required) == 0 && tolerate == "" {
 		return nil, nil

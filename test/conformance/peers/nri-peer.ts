@@ -165,6 +165,11 @@ export class NriPeer {
     return this.proc.call('create-container', { ...podFields(pod), container });
   }
 
+  /** The runtime's StartContainer for a created container (a plugin's error fails the start). */
+  startContainer(pod: PodRef, container: NriContainer): Promise<Reply> {
+    return this.proc.call('start-container', { ...podFields(pod), container });
+  }
+
   /**
    * Replaces the runtime's pods and containers. NRI sends them in the
    * Synchronize call to each plugin that registers afterwards (pods the peer
