@@ -63,7 +63,7 @@ export function breakdown(
     const b = p50(segPlain.map((s) => s[n]).filter((x) => x !== undefined));
     return [n, { claim: a, noClaim: b, extra: round(a - b) }];
   }));
-  const share = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (s.timeline.run?.ms ?? 0) + (s.timeline.create?.ms ?? 0));
+  const share = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (s.timeline.run?.ms ?? 0) + (s.timeline.create?.ms ?? 0) + (s.timeline.start?.ms ?? 0));
   // On the pod's path: the attach counts only when containerd's RunPodSandbox waited for it (it ended
   // before the sandbox call returned; pino stamps are whole ms); after the answer, CreateContainer's
   // wait for it is in the create hook's `queue` step.
@@ -74,7 +74,8 @@ export function breakdown(
   // the pod's path again, in CreateContainer (docs/benchmarks.md, "Side by side").
   const createWaited = (t: PodTimeline): number => Math.max(t.create?.ms ?? 0,
     t.create !== undefined && t.containerCreateMs !== undefined ? t.create.endMs - t.containerCreateMs : 0);
-  const onPath = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (attachOnPath(s.timeline) ? s.timeline.run!.ms : 0) + createWaited(s.timeline));
+  // The gate at StartContainer (`--container-gate start`): containerd's StartContainer waits for it whole.
+  const onPath = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (attachOnPath(s.timeline) ? s.timeline.run!.ms : 0) + createWaited(s.timeline) + (s.timeline.start?.ms ?? 0));
   const gb = claim.filter((s) => s.giveBack !== undefined);
   // The peer's own calls, where its log gives their durations (klogPeerCalls): both on the pod's path.
   const peer = opts.peerCalls === undefined ? [] : claim.map((s) => opts.peerCalls!(s.name));
@@ -97,7 +98,7 @@ export function breakdown(
     /** Where the pod's time goes, p50 per segment with and without a claim (e2e-timeline.ts). */
     path,
     ...(ours ? { netclaim: {
-      /** Prepare + RunPodSandbox + CreateContainer as each took. */
+      /** Prepare + RunPodSandbox + CreateContainer (+ StartContainer, with the gate there) as each took. */
       share: summarize(share),
       /** What of it the pod waited for (the attach not, when it ran after RunPodSandbox answered). */
       onPath: summarize(onPath),
@@ -107,6 +108,7 @@ export function breakdown(
       prepare: calls(claim.map((s) => s.timeline.prepare)),
       runPodSandbox: calls(claim.map((s) => s.timeline.run)),
       createContainer: calls(claim.map((s) => s.timeline.create)),
+      ...(claim.some((s) => s.timeline.start !== undefined) ? { startContainer: calls(claim.map((s) => s.timeline.start)) } : {}),
     } } : {}),
     ...peerOwn,
     giveBack: {
@@ -139,6 +141,7 @@ export function describeBreakdown(r: Record<string, unknown>): string[] {
     `  prepare ${steps(nc['prepare'])}`,
     `  RunPodSandbox ${steps(nc['runPodSandbox'])}`,
     `  CreateContainer ${steps(nc['createContainer'])}`,
+    ...(nc['startContainer'] === undefined ? [] : [`  StartContainer ${steps(nc['startContainer'])}`]),
   ];
   const own = r['driverOwn'] as Record<string, Summary> | undefined;
   if (own !== undefined) {

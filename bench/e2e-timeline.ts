@@ -33,6 +33,8 @@ export interface PodTimeline {
   prepare?: NetclaimCall;
   run?: NetclaimCall;
   create?: NetclaimCall;
+  /** The container gate at StartContainer (`--container-gate start`). */
+  start?: NetclaimCall;
   /** From the deletion request (ms from it). */
   kubeletDeleteMs?: number;
   stopSandboxStartMs?: number;
@@ -119,6 +121,7 @@ export function podTimeline(pod: PodRef, logs: { kubelet: string; containerd: st
     if (e.msg === 'claim prepared' && e.podUid === pod.uid) t.prepare = call();
     else if (e.pod === full && e.hook === 'run') t.run = call();
     else if (e.pod === full && e.hook === 'create') t.create = call();
+    else if (e.pod === full && e.hook === 'start') t.start = call();
     else if (e.pod === full && e.hook === 'stop' && pod.deletedAt !== undefined) t.stop = { ...call(), endMs: relDel(at) };
   }
   return t;

@@ -352,6 +352,35 @@ describe('PodDriver', () => {
       }
     });
 
+    it('in a rolling update (a store shared with another instance): the claim the other instance prepared is read without the lock; CreateContainer answers at once, StartContainer gates under the lock', async () => {
+      const lock = FileLock.open(join(env.dir, 'serialize.lock'), testLibc);
+      const store = ClaimStore.open(join(env.dir, 'state'), { shared: true });
+      const hooks: string[] = [];
+      const pods = new PodDriver({
+        store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true,
+        shared: { lock: () => lock.lock(), unlock: () => lock.unlock() },
+        observer: { hook: (hook, _pod, _ms, _err, steps) => hooks.push(`${hook} ${Object.keys(steps ?? {}).sort().join(',')}`) },
+      });
+      try {
+        const c = await prepare('pod-sr', [env.devs[0]!]); // written through env.store: this instance has not read it
+        const pod = nriPod('pod-sr', env.pod.path);
+        expect(await pods.createContainer(pod, { id: 'c1', name: 'app', podId: pod.id }, startGate)).toEqual({});
+        expect(hooks).toEqual(['create toStart']); // the claim was seen (a pod not ours has no step), and nothing waited
+        await pods.startContainer(pod, { id: 'c1', name: 'app', podId: pod.id }); // RunPodSandbox was missed: the gate attaches
+        expect(links(env.pod)).toEqual([env.devs[0]!]);
+        expect(hooks[1]).toMatch(/^start .*lock.*refresh/);
+        await pods.idle();
+        env.store.refresh();
+        expect(env.store.get(c.uid)?.attachment?.state).toBe('attached');
+        await pods.stopPodSandbox(pod);
+        expect(links(env.pod)).toEqual([]);
+      } finally {
+        pods.close();
+        store.close();
+        lock.close();
+      }
+    });
+
     it('a container of a pod without netclaim claims is answered at once at both hooks, even while another pod\'s attach is queued', async () => {
       const pods = new PodDriver({ store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true });
       try {

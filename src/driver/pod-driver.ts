@@ -245,28 +245,41 @@ export class PodDriver implements PodPort, DeviceReturner {
    * answers at once, without waiting for the attach: the container is only
    * created (runc create), nothing of it runs before its start, and the
    * attach goes on meanwhile. Except for a pod whose adjustment needs its
-   * devices in place (sub-interfaces with RDMA), and in a rolling update
-   * (the store must be re-read under the lock): then, and on every other
+   * devices in place (sub-interfaces with RDMA): then, and on every other
    * runtime, this is the gate.
    */
   createContainer(pod: NriPod, _container: NriContainer, o: { readonly startGate?: boolean } = {}): Promise<NriContainerAdjustment> {
-    if (this.#o.shared === undefined) {
-      const records = withPending(this.#o.store.byPod(pod.uid), this.#pending, this.#o);
-      // Not a pod of ours (its claims are prepared before its sandbox exists): nothing to wait for.
-      if (records.length === 0 || (o.startGate === true && !adjustmentNeedsDevices(records))) return this.#answeredNow('create', pod, {});
-    }
-    return this.#gate('create', pod, (records) => containerAdjustment(records, this.#o.gidLookup));
+    const records = this.#podRecordsNow(pod);
+    // Not a pod of ours: nothing to wait for.
+    if (records.length === 0) return this.#answeredNow('create', pod, {}, {});
+    // `toStart`: the check is StartContainer's (a step, so that a pod of ours gets its line in the log).
+    if (o.startGate === true && !adjustmentNeedsDevices(records)) return this.#answeredNow('create', pod, {}, { toStart: 0 });
+    return this.#gate('create', pod, (rs) => containerAdjustment(rs, this.#o.gidLookup));
   }
 
   /** StartContainer, on a runtime that fails the start when this throws: the gate (I1). */
   startContainer(pod: NriPod, _container: NriContainer): Promise<void> {
-    if (this.#o.shared === undefined && this.#o.store.byPod(pod.uid).length === 0) return this.#answeredNow('start', pod, undefined);
+    if (this.#podRecordsNow(pod).length === 0) return this.#answeredNow('start', pod, undefined, {});
     return this.#gate('start', pod, () => undefined);
   }
 
+  /**
+   * The pod's claims as stored now, read outside the hook queue and the
+   * cross-instance lock, to answer a container hook of a pod that is not
+   * ours at once (and, with the start gate, CreateContainer). In a rolling
+   * update the store is re-read first (a readdir and a stat per record when
+   * nothing changed), since the other instance may have prepared them: a
+   * pod's claims are durable before its sandbox exists, so a pod with none
+   * on disk at its container hooks has none.
+   */
+  #podRecordsNow(pod: NriPod): readonly ClaimRecord[] {
+    if (this.#o.shared !== undefined) this.#o.store.refresh();
+    return withPending(this.#o.store.byPod(pod.uid), this.#pending, this.#o);
+  }
+
   /** A container hook answered without the queue (nothing to check now), reported as hooks are. */
-  #answeredNow<T>(hook: 'create' | 'start', pod: NriPod, answer: T): Promise<T> {
-    this.#reports.observer?.hook?.(hook, pod, 0, undefined, {});
+  #answeredNow<T>(hook: 'create' | 'start', pod: NriPod, answer: T, steps: Readonly<Record<string, number>>): Promise<T> {
+    this.#reports.observer?.hook?.(hook, pod, 0, undefined, steps);
     return Promise.resolve(answer);
   }
 

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isDriverError, StateError } from '../../common/errors.ts';
 import { scenarioRecord, UID } from '../../../test/fixtures/claim-store/crash-scenario.ts';
@@ -60,6 +61,37 @@ describe('ClaimStore', () => {
     expect(existsSync(join(dir, inFlight))).toBe(true); // may be the other instance's write in progress
     ClaimStore.open(dir).close();
     expect(existsSync(join(dir, inFlight))).toBe(false);
+  });
+
+  it('shared: whatever one instance puts and deletes, the other\'s refresh() then sees exactly that (it re-reads only the files that changed)', () => {
+    const uids = [UID.a, UID.b];
+    const op = fc.record({ uid: fc.constantFrom(...uids), put: fc.boolean(), version: fc.integer({ min: 1, max: 4 }), pod: fc.constantFrom('pod-1', 'pod-2') });
+    fc.assert(fc.property(fc.array(fc.array(op, { maxLength: 4 }), { minLength: 1, maxLength: 6 }), (rounds) => {
+      rmSync(dir, { recursive: true, force: true });
+      const a = ClaimStore.open(dir, { shared: true });
+      const b = ClaimStore.open(dir, { shared: true });
+      const want = new Map<string, ClaimRecord>();
+      try {
+        for (const ops of rounds) {
+          for (const o of ops) {
+            if (o.put) {
+              const r = scenarioRecord(o.uid, o.version, o.pod);
+              a.put(r);
+              want.set(o.uid, r);
+            } else {
+              a.delete(o.uid);
+              want.delete(o.uid);
+            }
+          }
+          b.refresh();
+          expect(new Map(b.list().map((r) => [r.claim.uid as string, r]))).toEqual(want);
+          for (const pod of ['pod-1', 'pod-2']) expect(b.byPod(pod).map((r) => r.claim.uid).sort()).toEqual([...want.values()].filter((r) => r.podUid === pod).map((r) => r.claim.uid).sort());
+        }
+      } finally {
+        a.close();
+        b.close();
+      }
+    }), { numRuns: 60 });
   });
 
   it('creates its directory 0700 and writes records 0600 that read back after reopening', () => {

@@ -60,6 +60,8 @@ export class ClaimStore {
   readonly #records: Map<string, ClaimRecord>;
   readonly #admin: Map<string, AdminRecord>;
   readonly #byPod = new Map<string, Set<string>>();
+  /** What refresh() parsed, by file name and identity (loadRecords): an unchanged file is not read again. */
+  readonly #parsed: ParsedCache = new Map();
   #dirFd: number | undefined;
   readonly #writeOptions: DurableFileOptions<AtomicWriteStep>;
   readonly #removeOptions: DurableFileOptions<DurableRemoveStep>;
@@ -104,7 +106,7 @@ export class ClaimStore {
    */
   refresh(): void {
     const records = this.#open();
-    const loaded = loadRecords(this.dir);
+    const loaded = loadRecords(this.dir, this.#parsed);
     records.clear();
     this.#byPod.clear();
     for (const [uid, r] of loaded.records) {
@@ -265,15 +267,46 @@ function kindClash(uid: string, other: string): StateError {
   return new StateError(`claim ${uid} already has ${other} record; a claim's record keeps its kind`, { context: { claimUid: uid } });
 }
 
-function loadRecords(dir: string): Loaded {
+/**
+ * Records parsed by an earlier load, by file name, with the file's identity
+ * then (inode, mtime in ns, size). A record file is only ever replaced whole,
+ * by a rename (atomic-file.ts: a new inode each write), or unlinked; so a file
+ * with the same identity holds the same bytes, and its record is reused
+ * instead of read and parsed again. A refresh in a rolling update (every hook
+ * and kubelet call) then costs a readdir and a stat per record.
+ */
+type ParsedCache = Map<string, { readonly id: string; readonly record: ClaimRecord | AdminRecord }>;
+
+function fileIdentity(file: string): string | undefined {
+  try {
+    const s = statSync(file, { bigint: true });
+    return `${s.ino}:${s.mtimeNs}:${s.size}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function loadRecords(dir: string, cache?: ParsedCache): Loaded {
   const records = new Map<string, ClaimRecord>();
   const admin = new Map<string, AdminRecord>();
   const problems: StateError[] = [];
   let moved = false;
-  for (const name of readdirSync(dir).sort()) {
+  const names = readdirSync(dir).sort();
+  if (cache !== undefined) {
+    const present = new Set(names);
+    for (const name of [...cache.keys()]) if (!present.has(name)) cache.delete(name);
+  }
+  for (const name of names) {
     if (!name.endsWith(RECORD_SUFFIX) || name.startsWith('.')) continue;
     const file = join(dir, name);
     const uid = name.slice(0, -RECORD_SUFFIX.length);
+    const id = cache === undefined ? undefined : fileIdentity(file);
+    const known = id === undefined ? undefined : cache!.get(name);
+    if (known !== undefined && known.id === id) {
+      if (isAdminRecord(known.record)) admin.set(uid, known.record);
+      else records.set(uid, known.record);
+      continue;
+    }
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -286,7 +319,10 @@ function loadRecords(dir: string): Loaded {
       const r = parseStoredRecord(text, uid, file);
       if (isAdminRecord(r)) admin.set(uid, r);
       else records.set(uid, r);
+      // The identity read before the bytes: a write in between leaves a stale identity, so the next load reads it again.
+      if (id !== undefined) cache!.set(name, { id, record: r });
     } catch (err) {
+      cache?.delete(name);
       const e = err as StateError;
       const movedTo = moveAside(file);
       moved ||= movedTo !== undefined;
