@@ -352,6 +352,28 @@ describe('PodDriver', () => {
       }
     });
 
+    it('the attach after RunPodSandbox waits for the pod\'s CreateContainer (answered first), or a little while when none comes', async () => {
+      const pods = new PodDriver({ store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true });
+      try {
+        await prepare('pod-w1', [env.devs[0]!]);
+        await prepare('pod-w2', [env.devs[1]!]);
+        const [p1, p2] = [nriPod('pod-w1', env.pod.path), nriPod('pod-w2', env.pod.path)];
+        await pods.runPodSandbox(p1, startGate);
+        expect(await pods.createContainer(p1, { id: 'c1', name: 'app', podId: p1.id }, startGate)).toEqual({});
+        expect(links(env.pod)).toEqual([]); // the answer went first
+        await pods.startContainer(p1, { id: 'c1', name: 'app', podId: p1.id });
+        expect(links(env.pod)).toEqual([env.devs[0]!]);
+        // No CreateContainer for this one (the runtime failed the container before it): the attach goes ahead all the same.
+        await pods.runPodSandbox(p2, startGate);
+        await pods.idle();
+        expect(links(env.pod)).toEqual(env.devs.slice().sort());
+        for (const p of [p1, p2]) await pods.stopPodSandbox(p);
+        expect(links(env.pod)).toEqual([]);
+      } finally {
+        pods.close();
+      }
+    });
+
     it('in a rolling update (a store shared with another instance): the claim the other instance prepared is read without the lock; CreateContainer answers at once, StartContainer gates under the lock', async () => {
       const lock = FileLock.open(join(env.dir, 'serialize.lock'), testLibc);
       const store = ClaimStore.open(join(env.dir, 'state'), { shared: true });

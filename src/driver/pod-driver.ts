@@ -83,6 +83,15 @@ import type { GidLookup } from './sub-interface/sub-rdma.ts';
 const ATTACHED_JOURNAL_WAIT_MS = 1_000;
 
 /**
+ * With the gate at StartContainer, the attach after RunPodSandbox's answer
+ * waits for the pod's CreateContainer (which then answers at once, not
+ * stuck behind the attach's synchronous netlink and fsyncs on the event
+ * loop), at most this long: CreateContainer came 3–34 ms after the sandbox
+ * on the e2e node. The attach then overlaps the container's creation.
+ */
+const ATTACH_WAITS_FOR_CREATE_MS = 100;
+
+/**
  * Lets the event loop read what arrived on the sockets (an NRI request above
  * all) between two steps of a long job: two turns, so a poll phase is
  * always between (one setImmediate from a poll callback runs before the
@@ -177,6 +186,8 @@ export class PodDriver implements PodPort, DeviceReturner {
    * unprepare retries), since the attach goes on with them after.
    */
   readonly #attaching = new Set<string>();
+  /** Pods whose attach waits for their CreateContainer (the gate at StartContainer): pod UID → release. */
+  readonly #createWaiters = new Map<string, () => void>();
 
   constructor(o: PodDriverOptions) {
     this.#o = o;
@@ -221,14 +232,30 @@ export class PodDriver implements PodPort, DeviceReturner {
     if (!this.#closed) this.#reports.observer?.runtime?.(false, reason);
   }
 
-  runPodSandbox(pod: NriPod): Promise<void> {
+  runPodSandbox(pod: NriPod, o: { readonly startGate?: boolean } = {}): Promise<void> {
     if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#queue.hook('run', pod, () => this.#attachPod(pod, true));
     // Queued now, so CreateContainer (sent only after this answer) runs after it; but started only on the
     // next turn of the event loop: the attach is synchronous kernel work, and the answer must be on the
     // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
+    // With the gate at StartContainer, started once the pod's CreateContainer came (or a little later).
     const answered = new Promise<void>((resolve) => setImmediate(resolve));
-    this.#queue.hook('run', pod, () => this.#attachPod(pod, true), { rethrow: false, after: answered }).catch(() => {});
+    const after = o.startGate === true ? Promise.all([answered, this.#createCame(pod.uid)]).then(() => undefined) : answered;
+    this.#queue.hook('run', pod, () => this.#attachPod(pod, true), { rethrow: false, after }).catch(() => {});
     return Promise.resolve();
+  }
+
+  /** Settles when the pod's CreateContainer arrives (its answer goes out first) or after ATTACH_WAITS_FOR_CREATE_MS. */
+  #createCame(podUid: string): Promise<void> {
+    const w = Promise.withResolvers<void>();
+    const done = (): void => {
+      clearTimeout(timer);
+      if (this.#createWaiters.get(podUid) === done) this.#createWaiters.delete(podUid);
+      w.resolve();
+    };
+    const timer = setTimeout(done, ATTACH_WAITS_FOR_CREATE_MS);
+    this.#createWaiters.get(podUid)?.();
+    this.#createWaiters.set(podUid, done);
+    return w.promise;
   }
 
   stopPodSandbox(pod: NriPod): Promise<void> {
@@ -249,6 +276,9 @@ export class PodDriver implements PodPort, DeviceReturner {
    * runtime, this is the gate.
    */
   createContainer(pod: NriPod, _container: NriContainer, o: { readonly startGate?: boolean } = {}): Promise<NriContainerAdjustment> {
+    // The attach waiting for this (runPodSandbox) starts two turns later: this answer is on the socket by then.
+    const release = this.#createWaiters.get(pod.uid);
+    if (release !== undefined) void yieldToIo().then(release);
     const records = this.#podRecordsNow(pod);
     // Not a pod of ours: nothing to wait for.
     if (records.length === 0) return this.#answeredNow('create', pod, {}, {});

@@ -43,9 +43,10 @@ export interface PodPort {
   /**
    * The sandbox and its network namespace exist; no container runs yet. A
    * throw fails sandbox creation with the error's message (the kubelet
-   * retries). Must converge when repeated for the same sandbox.
+   * retries). Must converge when repeated for the same sandbox. With
+   * `startGate`, the pod's container gate is at StartContainer (createContainer).
    */
-  runPodSandbox(pod: NriPod): Promise<void>;
+  runPodSandbox(pod: NriPod, o?: { readonly startGate?: boolean }): Promise<void>;
   /** The sandbox stops: give the pod's devices back. Never throws (pod shutdown is never blocked). */
   stopPodSandbox(pod: NriPod): Promise<void>;
   /** The sandbox is gone. Never throws. */

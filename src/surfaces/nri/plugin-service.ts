@@ -104,7 +104,7 @@ export function pluginServiceHandlers(deps: PluginServiceDeps): Map<string, Ttrp
   async function podHook(hook: PodHook, pod: NriPod, route: Route, ctx: TtrpcCallContext): Promise<void> {
     const fields = podFields(pod, route);
     log.debug?.(fields, `NRI ${hook}`);
-    if (hook === 'RunPodSandbox') return run(hook, ctx, fields, () => port.runPodSandbox(pod));
+    if (hook === 'RunPodSandbox') return run(hook, ctx, fields, () => port.runPodSandbox(pod, { startGate }));
     const call = hook === 'StopPodSandbox' ? () => port.stopPodSandbox(pod) : () => port.removePodSandbox(pod);
     // Stop and Remove never block the pod's shutdown: an error is logged, not returned.
     await run(hook, ctx, fields, call).catch(() => undefined);
