@@ -295,7 +295,10 @@ describe(`RDMA traffic between two pods over soft-RoCE (${l.backend})`, () => {
           const [bytes = 0, iters = 0, , avg = 0] = resultRow(bw.client) ?? [];
           expect(iters, bw.client).toBe(200);
           expect(avg, bw.client).toBeGreaterThan(0);
-          const lat = await perftest(pods[1]!, pods[0]!, 'ib_send_lat', '-F -n 100', 18516);
+          // -e: both sides sleep on completion events. Polling (the default), the two spin on the VM's two CPUs; beside
+          // stress-ng the guest then stalled RCU for 36 s+ (a preempted task in a read-side section got no CPU) and the
+          // client never finished in 180 s. ib_write_bw has one poller only.
+          const lat = await perftest(pods[1]!, pods[0]!, 'ib_send_lat', '-e -F -n 100', 18516);
           expect(lat.clientCode, lat.client + lat.server).toBe(0);
           const [, latIters = 0, , , , tAvg = 0] = resultRow(lat.client) ?? [];
           expect(latIters, lat.client).toBe(100);
