@@ -80,6 +80,18 @@ afterEach(() => {
   rmSync(env.dir, { recursive: true, force: true });
 });
 
+/** A PodDriver attaching after RunPodSandbox's answer, failing where `fault` says, recording the hooks that failed. */
+function faultyAfterAnswer(): { pods: PodDriver; errors: string[]; fault: (at: (step: string) => boolean) => void } {
+  let failsAt: (step: string) => boolean = () => false;
+  const errors: string[] = [];
+  const pods = new PodDriver({
+    store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true,
+    fault: (step) => { if (failsAt(step)) throw new Error(`injected fault at ${step}`); },
+    observer: { hook: (hook, _pod, _ms, err) => { if (err !== undefined) errors.push(`${hook}: ${err instanceof Error ? err.message : String(err)}`); } },
+  });
+  return { pods, errors, fault: (at) => { failsAt = at; } };
+}
+
 describe('PodDriver', () => {
   it('RunPodSandbox attaches the pod\'s devices, journals them and reports status; StopPodSandbox gives them back restored', async () => {
     const before = { link: hostLink(env.host, env.devs[0]!), addrs: addrs(env.host, env.devs[0]!) };
@@ -165,13 +177,9 @@ describe('PodDriver', () => {
   });
 
   it('attachAfterAnswer: RunPodSandbox answers first, CreateContainer waits for the attach; a failed attach fails the container, not the sandbox, and leaves nothing behind', async () => {
+    const { pods, errors, fault } = faultyAfterAnswer();
     let faultAt: string | undefined;
-    const errors: string[] = [];
-    const pods = new PodDriver({
-      store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true,
-      fault: (step) => { if (faultAt === step) throw new Error(`injected fault at ${step}`); },
-      observer: { hook: (hook, _pod, _ms, err) => { if (err !== undefined) errors.push(`${hook}: ${err instanceof Error ? err.message : String(err)}`); } },
-    });
+    fault((step) => step === faultAt);
     try {
       const claim = await prepare('pod-k', [env.devs[0]!, env.devs[1]!]);
       const second = env.store.get(claim.uid)!.devices[1]!.device;
@@ -320,13 +328,9 @@ describe('PodDriver', () => {
     });
 
     it('fail-closed: an attach that fails (in the background, then again in the gate) fails the start; nothing is left in the pod; the retried start goes', async () => {
+      const { pods, errors, fault } = faultyAfterAnswer();
       let faultAt: string | undefined;
-      const errors: string[] = [];
-      const pods = new PodDriver({
-        store: env.store, host: env.host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true,
-        fault: (step) => { if (faultAt === step) throw new Error(`injected fault at ${step}`); },
-        observer: { hook: (hook, _pod, _ms, err) => { if (err !== undefined) errors.push(`${hook}: ${err instanceof Error ? err.message : String(err)}`); } },
-      });
+      fault((step) => step === faultAt);
       try {
         const claim = await prepare('pod-sf', [env.devs[0]!, env.devs[1]!]);
         faultAt = `attach:${env.store.get(claim.uid)!.devices[1]!.device}`;
