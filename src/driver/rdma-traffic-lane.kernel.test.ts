@@ -151,6 +151,15 @@ function containerCmd(pod: Pod, perftest: string): string[] {
   return ['ip', 'netns', 'exec', pod.ns.name, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script];
 }
 
+/**
+ * perftest options for a guest that the host starves (TCG beside stress-ng --cpu 2): there the
+ * guest stalled RCU for 36 s+ and ib_send_lat's RC transport failed ("Completion with error at
+ * client") or never finished in 180 s. `-u 20`: the QP's ACK timeout 4.096 µs × 2^20 ≈ 4.3 s
+ * (default 2^14 ≈ 67 ms), so its 7 retries outlast such stalls. `-e` (ib_send_lat): sleep on
+ * completion events rather than both sides spinning on the VM's two CPUs.
+ */
+const STARVED_TRANSPORT = '-u 20';
+
 /** Starts the perftest server in `server`, waits for its TCP port, runs the client in `client`; both outputs. */
 async function perftest(server: Pod, client: Pod, test: string, args: string, port: number): Promise<{ client: string; clientCode: number; server: string }> {
   const gidS = rocev2GidIndex(server.rxe, server.addr);
@@ -287,7 +296,7 @@ describe(`RDMA traffic between two pods over soft-RoCE (${l.backend})`, () => {
         }
         const release = tool('uname', ['-r']).trim();
         if (perNetnsRxe) {
-          const bw = await perftest(pods[1]!, pods[0]!, 'ib_write_bw', '-F -n 200', 18515);
+          const bw = await perftest(pods[1]!, pods[0]!, 'ib_write_bw', `${STARVED_TRANSPORT} -F -n 200`, 18515);
           const specNodes = pods[0]!.spec!.devices.flatMap((d) => d.containerEdits.deviceNodes ?? []).map((n) => n.path.replace('/dev/infiniband/', '')).sort();
           expect(bw.client, bw.client).toContain(`nodes: ${specNodes.join(' ')} \n`);
           expect(bw.client).toContain(`env: NCCL_IB_HCA==${pods[0]!.rxe} UCX_NET_DEVICES=${pods[0]!.rxe}:1`);
@@ -295,10 +304,7 @@ describe(`RDMA traffic between two pods over soft-RoCE (${l.backend})`, () => {
           const [bytes = 0, iters = 0, , avg = 0] = resultRow(bw.client) ?? [];
           expect(iters, bw.client).toBe(200);
           expect(avg, bw.client).toBeGreaterThan(0);
-          // -e: both sides sleep on completion events. Polling (the default), the two spin on the VM's two CPUs; beside
-          // stress-ng the guest then stalled RCU for 36 s+ (a preempted task in a read-side section got no CPU) and the
-          // client never finished in 180 s. ib_write_bw has one poller only.
-          const lat = await perftest(pods[1]!, pods[0]!, 'ib_send_lat', '-e -F -n 100', 18516);
+          const lat = await perftest(pods[1]!, pods[0]!, 'ib_send_lat', `-e ${STARVED_TRANSPORT} -F -n 100`, 18516);
           expect(lat.clientCode, lat.client + lat.server).toBe(0);
           const [, latIters = 0, , , , tAvg = 0] = resultRow(lat.client) ?? [];
           expect(latIters, lat.client).toBe(100);
