@@ -188,11 +188,13 @@ describe('createLogSink over a real fifo', () => {
 
   it('a logger on the sink and its metric: netclaim_log_lines_dropped_total{reason}', async () => {
     const f = fifo();
+    fillPipe(f);
     const sink = createLogSink(f.socket, { maxBacklogBytes: 0 });
     const registry = new Registry();
     registerLogMetrics(registry, sink);
     expect(await registry.metrics()).toContain('netclaim_log_lines_dropped_total{reason="backlog"} 0');
     const log = createLogger({ destination: sink });
+    log.info('waits: nothing else does'); // one line longer than the backlog still goes when nothing waits
     log.info('too much');
     log.warn('still too much');
     const text = await registry.metrics();

@@ -13,9 +13,9 @@
  *  - hands each line to process.stdout: libuv writes it at once when the
  *    pipe has room and never blocks the event loop (it made fd 1
  *    non-blocking); a file is written synchronously, as before;
- *  - keeps at most `maxBacklogBytes` waiting for a slow reader: a line past
- *    that is dropped (`backlog`), so a stuck reader costs a bounded amount
- *    of memory and never wedges Prepare or an NRI hook;
+ *  - keeps at most `maxBacklogBytes` (or one longer line) waiting for a slow
+ *    reader: a line past that is dropped (`backlog`), so a stuck reader
+ *    costs a bounded amount of memory and never wedges Prepare or an NRI hook;
  *  - after a write failed (EPIPE: the reader is gone; ENOSPC on a file…)
  *    drops lines without writing (`error`), trying one line again every
  *    `retryMs` (a fifo may get a new reader);
@@ -113,7 +113,9 @@ export function createLogSink(target: LogTarget, o: LogSinkOptions = {}): LogSin
         // This line tries the output again; the lines after it wait for its answer (done()).
         failingUntil = now() + retryMs;
       }
-      if (target.writableLength + line.length > maxBacklog) {
+      // A line longer than the whole backlog still goes when nothing waits.
+      const waiting = target.writableLength;
+      if (waiting > 0 && waiting + line.length > maxBacklog) {
         dropped.backlog += 1;
         return;
       }
