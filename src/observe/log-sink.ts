@@ -134,8 +134,8 @@ export function createLogSink(target: LogTarget, o: LogSinkOptions = {}): LogSin
       if (pending === 0) return Promise.resolve(true);
       if (failingUntil !== undefined) return Promise.resolve(false);
       return new Promise((resolve) => {
+        // Not unref'd: the caller awaits it (an exit path), and it is bounded.
         const timer = setTimeout(() => { waiters.delete(ok); resolve(false); }, timeoutMs);
-        timer.unref();
         const ok = (): void => { clearTimeout(timer); resolve(true); };
         waiters.add(ok);
       });
