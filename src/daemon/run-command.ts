@@ -17,6 +17,8 @@ import { CLOUD_PROVIDER_VALUES } from '../inventory/cloud/select.ts';
 import type { Command } from '../surfaces/cli/command.ts';
 import { filterCompilerFor, INVENTORY_FLAGS, inventoryOptionsFromFlags, sysfsRootFromFlag, type FilterCompiler } from '../surfaces/cli/inventory-flags.ts';
 import { createLogger, logLevelFrom } from '../observe/logger.ts';
+import { ignoreStderrErrors, stdoutLogSink, type LogSink } from '../observe/log-sink.ts';
+import { registerLogMetrics } from '../observe/log-metrics.ts';
 import { readTlsPair, type TlsFilePaths } from '../observe/tls-files.ts';
 import { KubeApi } from '../surfaces/kube/kube-api.ts';
 import { kubeconfigFileFor, loadKubeconfigParser, loadKubeTarget } from '../surfaces/kube/kube-config.ts';
@@ -155,10 +157,25 @@ function optionsFromFlags(values: ReturnType<typeof runFlags>, env: NodeJS.Proce
   };
 }
 
-/** Runs the daemon until a signal; resolves with the exit code. */
-export async function runDaemon({ logLevel, ...options }: RunOptions): Promise<number> {
-  const log = createLogger({ level: logLevelFrom(logLevel) });
+/**
+ * How long the exit waits for log lines a slow reader has not taken yet: a
+ * bounded chance for 'netclaim stopped', never a wait on a stuck or gone reader.
+ */
+const LOG_DRAIN_MS = 1000;
+
+/** Runs the daemon until a signal; resolves with the exit code, once the log is drained or LOG_DRAIN_MS passed. */
+export async function runDaemon(options: RunOptions): Promise<number> {
+  const sink = stdoutLogSink();
+  ignoreStderrErrors();
+  const code = await runUntilSignal(options, sink);
+  await sink.drained(LOG_DRAIN_MS);
+  return code;
+}
+
+async function runUntilSignal({ logLevel, ...options }: RunOptions, sink: LogSink): Promise<number> {
+  const log = createLogger({ level: logLevelFrom(logLevel), destination: sink });
   const daemon = new Daemon({ ...options, libc: libc(), log });
+  registerLogMetrics(daemon.metrics.registry, sink);
   const stopped = Promise.withResolvers<number>();
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'stopping');

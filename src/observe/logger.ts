@@ -11,11 +11,16 @@
  * Child loggers carry their context as pino "bindings": they are serialised
  * once when the child is made, and a disabled level costs one comparison.
  * Make one child per component, claim or pod and keep it.
+ *
+ * Lines go to stdout through log-sink.ts: a reader that stops reading or goes
+ * away costs dropped (and counted) lines, never a blocked call, a crash or a
+ * process that cannot exit.
  */
 import pino from 'pino';
 import type { DestinationStream, Logger as PinoLogger } from 'pino';
 import { ConfigError } from '../common/errors.ts';
 import { serializeError } from './serialize-error.ts';
+import { stdoutLogSink } from './log-sink.ts';
 
 export { serializeError, type SerializedError } from './serialize-error.ts';
 
@@ -30,7 +35,7 @@ export const LOG_LEVEL_ENV = 'NETCLAIM_LOG_LEVEL';
 export interface LoggerOptions {
   /** Default `info`. */
   readonly level?: LogLevel;
-  /** Where lines go (default stdout, synchronously). Anything with `write(line)`. */
+  /** Where lines go (default stdout through the process's log sink, log-sink.ts). Anything with `write(line)`. */
   readonly destination?: DestinationStream;
   /** Extra fields on every line (e.g. `{ node }`). `pid` is always there. */
   readonly base?: Readonly<Record<string, unknown>>;
@@ -44,7 +49,7 @@ export function createLogger(o: LoggerOptions = {}): Logger {
     formatters: { level: (label: string) => ({ level: label }) },
     serializers: { err: serializeError, error: serializeError },
   };
-  return o.destination ? pino(options, o.destination) : pino(options);
+  return pino(options, o.destination ?? stdoutLogSink());
 }
 
 /**
