@@ -74,13 +74,12 @@ import { addStep, timed, type Steps } from '../observe/steps.ts';
 import type { GidLookup } from './sub-interface/sub-rdma.ts';
 
 /**
- * The longest an attach's `attached` journal waits for its pod's container
- * gate to answer (attached-journal.ts); any other hook, an unprepare or close
- * writes it sooner. With the gate at StartContainer, the runtime creates the
- * container (runc create: 100–290 ms on the e2e node) between the attach and
- * the gate: a shorter wait would put the journal's write in the gate's way.
+ * The longest an attach's `attached` journal waits for its pod's first
+ * CreateContainer to answer (attached-journal.ts); any other hook, an
+ * unprepare or close writes it sooner. With the gate at StartContainer it is
+ * written right after the attach instead (see #attachPod).
  */
-const ATTACHED_JOURNAL_WAIT_MS = 1_000;
+const ATTACHED_JOURNAL_WAIT_MS = 250;
 
 /**
  * With the gate at StartContainer, the attach after RunPodSandbox's answer
@@ -233,14 +232,15 @@ export class PodDriver implements PodPort, DeviceReturner {
   }
 
   runPodSandbox(pod: NriPod, o: { readonly startGate?: boolean } = {}): Promise<void> {
-    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#queue.hook('run', pod, () => this.#attachPod(pod, true));
+    const startGate = o.startGate === true;
+    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#queue.hook('run', pod, () => this.#attachPod(pod, true, startGate));
     // Queued now, so CreateContainer (sent only after this answer) runs after it; but started only on the
     // next turn of the event loop: the attach is synchronous kernel work, and the answer must be on the
     // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
     // With the gate at StartContainer, started once the pod's CreateContainer came (or a little later).
     const answered = new Promise<void>((resolve) => setImmediate(resolve));
     const after = o.startGate === true ? Promise.all([answered, this.#createCame(pod.uid)]).then(() => undefined) : answered;
-    this.#queue.hook('run', pod, () => this.#attachPod(pod, true), { rethrow: false, after }).catch(() => {});
+    this.#queue.hook('run', pod, () => this.#attachPod(pod, true, startGate), { rethrow: false, after }).catch(() => {});
     return Promise.resolve();
   }
 
@@ -450,7 +450,7 @@ export class PodDriver implements PodPort, DeviceReturner {
    * between the steps, so a request that arrives meanwhile is read and
    * queued (and its wait is seen from when it came).
    */
-  async #attachPod(pod: NriPod, defer = false): Promise<void> {
+  async #attachPod(pod: NriPod, defer = false, startGate = false): Promise<void> {
     const records = this.#o.store.byPod(pod.uid);
     if (records.length === 0) return; // not a pod of ours
     const what = `pod ${pod.namespace}/${pod.name}`;
@@ -514,7 +514,11 @@ export class PodDriver implements PodPort, DeviceReturner {
       }
       if (attachedNow.length > 0) {
         this.#pending.push(...attachedNow);
-        this.#pendingSoon(ATTACHED_JOURNAL_WAIT_MS);
+        // With the gate at StartContainer the attach ran while the runtime created the container, off the pod's
+        // path: the journal, the claim status and the health watch follow now, before the container starts. Kept
+        // until after the start, the health watch's update reached the kubelet just after it and cost a pod deleted
+        // at once about 1 s more before its StopPodSandbox (the kubelet re-synced the pod and waited for a relist).
+        this.#pendingSoon(startGate ? 0 : ATTACHED_JOURNAL_WAIT_MS);
       }
     } catch (err) {
       // All or nothing for the pod: give back what this call (or an earlier try) attached.
