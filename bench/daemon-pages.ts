@@ -7,6 +7,7 @@
  *
  *   node bench/daemon-pages.ts PID [BASE_PID]     a report; with BASE_PID, PID minus BASE_PID
  *   node bench/daemon-pages.ts --empty PID        the same against a fresh `node -e` beside it
+ *                                                 (PID's Node flags and environment)
  *
  * The daemon bench writes these reports itself with NETCLAIM_BENCH_PAGES=DIR
  * (bench/daemon.ts). File-backed pages count in RSS only once this process's
@@ -227,7 +228,10 @@ export function formatDiff(d: ReturnType<typeof pagesDiff>): string {
 /** An empty `node` (the same executable, these flags) held open: the floor the reports subtract. */
 export async function startEmptyNode(exe: string, flags: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ pid: number; stop: () => void }> {
   const c = spawn(exe, [...flags, '-e', 'setInterval(() => {}, 1000); process.stdout.write("up\\n")'], { stdio: ['ignore', 'pipe', 'inherit'], env });
-  await new Promise((r) => c.stdout!.once('data', r));
+  await new Promise((resolve, reject) => {
+    c.stdout!.once('data', resolve);
+    c.once('exit', (code) => reject(new Error(`the empty node (${[exe, ...flags].join(' ')}) exited (${code})`)));
+  });
   await new Promise((r) => setTimeout(r, 500));
   return { pid: c.pid!, stop: () => c.kill() };
 }
@@ -252,7 +256,15 @@ if (import.meta.main) {
   let base: PagesReport | undefined;
   if (empty) {
     // A fresh empty node of the same executable, held open while it is read.
-    const c = await startEmptyNode(exe, ['--max-semi-space-size=1']);
+    // The V8 flags PID's node runs with (its leading options, less a preload), and its environment.
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1);
+    const flags: string[] = [];
+    for (let i = 0; i < argv.length && argv[i]!.startsWith('-') && !['-e', '--eval', '-p', '--print'].includes(argv[i]!); i++) {
+      if (argv[i] === '--import' || argv[i] === '--require' || argv[i] === '-r') i++;
+      else flags.push(argv[i]!);
+    }
+    const env = Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const c = await startEmptyNode(exe, flags, env);
     base = pagesReport(c.pid);
     c.stop();
   } else if (args[1] !== undefined) base = pagesReport(Number(args[1]));
