@@ -43,14 +43,30 @@ COPY --from=build /src/dist/ /netclaim/
 # Read-only at run time (readOnlyRootFilesystem): Node then only reads it. Exec form:
 # the base has no shell.
 ENV NODE_COMPILE_CACHE=/netclaim/compile-cache
-RUN ["/nodejs/bin/node", "--max-semi-space-size=1", "/netclaim/netclaim.mjs", "--version"]
+# glibc's malloc: at most 2 arenas instead of 8 per CPU. Node's threads (V8's
+# compiler and GC workers, libuv's pool) each got an arena of their own that
+# kept freed memory; 2 saved about 1.5 MB of RSS with no cost measured on Prepare
+# (docs/benchmarks.md, daemon).
+ENV MALLOC_ARENA_MAX=2
+RUN ["/nodejs/bin/node", "--max-semi-space-size=1", "--no-icu-timezone-data", "/netclaim/netclaim.mjs", "--version"]
 # No USER: the daemon runs as uid 0 with the explicit capabilities its
 # DaemonSet grants (NET_ADMIN, SYS_ADMIN; docs/deployment.md says why),
 # since it writes the kubelet's root-owned plugin directories and enters pod
 # network namespaces. The distroless :nonroot variant would not work.
+# Node's flags (docs/benchmarks.md, daemon, measures each; bench/daemon.ts runs
+# the daemon with the same ones, and test/e2e/images/build-netclaim-image.sh
+# builds the e2e tier's image with them):
 # --max-semi-space-size=1: V8's young generation capped at 1 MB per semi-space.
-# The daemon allocates little; with the default (up to 16 MB) V8 kept ~90 MB
-# committed after every GC and RSS rose 174 → 344 MB over 2,000 claim cycles;
-# with 1 MB it was 152 → 203 MB, flat after warm-up (docs/benchmarks.md, daemon).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "/netclaim/netclaim.mjs"]
+#   The daemon allocates little; with the default (up to 16 MB) V8 kept ~90 MB
+#   committed after every GC and RSS rose 174 → 344 MB over 2,000 claim cycles;
+#   with 1 MB it was 152 → 203 MB, flat after warm-up.
+# --no-icu-timezone-data: local time from the C library, not ICU. V8's
+#   Date.prototype.toISOString (pino's timestamps, the claim records) looked up
+#   the local zone's display names in ICU once: ~1 MB of ICU data and code paged
+#   in for a name the daemon never prints. Only Date.prototype.toString's zone
+#   name changes ("UTC" instead of "Coordinated Universal Time").
+# Not --no-turbofan, although it would meet the 80 MB idle target (−6 MB: TurboFan
+#   pages in ~5 MB of its own code at its first compile): Prepare was slower
+#   without it (p50 +0.1 ms from memory, +0.8 ms with the API fetch).
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "--no-icu-timezone-data", "/netclaim/netclaim.mjs"]
 CMD ["run"]

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
 import { setImmediate } from 'node:timers';
-import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
+import { getHeapCodeStatistics, getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 
 const MB = 1024 * 1024;
 const round = (n) => Math.round((n / MB) * 10) / 10;
@@ -42,10 +42,14 @@ async function memAfterGc() {
   }
   const m = process.memoryUsage();
   const h = getHeapStatistics();
+  const c = getHeapCodeStatistics();
   const trimmed = mallocTrim() ? process.memoryUsage().rss : undefined;
   return {
     rssMB: round(m.rss), heapUsedMB: round(h.used_heap_size), heapPhysicalMB: round(h.total_physical_size), v8MallocedMB: round(h.malloced_memory),
     externalMB: round(m.external), arrayBuffersMB: round(m.arrayBuffers),
+    // Per space (new, old, code, large object…): used and resident; and the code V8 holds (machine code, bytecode).
+    spacesMB: Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { used: round(s.space_used_size), physical: round(s.physical_space_size) }])),
+    codeMB: { code: round(c.code_and_metadata_size), bytecode: round(c.bytecode_and_metadata_size), scriptSource: round(c.external_script_source_size) },
     ...(trimmed === undefined ? {} : { rssAfterMallocTrimMB: round(trimmed) }),
   };
 }

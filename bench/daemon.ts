@@ -19,6 +19,12 @@
  *                  heap after GC every 10 % of the run; growth = end minus
  *                  the sample after the first 10 % (warm-up)
  *
+ * The daemon runs with the image's Node flags and environment
+ * (IMAGE_NODE_FLAGS, IMAGE_NODE_ENV: the Dockerfile's ENTRYPOINT and ENV;
+ * NETCLAIM_BENCH_NODE_FLAGS / NETCLAIM_BENCH_NODE_ENV replace them, '' for
+ * none). NETCLAIM_BENCH_PAGES=DIR writes where its RSS is (bench/daemon-pages.ts)
+ * at idle, after the warm-up, at the end of the cycles and with the devices.
+ *
  * Everything it makes (namespaces, temp dirs, processes) goes on return, on
  * an error and on SIGINT/SIGTERM; the control plane and the peers also end
  * by PID from their own exit hooks, and the daemon stops when its IPC
@@ -41,12 +47,16 @@ const DRIVER = 'netclaim.dev';
 const RESOURCE = '/apis/resource.k8s.io/v1';
 const KNS = 'bench-daemon';
 const MB = 1024 * 1024;
-/** The Node.js flags of the image's ENTRYPOINT (Dockerfile). */
-const IMAGE_NODE_FLAGS = '--max-semi-space-size=1';
+/** The Node.js flags of the image's ENTRYPOINT (Dockerfile; docs/benchmarks.md, daemon, says why each). */
+export const IMAGE_NODE_FLAGS = '--max-semi-space-size=1 --no-icu-timezone-data';
+/** The environment the image's Dockerfile sets for Node (`ENV`), as `NAME=value` words. */
+export const IMAGE_NODE_ENV = 'MALLOC_ARENA_MAX=2';
 
 interface Mem {
   readonly rssMB: number; readonly heapUsedMB: number; readonly heapPhysicalMB: number; readonly v8MallocedMB: number;
   readonly externalMB: number; readonly arrayBuffersMB: number; readonly rssAfterMallocTrimMB?: number;
+  readonly spacesMB: Record<string, { used: number; physical: number }>;
+  readonly codeMB: { code: number; bytecode: number; scriptSource: number };
 }
 
 interface LogLine { readonly msg?: string; readonly time?: number; readonly sinceProcessStartMs?: unknown; readonly [k: string]: unknown }
@@ -76,7 +86,9 @@ class DaemonChild {
       // The image's V8 flags (Dockerfile ENTRYPOINT), so the footprint is the shipped one;
       // NETCLAIM_BENCH_NODE_FLAGS='' measures V8's defaults.
       execArgv: daemonNodeFlags(),
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env,
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...env, ...imageNodeEnv() },
+      // NETCLAIM_BENCH_EXEC_PATH: a wrapper that runs this node with the arguments it is given (under gdb, say).
+      execPath: process.env['NETCLAIM_BENCH_EXEC_PATH'] ?? process.execPath,
     });
     this.#p.on('message', (m: { type: string; timeOrigin?: number; mem?: Mem; path?: string }) => {
       if (m.type === 'hello') started.resolve(m.timeOrigin!);
@@ -123,6 +135,10 @@ class DaemonChild {
     return got;
   }
 
+  get pid(): number {
+    return this.#p.pid!;
+  }
+
   async stop(): Promise<void> {
     if (this.#p.exitCode !== null || this.#p.signalCode !== null) return;
     this.#p.kill('SIGTERM'); // the daemon's own graceful stop
@@ -132,9 +148,20 @@ class DaemonChild {
   }
 }
 
+/** The image's ENTRYPOINT flags, or NETCLAIM_BENCH_NODE_FLAGS. */
+function imageNodeFlags(): string[] {
+  return (process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS).split(' ').filter(Boolean);
+}
+
+/** The image's environment for Node (Dockerfile `ENV`), or NETCLAIM_BENCH_NODE_ENV ('' for none): added to the daemon's. */
+function imageNodeEnv(): Record<string, string> {
+  const words = (process.env['NETCLAIM_BENCH_NODE_ENV'] ?? IMAGE_NODE_ENV).split(' ').filter(Boolean);
+  return Object.fromEntries(words.map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+}
+
 /** The daemon child's Node flags: the probe's, then the image's ENTRYPOINT flags (NETCLAIM_BENCH_NODE_FLAGS to change them). */
 function daemonNodeFlags(): string[] {
-  return ['--expose-gc', '--import', PROBE, ...(process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS).split(' ').filter(Boolean)];
+  return ['--expose-gc', '--import', PROBE, ...imageNodeFlags()];
 }
 
 /**
@@ -146,7 +173,7 @@ function daemonNodeFlags(): string[] {
 function bakeCompileCache(entry: string, dir: string): NodeJS.ProcessEnv {
   if (process.env['NETCLAIM_BENCH_COMPILE_CACHE'] === '0') return process.env;
   const env = { ...process.env, NODE_COMPILE_CACHE: dir };
-  execFileSync(process.execPath, [...daemonNodeFlags(), entry, '--version'], { env, stdio: 'ignore' });
+  execFileSync(process.execPath, [...daemonNodeFlags(), entry, '--version'], { env: { ...env, ...imageNodeEnv() }, stdio: 'ignore' });
   return env;
 }
 
@@ -189,20 +216,22 @@ function writeKubeconfig(path: string, cp: { server: string; caPem: string; toke
   return path;
 }
 
-/** Node's own start, the floor of every start above: spawn → exit of an empty process with the daemon's flags (no probe), 7 times. */
+/** Node's own start, the floor of every start above: spawn → exit of an empty process with the daemon's flags and environment (no probe), 7 times. */
 function floorStartMs(): ReturnType<typeof summarize> {
-  const flags = (process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS).split(' ').filter(Boolean);
   const ms: number[] = [];
   for (let i = 0; i < 7; i++) {
     const t = performance.now();
-    execFileSync(process.execPath, [...flags, '-e', '0']);
+    execFileSync(process.execPath, [...imageNodeFlags(), '-e', '0'], { env: { ...process.env, ...imageNodeEnv() } });
     ms.push(performance.now() - t);
   }
   return summarize(ms);
 }
 
+/** An empty node's RSS after gc(), with the daemon's flags and environment. */
 function floorRssMB(): number {
-  const out = execFileSync(process.execPath, ['--expose-gc', '-e', 'gc(); process.stdout.write(String(process.memoryUsage().rss))'], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--expose-gc', ...imageNodeFlags(), '-e', 'gc(); process.stdout.write(String(process.memoryUsage().rss))'], {
+    encoding: 'utf8', env: { ...process.env, ...imageNodeEnv() },
+  });
   return Math.round((Number(out) / MB) * 10) / 10;
 }
 
@@ -257,6 +286,17 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
     const { entry, from } = await daemonEntry(o.log);
     const kubeconfig = writeKubeconfig(join(root, 'kubeconfig'), cp);
     const daemonEnv = bakeCompileCache(entry, join(root, 'compile-cache'));
+    // NETCLAIM_BENCH_PAGES=DIR: where the daemon's RSS is (bench/daemon-pages.ts), at idle, after the
+    // cycles' warm-up, at their end and with 1,000 devices, against an empty node with the same flags.
+    const pagesDir = process.env['NETCLAIM_BENCH_PAGES'];
+    let pages: ((label: string, pid: number) => void) | undefined;
+    if (pagesDir !== undefined) {
+      mkdirSync(pagesDir, { recursive: true });
+      const { startEmptyNode, writePagesReport } = await import('./daemon-pages.ts');
+      const empty = await startEmptyNode(process.execPath, ['--expose-gc', ...imageNodeFlags()], { ...process.env, ...imageNodeEnv() });
+      cleanups.push(empty.stop);
+      pages = (label, pid) => o.log(`daemon: pages ${writePagesReport(pagesDir, label, pid, empty.pid)}`);
+    }
 
     /**
      * One start: fresh peers, then the daemon spawned at a random point of the kubelet's 1 s
@@ -329,8 +369,9 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
     await new Promise((r) => setTimeout(r, 2000));
     const idle = await d.mem();
     o.log(`daemon: registered in ${registeredMs.join(', ')} ms; idle RSS ${idle.rssMB} MB`);
+    pages?.('idle', d.pid);
 
-    const cycles = await runCycles(o, kube, kubelet, nri, d, node, devName, `/run/netns/${podNs}`);
+    const cycles = await runCycles(o, kube, kubelet, nri, d, node, devName, `/run/netns/${podNs}`, pages);
 
     // Added while a daemon runs, 1,000 links at once make its inventory watcher's link dump fail
     // with KERNEL_DUMP_INTERRUPTED and the daemon exit; so the links go in between two daemons.
@@ -349,12 +390,13 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<Record<string,
     await new Promise((r) => setTimeout(r, 2000));
     const withDevices = await d2.mem();
     o.log(`daemon: ${total} devices published; RSS ${withDevices.rssMB} MB`);
+    pages?.('devices', d2.pid);
 
     return {
       suite: 'daemon',
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version },
       method: '`netclaim run` (node --expose-gc, bench/daemon-probe.js preloaded) in its own process; real kube-apiserver, kubelet-peer, nri-peer; memory after gc()',
-      from, nodeFlags: process.env['NETCLAIM_BENCH_NODE_FLAGS'] ?? IMAGE_NODE_FLAGS, compileCache: daemonEnv['NODE_COMPILE_CACHE'] !== undefined,
+      from, nodeFlags: imageNodeFlags().join(' '), nodeEnv: imageNodeEnv(), compileCache: daemonEnv['NODE_COMPILE_CACHE'] !== undefined,
       ffi: process.env['NETCLAIM_FFI'] || 'koffi',
       start: {
         // ms from spawn; the kubelet's plugin manager reconciles once a second, so registered ≈ pluginServer + U(0, 1 s) + the RPCs.
@@ -397,7 +439,10 @@ interface StartSample {
 type Peers = [InstanceType<typeof import('../test/conformance/kube-client.ts').KubeClient>, import('../test/conformance/peers/kubelet-peer.ts').KubeletPeer, import('../test/conformance/peers/nri-peer.ts').NriPeer];
 
 /** prepare → RunPodSandbox → StopPodSandbox → unprepare, `o.cycles` times, through the peers. */
-async function runCycles(o: DaemonBenchOptions, kube: Peers[0], kubelet: Peers[1], nri: Peers[2], d: DaemonChild, node: string, device: string, podNetns: string): Promise<Record<string, unknown>> {
+async function runCycles(
+  o: DaemonBenchOptions, kube: Peers[0], kubelet: Peers[1], nri: Peers[2], d: DaemonChild, node: string, device: string, podNetns: string,
+  pages: ((label: string, pid: number) => void) | undefined,
+): Promise<Record<string, unknown>> {
   const podUid = crypto.randomUUID();
   const created = await kube.post<{ metadata: { uid: string } }>(`${RESOURCE}/namespaces/${KNS}/resourceclaims`, {
     apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'nic', namespace: KNS },
@@ -446,6 +491,7 @@ async function runCycles(o: DaemonBenchOptions, kube: Peers[0], kubelet: Peers[1
       // NETCLAIM_BENCH_HEAP_SNAPSHOTS=DIR: heap snapshots after the warm-up and at the end, to compare (what grows).
       const snapDir = process.env['NETCLAIM_BENCH_HEAP_SNAPSHOTS'];
       if (snapDir !== undefined && (i === every || i === o.cycles)) o.log(`daemon: heap snapshot ${await d.snapshot(join(snapDir, `daemon-cycle-${i}.heapsnapshot`))}`);
+      if (i === every || i === o.cycles) pages?.(`cycle-${i}`, d.pid);
       o.log(`daemon: ${i}/${o.cycles} cycles, RSS ${samples.at(-1)!.rssMB} MB, heap ${samples.at(-1)!.heapUsedMB} MB`);
     }
   }

@@ -34,15 +34,25 @@ interface DeviceEntry {
   readonly subsystems: Map<string, string>;
 }
 
-interface VendorEntry {
+/**
+ * A vendor's name, and where its device and subsystem lines are in the
+ * table's text: [start, end) offsets, two per vendor line (a vendor may appear
+ * twice). The lines are parsed when a lookup first asks ({@link devicesOf}):
+ * the daemon names a handful of vendors, and every device of the 355 KB
+ * shipped file parsed into maps was 1.6 MB of heap for the process's life
+ * (docs/benchmarks.md, daemon).
+ */
+export interface VendorLines {
   readonly name: string;
-  readonly devices: Map<string, DeviceEntry>;
+  readonly spans: readonly number[];
 }
 
 /** One parsed pci.ids file. */
 export interface PciIdsTable {
   readonly version?: string;
-  readonly vendors: ReadonlyMap<string, VendorEntry>;
+  /** The file's text, which {@link VendorLines} point into. */
+  readonly text: string;
+  readonly vendors: ReadonlyMap<string, VendorLines>;
   /** `02` → name, `0200` → subclass name, `020000` → prog-if name. */
   readonly classes: ReadonlyMap<string, string>;
 }
@@ -55,30 +65,45 @@ const SUBCLASS_RE = /^\t([0-9a-fA-F]{2})\s+(.+)$/;
 const PROGIF_RE = /^\t\t([0-9a-fA-F]{2})\s+(.+)$/;
 const VERSION_RE = /^#\s*Version:\s*(\S+)/;
 
+/** Calls `each(line, lineStart, nextLineStart)` for the lines of `text` in [start, end), each without its `\r`. */
+function forEachLine(text: string, start: number, end: number, each: (line: string, at: number, next: number) => void): void {
+  for (let at = start; at < end;) {
+    const nl = text.indexOf('\n', at);
+    const stop = nl < 0 || nl > end ? end : nl;
+    const line = text.charCodeAt(stop - 1) === 13 && stop > at ? text.slice(at, stop - 1) : text.slice(at, stop);
+    const next = stop + 1;
+    each(line, at, next);
+    at = next;
+  }
+}
+
 /**
  * Parses pci.ids text. Lenient: a line it does not understand is skipped, and
  * a device or subsystem line with no owner is ignored; it never throws.
+ * Vendors and classes are read now; a vendor's devices when first looked up.
  */
 export function parsePciIds(text: string): PciIdsTable {
-  const vendors = new Map<string, VendorEntry>();
+  const vendors = new Map<string, { name: string; spans: number[] }>();
   const classes = new Map<string, string>();
   let version: string | undefined;
-  let vendor: VendorEntry | undefined;
-  let device: DeviceEntry | undefined;
+  let vendor: number[] | undefined;
   let cls: string | undefined;
   let subclass: string | undefined;
-  for (const raw of text.split('\n')) {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  const endVendor = (at: number): void => {
+    vendor?.push(at);
+    vendor = undefined;
+  };
+  forEachLine(text, 0, text.length, (line, at, next) => {
     if (line === '' || line.startsWith('#')) {
       const v = version === undefined ? VERSION_RE.exec(line) : null;
       if (v) version = v[1];
-      continue;
+      return;
     }
     let m: RegExpExecArray | null;
     if ((m = CLASS_RE.exec(line))) {
+      endVendor(at);
       cls = m[1]!.toLowerCase();
       classes.set(cls, m[2]!.trim());
-      vendor = device = undefined;
       subclass = undefined;
     } else if (cls !== undefined && (m = SUBCLASS_RE.exec(line))) {
       subclass = cls + m[1]!.toLowerCase();
@@ -86,26 +111,50 @@ export function parsePciIds(text: string): PciIdsTable {
     } else if (cls !== undefined && subclass !== undefined && (m = PROGIF_RE.exec(line))) {
       classes.set(subclass + m[1]!.toLowerCase(), m[2]!.trim());
     } else if ((m = VENDOR_RE.exec(line))) {
+      endVendor(at);
       cls = subclass = undefined;
-      device = undefined;
       const id = m[1]!.toLowerCase();
-      vendor = vendors.get(id) ?? { name: m[2]!.trim(), devices: new Map() };
-      vendors.set(id, vendor);
-    } else if (vendor && (m = DEVICE_RE.exec(line))) {
-      const id = m[1]!.toLowerCase();
-      device = vendor.devices.get(id) ?? { name: m[2]!.trim(), subsystems: new Map() };
-      vendor.devices.set(id, device);
-    } else if (device && (m = SUBSYS_RE.exec(line))) {
-      device.subsystems.set(`${m[1]!.toLowerCase()} ${m[2]!.toLowerCase()}`, m[3]!.trim());
+      const entry = vendors.get(id) ?? { name: m[2]!.trim(), spans: [] };
+      vendors.set(id, entry);
+      vendor = entry.spans;
+      vendor.push(Math.min(next, text.length));
     }
+  });
+  endVendor(text.length);
+  // Exact-size copies: a pushed-to array keeps room for 17 numbers, 2,300 vendors of them.
+  const kept = new Map<string, VendorLines>();
+  for (const [id, v] of vendors) kept.set(id, { name: v.name, spans: v.spans.slice() });
+  return version === undefined ? { text, vendors: kept, classes } : { version, text, vendors: kept, classes };
+}
+
+const parsedDevices = new WeakMap<VendorLines, ReadonlyMap<string, DeviceEntry>>();
+
+/** A vendor's devices (id → name and subsystems), parsed from its lines on first use and kept. */
+export function devicesOf(t: PciIdsTable, vendor: VendorLines): ReadonlyMap<string, DeviceEntry> {
+  const got = parsedDevices.get(vendor);
+  if (got) return got;
+  const devices = new Map<string, DeviceEntry>();
+  for (let i = 0; i < vendor.spans.length; i += 2) {
+    let device: DeviceEntry | undefined;
+    forEachLine(t.text, vendor.spans[i]!, vendor.spans[i + 1]!, (line) => {
+      let m: RegExpExecArray | null;
+      if ((m = DEVICE_RE.exec(line))) {
+        const id = m[1]!.toLowerCase();
+        device = devices.get(id) ?? { name: m[2]!.trim(), subsystems: new Map() };
+        devices.set(id, device);
+      } else if (device && (m = SUBSYS_RE.exec(line))) {
+        device.subsystems.set(`${m[1]!.toLowerCase()} ${m[2]!.toLowerCase()}`, m[3]!.trim());
+      }
+    });
   }
-  return version === undefined ? { vendors, classes } : { version, vendors, classes };
+  parsedDevices.set(vendor, devices);
+  return devices;
 }
 
 /** Looks names up in one table. */
 export function lookupInTable(t: PciIdsTable, v: string, d: string, sv?: string, sd?: string): PciNames {
   const vendor = t.vendors.get(v.toLowerCase());
-  const device = vendor?.devices.get(d.toLowerCase());
+  const device = vendor && devicesOf(t, vendor).get(d.toLowerCase());
   const sub =
     sv !== undefined && sd !== undefined ? device?.subsystems.get(`${sv.toLowerCase()} ${sd.toLowerCase()}`) : undefined;
   const subVendor = sv !== undefined ? t.vendors.get(sv.toLowerCase())?.name : undefined;

@@ -20,10 +20,11 @@
 #                    the `npm run bundle` output given as DIST-DIR, and its
 #                    `RUN` that bakes Node's compile cache into
 #                    /netclaim/compile-cache (here in a chroot of the layers).
-#   config           ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "/netclaim/netclaim.mjs"],
+#   config           ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1",
+#                    "--no-icu-timezone-data", "/netclaim/netclaim.mjs"],
 #                    CMD ["run"], no USER (root), distroless's PATH and
-#                    SSL_CERT_FILE, the Dockerfile's NODE_COMPILE_CACHE, its
-#                    OCI labels.
+#                    SSL_CERT_FILE, the Dockerfile's NODE_COMPILE_CACHE and
+#                    MALLOC_ARENA_MAX, its OCI labels.
 #
 # Differences from a `docker build`: the base is not distroless's own (no
 # tzdata, no /var/lib/dpkg/status.d package records, no libssl3: Node.js
@@ -99,7 +100,9 @@ base_hash="$(
   } | sha256sum | cut -c1-16
 )"
 dist_hash="$(cd "$dist" && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum | cut -c1-16)"
-stamp="image=$image base=$base_hash dist=$dist_hash"
+# The Dockerfile's ENTRYPOINT flags (keep in step with it and with bench/daemon.ts).
+node_flags=(--max-semi-space-size=1 --no-icu-timezone-data)
+stamp="image=$image base=$base_hash dist=$dist_hash flags=${node_flags[*]} env=MALLOC_ARENA_MAX=2"
 
 if [ -f "$out/netclaim.oci.tar" ] && [ -f "$out/images.txt" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
   log "reusing $out ($stamp) [$(secs "$t0" "$(now)") s]"
@@ -157,7 +160,7 @@ warm="$scratch/warm-root"
 mkdir -p "$warm"
 tar -xzf "$scratch/base.tar.gz" -C "$warm"
 cp -a "$app/netclaim" "$warm/"
-NODE_COMPILE_CACHE=/netclaim/compile-cache chroot "$warm" /nodejs/bin/node --max-semi-space-size=1 /netclaim/netclaim.mjs --version >/dev/null
+NODE_COMPILE_CACHE=/netclaim/compile-cache MALLOC_ARENA_MAX=2 chroot "$warm" /nodejs/bin/node "${node_flags[@]}" /netclaim/netclaim.mjs --version >/dev/null
 cp -a "$warm/netclaim/compile-cache" "$app/netclaim/"
 chmod -R u=rwX,go=rX "$app"
 oci_layer "$app" "$scratch/app"
@@ -166,7 +169,7 @@ log "app layer built: $(oci_size "$scratch/app.tar.gz") bytes gzip'd [$(secs "$t
 rm -f "$out/images.txt.new"
 labels="{\"org.opencontainers.image.title\":\"netclaim\",\"org.opencontainers.image.description\":\"Kubernetes DRA driver for network devices: the node daemon\",\"org.opencontainers.image.licenses\":\"Apache-2.0\",\"org.opencontainers.image.version\":\"$version\"}"
 oci_image "$image" "$out/netclaim.oci.tar" \
-  "{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt\",\"NODE_COMPILE_CACHE=/netclaim/compile-cache\"],\"Entrypoint\":$(json_array /nodejs/bin/node --max-semi-space-size=1 /netclaim/netclaim.mjs),\"Cmd\":$(json_array run),\"WorkingDir\":\"/\",\"Labels\":$labels}" \
+  "{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt\",\"NODE_COMPILE_CACHE=/netclaim/compile-cache\",\"MALLOC_ARENA_MAX=2\"],\"Entrypoint\":$(json_array /nodejs/bin/node "${node_flags[@]}" /netclaim/netclaim.mjs),\"Cmd\":$(json_array run),\"WorkingDir\":\"/\",\"Labels\":$labels}" \
   "$scratch/base" "$scratch/app"
 mv "$out/images.txt.new" "$out/images.txt"
 echo "$stamp" >"$out/.stamp"
