@@ -24,14 +24,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WriteBudgetOptions } from '../../src/surfaces/kube/write-budget.ts';
+import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS } from '../daemon.ts';
 import { readServer, sum } from './metrics.ts';
+
+const imageEnv = Object.fromEntries(IMAGE_NODE_ENV.split(' ').map((kv) => kv.split('=') as [string, string]));
 
 const DRIVER = 'netclaim.dev';
 const CHILD_ENV = 'NETCLAIM_BENCH_FLAP_CHILD';
 const NICS = 16;
 const SAMPLE_MS = 5_000;
-/** The image's V8 flags (Dockerfile ENTRYPOINT), as bench/daemon.ts. */
-const IMAGE_NODE_FLAGS = ['--max-semi-space-size=1'];
 
 interface ChildCfg { server: string; caPem: string; token: string; node: string; root: string; host: string; budget?: WriteBudgetOptions }
 
@@ -135,7 +136,8 @@ export async function benchDaemonFlap(o: DaemonFlapOptions): Promise<Record<stri
     const nri = await NriPeer.start({ socket: join(root, 'nri.sock') });
     const cfg: ChildCfg = { server: cp.server, caPem: cp.caPem, token: cp.token, node, root, host: `/run/netns/${hostNs}`, ...(o.budget !== undefined && { budget: o.budget }) };
     const d: ChildProcess = fork(new URL(import.meta.url).pathname, [], {
-      execArgv: IMAGE_NODE_FLAGS, env: { ...process.env, [CHILD_ENV]: JSON.stringify(cfg) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      // The image's node flags and environment (Dockerfile), as bench/daemon.ts runs the daemon.
+      execArgv: IMAGE_NODE_FLAGS.split(' '), env: { ...process.env, ...imageEnv, [CHILD_ENV]: JSON.stringify(cfg) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     const exited = new Promise<void>((r) => d.once('exit', () => r()));
     cleanups.push(async () => {
