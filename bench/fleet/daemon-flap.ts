@@ -217,7 +217,7 @@ export async function benchDaemonFlap(o: DaemonFlapOptions): Promise<Record<stri
     const flap = series.filter((x) => x.phase === 'flap');
     const range = (xs: readonly number[]): { min: number; max: number } => ({ min: Math.min(...xs), max: Math.max(...xs) });
     return {
-      method: `Daemon in its own node process (${IMAGE_NODE_FLAGS.join(' ')}); real kube-apiserver, kubelet-peer, nri-peer; ${NICS} veth NICs; ncf0 flapped by ip -batch`,
+      method: `Daemon in its own node process (${IMAGE_NODE_FLAGS} ${IMAGE_NODE_ENV}); real kube-apiserver, kubelet-peer, nri-peer; ${NICS} veth NICs; ncf0 flapped by ip -batch`,
       budget: o.budget ?? 'default',
       flap: { seconds: Math.round(flapS * 10) / 10, transitions, sliceWrites: writesInFlap, sliceWritesPerS: Math.round((writesInFlap / flapS) * 100) / 100 },
       finalStatePublishedMs: Math.round(finalMs),
