@@ -20,7 +20,8 @@
 import { join } from 'node:path';
 import { isDriverError, StateError, type DriverError } from '../common/errors.ts';
 import { SubInterfaces } from '../driver/sub-interface/sub-interfaces.ts';
-import { ClaimDriver, type DriverObserver, type NotReturned } from '../driver/claim-driver.ts';
+import { ClaimDriver, type DriverObserver } from '../driver/claim-driver.ts';
+import { claimPodsPort } from './claim-pods-port.ts';
 import { DeviceHealthView } from '../driver/device-health.ts';
 import { PodHealthWatch } from '../driver/pod-health.ts';
 import { registerPodCounterMetrics } from '../driver/pod-health-metrics.ts';
@@ -45,7 +46,8 @@ import { KubeClaimSource } from '../surfaces/kube/claim-source.ts';
 import { KubeIpam } from '../surfaces/kube/ipam-client.ts';
 import { KubeEventSink } from '../surfaces/kube/event-sink.ts';
 import { kubeScrapeAuthorizer } from '../surfaces/kube/scrape-auth.ts';
-import { SlicePublisher, type PublishDevice } from '../surfaces/kube/slice-publisher.ts';
+import { SlicePublisher } from '../surfaces/kube/slice-publisher.ts';
+import { publishable, unknownTopologyLogger } from './inventory-publish.ts';
 import { SHARING_UNSUPPORTED_REASON } from '../surfaces/kube/sharing-fallback.ts';
 import { nodeWarning } from '../surfaces/kube/node-event.ts';
 import type { WriteBudgetOptions } from '../surfaces/kube/write-budget.ts';
@@ -58,7 +60,6 @@ import { KubePodEvictor } from '../surfaces/kube/pod-evictor.ts';
 import { NriPlugin } from '../surfaces/nri/nri-plugin.ts';
 import { NetnsPins } from '../driver/netns-pins.ts';
 import { PodDriver, type PodObserver } from '../driver/pod-driver.ts';
-import { restoreEarlyDown } from '../driver/early-down.ts';
 import type { ClaimRecord } from '../driver/record-model.ts';
 import { gateCalls } from '../driver/start-gate.ts';
 import { instrumentDriver } from './instrument.ts';
@@ -248,12 +249,7 @@ export class Daemon {
       cloudDefaults: this.#cloud !== undefined && o.cloudDefaults !== false,
       // NodeUnprepareResources gives a claim's devices back from its pod first; Prepare waits for the runtime.
       ...(o.nriSocket === undefined ? {} : {
-        pods: {
-          returnDevices: (uid: string) => pods?.returnDevices(uid) ?? notStarted(store, uid),
-          prepared: (uids) => pods?.prepared(uids),
-          // Without the pod side yet (an unprepare retried at start-up): restored here all the same.
-          restoreUnattached: (uid) => (pods === undefined ? restoreUnattachedAtStart(host, store, uid, log) : pods.restoreUnattached(uid)),
-        },
+        pods: claimPodsPort(() => pods, { host, store, log }),
         podsNotReady: () => (pods === undefined ? 'netclaim\'s NRI plugin is starting' : pods.runtimeProblem()),
       }),
       observer: this.#claimObserver(store),
@@ -574,42 +570,6 @@ export class Daemon {
     this.#o.log.info('netclaim stopped');
   }
 }
-
-/** Devices for the slice publisher, unhealthy ones marked (tainted when the flag is on). */
-/** Logs each object the inventory could not place (`unknown-topology`) once, with the path that puzzled it. */
-function unknownTopologyLogger(log: Logger): (inv: Inventory) => void {
-  const seen = new Set<string>();
-  return (inv) => {
-    for (const e of inv.exclusions) {
-      if (e.code !== 'unknown-topology') continue;
-      const key = `${e.subject}:${e.ifName ?? e.pciAddress ?? e.rdmaDevice ?? e.busDevice}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      log.warn({ object: key, reason: e.reason }, `inventory: not publishing ${key}, a topology netclaim does not model: ${e.reason}`);
-    }
-  };
-}
-
-/** `noExecute`: whether an unhealthy device is in a pod and is to be tainted NoExecute (--taint-unhealthy-noexecute). */
-function publishable(inv: Inventory, health: DeviceHealthView, noExecute?: (device: string) => boolean): PublishDevice[] {
-  const bad = new Map(health.devices.filter((d) => d.health === 'unhealthy').map((d) => [d.deviceName, d.message ?? true]));
-  return inv.devices.map((d) => ({
-    name: d.name, attributes: d.attributes, ...(bad.has(d.name) ? { unhealthy: bad.get(d.name)! } : {}), ...(d.sharing ? { sharing: d.sharing } : {}),
-    ...(bad.has(d.name) && noExecute?.(d.name) === true ? { taintEffect: 'NoExecute' as const } : {}),
-  }));
-}
-
-/** Before the pod driver exists, a claim's devices count as not given back (the kubelet retries unprepare). */
-/** restoreEarlyDown before the pod driver exists; its problems are logged (the pod driver would also raise an Event). */
-function restoreUnattachedAtStart(host: NetnsHandle, store: ClaimStore, uid: string, log: Logger): void {
-  const record = store.get(uid);
-  if (record === undefined || record.attachment !== undefined) return;
-  const r = restoreEarlyDown(host, record);
-  if (r.problems.length > 0) log.warn({ claimUid: uid, problems: r.problems }, 'devices restored with problems');
-}
-
-const notStarted = (store: ClaimStore, uid: string): NotReturned[] =>
-  (store.get(uid)?.devices ?? []).map((d) => ({ device: d.device, reason: 'may be in the pod (the NRI side is still starting)' }));
 
 /** How long each shutdown step may take. */
 const STOP_STEP_MS = 5_000;

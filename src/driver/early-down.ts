@@ -25,6 +25,7 @@ import { findDevice } from './attach/find-device.ts';
 import { restoreHost } from './attach/restore-host.ts';
 import type { NetdevPlan } from './attach/return-device.ts';
 import type { ClaimRecord, DevicePlan } from './record-model.ts';
+import type { ClaimStore } from './state/claim-store.ts';
 import { crashPoint } from './state/crash-points.ts';
 
 export interface EarlyDownResult {
@@ -92,4 +93,30 @@ export function restoreEarlyDown(host: NetnsHandle, record: ClaimRecord): { read
     }
   }
   return { restored, problems };
+}
+
+/** A claim as stored that no pod has its devices from (no attach journal): what early host-down acts on. */
+const unattached = (store: Pick<ClaimStore, 'get'>, uid: string): ClaimRecord | undefined => {
+  const r = store.get(uid);
+  return r === undefined || r.attachment !== undefined ? undefined : r;
+};
+
+/** hostDownEarly for each claim still stored and not in a pod; `report` hears of each that did something. */
+export function hostDownEarlyClaims(
+  host: NetnsHandle, store: Pick<ClaimStore, 'get'>, uids: readonly string[],
+  report?: (record: ClaimRecord, r: EarlyDownResult, ms: number) => void,
+): void {
+  for (const uid of uids) {
+    const record = unattached(store, uid);
+    if (record === undefined) continue;
+    const start = performance.now();
+    const r = hostDownEarly(host, record);
+    if (r.downed.length > 0 || r.problems.length > 0) report?.(record, r, performance.now() - start);
+  }
+}
+
+/** restoreEarlyDown for a claim still stored and not in a pod (its unprepare); its problems, with the record. */
+export function restoreUnattachedClaim(host: NetnsHandle, store: Pick<ClaimStore, 'get'>, uid: string): { readonly record: ClaimRecord; readonly problems: readonly string[] } | undefined {
+  const record = unattached(store, uid);
+  return record === undefined ? undefined : { record, problems: restoreEarlyDown(host, record).problems };
 }

@@ -58,7 +58,8 @@ import type { ClaimStatusSink, EventSink, PodEvictor } from './claim.ts';
 import type { DeviceReturner, NotReturned } from './claim-driver.ts';
 import { adjustmentNeedsDevices, containerAdjustment } from './container-gate.ts';
 import type { DhcpLeases } from './dhcp-leases.ts';
-import { hostDownEarly, restoreEarlyDown } from './early-down.ts';
+import { CreateWaits } from './create-waits.ts';
+import { hostDownEarlyClaims, restoreUnattachedClaim, type EarlyDownResult } from './early-down.ts';
 import type { NetnsPins } from './netns-pins.ts';
 import { attachableProblem, notInPlace } from './pod-checks.ts';
 import { PodLeases } from './pod-leases.ts';
@@ -80,15 +81,6 @@ import type { GidLookup } from './sub-interface/sub-rdma.ts';
  * written right after the attach instead (see #attachPod).
  */
 const ATTACHED_JOURNAL_WAIT_MS = 250;
-
-/**
- * With the gate at StartContainer, the attach after RunPodSandbox's answer
- * waits for the pod's CreateContainer (which then answers at once, not
- * stuck behind the attach's synchronous netlink and fsyncs on the event
- * loop), at most this long: CreateContainer came 3–34 ms after the sandbox
- * on the e2e node. The attach then overlaps the container's creation.
- */
-const ATTACH_WAITS_FOR_CREATE_MS = 100;
 
 /**
  * Lets the event loop read what arrived on the sockets (an NRI request above
@@ -185,8 +177,8 @@ export class PodDriver implements PodPort, DeviceReturner {
    * unprepare retries), since the attach goes on with them after.
    */
   readonly #attaching = new Set<string>();
-  /** Pods whose attach waits for their CreateContainer (the gate at StartContainer): pod UID → release. */
-  readonly #createWaiters = new Map<string, () => void>();
+  /** Attaches waiting for their pod's CreateContainer (the gate at StartContainer; create-waits.ts). */
+  readonly #createWaits = new CreateWaits();
 
   constructor(o: PodDriverOptions) {
     this.#o = o;
@@ -239,23 +231,9 @@ export class PodDriver implements PodPort, DeviceReturner {
     // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
     // With the gate at StartContainer, started once the pod's CreateContainer came (or a little later).
     const answered = new Promise<void>((resolve) => setImmediate(resolve));
-    const after = o.startGate === true ? Promise.all([answered, this.#createCame(pod.uid)]).then(() => undefined) : answered;
+    const after = o.startGate === true ? Promise.all([answered, this.#createWaits.wait(pod.uid)]).then(() => undefined) : answered;
     this.#queue.hook('run', pod, () => this.#attachPod(pod, true, startGate), { rethrow: false, after }).catch(() => {});
     return Promise.resolve();
-  }
-
-  /** Settles when the pod's CreateContainer arrives (its answer goes out first) or after ATTACH_WAITS_FOR_CREATE_MS. */
-  #createCame(podUid: string): Promise<void> {
-    const w = Promise.withResolvers<void>();
-    const done = (): void => {
-      clearTimeout(timer);
-      if (this.#createWaiters.get(podUid) === done) this.#createWaiters.delete(podUid);
-      w.resolve();
-    };
-    const timer = setTimeout(done, ATTACH_WAITS_FOR_CREATE_MS);
-    this.#createWaiters.get(podUid)?.();
-    this.#createWaiters.set(podUid, done);
-    return w.promise;
   }
 
   stopPodSandbox(pod: NriPod): Promise<void> {
@@ -277,8 +255,7 @@ export class PodDriver implements PodPort, DeviceReturner {
    */
   createContainer(pod: NriPod, _container: NriContainer, o: { readonly startGate?: boolean } = {}): Promise<NriContainerAdjustment> {
     // The attach waiting for this (runPodSandbox) starts two turns later: this answer is on the socket by then.
-    const release = this.#createWaiters.get(pod.uid);
-    if (release !== undefined) void yieldToIo().then(release);
+    this.#createWaits.came(pod.uid, yieldToIo());
     const records = this.#podRecordsNow(pod);
     // Not a pod of ours: nothing to wait for.
     if (records.length === 0) return this.#answeredNow('create', pod, {}, {});
@@ -367,17 +344,8 @@ export class PodDriver implements PodPort, DeviceReturner {
     if (this.#closed) return;
     // Two turns: an answer written in this one is on the socket by then (HTTP/2 writes from a native immediate,
     // which runs before the JavaScript ones of its turn).
-    void this.#queue.job(() => this.#downEarly(uids), { after: yieldToIo() }).catch(() => {});
-  }
-
-  #downEarly(uids: readonly ClaimUid[]): void {
-    for (const uid of uids) {
-      const record = this.#o.store.get(uid);
-      if (record === undefined || record.attachment !== undefined) continue;
-      const start = performance.now();
-      const r = hostDownEarly(this.#o.host, record);
-      if (r.downed.length > 0 || r.problems.length > 0) this.#reports.observer?.earlyDown?.(record, r.downed, performance.now() - start, r.problems);
-    }
+    const report = (record: ClaimRecord, r: EarlyDownResult, ms: number): void => this.#reports.observer?.earlyDown?.(record, r.downed, ms, r.problems);
+    void this.#queue.job(() => hostDownEarlyClaims(this.#o.host, this.#o.store, uids, report), { after: yieldToIo() }).catch(() => {});
   }
 
   /**
@@ -388,10 +356,8 @@ export class PodDriver implements PodPort, DeviceReturner {
    */
   restoreUnattached(uid: ClaimUid): void {
     this.#flushAttached();
-    const record = this.#o.store.get(uid);
-    if (record === undefined || record.attachment !== undefined) return;
-    const r = restoreEarlyDown(this.#o.host, record);
-    if (r.problems.length > 0) this.#reports.detachProblems(record, r.problems);
+    const r = restoreUnattachedClaim(this.#o.host, this.#o.store, uid);
+    if (r !== undefined && r.problems.length > 0) this.#reports.detachProblems(r.record, r.problems);
   }
 
   /** Resolves once everything queued so far has run, the pending `attached` journals included. */
