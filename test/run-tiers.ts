@@ -24,6 +24,8 @@ import { join } from 'node:path';
 interface Totals { passed: number; failed: number; skipped: number }
 const totals: Totals = { passed: 0, failed: 0, skipped: 0 };
 const rows: string[] = [];
+/** Failed tests by name, printed again just above the totals: CI keeps only the tail of the log. */
+const failures: string[] = [];
 const work = mkdtempSync(join(tmpdir(), 'netclaim-tiers-'));
 
 const args = process.argv.slice(2);
@@ -53,10 +55,27 @@ function vitestTier(tier: string, project: string, env: NodeJS.ProcessEnv = {}):
   recordReport(tier, out, code);
 }
 
+interface VitestReport {
+  success?: boolean; numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number;
+  testResults?: { name: string; status?: string; message?: string; assertionResults?: { fullName: string; status: string; failureMessages?: string[] }[] }[];
+}
+
+/** One line per failed test (or file that failed to load), with the first line of its error. */
+function failedTests(tier: string, r: VitestReport): string[] {
+  const firstLine = (m: string | undefined): string => (m ?? '').split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 300) ?? '';
+  const rel = (name: string): string => name.replace(`${process.cwd()}/`, '');
+  return (r.testResults ?? []).flatMap((f) => {
+    const tests = (f.assertionResults ?? []).filter((t) => t.status === 'failed');
+    if (tests.length === 0 && f.status === 'failed') return [`${tier}: ${rel(f.name)}: ${firstLine(f.message)}`];
+    return tests.map((t) => `${tier}: ${rel(f.name)} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`);
+  });
+}
+
 /** Records a vitest JSON report; a non-zero exit without failed tests still counts as a failure. */
 function recordReport(tier: string, reportPath: string, code: number): void {
   try {
-    const r = JSON.parse(readFileSync(reportPath, 'utf8')) as { success?: boolean; numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number };
+    const r = JSON.parse(readFileSync(reportPath, 'utf8')) as VitestReport;
+    failures.push(...failedTests(tier, r));
     // A run can fail without a failed test (a file that does not load): count it.
     const runFailed = r.success !== undefined ? !r.success : code !== 0;
     const failed = r.numFailedTests + (r.numFailedTests === 0 && runFailed ? Math.max(1, r.numFailedTestSuites) : 0);
@@ -166,5 +185,10 @@ if (wanted('e2e')) e2eTier();
 rmSync(work, { recursive: true, force: true });
 banner('summary');
 for (const r of rows) console.log(r);
+if (failures.length > 0) {
+  console.log('failed:');
+  for (const f of failures.slice(0, 30)) console.log(`  ${f}`);
+  if (failures.length > 30) console.log(`  … and ${failures.length - 30} more`);
+}
 console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exitCode = totals.failed > 0 ? 1 : 0;
