@@ -6,7 +6,7 @@
  * same store. Devices are veth interfaces in a throwaway namespace, the store
  * and directories are real (as in claim-driver.kernel.test.ts).
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import { cdiSpecProblems } from './cdi/cdi-validate.ts';
 import type { AllocatedClaim, AllocationResult } from './claim.ts';
 import { ClaimDriver, type DriverObserver, type InventoryView } from './claim-driver.ts';
 import { sweepClaimMetadata } from './claim-metadata.ts';
+import { updateClaimMetadataNetwork } from './device-metadata-files.ts';
 import type { PrepareResult } from './driver-port.ts';
 import { hostReads } from './host-reads.ts';
 import { ClaimStore } from './state/claim-store.ts';
@@ -161,22 +162,31 @@ describe('ClaimDriver after a node reboot', () => {
     expectResolvable(answers.values());
   });
 
-  it('a spec that differs from the record is replaced; an existing metadata file (a later generation) is kept', async () => {
+  it('a spec that differs from the record is replaced; a whole metadata file (a later generation) is kept, a torn one rewritten in place', async () => {
     const { driver, store } = newDriver();
     const ref = claims.add(claim('plain', [{ request: 'nic', device: deviceOf(devs[0]!) }], { interface: { name: 'net1' } }));
-    await driver.prepare([ref]);
+    const torn = claims.add(claim('torn', [{ request: 'nic', device: deviceOf(devs[1]!) }]));
+    await driver.prepare([ref, torn]);
     const before = runFiles();
     const record = store.get(ref.uid)!;
     const spec = record.cdiSpec!;
     rmSync(spec);
     const metaFile = record.metadata!.files[0]!.hostPath;
-    writeFileSync(metaFile, 'generation 2 written by the attach\n');
+    // The attach's second generation: whole, so it stays.
+    expect(updateClaimMetadataNetwork(metadataDir(), ref.uid, [{ device: record.devices[0]!.device, ifIndex: 7, name: 'net1', mac: '02:00:00:00:00:07', ips: ['10.1.0.7/24'] }])).toEqual([metaFile]);
+    const secondGen = readFileSync(metaFile, 'utf8');
     writeFileSync(join(cdiDir(), `${DRIVER_NAME}-metadata_${ref.uid}.json`), '{}\n');
+    // A power loss (these files are not fsynced) left the other claim's metadata file cut short.
+    const tornFile = store.get(torn.uid)!.metadata!.files[0]!.hostPath;
+    const tornIno = statSync(tornFile).ino;
+    truncateSync(tornFile, Math.floor(readFileSync(tornFile).length / 2));
     newDriver();
     const after = runFiles();
     expect(readFileSync(spec, 'utf8')).toBe(before.get(relative(dir, spec)));
     expect(after.get(relative(dir, join(cdiDir(), `${DRIVER_NAME}-metadata_${ref.uid}.json`)))).toBe(before.get(relative(dir, join(cdiDir(), `${DRIVER_NAME}-metadata_${ref.uid}.json`))));
-    expect(readFileSync(metaFile, 'utf8')).toBe('generation 2 written by the attach\n');
+    expect(readFileSync(metaFile, 'utf8')).toBe(secondGen);
+    expect(readFileSync(tornFile, 'utf8')).toBe(before.get(relative(dir, tornFile)));
+    expect(statSync(tornFile).ino).toBe(tornIno);
   });
 
   it('a record whose ids its plan does not give writes nothing and fails its prepare with CDI_WRITE_FAILED', async () => {

@@ -10,16 +10,22 @@
  * `generation` 2) — before any container of the pod is created, since the
  * attach hook runs at RunPodSandbox. That update writes in place (same
  * inode), so a container already holding the bind mount sees it too.
+ *
+ * None of these writes is fsynced: the claim's record holds the bytes
+ * Prepare wrote and is durable, and restoreClaimMetadata writes back, at the
+ * next start, a file that a power loss took or left empty or cut short, or
+ * that a crash in the middle of the in-place update left torn. Two disk
+ * flushes per file would otherwise sit on the pod's path at Prepare.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DriverError } from '../common/errors.ts';
 import { DRIVER_NAME } from '../common/driver.ts';
-import { removeFileDurable, writeFileAtomic } from './state/atomic-file.ts';
+import { removeFileDurable, replaceFile } from './state/atomic-file.ts';
 import { isValidClaimUid } from './state/claim-record.ts';
 import { fileHolds, serializeCdiSpec } from './cdi/cdi-files.ts';
 import { cdiSpecProblems } from './cdi/cdi-validate.ts';
-import { METADATA_API_VERSIONS, decodeMetadataStream, type DeviceMetadataObject, type MetadataNetworkData, type MetadataPlan } from './cdi/device-metadata.ts';
+import { METADATA_API_VERSIONS, decodeMetadataStream, isWholeMetadataStream, type DeviceMetadataObject, type MetadataNetworkData, type MetadataPlan } from './cdi/device-metadata.ts';
 import type { AttachedDevice, StoredMetadata } from './record-model.ts';
 
 export interface MetadataDirs {
@@ -48,10 +54,10 @@ export function writeClaimMetadata(d: MetadataDirs, claimUid: string, plan: Meta
   try {
     for (const f of plan.files) {
       mkdirSync(join(d.dir, claimUid, f.request), { recursive: true, mode: 0o755 });
-      writeFileAtomic(f.hostPath, f.content, 0o644);
+      replaceFile(f.hostPath, f.content, 0o644);
     }
     mkdirSync(d.cdiDir, { recursive: true, mode: 0o755 });
-    writeFileAtomic(join(d.cdiDir, metadataSpecFile(claimUid)), serializeCdiSpec(plan.spec), 0o644);
+    replaceFile(join(d.cdiDir, metadataSpecFile(claimUid)), serializeCdiSpec(plan.spec), 0o644);
   } catch (err) {
     throw failed('write', claimUid, d.dir, err);
   }
@@ -59,13 +65,15 @@ export function writeClaimMetadata(d: MetadataDirs, claimUid: string, plan: Meta
 
 /**
  * Writes again what {@link writeClaimMetadata} wrote for a stored claim, where
- * it is gone (a node reboot empties the CDI directory; claim-cdi-restore.ts):
- * the CDI spec when missing or different, a file only when missing (one that
- * exists may hold the attach's later generation, which stays). Durability as
- * at Prepare (writeFileAtomic: file and its directory fsynced; directories it
- * creates are not, as writeClaimMetadata does not): a file lost with an
- * unsynced directory is restored again at the next start, since the record,
- * which is durable, keeps the bytes. Returns the paths written.
+ * it is gone or broken (a node reboot empties the CDI directory, a power loss
+ * may leave an unsynced file empty or cut short; claim-cdi-restore.ts): the
+ * CDI spec when missing or different; a file when missing, or when it does
+ * not hold every API version's object whole. A whole file stays as it is: it
+ * may hold the attach's later generation. A broken file is rewritten in
+ * place (same inode: a container may hold it bind-mounted) with the stored
+ * bytes, the first generation. Not fsynced, as at Prepare: what is lost
+ * again is restored again at the next start from the record, which is
+ * durable. Returns the paths written.
  */
 export function restoreClaimMetadata(cdiDir: string, claimUid: string, stored: StoredMetadata): string[] {
   checkUid(claimUid);
@@ -76,9 +84,14 @@ export function restoreClaimMetadata(cdiDir: string, claimUid: string, stored: S
   try {
     for (const f of stored.files) {
       at = f.hostPath;
-      if (existsSync(f.hostPath)) continue;
-      mkdirSync(dirname(f.hostPath), { recursive: true, mode: 0o755 });
-      writeFileAtomic(f.hostPath, f.content, 0o644);
+      const now = readIfThere(f.hostPath);
+      if (now !== undefined && isWholeMetadataStream(now)) continue;
+      if (now === undefined) {
+        mkdirSync(dirname(f.hostPath), { recursive: true, mode: 0o755 });
+        replaceFile(f.hostPath, f.content, 0o644);
+      } else {
+        writeFileSync(f.hostPath, f.content);
+      }
       written.push(f.hostPath);
     }
     const spec = join(cdiDir, metadataSpecFile(claimUid));
@@ -86,7 +99,7 @@ export function restoreClaimMetadata(cdiDir: string, claimUid: string, stored: S
     const bytes = serializeCdiSpec(stored.spec);
     if (!fileHolds(spec, bytes)) {
       mkdirSync(cdiDir, { recursive: true, mode: 0o755 });
-      writeFileAtomic(spec, bytes, 0o644);
+      replaceFile(spec, bytes, 0o644);
       written.push(spec);
     }
   } catch (err) {
@@ -121,6 +134,16 @@ export function sweepClaimMetadata(d: MetadataDirs, keep: ReadonlySet<string>): 
   const swept = [...found].filter((uid) => isValidClaimUid(uid) && !keep.has(uid)).sort();
   for (const uid of swept) removeClaimMetadata(d, uid);
   return swept;
+}
+
+/** The file's text, or undefined when there is no file to read. */
+function readIfThere(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 function listDir(dir: string): string[] {

@@ -2,15 +2,19 @@
  * The claim's CDI spec file in the runtime's spec directory (normally the
  * dynamic one, /var/run/cdi): written atomically (a runtime that watches the
  * directory never reads half a file; the temp name ends in neither `.json`
- * nor `.yaml`, so it is never parsed), durably (it must exist before the
- * kubelet passes its ids to the runtime), mode 0644, and removed on
- * Unprepare. Errors are CDI_WRITE_FAILED with the path in the context.
+ * nor `.yaml`, so it is never parsed), before the claim's record is stored
+ * (it must exist before the kubelet passes its ids to the runtime), mode
+ * 0644, and removed on Unprepare. Not fsynced: the runtime reads it from the
+ * page cache, and what a power loss takes (the file gone, empty or cut
+ * short) is written back from the durable record at the next start
+ * (claim-cdi-restore.ts compares the bytes). Errors are CDI_WRITE_FAILED with
+ * the path in the context.
  */
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DriverError } from '../../common/errors.ts';
 import { isValidClaimUid } from '../state/claim-record.ts';
-import { removeFileDurable, removeStaleTempFiles, writeFileAtomic } from '../state/atomic-file.ts';
+import { removeFileDurable, removeStaleTempFiles, replaceFile } from '../state/atomic-file.ts';
 import { claimCdiSpecFileName, claimUidOfCdiSpecFile } from './cdi-names.ts';
 import type { ClaimCdiSpec } from './cdi-spec.ts';
 import type { CdiSpec } from './cdi-types.ts';
@@ -35,7 +39,7 @@ export function writeClaimCdiSpec(dir: string, claimSpec: ClaimCdiSpec): string 
   }
   try {
     mkdirSync(dir, { recursive: true, mode: DIR_MODE });
-    writeFileAtomic(path, serializeCdiSpec(claimSpec.spec), SPEC_MODE);
+    replaceFile(path, serializeCdiSpec(claimSpec.spec), SPEC_MODE);
   } catch (err) {
     throw failed('write', claimSpec.claimUid, path, err);
   }

@@ -98,6 +98,25 @@ export function decodeMetadataStream(text: string): DeviceMetadataObject {
   return JSON.parse(text.split('\n')[0]!) as DeviceMetadataObject;
 }
 
+/**
+ * Whether a metadata file's text is whole: one JSON object per line for each
+ * of METADATA_API_VERSIONS, in that order, ending with a newline. What a
+ * power loss or a torn in-place write leaves (empty, cut at any byte) is not.
+ */
+export function isWholeMetadataStream(text: string): boolean {
+  if (!text.endsWith('\n')) return false;
+  const lines = text.slice(0, -1).split('\n');
+  if (lines.length !== METADATA_API_VERSIONS.length) return false;
+  return lines.every((line, i) => {
+    try {
+      const o = JSON.parse(line) as Partial<DeviceMetadataObject> | null;
+      return o !== null && typeof o === 'object' && o.apiVersion === METADATA_API_VERSIONS[i];
+    } catch {
+      return false;
+    }
+  });
+}
+
 export interface MetadataPlan {
   /** Per request: the host file, its container path and its bytes. */
   readonly files: readonly { readonly request: string; readonly hostPath: string; readonly containerPath: string; readonly content: string }[];

@@ -2,13 +2,33 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isTempFileName, removeFileDurable, removeStaleTempFiles, syncDir, writeFileAtomic, type AtomicWriteStep } from './atomic-file.ts';
+import { isTempFileName, removeFileDurable, removeStaleTempFiles, replaceFile, syncDir, writeFileAtomic, type AtomicWriteStep } from './atomic-file.ts';
 
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'nc-atomic-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('replaceFile (atomic, not fsynced)', () => {
+  it('replaces by rename (a new inode) with the mode given, leaving no temp file', () => {
+    const path = join(dir, 'spec.json');
+    replaceFile(path, 'one', 0o644);
+    const ino = statSync(path).ino;
+    replaceFile(path, 'two', 0o644);
+    expect(readFileSync(path, 'utf8')).toBe('two');
+    expect(statSync(path).ino).not.toBe(ino);
+    expect(statSync(path).mode & 0o777).toBe(0o644);
+    expect(readdirSync(dir)).toEqual(['spec.json']);
+  });
+
+  it('leaves the old file and no temp file when the rename fails', () => {
+    const path = join(dir, 'target');
+    mkdirSync(path);
+    expect(() => replaceFile(path, 'new')).toThrow(expect.objectContaining({ code: 'EISDIR', syscall: 'rename' }));
+    expect(readdirSync(dir)).toEqual(['target']);
+  });
+});
 
 describe('writeFileAtomic', () => {
   it('writes, replaces by rename (a new inode), and reports its steps in order', () => {
