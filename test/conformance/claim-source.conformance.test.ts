@@ -282,9 +282,10 @@ describe('KubeEventSink', () => {
   test('failures go to onError and never to the caller', async () => {
     const errs: DriverError[] = [];
     const s = new KubeEventSink({ kubeConfig: admin, nodeName: 'node-1', onError: (e) => errs.push(e) });
-    const t0 = performance.now();
-    expect(() => s.claimWarning({ namespace: `no-ns-${suffix()}`, name: 'c', uid: 'u' }, 'ClaimPrepareFailed', 'x')).not.toThrow();
-    expect(performance.now() - t0).toBeLessThan(100); // did not wait for the API
+    // It returns at once (not a promise), before the API could answer: nothing has failed yet. (A time bound here can fail on a loaded machine.)
+    expect(s.claimWarning({ namespace: `no-ns-${suffix()}`, name: 'c', uid: 'u' }, 'ClaimPrepareFailed', 'x')).toBeUndefined();
+    expect(errs).toHaveLength(0);
+    expect(s.stats).toMatchObject({ failed: 0 });
     await s.flush();
     expect(errs).toHaveLength(1);
     expect(errs[0]).toMatchObject({ code: 'KUBE_REQUEST_FAILED', context: { status: 404, reason: 'NotFound' } });
