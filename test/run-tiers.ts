@@ -62,7 +62,12 @@ interface VitestReport {
 
 /** One line per failed test (or file that failed to load), with the first line of its error. */
 function failedTests(tier: string, r: VitestReport): string[] {
-  const firstLine = (m: string | undefined): string => (m ?? '').split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 300) ?? '';
+  // The first line, and for a failed property (fast-check) the line naming the failed check.
+  const firstLine = (m: string | undefined): string => {
+    const lines = (m ?? '').split('\n').map((l) => l.trim());
+    const got = lines.find((l) => l.startsWith('Got '));
+    return [lines.find((l) => l !== ''), got].filter(Boolean).join(' … ').slice(0, 400);
+  };
   const rel = (name: string): string => name.replace(`${process.cwd()}/`, '');
   return (r.testResults ?? []).flatMap((f) => {
     const tests = (f.assertionResults ?? []).filter((t) => t.status === 'failed');
