@@ -111,7 +111,7 @@ describe('kubelet plugin server vs. kubelet-peer', () => {
     await expect.poll(() => kubelet.healthEvents(DRIVER).length, { timeout: 3_000 }).toBeGreaterThanOrEqual(before + 2);
     // A kubelet before 1.37 knows only v1alpha1: still served, same list.
     const old = await kubelet.watchHealth({ endpoint: server.paths.draSocket, service: 'v1alpha1' }, 1_200);
-    expect(old).toMatchObject({ ok: true, service: 'v1alpha1.DRAResourceHealth' });
+    expect(old, JSON.stringify(old)).toMatchObject({ ok: true, service: 'v1alpha1.DRAResourceHealth' });
     expect(old.messages).toBeGreaterThanOrEqual(1);
   });
 

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -239,7 +240,9 @@ func handle(ctx context.Context, dra *draManager, c Command) Reply {
 			n++
 			emit(HealthEvent{Event: "health", Driver: p.driverName, Service: p.chosenHealthService, Response: protoJSON(resp)})
 		})
-		if err != nil && sctx.Err() == nil {
+		// The stream's deadline is also sent to the server (grpc-timeout), which may end the stream
+		// with DEADLINE_EXCEEDED a moment before this side's timer fires: that is the deadline too.
+		if err != nil && sctx.Err() == nil && status.Code(err) != codes.DeadlineExceeded {
 			r := errReply(c.ID, err)
 			r.Messages = n
 			return r
