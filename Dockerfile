@@ -48,7 +48,7 @@ ENV NODE_COMPILE_CACHE=/netclaim/compile-cache
 # kept freed memory; 2 saved about 1.5 MB of RSS with no cost measured on Prepare
 # (docs/benchmarks.md, daemon).
 ENV MALLOC_ARENA_MAX=2
-RUN ["/nodejs/bin/node", "--max-semi-space-size=1", "--no-icu-timezone-data", "/netclaim/netclaim.mjs", "--version"]
+RUN ["/nodejs/bin/node", "--max-semi-space-size=1", "--no-icu-timezone-data", "--no-turbofan", "/netclaim/netclaim.mjs", "--version"]
 # No USER: the daemon runs as uid 0 with the explicit capabilities its
 # DaemonSet grants (NET_ADMIN, SYS_ADMIN; docs/deployment.md says why),
 # since it writes the kubelet's root-owned plugin directories and enters pod
@@ -65,8 +65,13 @@ RUN ["/nodejs/bin/node", "--max-semi-space-size=1", "--no-icu-timezone-data", "/
 #   the local zone's display names in ICU once: ~1 MB of ICU data and code paged
 #   in for a name the daemon never prints. Only Date.prototype.toString's zone
 #   name changes ("UTC" instead of "Coordinated Universal Time").
-# Not --no-turbofan, although it would meet the 80 MB idle target (−6 MB: TurboFan
-#   pages in ~5 MB of its own code at its first compile): Prepare was slower
-#   without it (p50 +0.1 ms from memory, +0.8 ms with the API fetch).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "--no-icu-timezone-data", "/netclaim/netclaim.mjs"]
+# --no-turbofan: V8's top compiler off; hot code stops at Maglev. TurboFan paged in
+#   about 5.5 MB of its own machine code at its first compile, which the daemon's
+#   start made every time (netlink parsing, path and buffer helpers), for code
+#   that then ran once a pod: idle RSS 82.4 → 76.8 MB. On the node, pod start-up
+#   did not change (netclaim's Prepare p50 7.2–7.9 ms against 7.3–8.6, its share
+#   of the pod's path 25.4–26.5 against 25.8–29.3 ms, interleaved e2e runs); a
+#   tight loop of claim cycles, which no node runs, is slower (Prepare p50
+#   +0.8 ms). docs/benchmarks.md, daemon, has both.
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "--no-icu-timezone-data", "--no-turbofan", "/netclaim/netclaim.mjs"]
 CMD ["run"]

@@ -48,7 +48,7 @@ const RESOURCE = '/apis/resource.k8s.io/v1';
 const KNS = 'bench-daemon';
 const MB = 1024 * 1024;
 /** The Node.js flags of the image's ENTRYPOINT (Dockerfile; docs/benchmarks.md, daemon, says why each). */
-export const IMAGE_NODE_FLAGS = '--max-semi-space-size=1 --no-icu-timezone-data';
+export const IMAGE_NODE_FLAGS = '--max-semi-space-size=1 --no-icu-timezone-data --no-turbofan';
 /** The environment the image's Dockerfile sets for Node (`ENV`), as `NAME=value` words. */
 export const IMAGE_NODE_ENV = 'MALLOC_ARENA_MAX=2';
 

@@ -21,7 +21,7 @@
 #                    `RUN` that bakes Node's compile cache into
 #                    /netclaim/compile-cache (here in a chroot of the layers).
 #   config           ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1",
-#                    "--no-icu-timezone-data", "/netclaim/netclaim.mjs"],
+#                    "--no-icu-timezone-data", "--no-turbofan", "/netclaim/netclaim.mjs"],
 #                    CMD ["run"], no USER (root), distroless's PATH and
 #                    SSL_CERT_FILE, the Dockerfile's NODE_COMPILE_CACHE and
 #                    MALLOC_ARENA_MAX, its OCI labels.
@@ -101,7 +101,7 @@ base_hash="$(
 )"
 dist_hash="$(cd "$dist" && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum | cut -c1-16)"
 # The Dockerfile's ENTRYPOINT flags (keep in step with it and with bench/daemon.ts).
-node_flags=(--max-semi-space-size=1 --no-icu-timezone-data)
+node_flags=(--max-semi-space-size=1 --no-icu-timezone-data --no-turbofan)
 stamp="image=$image base=$base_hash dist=$dist_hash flags=${node_flags[*]} env=MALLOC_ARENA_MAX=2"
 
 if [ -f "$out/netclaim.oci.tar" ] && [ -f "$out/images.txt" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
