@@ -46,6 +46,9 @@ export function uplinkClosure(
   const byIndex = new Map(links.map((l) => [l.index as number, l]));
   const slaves = new Map<number, Link[]>();
   for (const l of links) if (l.master !== undefined) (slaves.get(l.master) ?? slaves.set(l.master, []).get(l.master)!).push(l);
+  // Members by ifindex, not the kernel's dump order: a link reached two ways (the lower device of two
+  // macvlans enslaved to the uplink bond) gets the same reason whatever order the links came in.
+  for (const list of slaves.values()) list.sort((a, b) => a.index - b.index);
   const members = new Map<number, string>();
   const uplinkOf = new Map<number, string>([...uplinks.keys()].map((i) => [i, byIndex.get(i)!.name]));
   const frontier = [...uplinks.keys()];
