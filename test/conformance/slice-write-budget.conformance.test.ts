@@ -75,7 +75,7 @@ test('property: random update bursts — the last state is published, writes sen
       expect(rest).toHaveLength(0);
       expect(s!.spec.devices.map((d) => (d.attributes['netclaim.dev/mtu'] as { int: number }).int)).toEqual(Array(8).fill(last));
       // No 1 s window holds more writes sent than the budget allows; every write reached the server.
-      expect(p.errors).toBe(0);
+      expect(p.errors, `publisher errors; the last: ${p.lastError?.message}`).toBe(0);
       const w = p.writes;
       expect(w.creates + w.updates).toBeLessThanOrEqual(evs.length);
       expect(api.sent.length).toBe(w.creates + w.updates);
