@@ -6,7 +6,8 @@
  * A write goes temp file → write → fsync → rename over the target → fsync the
  * directory, so a crash at any point leaves either the old file or the new one,
  * never a torn one, and once the call returns the new content survives power
- * loss. The temp file lives in the target's directory (rename is atomic only
+ * loss ({@link replaceFile} is the same without the fsyncs, for files a
+ * durable record can restore). The temp file lives in the target's directory (rename is atomic only
  * within one filesystem) under a dot-name that ends in neither `.json` nor
  * `.yaml`, so no reader that globs the directory (the claim store, a CDI
  * runtime) ever parses it. Leftovers from a crash are removed with
