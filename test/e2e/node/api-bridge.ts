@@ -12,6 +12,13 @@
  * Bytes are piped unchanged, so TLS runs end to end and the serving certificate's
  * 127.0.0.1 SAN is what the node's clients check.
  *
+ * Both TCP legs set TCP_NODELAY, as Go's net package does on every TCP connection
+ * (the kubelet's and the API server's own). With Nagle on (Node's default for a
+ * net.Socket), a piped write that follows an unacknowledged one waits for the
+ * peer's delayed ACK: 40 ms on Linux. The e2e bench saw exactly that: the kubelet's
+ * GET of a pod's claim took 42-47 or 86 ms in half the pods instead of 3-7 ms, with
+ * netclaim idle and the bench's event loop free (docs/benchmarks.md).
+ *
  *   node test/e2e/node/api-bridge.ts tcp-to-unix PORT SOCK [HOST:PORT...]   (runs until killed)
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -42,7 +49,7 @@ export function unixToTcp(sock: string, host: string, port: number): Promise<Bri
   const server = createServer((c) => {
     open.add(c);
     c.once('close', () => open.delete(c));
-    pipeBoth(c, createConnection({ host, port }));
+    pipeBoth(c, createConnection({ host, port, noDelay: true }));
   });
   const close = (): void => {
     server.close();
@@ -56,7 +63,7 @@ export function unixToTcp(sock: string, host: string, port: number): Promise<Bri
 
 /** Node side: accepts on host:port (default 127.0.0.1), connects each one to the Unix socket. */
 export function tcpToUnix(port: number, sock: string, host = '127.0.0.1'): Promise<Server> {
-  const server = createServer((c) => pipeBoth(c, createConnection({ path: sock })));
+  const server = createServer({ noDelay: true }, (c) => pipeBoth(c, createConnection({ path: sock })));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve(server));

@@ -46,6 +46,8 @@ export const TOOLS_IMAGE = 'netclaim.test/e2e-tools:1';
  * DaemonSet's args, env and service account token.
  */
 export type DaemonMode = 'pod' | 'process';
+/** The kubelet's klog level: 2 by default (the e2e timeline reads its v=2 lines); a bench run that traces the kubelet's own path sets more (NETCLAIM_E2E_KUBELET_V=6). */
+const KUBELET_VERBOSITY = /^\d$/.test(process.env['NETCLAIM_E2E_KUBELET_V'] ?? '') ? process.env['NETCLAIM_E2E_KUBELET_V']! : '2';
 export const DAEMON_MODE: DaemonMode = process.env['NETCLAIM_E2E_DAEMON'] === 'process' ? 'process' : 'pod';
 
 export interface E2eBins {
@@ -362,7 +364,7 @@ export async function startE2eNode(opts: { log?: (l: string) => void; bins?: E2e
       writeFileSync(cfg, kubeletConfig(sandbox.cgroupRoot, gatesFor(kubeletBin, gates)));
       const kc = join(dir, 'kubelet.kubeconfig');
       writeFileSync(kc, kubeconfigFor(nodeServer, cp.caPem, cp.nodeTokens[NODE_NAME]!), { mode: 0o600 });
-      sandbox.spawn(kubeletBin, ['--config', cfg, '--kubeconfig', kc, '--hostname-override', NODE_NAME, '--node-ip', NODE_IP, '--v=2'], join(logs, 'kubelet.log'), pathEnv);
+      sandbox.spawn(kubeletBin, ['--config', cfg, '--kubeconfig', kc, '--hostname-override', NODE_NAME, '--node-ip', NODE_IP, `--v=${KUBELET_VERBOSITY}`], join(logs, 'kubelet.log'), pathEnv);
       await until('node Ready', 120_000, async () => {
         const r = await api.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(`/api/v1/nodes/${NODE_NAME}`);
         return r.status === 200 && r.body.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
