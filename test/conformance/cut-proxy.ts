@@ -27,7 +27,9 @@ export class CutProxy {
   /** Listens on 127.0.0.1 and forwards to `target` (an https URL's host and port). */
   static async start(target: string): Promise<CutProxy> {
     const u = new URL(target);
-    const server = createServer();
+    // TCP_NODELAY on both legs, as the API server's and Go clients' sockets have: with Nagle on,
+    // piped writes wait for delayed ACKs (40 ms), a delay no real connection has (test/e2e/node/api-bridge.ts).
+    const server = createServer({ noDelay: true });
     const proxy = new CutProxy(server);
     server.on('connection', (client: Socket) => proxy.#accept(client, u.hostname, Number(u.port)));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -65,7 +67,7 @@ export class CutProxy {
 
   #accept(client: Socket, host: string, port: number): void {
     this.accepted++;
-    const upstream = createConnection({ host, port });
+    const upstream = createConnection({ host, port, noDelay: true });
     const c = { client, upstream };
     this.#conns.add(c);
     const drop = (): void => {
