@@ -392,7 +392,10 @@ export class ClaimDriver implements DriverPort {
       throw err;
     }
     crashPoint('prepare.after-store');
-    for (const d of record.devices) if (d.subInterface === undefined) o.inventory.hold(heldName(d.device, o.inventory.current.devices));
+    // Held: listed with these attributes while in the pod (the held-devices cache is saved here, without fsyncs).
+    timed(steps, 'hold', () => {
+      for (const d of record.devices) if (d.subInterface === undefined) o.inventory.hold(heldName(d.device, o.inventory.current.devices));
+    });
     return record;
   }
 

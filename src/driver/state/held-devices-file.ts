@@ -5,12 +5,18 @@
  * from its first slice. A cache, not a record: losing it costs attributes
  * (a held device is then published from its claim record and what sysfs
  * still shows), never a device.
+ *
+ * So it is replaced atomically but not fsynced: it is saved inside Prepare,
+ * before the kubelet's answer, where the file's and its directory's flushes
+ * cost the pod 1-2 ms (docs/benchmarks.md). A power loss can leave it old,
+ * empty or cut short; `load` then ignores it (reported), and the inventory
+ * publishes held devices from their records.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Device } from '../../inventory/model.ts';
 import type { HeldDeviceStore } from '../../inventory/watcher.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { replaceFile } from './atomic-file.ts';
 
 const FILE = 'held-devices.json';
 
@@ -43,7 +49,7 @@ export function heldDevicesFile(stateDir: string, o: HeldDevicesFileOptions = {}
     save(devices: readonly Device[]): void {
       try {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
-        writeFileAtomic(path, JSON.stringify({ version: 1, devices }));
+        replaceFile(path, JSON.stringify({ version: 1, devices }));
       } catch (err) {
         o.onProblem?.(`cannot write ${path}`, err);
       }
