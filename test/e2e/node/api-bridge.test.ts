@@ -22,7 +22,7 @@ const TCP_NODELAY = 1;
 
 /** TCP_NODELAY of one of this process's file descriptors, from the kernel. */
 function noDelayOf(fd: number): number {
-  const koffi = createRequire(import.meta.url)('koffi') as any;
+  const koffi = createRequire(import.meta.url)('koffi') as { load(path: null): { func(signature: string): (...args: unknown[]) => number } };
   const getsockopt = koffi.load(null).func('int getsockopt(int, int, int, _Out_ int *, _Inout_ uint32_t *)');
   const value = [0];
   const len = [4];
