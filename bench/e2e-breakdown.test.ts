@@ -66,10 +66,12 @@ describe('side by side with the floor', () => {
     expect(side['netclaimMinusPeer']).toEqual({ floor: {
       // netclaim's pairs differ by 10 + 70 + 30 = 110 ms (median), the floor's by 10 + 50 = 60.
       extraP50: 50, pairDiffP50: 50,
+      // Pairs 100/110/120 against 50/60/70: any resample's medians differ by 30 to 70.
+      pairDiffP50Ci95: [30, 70], verdict: 'netclaim adds more',
       path: { toKubelet: 0, kubeletToSandbox: 20, runPodSandbox: 0, toContainer: 0, container: 30, toReady: 0 },
     } });
     const text = describeSideBySide(side).join('\n');
-    expect(text).toContain('netclaim − floor (the floor: a driver that does no device work; this is netclaim\'s own cost): extra p50 50 ms, pair differences p50 50 ms');
+    expect(text).toContain('netclaim − floor (the floor: a driver that does no device work; this is netclaim\'s own cost): extra p50 50 ms, pair differences p50 50 ms (95 % interval 30 to 70: netclaim adds more)');
     expect(text).toContain('kubeletToSandbox 20, runPodSandbox 0, toContainer 0, container 30');
   });
 
@@ -78,5 +80,24 @@ describe('side by side with the floor', () => {
     expect(side['floor']).toBeUndefined();
     expect(Object.keys(side['netclaimMinusPeer'] as object)).toEqual(['dranet']);
     expect(describeSideBySide(side).join('\n')).not.toContain('the floor');
+  });
+});
+
+describe('ranking two drivers takes an interval clear of 0', () => {
+  // The same pair differences in a different order: the medians are equal, and so is every resample's spread.
+  const a = breakdown(pairs('netclaim', [40, 90, 60, 10, 75, 30], 0, true), {});
+  const b = breakdown(pairs('peer', [60, 30, 90, 75, 10, 40], 0, true), {}, { driver: 'dra.net' });
+
+  it('says no difference when the interval holds 0, and keeps each run\'s pairs and the interval of its median', () => {
+    const minus = (sideBySide({ netclaim: a, dranet: b })['netclaimMinusPeer'] as Record<string, { pairDiffP50: number; pairDiffP50Ci95: [number, number]; verdict: string }>)['dranet']!;
+    expect(minus.pairDiffP50).toBe(0);
+    expect(minus.pairDiffP50Ci95[0]).toBeLessThan(0);
+    expect(minus.pairDiffP50Ci95[1]).toBeGreaterThan(0);
+    expect(minus.verdict).toBe('no difference shown (the 95 % interval holds 0)');
+    const extra = a['extra'] as { pairDiffs: number[]; pairDiffP50: number; pairDiffP50Ci95: [number, number] };
+    expect(extra.pairDiffs).toEqual([50, 100, 70, 20, 85, 40]);
+    expect(extra.pairDiffP50Ci95[0]).toBeLessThanOrEqual(extra.pairDiffP50);
+    expect(extra.pairDiffP50Ci95[1]).toBeGreaterThanOrEqual(extra.pairDiffP50);
+    expect(describeBreakdown(a).join('\n')).toContain(`pair differences p50 ${extra.pairDiffP50} (95 % interval ${extra.pairDiffP50Ci95[0]}–${extra.pairDiffP50Ci95[1]})`);
   });
 });

@@ -8,7 +8,7 @@
 import type { E2eNodeState } from '../test/e2e/node/e2e-node.ts';
 import { apiOf } from '../test/e2e/node/workloads.ts';
 import { segments, type NetclaimCall, type PodTimeline } from './e2e-timeline.ts';
-import { percentile, round, summarize, type Summary } from './stats.ts';
+import { bootstrapMedianInterval, percentile, round, summarize, type Summary } from './stats.ts';
 
 export interface TimedSample {
   readonly name: string;
@@ -27,6 +27,8 @@ export async function listed(node: E2eNodeState, ifName: string): Promise<boolea
 }
 
 const p50 = (xs: readonly number[]): number => round(percentile([...xs].sort((a, b) => a - b), 50));
+/** An interval as `[lo, hi]` under `key`, or nothing when there was no sample. */
+const ci = (key: string, i: { lo: number; hi: number } | undefined): Record<string, [number, number]> => (i === undefined ? {} : { [key]: [i.lo, i.hi] });
 
 /** p50/p99 of a call's total and the p50 of each of its steps. */
 function calls(cs: readonly (NetclaimCall | undefined)[]): { ms: Summary; stepsP50: Record<string, number> } | undefined {
@@ -94,7 +96,11 @@ export function breakdown(
     podStartupWithoutClaim: without,
     // p50/p99: the difference of the two distributions' percentiles (the issue's convention); with 15 pairs the p99s are
     // the slowest pods, often the same cold first pair, so p99 can come out below p50. pairDiffP99 is the tail of the pairs.
-    extra: { p50: round(withClaim.p50 - without.p50), p99: round(withClaim.p99 - without.p99), pairDiffP50: p50(pairDiffs), pairDiffP99: round(percentile([...pairDiffs].sort((a, b) => a - b), 99)) },
+    // pairDiffP50Ci95: where the median of the pairs could lie in another run of the same code (bootstrap, 95 %).
+    extra: {
+      p50: round(withClaim.p50 - without.p50), p99: round(withClaim.p99 - without.p99), pairDiffP50: p50(pairDiffs), pairDiffP99: round(percentile([...pairDiffs].sort((a, b) => a - b), 99)),
+      ...ci('pairDiffP50Ci95', bootstrapMedianInterval(pairDiffs)), pairDiffs: pairDiffs.map((x) => round(x, 1)),
+    },
     /** Where the pod's time goes, p50 per segment with and without a claim (e2e-timeline.ts). */
     path,
     ...(ours ? { netclaim: {
@@ -130,7 +136,7 @@ export function describeBreakdown(r: Record<string, unknown>): string[] {
   const path = r['path'] as Record<string, { claim: number; noClaim: number; extra: number }>;
   const nc = r['netclaim'] as Record<string, { ms: Summary; stepsP50: Record<string, number> } | Summary | undefined> | undefined;
   const gb = r['giveBack'] as Record<string, unknown>;
-  const extra = r['extra'] as { p50: number; p99: number; pairDiffP50: number; pairDiffP99: number };
+  const extra = r['extra'] as { p50: number; p99: number; pairDiffP50: number; pairDiffP99: number; pairDiffP50Ci95?: [number, number] };
   const steps = (c: unknown): string => {
     const x = c as { ms: Summary; stepsP50: Record<string, number> } | undefined;
     if (x === undefined) return 'not seen';
@@ -150,7 +156,7 @@ export function describeBreakdown(r: Record<string, unknown>): string[] {
   }
   return [
     `create → Ready: with a NIC claim p50 ${s(r['podStartupWithNicClaim']).p50} / p99 ${s(r['podStartupWithNicClaim']).p99} ms; without p50 ${s(r['podStartupWithoutClaim']).p50} / p99 ${s(r['podStartupWithoutClaim']).p99} ms`,
-    `extra for the claim: p50 ${extra.p50} ms, p99 ${extra.p99} ms, pair differences p50 ${extra.pairDiffP50} / p99 ${extra.pairDiffP99} ms`,
+    `extra for the claim: p50 ${extra.p50} ms, p99 ${extra.p99} ms, pair differences p50 ${extra.pairDiffP50}${extra.pairDiffP50Ci95 === undefined ? '' : ` (95 % interval ${extra.pairDiffP50Ci95[0]}–${extra.pairDiffP50Ci95[1]})`} / p99 ${extra.pairDiffP99} ms`,
     `path (p50 with / without / extra): ${Object.entries(path).map(([k, v]) => `${k} ${v.claim}/${v.noClaim}/${v.extra}`).join('; ')}`,
     ...ours,
     `give-back from the delete: ${gb['linkBack'] === undefined ? '' : `device back on the node and restored p50 ${s(gb['linkBack']).p50} ms, `}claim gone p50 ${s(gb['claimGone']).p50} ms, listed p50 ${s(gb['listed']).p50} ms; StopPodSandbox began at p50 ${String(gb['stopPodSandboxStartP50'])} ms${nc === undefined ? '' : `; stop hook ${steps(gb['stopHook'])}`}`,
@@ -176,14 +182,19 @@ export function sideBySide(results: Record<string, Record<string, unknown>>, opt
     /** netclaim's extra over the peer's: below 1, netclaim adds less. */
     extraP50: ratio(nc['extraP50']!, p['extraP50']!), extraP99: ratio(nc['extraP99']!, p['extraP99']!), pairDiffP50: ratio(nc['pairDiffP50']!, p['pairDiffP50']!), pairDiffP99: ratio(nc['pairDiffP99']!, p['pairDiffP99']!),
   }]));
+  const pairs = (r: Record<string, unknown>): number[] => ((r['extra'] as { pairDiffs?: number[] }).pairDiffs ?? []);
   const segExtra = (r: Record<string, unknown>): Record<string, number> =>
     Object.fromEntries(Object.entries(r['path'] as Record<string, { extra: number }>).map(([k, v]) => [k, v.extra]));
   const ncSeg = segExtra(results['netclaim']!);
   const minus = Object.fromEntries(Object.entries(drivers).filter(([k]) => k !== 'netclaim').map(([k, p]) => {
     const peerSeg = segExtra(results[k]!);
+    // The difference of the two pair medians, bootstrapped: only an interval clear of 0 ranks the two drivers.
+    const interval = bootstrapMedianInterval(pairs(results['netclaim']!), pairs(results[k]!));
     return [k, {
       /** netclaim's extra minus the peer's (ms): above 0, netclaim adds more. */
       extraP50: round(nc['extraP50']! - p['extraP50']!), pairDiffP50: round(nc['pairDiffP50']! - p['pairDiffP50']!),
+      ...ci('pairDiffP50Ci95', interval),
+      ...(interval === undefined ? {} : { verdict: interval.hi < 0 ? 'netclaim adds less' : interval.lo > 0 ? 'netclaim adds more' : 'no difference shown (the 95 % interval holds 0)' }),
       path: Object.fromEntries(Object.keys(ncSeg).filter((n) => n in peerSeg).map((n) => [n, round(ncSeg[n]! - peerSeg[n]!)])),
     }];
   }));
@@ -193,12 +204,12 @@ export function sideBySide(results: Record<string, Record<string, unknown>>, opt
 export function describeSideBySide(r: Record<string, unknown>): string[] {
   const drivers = r['drivers'] as Record<string, Record<string, number>>;
   const ratios = r['netclaimOverPeer'] as Record<string, Record<string, number>>;
-  const minus = r['netclaimMinusPeer'] as Record<string, { extraP50: number; pairDiffP50: number; path: Record<string, number> }>;
+  const minus = r['netclaimMinusPeer'] as Record<string, { extraP50: number; pairDiffP50: number; pairDiffP50Ci95?: [number, number]; verdict?: string; path: Record<string, number> }>;
   const floor = r['floor'] as string | undefined;
   return [
     'side by side (same run, rounds alternating drivers), extra start-up latency for one NIC claim:',
     ...Object.entries(drivers).map(([k, d]) => `  ${k}: p50 ${d['extraP50']} ms, p99 ${d['extraP99']} ms, pair differences p50 ${d['pairDiffP50']} / p99 ${d['pairDiffP99']} ms (with ${d['withClaimP50']} / without ${d['withoutP50']} ms p50, ${d['n']} pairs)`),
     ...Object.entries(ratios).map(([k, x]) => `  netclaim / ${k}: p50 ${x['extraP50']}, p99 ${x['extraP99']}, pair differences p50 ${x['pairDiffP50']} / p99 ${x['pairDiffP99']}`),
-    ...Object.entries(minus).map(([k, x]) => `  netclaim − ${k}${k === floor ? ' (the floor: a driver that does no device work; this is netclaim\'s own cost)' : ''}: extra p50 ${x.extraP50} ms, pair differences p50 ${x.pairDiffP50} ms; per segment ${Object.entries(x.path).map(([n, v]) => `${n} ${v}`).join(', ')}`),
+    ...Object.entries(minus).map(([k, x]) => `  netclaim − ${k}${k === floor ? ' (the floor: a driver that does no device work; this is netclaim\'s own cost)' : ''}: extra p50 ${x.extraP50} ms, pair differences p50 ${x.pairDiffP50} ms${x.pairDiffP50Ci95 === undefined ? '' : ` (95 % interval ${x.pairDiffP50Ci95[0]} to ${x.pairDiffP50Ci95[1]}: ${x.verdict!})`}; per segment ${Object.entries(x.path).map(([n, v]) => `${n} ${v}`).join(', ')}`),
   ];
 }

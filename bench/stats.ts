@@ -27,3 +27,38 @@ export function timeUs(fn: () => void): number {
   fn();
   return Number(process.hrtime.bigint() - t0) / 1000;
 }
+
+/** mulberry32: a small seeded PRNG, so that a bootstrap interval is the same for the same samples. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function resampledMedian(xs: readonly number[], rand: () => number): number {
+  const r = Array.from({ length: xs.length }, () => xs[Math.floor(rand() * xs.length)]!);
+  return percentile(r.sort((x, y) => x - y), 50);
+}
+
+/**
+ * A percentile-bootstrap interval (default 95 %) of the median of `a`, or of
+ * median(a) − median(b) when `b` is given (the two resampled independently):
+ * how far the median of 15 or 30 pod pairs could move between runs of the
+ * same code. Seeded, so the same samples give the same interval. Undefined
+ * when a sample is empty.
+ */
+export function bootstrapMedianInterval(
+  a: readonly number[], b?: readonly number[], o: { level?: number; resamples?: number; seed?: number } = {},
+): { lo: number; hi: number } | undefined {
+  if (a.length === 0 || (b !== undefined && b.length === 0)) return undefined;
+  const rand = seeded(o.seed ?? 1);
+  const n = o.resamples ?? 2000;
+  const stats = Array.from({ length: n }, () => resampledMedian(a, rand) - (b === undefined ? 0 : resampledMedian(b, rand))).sort((x, y) => x - y);
+  const tail = (1 - (o.level ?? 0.95)) / 2;
+  return { lo: round(percentile(stats, tail * 100)), hi: round(percentile(stats, (1 - tail) * 100)) };
+}
