@@ -194,7 +194,7 @@ export function sideBySide(results: Record<string, Record<string, unknown>>, opt
       /** netclaim's extra minus the peer's (ms): above 0, netclaim adds more. */
       extraP50: round(nc['extraP50']! - p['extraP50']!), pairDiffP50: round(nc['pairDiffP50']! - p['pairDiffP50']!),
       ...ci('pairDiffP50Ci95', interval),
-      ...(interval === undefined ? {} : { verdict: interval.hi < 0 ? 'netclaim adds less' : interval.lo > 0 ? 'netclaim adds more' : 'no difference shown (the 95 % interval holds 0)' }),
+      ...(interval === undefined ? {} : { verdict: interval.hi < 0 ? 'netclaim adds less' : interval.lo > 0 ? 'netclaim adds more' : 'no difference shown' }),
       path: Object.fromEntries(Object.keys(ncSeg).filter((n) => n in peerSeg).map((n) => [n, round(ncSeg[n]! - peerSeg[n]!)])),
     }];
   }));
