@@ -98,6 +98,6 @@ describe('ranking two drivers takes an interval clear of 0', () => {
     expect(extra.pairDiffs).toEqual([50, 100, 70, 20, 85, 40]);
     expect(extra.pairDiffP50Ci95[0]).toBeLessThanOrEqual(extra.pairDiffP50);
     expect(extra.pairDiffP50Ci95[1]).toBeGreaterThanOrEqual(extra.pairDiffP50);
-    expect(describeBreakdown(a).join('\n')).toContain(`pair differences p50 ${extra.pairDiffP50} (95 % interval ${extra.pairDiffP50Ci95[0]}–${extra.pairDiffP50Ci95[1]})`);
+    expect(describeBreakdown(a).join('\n')).toContain(`pair differences p50 ${extra.pairDiffP50} (95 % interval ${extra.pairDiffP50Ci95[0]} to ${extra.pairDiffP50Ci95[1]})`);
   });
 });

@@ -156,7 +156,7 @@ export function describeBreakdown(r: Record<string, unknown>): string[] {
   }
   return [
     `create → Ready: with a NIC claim p50 ${s(r['podStartupWithNicClaim']).p50} / p99 ${s(r['podStartupWithNicClaim']).p99} ms; without p50 ${s(r['podStartupWithoutClaim']).p50} / p99 ${s(r['podStartupWithoutClaim']).p99} ms`,
-    `extra for the claim: p50 ${extra.p50} ms, p99 ${extra.p99} ms, pair differences p50 ${extra.pairDiffP50}${extra.pairDiffP50Ci95 === undefined ? '' : ` (95 % interval ${extra.pairDiffP50Ci95[0]}–${extra.pairDiffP50Ci95[1]})`} / p99 ${extra.pairDiffP99} ms`,
+    `extra for the claim: p50 ${extra.p50} ms, p99 ${extra.p99} ms, pair differences p50 ${extra.pairDiffP50}${extra.pairDiffP50Ci95 === undefined ? '' : ` (95 % interval ${extra.pairDiffP50Ci95[0]} to ${extra.pairDiffP50Ci95[1]})`} / p99 ${extra.pairDiffP99} ms`,
     `path (p50 with / without / extra): ${Object.entries(path).map(([k, v]) => `${k} ${v.claim}/${v.noClaim}/${v.extra}`).join('; ')}`,
     ...ours,
     `give-back from the delete: ${gb['linkBack'] === undefined ? '' : `device back on the node and restored p50 ${s(gb['linkBack']).p50} ms, `}claim gone p50 ${s(gb['claimGone']).p50} ms, listed p50 ${s(gb['listed']).p50} ms; StopPodSandbox began at p50 ${String(gb['stopPodSandboxStartP50'])} ms${nc === undefined ? '' : `; stop hook ${steps(gb['stopHook'])}`}`,
