@@ -28,6 +28,7 @@ import { createGpuSlice, createNode, inPool } from './fleet/cluster.ts';
 import { nodeShape, type NicCount, type NodeShape } from './fleet/node-shape.ts';
 import { fleetFlap, measure, oneNodeFlap, rollingRestart, soak, steady, type FleetContext, type ScenarioResult } from './fleet/scenarios.ts';
 import { SimNode, type SliceLayout } from './fleet/sim-node.ts';
+import { seededRandom } from '../test/lib/seeded-random.ts';
 
 export interface FleetBenchOptions {
   readonly nodes: number;
@@ -75,18 +76,6 @@ export function fleetOptionsFromArgs(args: readonly string[], env: NodeJS.Proces
   return { nodes, scenarios, log, ...(budget !== undefined && { budget }), ...(Object.keys(layout).length > 0 && { layout }), ...(connections !== undefined && { connections }) };
 }
 
-/** A small seeded generator (mulberry32), so runs are repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const mb = (b: number): number => Math.round(b / 2 ** 20);
 
 export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
@@ -123,7 +112,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<unknown> {
     // Each simulated daemon has its own client (KubeConfig → its own connection pool), as separate processes would.
     const kubeConfig = (): ReturnType<typeof kubeConfigFor> => kubeConfigFor({ server: cp.server, caPem: cp.caPem }, cp.token);
     nodes = names.map((name, i) => new SimNode({ index: i, name, uid: uids[i]!, shape: shapeOf(i), kubeConfig, driver: DRIVER_NAME, onError, ...(o.budget !== undefined && { writeBudget: o.budget }), ...(o.layout !== undefined && { layout: o.layout }), ...(o.connections !== undefined && { connections: o.connections }) }));
-    const ctx: FleetContext = { nodes, cp, log: o.log, rand: seeded(25) };
+    const ctx: FleetContext = { nodes, cp, log: o.log, rand: seededRandom(25) };
     const results: Record<string, ScenarioResult | unknown> = {};
     results['cold-start'] = await measure(ctx, 'cold-start', async () => {
       await inPool(nodes, 32, (n) => n.start());

@@ -1,4 +1,5 @@
 /** Small statistics helpers for benchmarks: timings in µs or ms from hrtime. */
+import { seededRandom } from '../test/lib/seeded-random.ts';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -28,18 +29,6 @@ export function timeUs(fn: () => void): number {
   return Number(process.hrtime.bigint() - t0) / 1000;
 }
 
-/** mulberry32: a small seeded PRNG, so that a bootstrap interval is the same for the same samples. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function resampledMedian(xs: readonly number[], rand: () => number): number {
   const r = Array.from({ length: xs.length }, () => xs[Math.floor(rand() * xs.length)]!);
   return percentile(r.sort((x, y) => x - y), 50);
@@ -56,7 +45,7 @@ export function bootstrapMedianInterval(
   a: readonly number[], b?: readonly number[], o: { level?: number; resamples?: number; seed?: number } = {},
 ): { lo: number; hi: number } | undefined {
   if (a.length === 0 || (b !== undefined && b.length === 0)) return undefined;
-  const rand = seeded(o.seed ?? 1);
+  const rand = seededRandom(o.seed ?? 1);
   const n = o.resamples ?? 2000;
   const stats = Array.from({ length: n }, () => resampledMedian(a, rand) - (b === undefined ? 0 : resampledMedian(b, rand))).sort((x, y) => x - y);
   const tail = (1 - (o.level ?? 0.95)) / 2;

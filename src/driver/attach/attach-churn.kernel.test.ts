@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { ifState, linkNames, percentile, planFor, prng, settledIfState, type IfState } from '../../../test/kernel/attach-fixture.ts';
+import { ifState, linkNames, percentile, planFor, settledIfState, type IfState } from '../../../test/kernel/attach-fixture.ts';
+import { seededRandom } from '../../../test/lib/seeded-random.ts';
 import { createNetns, eventually, ip, testLibc, tool, uniqueName, type TestNetns } from '../../../test/kernel/netns-fixture.ts';
 import { inQemuLane } from '../../../test/kernel/vm-guard.ts';
 import { isDriverError } from '../../common/errors.ts';
@@ -81,7 +82,7 @@ describe(`attach churn and latency (${l.backend})`, () => {
     const plans: DevicePlan[] = names.map((n, i) => planFor(host, n, config(i)));
     const before: IfState[] = [];
     for (const n of names) before.push(await settledIfState(host, n));
-    const rand = prng(0x5eed);
+    const rand = seededRandom(0x5eed);
     const attached = names.map(() => false);
     const counts = { attached: 0, converged: 0, failed: 0, detached: 0 };
     const heap0 = heapMb();

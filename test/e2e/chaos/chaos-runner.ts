@@ -23,6 +23,7 @@ import {
   publishedDevice, request, type LinkInfo, type PodStatus,
 } from '../node/workloads.ts';
 import { TOOLS_IMAGE } from '../node/e2e-node.ts';
+import { seededRandom } from '../../lib/seeded-random.ts';
 
 export interface ChaosOptions {
   lifecycles: number;
@@ -57,18 +58,6 @@ export interface ChaosReport {
   /** Claim records left in netclaim's state directory at the end. */
   recordsLeft: string[];
   wallMs: number;
-}
-
-/** mulberry32: a small seeded PRNG, so a run is repeatable from its printed seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const NS = 'e2e-chaos';
@@ -186,7 +175,7 @@ const recordsIn = (dir: string): string[] => [
 
 export async function runChaos(node: E2eNodeState, opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? (() => {});
-  const random = rng(opts.seed);
+  const random = seededRandom(opts.seed);
   const api = apiOf(node);
   const parallel = opts.parallel ?? 5;
   const [gapMin, gapMax] = opts.gapMs ?? [1000, 8000];
