@@ -3,7 +3,7 @@
  * set TCP_NODELAY, as Go's net package does for the kubelet and the API server.
  * With Nagle's algorithm on (a Node net.Socket's default), a small write that
  * follows an unacknowledged one waits for the peer's delayed ACK, 40 ms on Linux;
- * the e2e bench measured the kubelet's GET of a claim at 42-47 or 86 ms in half
+ * the e2e bench measured the kubelet's GET of a claim at 40-49 or 86-87 ms in half
  * the pods until the bridge set it (docs/benchmarks.md).
  *
  * The kernel is the oracle: getsockopt(TCP_NODELAY) on the bridge's own sockets,

@@ -16,7 +16,7 @@
  * (the kubelet's and the API server's own). With Nagle on (Node's default for a
  * net.Socket), a piped write that follows an unacknowledged one waits for the
  * peer's delayed ACK: 40 ms on Linux. The e2e bench saw exactly that: the kubelet's
- * GET of a pod's claim took 42-47 or 86 ms in half the pods instead of 3-7 ms, with
+ * GET of a pod's claim took 40-49 or 86-87 ms in half the pods instead of 3-7 ms, with
  * netclaim idle and the bench's event loop free (docs/benchmarks.md).
  *
  *   node test/e2e/node/api-bridge.ts tcp-to-unix PORT SOCK [HOST:PORT...]   (runs until killed)
