@@ -70,6 +70,7 @@ import type { ClaimStore } from './state/claim-store.ts';
 import { PodGiveBack } from './pod-give-back.ts';
 import { HookQueue } from './pod-hook-queue.ts';
 import { heldElsewhere, sandboxHolds } from './stale-sandbox.ts';
+import { RecentIds } from './recent-ids.ts';
 import { crashPoint } from './state/crash-points.ts';
 import { addStep, timed, type Steps } from '../observe/steps.ts';
 import type { GidLookup } from './sub-interface/sub-rdma.ts';
@@ -81,6 +82,8 @@ import type { GidLookup } from './sub-interface/sub-rdma.ts';
  * written right after the attach instead (see #attachPod).
  */
 const ATTACHED_JOURNAL_WAIT_MS = 250;
+/** How many sandbox ids the early attach remembers as already hooked: far more than sandboxes start between two events. */
+const HOOKED_SANDBOXES_KEPT = 4096;
 
 /**
  * Lets the event loop read what arrived on the sockets (an NRI request above
@@ -179,6 +182,8 @@ export class PodDriver implements PodPort, DeviceReturner {
   readonly #attaching = new Set<string>();
   /** Attaches waiting for their pod's CreateContainer (the gate at StartContainer; create-waits.ts). */
   readonly #createWaits = new CreateWaits();
+  /** Sandboxes the runtime's own hooks named (RunPodSandbox, StopPodSandbox, RemovePodSandbox): an early attach for one comes too late. */
+  readonly #hookedSandboxes = new RecentIds(HOOKED_SANDBOXES_KEPT);
 
   constructor(o: PodDriverOptions) {
     this.#o = o;
@@ -223,24 +228,67 @@ export class PodDriver implements PodPort, DeviceReturner {
     if (!this.#closed) this.#reports.observer?.runtime?.(false, reason);
   }
 
+  /**
+   * The runtime made the sandbox of `pod`, ahead of its RunPodSandbox hook
+   * (containerd's `/containers/create` of the sandbox container:
+   * surfaces/containerd/sandbox-watch.ts, docs/pods.md "Early attach"). The
+   * attach starts now, while the runtime still starts the sandbox, so the
+   * kernel's namespace move is off the pod's path; RunPodSandbox then finds
+   * the devices in place. Same steps as the hook's attach (journal, pin,
+   * devices; all or nothing), and only what the hook would do: nothing while
+   * the runtime has not synchronized the plugin, nothing for a pod without
+   * netclaim claims or without a network namespace, and only devices on the
+   * host: a pod any of whose claims a journal already places (an earlier
+   * sandbox of the pod, another try) is left to the NRI hooks, which know
+   * which sandbox runs. A failure is reported, and RunPodSandbox tries again.
+   */
+  sandboxCreated(pod: NriPod): void {
+    if (this.#closed || this.#runtime !== undefined || pod.netns === undefined || pod.netns === '') return;
+    // Late news (the runtime's hooks for this sandbox came first): the hooks have it.
+    if (this.#hookedSandboxes.has(pod.id)) return;
+    if (this.#podRecordsNow(pod).length === 0) return; // not a pod of ours (durable before its sandbox exists)
+    void this.#queue.hook('early', pod, async () => {
+      const records = this.#o.store.byPod(pod.uid);
+      if (records.length === 0 || records.some((r) => r.attachment !== undefined)) return;
+      await this.#attachPod(pod, true);
+    }, { rethrow: false }).catch(() => {});
+  }
+
   runPodSandbox(pod: NriPod, o: { readonly startGate?: boolean } = {}): Promise<void> {
+    this.#hookedSandboxes.add(pod.id);
     const startGate = o.startGate === true;
-    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#queue.hook('run', pod, () => this.#attachPod(pod, true, startGate));
+    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#queue.hook('run', pod, () => this.#attachSandbox(pod, startGate));
     // Queued now, so CreateContainer (sent only after this answer) runs after it; but started only on the
     // next turn of the event loop: the attach is synchronous kernel work, and the answer must be on the
     // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
     // With the gate at StartContainer, started once the pod's CreateContainer came (or a little later).
     const answered = new Promise<void>((resolve) => setImmediate(resolve));
     const after = o.startGate === true ? Promise.all([answered, this.#createWaits.wait(pod.uid)]).then(() => undefined) : answered;
-    this.#queue.hook('run', pod, () => this.#attachPod(pod, true, startGate), { rethrow: false, after }).catch(() => {});
+    this.#queue.hook('run', pod, () => this.#attachSandbox(pod, startGate), { rethrow: false, after }).catch(() => {});
     return Promise.resolve();
   }
 
+  /**
+   * RunPodSandbox's attach, unless the early attach (sandboxCreated) already
+   * journaled every claim of the pod `attached` in this very sandbox: then
+   * nothing (step `early`). The container gate checks the kernel either way.
+   */
+  #attachSandbox(pod: NriPod, startGate: boolean): Promise<void> {
+    const records = this.#o.store.byPod(pod.uid);
+    if (records.length > 0 && records.every((r) => sandboxHolds(r, pod) && r.attachment?.state === 'attached')) {
+      addStep(this.#queue.steps, 'early', 0);
+      return Promise.resolve();
+    }
+    return this.#attachPod(pod, true, startGate);
+  }
+
   stopPodSandbox(pod: NriPod): Promise<void> {
+    this.#hookedSandboxes.add(pod.id);
     return this.#queue.hook('stop', pod, () => this.#detachPod(pod), { rethrow: false });
   }
 
   removePodSandbox(pod: NriPod): Promise<void> {
+    this.#hookedSandboxes.add(pod.id);
     return this.#queue.hook('remove', pod, () => this.#detachPod(pod), { rethrow: false });
   }
 

@@ -14,7 +14,7 @@
 import { addStep, newSteps, timed, type Steps } from '../observe/steps.ts';
 import type { NriPod } from './pod-port.ts';
 
-export type HookName = 'run' | 'stop' | 'remove' | 'create' | 'start' | 'sync';
+export type HookName = 'early' | 'run' | 'stop' | 'remove' | 'create' | 'start' | 'sync';
 
 export interface HookQueueOptions {
   /** Another daemon instance shares the store: its cross-process lock. */

@@ -21,7 +21,7 @@ import type { AttachedDevice, ClaimRecord } from './record-model.ts';
 /** What the pod side reports as it goes (logs, metrics); every method is optional. */
 export interface PodObserver {
   /** `ms` from the hook's arrival (queueing included); `steps` says where it went (observe/steps.ts), empty for a pod without our claims. */
-  hook?(hook: 'run' | 'stop' | 'remove' | 'create' | 'start' | 'sync', pod: NriPod | undefined, ms: number, err?: unknown, steps?: Readonly<Record<string, number>>): void;
+  hook?(hook: 'early' | 'run' | 'stop' | 'remove' | 'create' | 'start' | 'sync', pod: NriPod | undefined, ms: number, err?: unknown, steps?: Readonly<Record<string, number>>): void;
   /** A claim's `attached` journal was written after the hook that attached it (attached-journal.ts): its devices are in its pod. */
   attached?(record: ClaimRecord): void;
   /**
