@@ -95,7 +95,7 @@ async function setup(): Promise<Setup> {
 }
 
 /** Runs one hook (or, `unprepare`, the kubelet's NodeUnprepareResources) in a child process, killed at `crashAt` if given. */
-function child(op: 'run' | 'gate' | 'stop' | 'prepared' | 'unprepare', s: Setup, crashAt?: string): { acked: boolean; signal: NodeJS.Signals | null; stderr: string } {
+function child(op: 'run' | 'early' | 'gate' | 'stop' | 'prepared' | 'unprepare', s: Setup, crashAt?: string): { acked: boolean; signal: NodeJS.Signals | null; stderr: string } {
   const env = { ...process.env };
   delete env[CRASH_AT_ENV];
   if (crashAt !== undefined) env[CRASH_AT_ENV] = crashAt;
@@ -226,6 +226,40 @@ describe('a driver killed mid-attach or mid-detach', { timeout: CHILD_TIMEOUT_MS
       try {
         await expectAllGivenBack(s, pods, store);
       } finally {
+        store.close();
+      }
+    });
+  }
+
+  // The early attach (PodDriver.sandboxCreated) runs before the runtime's RunPodSandbox, so before the runtime lists
+  // the sandbox: a restart's Synchronize usually does not name the pod yet (containerd adds the sandbox to the list it
+  // synchronizes only after the hook), and gives the devices back; the hook that follows attaches them again.
+  for (const point of ['attach.after-journal', 'attach.after-pin', 'attach.after-device', 'attach.after-answer'] as const) {
+    it(`killed in the early attach at ${point}: Synchronize without the pod gives everything back; RunPodSandbox then attaches`, async () => {
+      const s = await setup();
+      const k = child('early', s, point);
+      expect(k.signal, k.stderr).toBe('SIGKILL');
+      const { pods, store } = restarted(s);
+      try {
+        await expectAllGivenBack(s, pods, store);
+        await pods.runPodSandbox(nriPod(s));
+        await pods.idle(); // its `attached` journal follows the hook
+        expect(names(s.pod)).toEqual([...s.devs].sort());
+        expect(store.get(s.claim.uid)?.attachment?.state).toBe('attached');
+      } finally {
+        pods.close();
+        store.close();
+      }
+    });
+
+    it(`killed in the early attach at ${point}: Synchronize with the sandbox already running finishes the attach`, async () => {
+      const s = await setup();
+      expect(child('early', s, point).signal).toBe('SIGKILL');
+      const { pods, store } = restarted(s);
+      try {
+        await expectFinishedInPod(s, pods, store);
+      } finally {
+        pods.close();
         store.close();
       }
     });
