@@ -65,7 +65,9 @@ export function breakdown(
     const b = p50(segPlain.map((s) => s[n]).filter((x) => x !== undefined));
     return [n, { claim: a, noClaim: b, extra: round(a - b) }];
   }));
-  const share = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (s.timeline.run?.ms ?? 0) + (s.timeline.create?.ms ?? 0) + (s.timeline.start?.ms ?? 0));
+  // The early attach is netclaim's work too, but off the pod's path: what of it the pod waited for is in the run
+  // hook's `queue` step (RunPodSandbox came while it still ran) or in CreateContainer's wait.
+  const share = claim.map((s) => (s.timeline.prepare?.ms ?? 0) + (s.timeline.early?.ms ?? 0) + (s.timeline.run?.ms ?? 0) + (s.timeline.create?.ms ?? 0) + (s.timeline.start?.ms ?? 0));
   // On the pod's path: the attach counts only when containerd's RunPodSandbox waited for it (it ended
   // before the sandbox call returned; pino stamps are whole ms); after the answer, CreateContainer's
   // wait for it is in the create hook's `queue` step.
@@ -109,9 +111,13 @@ export function breakdown(
       /** What of it the pod waited for (the attach not, when it ran after RunPodSandbox answered). */
       onPath: summarize(onPath),
       attachAfterAnswer: claim.filter((s) => s.timeline.run !== undefined && !attachOnPath(s.timeline)).length,
+      /** Pods whose attach started early (before RunPodSandbox), and those whose RunPodSandbox found it done. */
+      earlyAttach: claim.filter((s) => s.timeline.early !== undefined).length,
+      earlyAttachDone: claim.filter((s) => s.timeline.run?.steps['early'] !== undefined).length,
       /** CreateContainer start (containerd) → netclaim's answer (pino stamps: whole ms). */
       createContainerWaited: summarize(claim.filter((s) => s.timeline.create !== undefined).map((s) => createWaited(s.timeline))),
       prepare: calls(claim.map((s) => s.timeline.prepare)),
+      ...(claim.some((s) => s.timeline.early !== undefined) ? { early: calls(claim.map((s) => s.timeline.early)) } : {}),
       runPodSandbox: calls(claim.map((s) => s.timeline.run)),
       createContainer: calls(claim.map((s) => s.timeline.create)),
       ...(claim.some((s) => s.timeline.start !== undefined) ? { startContainer: calls(claim.map((s) => s.timeline.start)) } : {}),
@@ -145,6 +151,7 @@ export function describeBreakdown(r: Record<string, unknown>): string[] {
   const ours = nc === undefined ? [] : [
     `netclaim's share (prepare + hooks): p50 ${s(nc['share']).p50} / p99 ${s(nc['share']).p99} ms; of it on the pod's path p50 ${s(nc['onPath']).p50} / p99 ${s(nc['onPath']).p99} ms (attach after the answer in ${String(nc['attachAfterAnswer'])} pods; CreateContainer waited for netclaim p50 ${s(nc['createContainerWaited']).p50} ms)`,
     `  prepare ${steps(nc['prepare'])}`,
+    ...(nc['early'] === undefined ? [] : [`  early attach (${String(nc['earlyAttach'])} pods; RunPodSandbox found it done in ${String(nc['earlyAttachDone'])}) ${steps(nc['early'])}`]),
     `  RunPodSandbox ${steps(nc['runPodSandbox'])}`,
     `  CreateContainer ${steps(nc['createContainer'])}`,
     ...(nc['startContainer'] === undefined ? [] : [`  StartContainer ${steps(nc['startContainer'])}`]),

@@ -13,7 +13,8 @@
  *    within sandbox "S"`, `StartContainer for "C" returns successfully`,
  *    `StopPodSandbox for "S"` and its `returns successfully`.
  *  - netclaim's log (pino JSON): `claim prepared` (ms, steps) for the pod UID,
- *    `nri run|create|stop|remove` (ms, steps) for `ns/name`, `claim unprepared`.
+ *    `nri run|create|stop|remove` and `early attach` (ms, steps; `hook` says which) for
+ *    `ns/name`, `claim unprepared`.
  */
 
 export interface NetclaimCall {
@@ -31,6 +32,8 @@ export interface PodTimeline {
   containerCreateMs?: number;
   containerStartedMs?: number;
   prepare?: NetclaimCall;
+  /** The early attach (the runtime reported the sandbox ahead of RunPodSandbox; docs/pods.md "Early attach"). */
+  early?: NetclaimCall;
   run?: NetclaimCall;
   create?: NetclaimCall;
   /** The container gate at StartContainer (`--container-gate start`). */
@@ -119,6 +122,7 @@ export function podTimeline(pod: PodRef, logs: { kubelet: string; containerd: st
     if (Number.isNaN(at)) continue;
     const call = (): NetclaimCall => ({ endMs: rel(at), ms: e.ms ?? NaN, steps: e.steps ?? {} });
     if (e.msg === 'claim prepared' && e.podUid === pod.uid) t.prepare = call();
+    else if (e.pod === full && e.hook === 'early') t.early = call();
     else if (e.pod === full && e.hook === 'run') t.run = call();
     else if (e.pod === full && e.hook === 'create') t.create = call();
     else if (e.pod === full && e.hook === 'start') t.start = call();
