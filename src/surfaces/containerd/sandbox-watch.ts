@@ -26,7 +26,7 @@
  * - Events while disconnected are missed, by design (see above).
  */
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../../observe/logger.ts';
+import { withContext, type Logger } from '../../observe/logger.ts';
 import { GRPC_CODE, GrpcCallError, GrpcUnixSession, type CallHandle } from './grpc-unix.ts';
 import { CONTAINERD_METHOD, CONTAINERD_TYPES, NAMESPACE_HEADER, encodeMessage } from './protos.ts';
 import { isSkip, sandboxFromContainer, type SandboxSeen } from './sandbox-container.ts';
@@ -75,7 +75,7 @@ export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, stri
     this.#ns = o.namespace ?? 'k8s.io';
     if (!validNamespace(this.#ns)) throw new TypeError(`namespace: ${JSON.stringify(this.#ns)} is not a containerd namespace name`);
     this.#retryMs = Math.max(1, o.retryMs ?? 1000);
-    this.#log = o.log.child({ component: 'containerd-watch' });
+    this.#log = withContext(o.log, { component: 'containerd' });
   }
 
   get connected(): boolean {
