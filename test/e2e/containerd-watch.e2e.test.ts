@@ -38,10 +38,10 @@ function sandbox(kind = 'sandbox'): { id: string; uid: string; labels: Record<st
   };
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
+async function until(what: string | (() => string), cond: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -121,6 +121,17 @@ describe('SandboxWatch against a real containerd', () => {
     expect('netns' in got).toBe(false);
   });
 
+  it('a burst of 40 concurrent creations: each sandbox reported exactly once', async () => {
+    const burst = Array.from({ length: 40 }, () => sandbox());
+    await Promise.all(burst.map((b) => createContainer(ctrd!.socket, 'k8s.io', { id: b.id, labels: b.labels, spec: POD_SPEC })));
+    const ids = new Set(burst.map((b) => b.id));
+    await until('all 40 reported', () => burst.every((b) => seen.some((x) => x.id === b.id)));
+    const sentinel = sandbox();
+    await createContainer(ctrd!.socket, 'k8s.io', { id: sentinel.id, labels: sentinel.labels, spec: POD_SPEC });
+    await until('the sentinel', () => seen.some((x) => x.id === sentinel.id));
+    expect(seen.filter((x) => ids.has(x.id))).toHaveLength(40);
+  });
+
   it('reconnects after containerd is killed and restarted on the same socket', async () => {
     states.length = 0;
     await ctrd!.kill();
@@ -141,20 +152,27 @@ describe('SandboxWatch against a real containerd', () => {
 
   it('close() is idempotent and leaves no handles behind', async () => {
     const kinds = (): string[] => process.getActiveResourcesInfo().filter((k) => k !== 'TTYWrap').sort();
-    const before = kinds();
+    // The baseline once earlier tests' handles are gone: two readings 100 ms apart agree.
+    let before = kinds();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 100));
+      const now = kinds();
+      if (now.join() === before.join()) break;
+      before = now;
+    }
     const w = new SandboxWatch({ socketPath: ctrd!.socket, onSandbox: () => {}, log, retryMs: 100 });
     w.start();
     await until('the second watch to subscribe', () => w.connected);
     expect(kinds().length).toBeGreaterThan(before.length);
     await w.close();
+    expect(kinds()).toEqual(before); // close() resolves once the socket is closed
     await w.close();
     expect(w.connected).toBe(false);
-    await until(`the handles to go (before ${before.join(',')}; now ${kinds().join(',')})`, () => kinds().join() === before.join(), 10_000);
     // A watch closed while containerd is unreachable leaves no retry timer either.
     const down = new SandboxWatch({ socketPath: `${ctrd!.dir}/no-such.sock`, onSandbox: () => {}, log, retryMs: 60_000 });
     down.start();
     await until('the failed attempt to be logged', () => lines.some((l) => l.msg.startsWith('containerd unreachable') && String(l.socket).endsWith('no-such.sock')));
     await down.close();
-    await until(`the handles to go (before ${before.join(',')}; now ${kinds().join(',')})`, () => kinds().join() === before.join(), 10_000);
+    await until(() => `the handles to go (before ${before.join(',')}; now ${kinds().join(',')})`, () => kinds().join() === before.join(), 10_000);
   });
 });

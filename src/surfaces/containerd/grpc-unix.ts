@@ -70,10 +70,13 @@ export interface CallHandle {
 
 export class GrpcUnixSession {
   readonly #session: ClientHttp2Session;
+  /** Resolves at the session's 'close' (its socket is gone). */
+  readonly #closed: Promise<void>;
   #failure: Error | undefined;
 
   constructor(socketPath: string) {
     this.#session = connect('http://localhost', { createConnection: () => netConnect(socketPath) });
+    this.#closed = new Promise((resolve) => this.#session.once('close', () => resolve()));
     // Errors reach every stream in flight (their callers see them); keep the first for ready().
     this.#session.on('error', (err) => { this.#failure ??= err; });
   }
@@ -177,8 +180,9 @@ export class GrpcUnixSession {
     return this.#session.destroyed;
   }
 
-  /** Ends the session now; calls in flight end UNAVAILABLE. */
-  destroy(): void {
+  /** Ends the session now; calls in flight end UNAVAILABLE. Resolves once the session has closed. */
+  destroy(): Promise<void> {
     this.#session.destroy();
+    return this.#closed;
   }
 }

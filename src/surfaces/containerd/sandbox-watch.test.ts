@@ -40,6 +40,8 @@ interface FakeContainerd {
   /** The open Subscribe calls, newest last, with their filters. */
   readonly subscribers: { call: grpc.ServerWritableStream<Buffer, Buffer>; filters: string[] }[];
   readonly gets: { id: string; namespace: string[] }[];
+  /** Get calls for `slow…` ids, not answered; `cancelled` once the client has gone. */
+  readonly held: { id: string; cancelled: boolean }[];
 }
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -50,7 +52,7 @@ afterEach(async () => {
 
 async function fakeContainerd(): Promise<FakeContainerd> {
   const dir = mkdtempSync(join(tmpdir(), 'nc-ctrd-fake-'));
-  const f: FakeContainerd = { socket: join(dir, 'c.sock'), subscribers: [], gets: [] };
+  const f: FakeContainerd = { socket: join(dir, 'c.sock'), subscribers: [], gets: [], held: [] };
   const server = new grpc.Server();
   server.addService(SERVICE, {
     Subscribe: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
@@ -59,6 +61,12 @@ async function fakeContainerd(): Promise<FakeContainerd> {
     Get: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       const { id } = decodeMessage<{ id: string }>(CONTAINERD_TYPES.GetContainerRequest, call.request);
       f.gets.push({ id, namespace: call.metadata.get('containerd-namespace').map(String) });
+      if (id.startsWith('slow')) {
+        const held = { id, cancelled: false };
+        f.held.push(held);
+        call.on('cancelled', () => { held.cancelled = true; });
+        return undefined;
+      }
       if (id.startsWith('gone')) return cb({ code: grpc.status.NOT_FOUND, details: `container "${id}": not found` });
       if (id.startsWith('broken')) return cb({ code: grpc.status.INTERNAL, details: 'bolt: database not open' });
       cb(null, Buffer.from(encodeMessage(CONTAINERD_TYPES.GetContainerResponse, {
@@ -139,6 +147,21 @@ describe('SandboxWatch (fault injection)', () => {
       expect.stringMatching(/containerd ended the event stream|stream closed/),
       expect.stringMatching(/subscription error/),
     ]);
+  });
+
+  it('looks containers up 8 at a time, in event order, and reports none after close()', async () => {
+    const f = await fakeContainerd();
+    const seen: string[] = [];
+    const { w } = watchOn(f.socket, (s) => seen.push(s.id));
+    w.start();
+    await until('connected', () => w.connected);
+    for (let i = 0; i < 10; i++) f.subscribers[0]!.call.write(created(`slow-${i}`));
+    await until('8 lookups held', () => f.held.length === 8);
+    expect(f.held.map((h) => h.id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => `slow-${i}`));
+    await w.close();
+    await until('the held lookups cancelled by the client', () => f.held.every((h) => h.cancelled));
+    expect(f.held).toHaveLength(8); // the two queued ones were never asked for
+    expect(seen).toEqual([]);
   });
 
   it('a namespace that is not a containerd identifier is refused at construction', () => {

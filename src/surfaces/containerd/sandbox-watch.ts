@@ -51,8 +51,10 @@ export type SandboxWatchState = 'connected' | 'disconnected';
 const MAX_EVENT_BYTES = 64 * 1024;
 /** A Container with its OCI spec: grpc-go's default receive limit. */
 const MAX_CONTAINER_BYTES = 4 * 1024 * 1024;
-/** Containers.Get calls in flight at once; events beyond are dropped (NRI still attaches). */
-const MAX_LOOKUPS = 32;
+/** Containers.Get calls in flight at once; more wait their turn, in event order. */
+const MAX_LOOKUPS = 8;
+/** Creations waiting for a lookup; past this (a flood no node makes) they are dropped, and NRI still attaches. */
+const MAX_QUEUED = 4096;
 
 export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, string] }> {
   readonly #o: SandboxWatchOptions;
@@ -64,10 +66,13 @@ export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, stri
   #timer: NodeJS.Timeout | undefined;
   #started = false;
   #closed = false;
+  #closing: Promise<void> = Promise.resolve();
   #connected = false;
   /** Failed attempts since the last connection (0: none; the first failure is logged, not the rest). */
   #failures = 0;
   #lookups = 0;
+  /** Containers to look up, with the session their event came on. */
+  #queue: { session: GrpcUnixSession; id: string }[] = [];
 
   constructor(o: SandboxWatchOptions) {
     super();
@@ -88,14 +93,15 @@ export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, stri
     this.#connect();
   }
 
+  /** Stops for good: no retry timer, the session's socket closed when this resolves. Idempotent. */
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
       clearTimeout(this.#timer);
       this.#timer = undefined;
-      this.#drop('closed');
+      this.#closing = this.#drop('closed');
     }
-    return Promise.resolve();
+    return this.#closing;
   }
 
   #connect(): void {
@@ -124,7 +130,7 @@ export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, stri
   #lost(session: GrpcUnixSession, reason: string): void {
     if (session !== this.#session || this.#closed) return;
     const wasConnected = this.#connected;
-    this.#drop(reason);
+    void this.#drop(reason);
     if (wasConnected) this.#log.warn({ reason }, 'containerd event stream lost; NRI RunPodSandbox attaches alone until it is back');
     else if (this.#failures === 0) this.#log.warn({ reason, socket: this.#o.socketPath }, 'containerd unreachable; retrying quietly');
     this.#failures++;
@@ -132,16 +138,19 @@ export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, stri
     this.#timer = setTimeout(() => this.#connect(), delay);
   }
 
-  #drop(reason: string): void {
+  /** Drops the session (resolves once its socket is closed) and says so if it was connected. */
+  #drop(reason: string): Promise<void> {
     const session = this.#session;
     this.#session = undefined;
     this.#subscription?.cancel();
     this.#subscription = undefined;
-    session?.destroy();
+    const closed = session?.destroy() ?? Promise.resolve();
+    this.#queue = [];
     if (this.#connected) {
       this.#connected = false;
       this.emit('state', 'disconnected', reason);
     }
+    return closed;
   }
 
   #onEnvelope(session: GrpcUnixSession, bytes: Buffer): void {
@@ -150,12 +159,24 @@ export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, stri
       this.#log.debug({ reason: created.reason }, 'event skipped');
       return;
     }
-    if (this.#lookups >= MAX_LOOKUPS) {
-      this.#log.debug({ container: created }, 'container skipped: too many lookups in flight');
+    if (this.#queue.length >= MAX_QUEUED) {
+      this.#log.warn({ container: created }, 'container skipped: too many lookups waiting');
       return;
     }
-    this.#lookups++;
-    void this.#lookUp(session, created).finally(() => { this.#lookups--; });
+    this.#queue.push({ session, id: created });
+    this.#next();
+  }
+
+  #next(): void {
+    while (this.#lookups < MAX_LOOKUPS && this.#queue.length > 0) {
+      const { session, id } = this.#queue.shift()!;
+      if (session !== this.#session) continue; // its connection is gone: the lookup would fail
+      this.#lookups++;
+      void this.#lookUp(session, id).finally(() => {
+        this.#lookups--;
+        this.#next();
+      });
+    }
   }
 
   async #lookUp(session: GrpcUnixSession, id: string): Promise<void> {
