@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mutatedBytes } from '../../../test/fuzz/decoder-fuzz.ts';
+import { hexFixture, mutatedBytes } from '../../../test/fuzz/decoder-fuzz.ts';
 import { CONTAINERD_TYPES, encodeMessage } from './protos.ts';
+import { sandboxFromContainer } from './sandbox-container.ts';
 import { createTopicFilter, decodeContainerCreate, decodeGetContainer, validNamespace } from './watch-codec.ts';
 
 const ID = '4f0c2b8e9d51c7a3e6f2d8b0a1c9e7f5d3b1a0c8e6f4d2b0a9c7e5f3d1b0a8c6';
@@ -65,6 +67,33 @@ describe('decodeGetContainer', () => {
     fc.assert(fc.property(mutatedBytes([Buffer.from(reply(ID))]), (b) => {
       const r = decodeGetContainer(b, ID);
       expect('reason' in r || r.id === ID).toBe(true);
+    }), { numRuns: 2000 });
+  });
+});
+
+// Recorded from a real containerd v2.4.2 by test/fixtures/containerd/capture.ts.
+const golden = (name: string): Buffer => hexFixture(readFileSync(new URL(`../../../test/fixtures/containerd/${name}.hex`, import.meta.url), 'utf8'));
+
+describe('captured from containerd v2.4.2', () => {
+  it('the /containers/create Envelope names the container', () => {
+    expect(decodeContainerCreate(golden('create-envelope'), 'k8s.io')).toBe(ID);
+    expect(decodeContainerCreate(golden('create-envelope'), 'moby')).toEqual({ reason: 'namespace "k8s.io"' });
+  });
+
+  it('the Containers.Get response is the sandbox, fields the watch does not declare skipped', () => {
+    const c = decodeGetContainer(golden('get-sandbox'), ID);
+    expect('reason' in c ? c.reason : sandboxFromContainer(c)).toEqual({
+      id: ID, uid: '0b7d9c1e-3f5a-4e2b-9c8d-7a6b5c4d3e2f', name: 'pod-a', namespace: 'default',
+      netns: '/var/run/netns/cni-6d1e4b2a-8c3f-4a7e-b5d9-0f2c1e3a4b5c',
+    });
+  });
+
+  it('mutations of the captures never throw', () => {
+    fc.assert(fc.property(mutatedBytes([golden('create-envelope'), golden('get-sandbox')]), (b) => {
+      const e = decodeContainerCreate(b, 'k8s.io');
+      expect(typeof e === 'string' || typeof e.reason === 'string').toBe(true);
+      const c = decodeGetContainer(b, ID);
+      if (!('reason' in c)) sandboxFromContainer(c);
     }), { numRuns: 2000 });
   });
 });
