@@ -134,6 +134,7 @@ describe('SandboxWatch (fault injection)', () => {
     const f = await fakeContainerd();
     const seen: string[] = [];
     const { w, lines, states } = watchOn(f.socket, (s) => seen.push(s.id));
+    w.on('state', (s) => { if (s === 'disconnected') throw new Error('listener bug'); }); // logged, the retry still comes
     w.start();
     await until('connected', () => w.connected);
     f.subscribers[0]!.call.end();
@@ -147,6 +148,7 @@ describe('SandboxWatch (fault injection)', () => {
       expect.stringMatching(/containerd ended the event stream|stream closed/),
       expect.stringMatching(/subscription error/),
     ]);
+    expect(lines.filter((l) => l.msg === "a 'state' listener threw")).toHaveLength(2);
   });
 
   it('looks containers up 8 at a time, in event order, and reports none after close()', async () => {
@@ -166,7 +168,8 @@ describe('SandboxWatch (fault injection)', () => {
 
   it('a namespace that is not a containerd identifier is refused at construction', () => {
     const log = pino({ level: 'silent' });
-    expect(() => new SandboxWatch({ socketPath: '/x', namespace: 'a",topic~="', onSandbox: () => {}, log })).toThrow(/namespace/);
+    expect(() => new SandboxWatch({ socketPath: '/x', namespace: 'a",topic~="', onSandbox: () => {}, log }))
+      .toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/^namespace: /) as unknown }));
   });
 
   it('close() before start(), twice, and start() after close() do nothing', async () => {

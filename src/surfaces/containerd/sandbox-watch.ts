@@ -26,6 +26,7 @@
  * - Events while disconnected are missed, by design (see above).
  */
 import { EventEmitter } from 'node:events';
+import { ConfigError } from '../../common/errors.ts';
 import { withContext, type Logger } from '../../observe/logger.ts';
 import { GRPC_CODE, GrpcCallError, GrpcUnixSession, type CallHandle } from './grpc-unix.ts';
 import { CONTAINERD_METHOD, CONTAINERD_TYPES, NAMESPACE_HEADER, encodeMessage } from './protos.ts';
@@ -68,8 +69,10 @@ export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, stri
   #closed = false;
   #closing: Promise<void> = Promise.resolve();
   #connected = false;
-  /** Failed attempts since the last connection (0: none; the first failure is logged, not the rest). */
+  /** Failed attempts since the last lasting connection (0: none; the first failure is logged, not the rest). */
   #failures = 0;
+  /** When the current connection came up (Date.now()). */
+  #upAt = 0;
   #lookups = 0;
   /** Containers to look up, with the session their event came on. */
   #queue: { session: GrpcUnixSession; id: string }[] = [];
@@ -78,7 +81,9 @@ export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, stri
     super();
     this.#o = o;
     this.#ns = o.namespace ?? 'k8s.io';
-    if (!validNamespace(this.#ns)) throw new TypeError(`namespace: ${JSON.stringify(this.#ns)} is not a containerd namespace name`);
+    if (!validNamespace(this.#ns)) {
+      throw new ConfigError(`namespace: ${JSON.stringify(this.#ns)} is not a containerd namespace name`, { context: { field: 'namespace', value: this.#ns } });
+    }
     this.#retryMs = Math.max(1, o.retryMs ?? 1000);
     this.#log = withContext(o.log, { component: 'containerd' });
   }
@@ -121,15 +126,27 @@ export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, stri
   #up(session: GrpcUnixSession): void {
     if (session !== this.#session || this.#connected) return;
     this.#connected = true;
-    this.#failures = 0;
+    this.#upAt = Date.now();
     this.#log.info({ socket: this.#o.socketPath, namespace: this.#ns }, 'subscribed to containerd sandbox creations');
-    this.emit('state', 'connected', 'subscribed');
+    this.#emitState('connected', 'subscribed');
+  }
+
+  /** A listener's throw is logged: it must not stop a retry from being scheduled. */
+  #emitState(state: SandboxWatchState, reason: string): void {
+    try {
+      this.emit('state', state, reason);
+    } catch (err) {
+      this.#log.error({ err, state }, "a 'state' listener threw");
+    }
   }
 
   /** The session or its stream failed: drop it, say so once, try again later. */
   #lost(session: GrpcUnixSession, reason: string): void {
     if (session !== this.#session || this.#closed) return;
     const wasConnected = this.#connected;
+    // A connection that lasted resets the backoff; one dropped at once (a stream refused after
+    // the PING) keeps it growing, so a containerd that always refuses is retried ever slower.
+    if (wasConnected && Date.now() - this.#upAt >= this.#retryMs * 10) this.#failures = 0;
     void this.#drop(reason);
     if (wasConnected) this.#log.warn({ reason }, 'containerd event stream lost; NRI RunPodSandbox attaches alone until it is back');
     else if (this.#failures === 0) this.#log.warn({ reason, socket: this.#o.socketPath }, 'containerd unreachable; retrying quietly');
@@ -148,7 +165,7 @@ export class SandboxWatch extends EventEmitter<{ state: [SandboxWatchState, stri
     this.#queue = [];
     if (this.#connected) {
       this.#connected = false;
-      this.emit('state', 'disconnected', reason);
+      this.#emitState('disconnected', reason);
     }
     return closed;
   }
