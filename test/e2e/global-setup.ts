@@ -5,7 +5,9 @@
  * `inject('e2eNode')`. Test files ask for the chart values they need (a rolling
  * update when they differ) and act on the pod (node/netclaim-daemon.ts,
  * node/netclaim-pod.ts); they run one at a time. NETCLAIM_E2E_DAEMON=process:
- * files run netclaim as a process in the node instead.
+ * files run netclaim as a process in the node instead. NETCLAIM_E2E_NODE=none: no
+ * node at all, for files that start their own parts (containerd-watch.e2e.test.ts);
+ * a file that needs the node then fails at inject('e2eNode').
  */
 import type { TestProject } from 'vitest/node';
 import { startE2eNode, type E2eNodeState } from './node/e2e-node.ts';
@@ -18,6 +20,10 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (process.env['NETCLAIM_E2E_NODE'] === 'none') {
+    console.log('e2e: no node (NETCLAIM_E2E_NODE=none)');
+    return async () => {};
+  }
   const t0 = Date.now();
   const node = await startE2eNode({ log: (l) => console.log(`e2e: ${l}`) });
   console.log(`e2e: node ${node.state.nodeName} (${node.state.version}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; files under ${node.state.dir}`);
