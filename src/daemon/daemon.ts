@@ -58,6 +58,7 @@ import type { KubeApi } from '../surfaces/kube/kube-api.ts';
 import { pooledConnections } from '../surfaces/kube/kube-connections.ts';
 import { KubePodEvictor } from '../surfaces/kube/pod-evictor.ts';
 import { NriPlugin } from '../surfaces/nri/nri-plugin.ts';
+import { SandboxWatch } from '../surfaces/containerd/sandbox-watch.ts';
 import { NetnsPins } from '../driver/netns-pins.ts';
 import { PodDriver, type PodObserver } from '../driver/pod-driver.ts';
 import type { ClaimRecord } from '../driver/record-model.ts';
@@ -99,6 +100,8 @@ export interface DaemonOptions {
   readonly nriPluginIndex?: string;
   /** Where the container gate sits (`--container-gate`; docs/pods.md): default `create`. */
   readonly containerGate?: 'create' | 'start';
+  /** containerd's API socket (`--containerd-socket`): its sandbox events start a pod's attach early (docs/pods.md, "Early attach"). */
+  readonly containerdSocket?: string;
   /** Evict a running pod whose devices cannot be put right after a restart (else: report only). */
   readonly evictUnreconciled?: boolean;
   /**
@@ -130,6 +133,7 @@ export class Daemon {
   #server: KubeletPluginServer | undefined;
   #nri: NriPlugin | undefined;
   #pods: PodDriver | undefined;
+  #sandboxWatch: SandboxWatch | undefined;
   #sharedLock: FileLock | undefined;
   #status: ClaimStatusWriter | undefined;
   #http: ObserveServer | undefined;
@@ -454,7 +458,24 @@ export class Daemon {
     });
     this.#nri.on('state', (to) => log.info({ state: to }, `nri plugin ${to}`));
     this.#nri.start();
+    if (o.containerdSocket !== undefined) this.#startSandboxWatch(o.containerdSocket, pods);
     return pods;
+  }
+
+  /**
+   * The early attach: containerd's news of a pod's sandbox (its sandbox
+   * container created, before the NRI RunPodSandbox hook) goes to the pod
+   * driver, which decides. Unreachable, nothing changes: RunPodSandbox attaches.
+   */
+  #startSandboxWatch(socketPath: string, pods: PodDriver): void {
+    const log = withContext(this.#o.log, { component: 'containerd' });
+    this.#sandboxWatch = new SandboxWatch({ socketPath, log, onSandbox: (s) => pods.sandboxCreated(s) });
+    this.#sandboxWatch.on('state', (to: 'connected' | 'disconnected', reason?: string) => {
+      this.metrics.containerdEventsConnected.set(to === 'connected' ? 1 : 0);
+      if (to === 'connected') log.info({ socket: socketPath }, 'early attach: watching containerd for pod sandboxes');
+      else log.warn({ socket: socketPath, reason }, 'early attach: not connected to containerd; pods are attached at RunPodSandbox until it is');
+    });
+    this.#sandboxWatch.start();
   }
 
   /** Device metadata files (KEP-5304): in the kubelet plugin directory, a host path at the same place in the container. */
@@ -493,10 +514,12 @@ export class Daemon {
         const l = pod === undefined ? log : withContext(log, { podUid: pod.uid, component: 'nri' });
         // A hook that did work for our claims (more than queueing) is logged at info with its steps: one line per such pod event.
         const ours = Object.keys(steps).some((k) => k !== 'queue' && k !== 'lock' && k !== 'refresh');
-        if (err === undefined) (ours ? l.info.bind(l) : l.debug.bind(l))({ hook, ms: round(ms), steps: roundSteps(steps), pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook}`);
+        // The early attach is no NRI hook (containerd's event started it), but it is timed and counted as one.
+        const what = hook === 'early' ? 'early attach' : `nri ${hook}`;
+        if (err === undefined) (ours ? l.info.bind(l) : l.debug.bind(l))({ hook, ms: round(ms), steps: roundSteps(steps), pod: pod && `${pod.namespace}/${pod.name}` }, what);
         else {
           this.metrics.countError(err);
-          l.warn({ hook, ms: round(ms), err, pod: pod && `${pod.namespace}/${pod.name}` }, `nri ${hook} failed`);
+          l.warn({ hook, ms: round(ms), err, pod: pod && `${pod.namespace}/${pod.name}` }, `${what} failed`);
         }
       },
       earlyDown: (r, downed, ms, problems) => {
@@ -547,6 +570,7 @@ export class Daemon {
     }
     const steps: [string, () => Promise<unknown> | unknown][] = [
       ['kubelet plugin server', () => { clearInterval(this.#ipamTimer); this.#ipam?.close(); return this.#server?.close(); }],
+      ['containerd events', () => this.#sandboxWatch?.close()],
       ['nri plugin', () => { this.#pods?.close(); return this.#nri?.close(); }],
       ['claim status', () => this.#status?.close()],
       ['health', () => { this.#healthEventsOff?.(); this.#podHealth?.close(); this.#health?.close(); }],

@@ -35,6 +35,15 @@ describe('netclaim run: which API server', () => {
   });
 });
 
+describe('netclaim run: --containerd-socket', () => {
+  it('is off unless given; takes an absolute path; refuses a relative one, an empty one, and --no-nri, naming the field', () => {
+    expect(runOptions(base, inPod).containerdSocket).toBeUndefined();
+    expect(runOptions([...base, '--containerd-socket', '/run/containerd/containerd.sock'], inPod).containerdSocket).toBe('/run/containerd/containerd.sock');
+    for (const v of ['', 'run/containerd/containerd.sock']) expect(fieldOf(() => runOptions([...base, `--containerd-socket=${v}`], inPod))).toBe('--containerd-socket');
+    expect(fieldOf(() => runOptions([...base, '--no-nri', '--containerd-socket', '/run/containerd/containerd.sock'], inPod))).toBe('--containerd-socket');
+  });
+});
+
 describe('netclaim run: --container-gate', () => {
   it('defaults to create; takes start; refuses anything else naming the flag; --no-nri has no gate', () => {
     expect(runOptions(base, inPod).containerGate).toBe('create');

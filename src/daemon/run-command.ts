@@ -89,6 +89,7 @@ function runFlags(argv: readonly string[]) {
       'nri-plugin-index': { type: 'string', default: '00' },
       'no-nri': { type: 'boolean', default: false },
       'container-gate': { type: 'string', default: 'create' },
+      'containerd-socket': { type: 'string' },
       'no-cloud-config': { type: 'boolean', default: false },
       'evict-unreconciled': { type: 'boolean', default: false },
       'no-device-metadata': { type: 'boolean', default: false },
@@ -124,6 +125,13 @@ function optionsFromFlags(values: ReturnType<typeof runFlags>, env: NodeJS.Proce
   if (containerGate !== 'create' && containerGate !== 'start') {
     throw new ConfigError(`--container-gate must be "create" or "start", got ${JSON.stringify(containerGate)}`, { context: { field: '--container-gate' } });
   }
+  const containerdSocket = values['containerd-socket'];
+  if (containerdSocket !== undefined && !containerdSocket.startsWith('/')) {
+    throw new ConfigError(`--containerd-socket must be an absolute path, got ${JSON.stringify(containerdSocket)}`, { context: { field: '--containerd-socket' } });
+  }
+  if (containerdSocket !== undefined && values['no-nri']) {
+    throw new ConfigError('--containerd-socket starts the NRI attach early, and --no-nri has none: give one or the other', { context: { field: '--containerd-socket' } });
+  }
   const sliceWriteBudget = writeBudgetFromFlags(values['slice-write-rate'], values['slice-write-burst']);
   const returnTimeout = values['device-return-timeout'];
   if (returnTimeout !== undefined && !(/^\d+(\.\d+)?$/.test(returnTimeout) && Number(returnTimeout) > 0 && Number(returnTimeout) <= 3600)) {
@@ -147,6 +155,7 @@ function optionsFromFlags(values: ReturnType<typeof runFlags>, env: NodeJS.Proce
     ...(metricsTls === undefined ? {} : { metricsTls }),
     ...(values['metrics-auth'] ? { metricsAuth: true } : {}),
     ...(values['no-nri'] ? {} : { nriSocket: values['nri-socket'], nriPluginIndex: values['nri-plugin-index'], containerGate }),
+    ...(containerdSocket === undefined ? {} : { containerdSocket }),
     evictUnreconciled: values['evict-unreconciled'],
     deviceMetadata: !values['no-device-metadata'],
     ...(returnTimeout === undefined ? {} : { deviceReturnTimeoutMs: Math.round(Number(returnTimeout) * 1000) }),

@@ -16,6 +16,7 @@ describe('createMetrics', () => {
     expect(names.sort()).toEqual([
       'netclaim_claim_prepare_duration_seconds histogram',
       'netclaim_claims_prepared gauge',
+      'netclaim_containerd_events_connected gauge',
       'netclaim_detach_problems_total counter',
       'netclaim_devices_excluded gauge',
       'netclaim_devices_published gauge',

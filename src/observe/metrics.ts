@@ -85,6 +85,7 @@ export interface Metrics {
   readonly nriConnected: Gauge;
   /** `netclaim_nri_disconnects_total`: times the runtime dropped the plugin after it was synchronized. */
   readonly nriDisconnects: Counter;
+  readonly containerdEventsConnected: Gauge;
   /** `netclaim_netns_pins`: pod network namespaces held (pinned) while a device is in them. */
   readonly netnsPins: Gauge;
   /** `netclaim_netns_pinning_available`: 1 when pod namespaces can be pinned here (mount allowed). */
@@ -163,6 +164,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     detachProblems: new Counter({ name: n('detach_problems_total'), help: 'Claims whose devices were given back with something not restored.', registers }),
     nriConnected: new Gauge({ name: n('nri_connected'), help: 'Whether the container runtime has the NRI plugin registered and synchronized (1) or not (0).', registers }),
     nriDisconnects: new Counter({ name: n('nri_disconnects_total'), help: 'Times the container runtime dropped the synchronized NRI plugin.', registers }),
+    containerdEventsConnected: new Gauge({ name: n('containerd_events_connected'), help: 'With --containerd-socket: whether netclaim is subscribed to containerd\'s events for the early attach (1) or not (0).', registers }),
     netnsPins: new Gauge({ name: n('netns_pins'), help: 'Pod network namespaces pinned while a device is in them.', registers }),
     netnsPinningAvailable: new Gauge({ name: n('netns_pinning_available'), help: 'Whether pod network namespaces can be pinned here (1) or not (0).', registers }),
     podsEvicted,

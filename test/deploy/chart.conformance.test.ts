@@ -88,8 +88,11 @@ const SCENARIOS: Scenario[] = [
   { name: 'default values', release: `nc-def-${sfx}`, values: { deviceClasses: [{ name: `nc-def-${sfx}` }] } },
   { name: 'every knob turned', release: `nc-all-${sfx}`, values: EVERYTHING },
   {
-    name: 'NRI socket elsewhere, ServiceMonitor on', release: `nc-nri-${sfx}`,
-    values: { nri: { enabled: true, socket: '/run/containerd/nri/nri.sock', pluginIndex: '05' }, serviceMonitor: { enabled: true }, deviceClasses: [] },
+    name: 'NRI socket elsewhere, the early attach on, ServiceMonitor on', release: `nc-nri-${sfx}`,
+    values: {
+      nri: { enabled: true, socket: '/run/containerd/nri/nri.sock', pluginIndex: '05', earlyAttach: { enabled: true, containerdSocket: '/run/k3s/containerd/containerd.sock' } },
+      serviceMonitor: { enabled: true }, deviceClasses: [],
+    },
   },
   {
     name: 'webhook with the certificate the chart generates, secure metrics from a given Secret', release: `nc-wh-${sfx}`,
@@ -178,7 +181,11 @@ describe('the Helm chart', () => {
           [o.stateDir, false], [o.cdiDir, false],
           [String(s.values['netnsDir'] ?? '/var/run/netns'), true],
           ...(o.nriSocket === undefined ? [] : [[dirname(o.nriSocket), true] as [string, boolean]]),
+          ...(o.containerdSocket === undefined ? [] : [[dirname(o.containerdSocket), true] as [string, boolean]]),
         ]);
+        expect(o.containerdSocket).toBe(s.name.includes('early attach') ? '/run/k3s/containerd/containerd.sock' : undefined);
+        // containerd's directory holds containers' mounts: the host's unmounts must reach this pod's copy.
+        if (o.containerdSocket !== undefined) expect(c.volumeMounts.find((m) => m.mountPath === dirname(o.containerdSocket!))?.mountPropagation).toBe('HostToContainer');
         const hostPaths = spec.volumes.filter((v) => v.hostPath !== undefined);
         const volumes = new Map(hostPaths.map((v) => [v.name, v.hostPath?.path]));
         const mounted = new Map(c.volumeMounts.filter((m) => volumes.has(m.name)).map((m) => [m.mountPath, { hostPath: volumes.get(m.name), readOnly: m.readOnly === true }]));
