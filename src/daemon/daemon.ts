@@ -470,11 +470,8 @@ export class Daemon {
   #startSandboxWatch(socketPath: string, pods: PodDriver): void {
     const log = withContext(this.#o.log, { component: 'containerd' });
     this.#sandboxWatch = new SandboxWatch({ socketPath, log, onSandbox: (s) => pods.sandboxCreated(s) });
-    this.#sandboxWatch.on('state', (to: 'connected' | 'disconnected', reason?: string) => {
-      this.metrics.containerdEventsConnected.set(to === 'connected' ? 1 : 0);
-      if (to === 'connected') log.info({ socket: socketPath }, 'early attach: watching containerd for pod sandboxes');
-      else log.warn({ socket: socketPath, reason }, 'early attach: not connected to containerd; pods are attached at RunPodSandbox until it is');
-    });
+    // The watch logs its own transitions (once each, not per retry).
+    this.#sandboxWatch.on('state', (to) => this.metrics.containerdEventsConnected.set(to === 'connected' ? 1 : 0));
     this.#sandboxWatch.start();
   }
 

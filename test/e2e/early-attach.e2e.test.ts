@@ -70,7 +70,7 @@ describe('the early attach on containerd 2.4.2', () => {
 
   it('moves the NIC when containerd creates the sandbox container; RunPodSandbox finds it done; the pod starts with its NIC, tuned; deleting it gives the NIC back', async () => {
     // Connected to containerd's events: the daemon logged it.
-    await until('netclaim subscribed to containerd\'s events', 60_000, () => daemon.logs().includes('early attach: watching containerd for pod sandboxes') || undefined);
+    await until('netclaim subscribed to containerd\'s events', 60_000, () => daemon.logs().includes('subscribed to containerd sandbox creations') || undefined);
     addMacvlan(node, { name: 'ncea1a', lower: 'ncealow' });
     cleanups.push(() => deleteDevice(node, 'ncea1a'));
     await publishedDevice(node, 'ncea1a');
