@@ -184,6 +184,8 @@ export class PodDriver implements PodPort, DeviceReturner {
   readonly #createWaits = new CreateWaits();
   /** Sandboxes the runtime's own hooks named (RunPodSandbox, StopPodSandbox, RemovePodSandbox): an early attach for one comes too late. */
   readonly #hookedSandboxes = new RecentIds(HOOKED_SANDBOXES_KEPT);
+  /** Sandboxes the early attach attached: their RunPodSandbox has nothing left to do when the journals agree. */
+  readonly #earlyAttached = new RecentIds(HOOKED_SANDBOXES_KEPT);
 
   constructor(o: PodDriverOptions) {
     this.#o = o;
@@ -251,34 +253,41 @@ export class PodDriver implements PodPort, DeviceReturner {
       const records = this.#o.store.byPod(pod.uid);
       if (records.length === 0 || records.some((r) => r.attachment !== undefined)) return;
       await this.#attachPod(pod, true);
+      this.#earlyAttached.add(pod.id);
     }, { rethrow: false }).catch(() => {});
   }
 
   runPodSandbox(pod: NriPod, o: { readonly startGate?: boolean } = {}): Promise<void> {
     this.#hookedSandboxes.add(pod.id);
     const startGate = o.startGate === true;
-    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#queue.hook('run', pod, () => this.#attachSandbox(pod, startGate));
+    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#queue.hook('run', pod, () => this.#attachSandbox(pod, startGate), { gate: true });
     // Queued now, so CreateContainer (sent only after this answer) runs after it; but started only on the
     // next turn of the event loop: the attach is synchronous kernel work, and the answer must be on the
     // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
     // With the gate at StartContainer, started once the pod's CreateContainer came (or a little later).
     const answered = new Promise<void>((resolve) => setImmediate(resolve));
     const after = o.startGate === true ? Promise.all([answered, this.#createWaits.wait(pod.uid)]).then(() => undefined) : answered;
-    this.#queue.hook('run', pod, () => this.#attachSandbox(pod, startGate), { rethrow: false, after }).catch(() => {});
+    this.#queue.hook('run', pod, () => this.#attachSandbox(pod, startGate), { rethrow: false, after, gate: true }).catch(() => {});
     return Promise.resolve();
   }
 
   /**
-   * RunPodSandbox's attach, unless the early attach (sandboxCreated) already
-   * journaled every claim of the pod `attached` in this very sandbox: then
-   * nothing (step `early`). The container gate checks the kernel either way.
+   * RunPodSandbox's attach, unless the early attach (sandboxCreated) attached
+   * this sandbox and every claim of the pod is `attached` in it (its journal
+   * may still be pending): then nothing (step `early`), and the pending
+   * journals stay pending until the container gate answered, as after
+   * RunPodSandbox's own attach. Run as the gate runs (the queue does not
+   * write the pending journals first): this reads them as pending, and
+   * writes them before it attaches. The container gate checks the kernel
+   * either way.
    */
   #attachSandbox(pod: NriPod, startGate: boolean): Promise<void> {
-    const records = this.#o.store.byPod(pod.uid);
-    if (records.length > 0 && records.every((r) => sandboxHolds(r, pod) && r.attachment?.state === 'attached')) {
+    const records = withPending(this.#o.store.byPod(pod.uid), this.#pending, this.#o);
+    if (this.#earlyAttached.has(pod.id) && records.length > 0 && records.every((r) => sandboxHolds(r, pod) && r.attachment?.state === 'attached')) {
       addStep(this.#queue.steps, 'early', 0);
       return Promise.resolve();
     }
+    this.#flushAttached(this.#queue.steps);
     return this.#attachPod(pod, true, startGate);
   }
 
