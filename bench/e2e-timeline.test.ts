@@ -114,3 +114,18 @@ describe('the floor\'s Prepare from the kubelet plugin helper\'s gRPC log (dra-t
     expect(klogGrpcCalls(log, { namespace: 'bench-e2e', name: 'floor-nic-10' }).prepareMs).toBeCloseTo(100, 3);
   });
 });
+
+describe('the early attach\'s line (netclaim with --containerd-socket on the e2e node, 2026-12-05)', () => {
+  // Captured from one bench run's netclaim.log: the early attach of bench-e2e/nic-0, then its RunPodSandbox finding it done.
+  const uid = 'b465e82d-8f07-4d30-a723-efca0da34dbb';
+  const log = [
+    `{"level":"info","time":"2026-12-05T17:36:09.532Z","pid":1,"component":"nri","podUid":"${uid}","hook":"early","ms":26.569,"steps":{"lock":0.019,"refresh":0.036,"queue":0.017,"netns":0.032,"journal":1.085,"pin":0.677,"yield":0.193,"attach.find":0.589,"attach.host-down":0.002,"attach.move":22.717,"attach.addresses":0.339,"attach.up":0.124,"attach":23.919,"inPlace":0.307},"pod":"bench-e2e/nic-0","msg":"early attach"}`,
+    `{"level":"info","time":"2026-12-05T17:36:09.587Z","pid":1,"component":"nri","podUid":"${uid}","hook":"run","ms":3.831,"steps":{"lock":0.021,"refresh":0.272,"journalAfter":1.272,"queue":2.208,"early":0},"pod":"bench-e2e/nic-0","msg":"nri run"}`,
+  ].join('\n');
+  it('is the pod\'s `early` call, apart from its RunPodSandbox', () => {
+    const createdAt = Date.parse('2026-12-05T17:36:09.300Z');
+    const t = podTimeline({ namespace: 'bench-e2e', name: 'nic-0', uid, createdAt }, { kubelet: '', containerd: '', netclaim: log });
+    expect(t.early).toMatchObject({ endMs: 232, ms: 26.569, steps: expect.objectContaining({ 'attach.move': 22.717 }) });
+    expect(t.run).toMatchObject({ endMs: 287, ms: 3.831, steps: expect.objectContaining({ early: 0 }) });
+  });
+});
