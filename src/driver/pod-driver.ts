@@ -252,7 +252,11 @@ export class PodDriver implements PodPort, DeviceReturner {
     void this.#queue.hook('early', pod, async () => {
       const records = this.#o.store.byPod(pod.uid);
       if (records.length === 0 || records.some((r) => r.attachment !== undefined)) return;
-      await this.#attachPod(pod, true);
+      // Its `attached` journal at once, not after the container gate: nothing waits for it now, and the pod
+      // health watch must take the devices over before the inventory reports them gone from the host (a
+      // device health flap the kubelet sees during the pod's start-up costs the pod a PLEG relist, 1 s, when
+      // it is deleted: docs/benchmarks.md).
+      await this.#attachPod(pod, true, false, true);
       this.#earlyAttached.add(pod.id);
     }, { rethrow: false }).catch(() => {});
   }
@@ -471,9 +475,11 @@ export class PodDriver implements PodPort, DeviceReturner {
    * `defer` (RunPodSandbox): the `attached` journals are left pending
    * (#pending) for after the container gate, and the event loop runs
    * between the steps, so a request that arrives meanwhile is read and
-   * queued (and its wait is seen from when it came).
+   * queued (and its wait is seen from when it came). `journalNow` (the
+   * early attach): the event loop runs between the steps all the same, but
+   * the `attached` journals are written at once.
    */
-  async #attachPod(pod: NriPod, defer = false, startGate = false): Promise<void> {
+  async #attachPod(pod: NriPod, defer = false, startGate = false, journalNow = false): Promise<void> {
     const records = this.#o.store.byPod(pod.uid);
     if (records.length === 0) return; // not a pod of ours
     const what = `pod ${pod.namespace}/${pod.name}`;
@@ -525,7 +531,7 @@ export class PodDriver implements PodPort, DeviceReturner {
           this.#leases.track(journal, devices.slice(-1));
           crashPoint('attach.after-device');
         }
-        if (defer) {
+        if (defer && !journalNow) {
           journalRecord(record, pod, 'attached', devices, this.#o); // the completeness check, now: never `attached` with a device missing
           attachedNow.push({ record: journal, pod, devices });
           // What the containers read when they start (the device metadata files) goes before the gate can answer.
