@@ -264,34 +264,30 @@ export class PodDriver implements PodPort, DeviceReturner {
   runPodSandbox(pod: NriPod, o: { readonly startGate?: boolean } = {}): Promise<void> {
     this.#hookedSandboxes.add(pod.id);
     const startGate = o.startGate === true;
-    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#queue.hook('run', pod, () => this.#attachSandbox(pod, startGate), { gate: true });
+    if (this.#o.attachAfterAnswer !== true || this.#o.store.byPod(pod.uid).length === 0) return this.#queue.hook('run', pod, () => this.#attachSandbox(pod, startGate));
     // Queued now, so CreateContainer (sent only after this answer) runs after it; but started only on the
     // next turn of the event loop: the attach is synchronous kernel work, and the answer must be on the
     // socket before it begins. Its failure is reported by the observer (and CreateContainer tries again).
     // With the gate at StartContainer, started once the pod's CreateContainer came (or a little later).
     const answered = new Promise<void>((resolve) => setImmediate(resolve));
     const after = o.startGate === true ? Promise.all([answered, this.#createWaits.wait(pod.uid)]).then(() => undefined) : answered;
-    this.#queue.hook('run', pod, () => this.#attachSandbox(pod, startGate), { rethrow: false, after, gate: true }).catch(() => {});
+    this.#queue.hook('run', pod, () => this.#attachSandbox(pod, startGate), { rethrow: false, after }).catch(() => {});
     return Promise.resolve();
   }
 
   /**
    * RunPodSandbox's attach, unless the early attach (sandboxCreated) attached
-   * this sandbox and every claim of the pod is `attached` in it (its journal
-   * may still be pending): then nothing (step `early`), and the pending
-   * journals stay pending until the container gate answered, as after
-   * RunPodSandbox's own attach. Run as the gate runs (the queue does not
-   * write the pending journals first): this reads them as pending, and
-   * writes them before it attaches. The container gate checks the kernel
-   * either way.
+   * this sandbox and every claim of the pod is journaled `attached` in it:
+   * then nothing (step `early`). An `attached` journal alone is not enough
+   * (one stored by an older netclaim may name devices it never attached).
+   * The container gate checks the kernel either way.
    */
   #attachSandbox(pod: NriPod, startGate: boolean): Promise<void> {
-    const records = withPending(this.#o.store.byPod(pod.uid), this.#pending, this.#o);
+    const records = this.#o.store.byPod(pod.uid);
     if (this.#earlyAttached.has(pod.id) && records.length > 0 && records.every((r) => sandboxHolds(r, pod) && r.attachment?.state === 'attached')) {
       addStep(this.#queue.steps, 'early', 0);
       return Promise.resolve();
     }
-    this.#flushAttached(this.#queue.steps);
     return this.#attachPod(pod, true, startGate);
   }
 
