@@ -22,7 +22,7 @@ import { isDriverError, StateError, type DriverError } from '../common/errors.ts
 import { SubInterfaces } from '../driver/sub-interface/sub-interfaces.ts';
 import { ClaimDriver, type DriverObserver } from '../driver/claim-driver.ts';
 import { claimPodsPort } from './claim-pods-port.ts';
-import { DeviceHealthView } from '../driver/device-health.ts';
+import { DeviceHealthView, healthTransitions } from '../driver/device-health.ts';
 import { PodHealthWatch } from '../driver/pod-health.ts';
 import { registerPodCounterMetrics } from '../driver/pod-health-metrics.ts';
 import { podHealthEvents } from '../driver/pod-health-events.ts';
@@ -372,8 +372,12 @@ export class Daemon {
     };
     publish(watcher.current);
     watcher.subscribe(publish);
+    let told = health.devices;
     health.onChange(() => {
       this.metrics.healthUpdates.inc();
+      // What the kubelet is told now, per device: it re-syncs each pod a change concerns.
+      for (const t of healthTransitions(told, health.devices)) o.log.info(t, 'device health changed');
+      told = health.devices;
       if (o.taintUnhealthy || o.taintUnhealthyNoExecute === true) publish(watcher.current);
     });
     void publisher.synced().then(() => {

@@ -37,6 +37,33 @@ export function deviceHealth(
   return { health: 'healthy' };
 }
 
+/** A device whose health or message differs between two lists (a device that came or went is one too). */
+export interface HealthTransition {
+  readonly device: string;
+  readonly from: HealthState | 'absent';
+  readonly to: HealthState | 'absent';
+  readonly message?: string;
+}
+
+/**
+ * What changed from one health list to the next, by device, in the next
+ * list's order (then the devices it no longer has): what the kubelet is told,
+ * so an operator can see it (a change the kubelet notifies a pod of makes it
+ * re-sync that pod).
+ */
+export function healthTransitions(before: readonly DeviceHealth[], after: readonly DeviceHealth[]): HealthTransition[] {
+  const prev = new Map(before.map((d) => [d.deviceName, d]));
+  const next = new Set(after.map((d) => d.deviceName));
+  const out: HealthTransition[] = [];
+  for (const d of after) {
+    const p = prev.get(d.deviceName);
+    if (p !== undefined && p.health === d.health && p.message === d.message) continue;
+    out.push({ device: d.deviceName, from: p?.health ?? 'absent', to: d.health, ...(d.message === undefined ? {} : { message: d.message }) });
+  }
+  for (const p of before) if (!next.has(p.deviceName)) out.push({ device: p.deviceName, from: p.health, to: 'absent' });
+  return out;
+}
+
 export class DeviceHealthView implements HealthView {
   readonly #pool: string;
   readonly #domain: string;
