@@ -64,22 +64,43 @@ export function healthTransitions(before: readonly DeviceHealth[], after: readon
   return out;
 }
 
+/**
+ * How long a device that just left the host for a pod keeps the health it
+ * had while no pod watch has read it yet. The inventory sees it leave before
+ * the watch takes it over (tens of ms); reported as unknown meanwhile, the
+ * kubelet re-synced the starting pod for the change and again for the change
+ * back, and its deletion then waited one more PLEG relist (docs/benchmarks.md,
+ * session 8). Past this, a device no watch reads is unknown.
+ */
+export const AWAY_GRACE_MS = 2000;
+
 export class DeviceHealthView implements HealthView {
   readonly #pool: string;
   readonly #domain: string;
   readonly #listeners = new Set<() => void>();
   readonly #unsubscribe: () => void;
   readonly #pods: PodHealthSource | undefined;
+  readonly #graceMs: number;
+  readonly #nowMs: () => number;
+  /** Devices away from the host and not read by a pod watch yet: since when (ms), while in grace. */
+  readonly #awaySince = new Map<string, number>();
+  #graceTimer: NodeJS.Timeout | undefined;
   #devices: readonly DeviceHealth[] = [];
 
   /** `domain` is the attribute prefix the inventory publishes (`netclaim.dev`, or `dra.net` in DraNet naming). */
   /** `pods`: the live health of devices in pods (pod-health.ts); without it they are unknown. */
-  constructor(source: HealthSource, pool: string, domain: string, now: () => number = () => Math.floor(Date.now() / 1000), pods?: PodHealthSource) {
+  constructor(
+    source: HealthSource, pool: string, domain: string, now: () => number = () => Math.floor(Date.now() / 1000), pods?: PodHealthSource,
+    o: { readonly awayGraceMs?: number; readonly nowMs?: () => number } = {},
+  ) {
     this.#pool = pool;
     this.#domain = domain;
     this.#pods = pods;
+    this.#graceMs = o.awayGraceMs ?? AWAY_GRACE_MS;
+    this.#nowMs = o.nowMs ?? (() => performance.now());
     const update = (inv: Inventory): void => {
       const next = this.#compute(inv, now());
+      this.#armGrace(() => update(source.current));
       if (JSON.stringify(next.map(({ lastUpdatedTime: _, ...x }) => x)) === JSON.stringify(this.#devices.map(({ lastUpdatedTime: _, ...x }) => x))) return;
       this.#devices = next;
       for (const cb of this.#listeners) cb();
@@ -87,7 +108,16 @@ export class DeviceHealthView implements HealthView {
     this.#devices = this.#compute(source.current, now());
     const unsubscribe = source.subscribe(update);
     const podsOff = pods?.onChange(() => { update(source.current); });
-    this.#unsubscribe = () => { unsubscribe(); podsOff?.(); };
+    this.#unsubscribe = () => { unsubscribe(); podsOff?.(); clearTimeout(this.#graceTimer); };
+  }
+
+  /** Recomputes when the earliest grace ends, so a device no watch took over turns unknown then. */
+  #armGrace(recompute: () => void): void {
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    if (this.#awaySince.size === 0) return;
+    const ends = Math.min(...this.#awaySince.values()) + this.#graceMs;
+    this.#graceTimer = setTimeout(recompute, Math.max(1, ends - this.#nowMs() + 1)).unref();
   }
 
   get devices(): readonly DeviceHealth[] {
@@ -101,18 +131,29 @@ export class DeviceHealthView implements HealthView {
 
   close(): void {
     this.#unsubscribe();
+    this.#awaySince.clear();
     this.#listeners.clear();
   }
 
   #compute(inv: Inventory, now: number): DeviceHealth[] {
     const before = new Map(this.#devices.map((d) => [d.deviceName, d]));
+    const nowMs = this.#nowMs();
+    for (const name of [...this.#awaySince.keys()]) if (!inv.devices.some((d) => d.name === name)) this.#awaySince.delete(name);
     return inv.devices.map((d) => {
       const attr = (n: string): string | undefined => {
         const v = d.attributes[`${this.#domain}/${n}`];
         return v !== undefined && 'string' in v ? v.string : undefined;
       };
-      const h = deviceHealth(d, attr, this.#pods?.get(d.name));
+      const inPod = this.#pods?.get(d.name);
+      let h = deviceHealth(d, attr, inPod);
       const prev = before.get(d.name);
+      // Just left the host, no pod watch has read it yet: the health it had, for a grace period.
+      const unread = d.ifName !== undefined && !d.netdevPresent && inPod === undefined;
+      if (!unread) this.#awaySince.delete(d.name);
+      else if (prev !== undefined && prev.health !== 'unknown' && (this.#awaySince.get(d.name) ?? nowMs) + this.#graceMs > nowMs) {
+        if (!this.#awaySince.has(d.name)) this.#awaySince.set(d.name, nowMs);
+        h = { health: prev.health, ...(prev.message === undefined ? {} : { message: prev.message }) };
+      } else this.#awaySince.delete(d.name);
       const same = prev !== undefined && prev.health === h.health && prev.message === h.message;
       return {
         poolName: this.#pool, deviceName: d.name, health: h.health,
