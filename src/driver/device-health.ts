@@ -3,7 +3,8 @@
  *
  *   unhealthy  the RDMA port is not ACTIVE, or the netdev has no lower layer
  *              or is not present (operstate lowerlayerdown / notpresent)
- *   unknown    the netdev is away (in a pod) and no pod watch reads it
+ *   unknown    the netdev is away (in a pod) and no pod watch reads it (after
+ *              AWAY_GRACE_MS: until then it keeps the health it had)
  *   healthy    otherwise
  *
  * A device in a pod is judged by what its pod's namespace shows
