@@ -49,31 +49,27 @@
  */
 import { DriverError } from '../common/errors.ts';
 import type { ClaimUid } from '../common/ids.ts';
-import type { Libc } from '../kernel/libc/libc.ts';
 import { NetnsHandle } from '../kernel/netns/handle.ts';
 import { attachDevice } from './attach/attach-device.ts';
 import { assertNotHostNetns } from './attach/netns-guard.ts';
 import { journalRecord, stillPending, withPending, type PendingAttached } from './attached-journal.ts';
-import type { ClaimStatusSink, EventSink, PodEvictor } from './claim.ts';
 import type { DeviceReturner, NotReturned } from './claim-driver.ts';
 import { adjustmentNeedsDevices, containerAdjustment } from './container-gate.ts';
 import type { DhcpLeases } from './dhcp-leases.ts';
 import { CreateWaits } from './create-waits.ts';
 import { hostDownEarlyClaims, restoreUnattachedClaim, type EarlyDownResult } from './early-down.ts';
-import type { NetnsPins } from './netns-pins.ts';
 import { attachableProblem, notInPlace } from './pod-checks.ts';
 import { PodLeases } from './pod-leases.ts';
-import { PodReports, type PodObserver } from './pod-reports.ts';
+import { PodReports } from './pod-reports.ts';
 import type { AttachedDevice, ClaimRecord, DevicePlan } from './record-model.ts';
+import type { PodDriverOptions } from './pod-driver-options.ts';
 import type { NriContainer, NriContainerAdjustment, NriPod, PodPort } from './pod-port.ts';
-import type { ClaimStore } from './state/claim-store.ts';
 import { PodGiveBack } from './pod-give-back.ts';
 import { HookQueue } from './pod-hook-queue.ts';
 import { heldElsewhere, sandboxHolds } from './stale-sandbox.ts';
 import { RecentIds } from './recent-ids.ts';
 import { crashPoint } from './state/crash-points.ts';
 import { addStep, timed, type Steps } from '../observe/steps.ts';
-import type { GidLookup } from './sub-interface/sub-rdma.ts';
 
 /**
  * The longest an attach's `attached` journal waits for its pod's first
@@ -95,58 +91,7 @@ const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(() 
 
 export type { PodObserver } from './pod-reports.ts';
 
-export interface PodDriverOptions {
-  readonly store: ClaimStore;
-  readonly host: NetnsHandle;
-  readonly libc: Libc;
-  /** RDMA devices move with the netdev (RDMA netns mode `exclusive`). */
-  readonly rdmaExclusive: () => boolean;
-  /**
-   * Reads RoCE GID entries of the parents' RDMA devices, for the GID index
-   * hints of sub-interfaces with RDMA (sub-interface/sub-rdma.ts) added at
-   * CreateContainer. Default: the host's sysfs.
-   */
-  readonly gidLookup?: GidLookup;
-  /** Claim status (`status.devices` conditions and networkData). */
-  readonly status?: ClaimStatusSink;
-  /** Warnings for users (Kubernetes Events on the claim). */
-  readonly events?: EventSink;
-  /** Present: evict a running pod whose devices cannot be put right (policy `--evict-unreconciled`). */
-  readonly evictor?: PodEvictor;
-  /** Pod namespaces held while a device is in them; absent: not pinned (a host that cannot mount). */
-  readonly pins?: NetnsPins;
-  readonly observer?: PodObserver;
-  /**
-   * Another daemon instance may share the store (rolling update): each hook
-   * then holds this cross-process lock and re-reads the store first, so two
-   * instances handling the same pod run one after the other and the second
-   * converges.
-   */
-  readonly shared?: { lock(): Promise<void>; unlock(): void };
-  /**
-   * RunPodSandbox answers the runtime at once and the attach runs right after,
-   * first in the hook queue, overlapping what the runtime does between the
-   * sandbox and the first container (docs/pods.md, "Off the sandbox path").
-   * CreateContainer waits for it in the queue and stays the gate (I1): it
-   * attaches again what is missing, and fails the container otherwise. A
-   * failed attach then fails the container, not the sandbox; the kubelet
-   * retries either. Default false: the attach inside RunPodSandbox.
-   */
-  readonly attachAfterAnswer?: boolean;
-  /** Fault injection for tests: called before each device's attach. */
-  readonly fault?: (step: string) => void;
-  readonly now?: () => Date;
-  /**
-   * How long a physical device may take to come back to the host after its
-   * pod's namespace died before that is reported (default 30 s). Its journal
-   * stays either way.
-   */
-  readonly returnTimeoutMs?: number;
-  /** How often the host is checked for such a device meanwhile (default 250 ms). */
-  readonly returnPollMs?: number;
-  /** How long one DHCP renew or rebind attempt waits for the server (default 2 s). */
-  readonly dhcpAttemptMs?: number;
-}
+export type { PodDriverOptions } from './pod-driver-options.ts';
 
 const NOT_SYNCHRONIZED = 'the container runtime has not connected and synchronized netclaim\'s NRI plugin yet';
 
