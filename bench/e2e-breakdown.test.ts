@@ -101,3 +101,34 @@ describe('ranking two drivers takes an interval clear of 0', () => {
     expect(describeBreakdown(a).join('\n')).toContain(`pair differences p50 ${extra.pairDiffP50} (95 % interval ${extra.pairDiffP50Ci95[0]} to ${extra.pairDiffP50Ci95[1]})`);
   });
 });
+
+describe('netclaim\'s time on the pod\'s path', () => {
+  // containerd spends `own` ms in CreateContainer before it calls the plugins, in every pod; the claim pod's
+  // container step is `own + wait` where netclaim kept it waiting `wait` ms (its hook took `hook` of them).
+  function withHooks(own: number, waits: Array<{ wait: number; hook: number }>): TimedSample[] {
+    return waits.flatMap(({ wait, hook }, i) => {
+      const nic = pod(`nc-nic-${i}`, true, [20, 40, 100, 3, own + 50 + wait, 20]);
+      const t = nic.timeline;
+      const answered = t.containerCreateMs! + own + wait;
+      return [
+        { ...nic, timeline: { ...t, prepare: { endMs: t.sandboxStartMs! - 5, ms: 8, steps: {} }, run: { endMs: t.sandboxEndMs! - 50, ms: 1, steps: {} }, create: { endMs: answered, ms: hook, steps: {} } } },
+        pod(`nc-plain-${i}`, false, [10, 30, 100, 3, own + 50, 20]),
+      ];
+    });
+  }
+
+  it('counts what the container step of a claim pod took over the same step of plain pods, not containerd\'s own work', () => {
+    // Pod 0: the request waited unread for the attach (hook 1 ms, containerd waited 15); pod 1: no wait beyond the hook.
+    const nc = breakdown(withHooks(10, [{ wait: 15, hook: 1 }, { wait: 2, hook: 2 }, { wait: 9, hook: 1 }]), {})['netclaim'] as Record<string, { p50: number; max: number; min: number } | number>;
+    expect(nc['containerBaseline']).toBe(60);
+    // Prepare 8 + RunPodSandbox 1 (containerd waited for it) + the wait: 24, 11, 18.
+    expect(nc['onPath']).toMatchObject({ min: 11, p50: 18, max: 24 });
+    // The old reading, containerd's CreateContainer → the answer, has containerd's own 10 ms in it.
+    expect(nc['createContainerWaited']).toMatchObject({ min: 12, p50: 19, max: 25 });
+  });
+
+  it('never counts less than the hooks\' own time, even when the claim pod\'s container step was the faster', () => {
+    const nc = breakdown(withHooks(10, [{ wait: -6, hook: 3 }]), {})['netclaim'] as Record<string, { p50: number }>;
+    expect(nc['onPath']!.p50).toBe(8 + 1 + 3);
+  });
+});
