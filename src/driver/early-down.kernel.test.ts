@@ -65,7 +65,7 @@ let seq = 0;
  * down flushes: the IPv4 route, the IPv6 address and its routes), one claim of both for one pod, and
  * the two drivers as the daemon wires them.
  */
-function setup(opts: { downDev?: boolean } = {}): Env {
+function setup(opts: { downDev?: boolean; earlySandboxNews?: () => boolean } = {}): Env {
   const host = createNetns('edhost');
   const pod = createNetns('edpod');
   const devs = [uniqueName('ed'), uniqueName('ed')];
@@ -86,6 +86,7 @@ function setup(opts: { downDev?: boolean } = {}): Env {
   const partial = { host, pod, dir, devs, store, claim, problems: [], downs: [] } as unknown as Env;
   partial.pods = new PodDriver({
     store, host: host.handle, libc: testLibc, rdmaExclusive: () => false, attachAfterAnswer: true,
+    ...(opts.earlySandboxNews === undefined ? {} : { earlySandboxNews: opts.earlySandboxNews }),
     observer: {
       detachProblems: (_r, p) => partial.problems.push(...p),
       earlyDown: (_r, downed, _ms, problems) => { partial.downs.push([...downed]); partial.problems.push(...problems); },
@@ -184,6 +185,36 @@ describe('early host-down', () => {
     await e.pods.stopPodSandbox(nriPod(e));
     await unprepare(e);
     expect(e.devs.map((d) => hostView(e.host, d))).toEqual(before);
+  });
+});
+
+describe('early host-down while the early attach is on', () => {
+  it('leaves a freshly prepared claim\'s devices up; the early attach takes them down and moves them, and the host-down comes back when the watch is lost', async () => {
+    let news = true;
+    const e = env = setup({ earlySandboxNews: () => news });
+    const before = e.devs.map((d) => hostView(e.host, d));
+    await e.pods.synchronize([], []);
+    await prepare(e);
+    await e.pods.idle();
+    expect(e.downs).toEqual([]);
+    expect(e.devs.map((d) => hostView(e.host, d))).toEqual(before);
+    // containerd reports the sandbox ahead of RunPodSandbox: the attach takes each device down itself, then moves it.
+    e.pods.sandboxCreated(nriPod(e));
+    await e.pods.idle();
+    expect(podLinks(e.pod)).toEqual([...e.devs].sort());
+    await e.pods.runPodSandbox(nriPod(e));
+    expect(await e.pods.createContainer(nriPod(e), { id: 'c1', name: 'app', podId: nriPod(e).id })).toEqual({});
+    await e.pods.stopPodSandbox(nriPod(e));
+    await unprepare(e);
+    expect(e.devs.map((d) => hostView(e.host, d))).toEqual(before);
+    // The watch lost: the next Prepare takes the devices down again.
+    news = false;
+    await prepare(e);
+    await e.pods.idle();
+    expect(e.downs).toEqual([e.claim.allocation!.results.map((r) => r.device)]);
+    await unprepare(e);
+    expect(e.devs.map((d) => hostView(e.host, d))).toEqual(before);
+    expect(e.problems).toEqual([]);
   });
 });
 

@@ -48,6 +48,15 @@ export interface PodDriverOptions {
    * retries either. Default false: the attach inside RunPodSandbox.
    */
   readonly attachAfterAnswer?: boolean;
+  /**
+   * Whether the runtime reports each new sandbox ahead of RunPodSandbox now
+   * (the early attach's watch is connected; docs/pods.md, "Early attach"):
+   * the early attach then takes the devices down itself, beside containerd's
+   * start of the sandbox, and the host-down after Prepare is left out, since
+   * it holds the RTNL lock while containerd makes the pod's network namespace.
+   * Read at each Prepare. Default: never.
+   */
+  readonly earlySandboxNews?: () => boolean;
   /** Fault injection for tests: called before each device's attach. */
   readonly fault?: (step: string) => void;
   readonly now?: () => Date;

@@ -340,10 +340,11 @@ export class PodDriver implements PodPort, DeviceReturner {
    * go down on the host (early-down.ts) in a queued job that starts once the
    * answer is on the socket, and before any hook that arrives after it (the
    * pod's RunPodSandbox comes only after the answer). A claim that is gone
-   * by then, or already in a pod, is left alone.
+   * by then, or already in a pod, is left alone; none while the early attach
+   * is on (`earlySandboxNews`), which takes them down beside the sandbox's start.
    */
   prepared(uids: readonly ClaimUid[]): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#o.earlySandboxNews?.() === true) return;
     // Two turns: an answer written in this one is on the socket by then (HTTP/2 writes from a native immediate,
     // which runs before the JavaScript ones of its turn).
     const report = (record: ClaimRecord, r: EarlyDownResult, ms: number): void => this.#reports.observer?.earlyDown?.(record, r.downed, ms, r.problems);
