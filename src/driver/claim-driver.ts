@@ -108,7 +108,7 @@ export interface DeviceReturner {
 
 /** What the driver reports as it goes (logs, metrics); every method is optional to implement. */
 export interface DriverObserver {
-  /** `steps`: where the claim's time went (fetch, plan, cdi, store; observe/steps.ts). */
+  /** `steps`: where the claim's time went (fetch, wants, conflicts, subs, plan, cdi, metadata, store, hold; observe/steps.ts). */
   claimPrepared?(record: ClaimRecord, ms: number, fromStore: boolean, steps?: Readonly<Record<string, number>>): void;
   /** An admin claim (adminAccess) was prepared: nothing moved. */
   adminPrepared?(record: AdminRecord, ms: number, fromStore: boolean): void;
@@ -241,7 +241,7 @@ export class ClaimDriver implements DriverPort {
     }
     const results = ownResults(claim, o);
     if (isAdminClaim(claim, results)) return this.#prepareOne(ref, claim, start, steps, []);
-    const wants = addressWants(claim, results, o.resolve ?? {});
+    const wants = timed(steps, 'wants', () => addressWants(claim, results, o.resolve ?? {}));
     if (!wants.some((w) => w.pools.length > 0 || (o.ipam !== undefined && w.statics.length > 0))) return this.#prepareOne(ref, claim, start, steps, []);
     if (o.ipam === undefined) {
       return this.#failed(ref, 'prepare', new DriverError('PREPARE_UNSUPPORTED',
@@ -364,12 +364,12 @@ export class ClaimDriver implements DriverPort {
     const byName = new Map(o.inventory.current.devices.map((d) => [d.name as string, d]));
     // Before planning: a device another claim holds may be in its pod, with nothing on the host to plan from.
     const results = ownResults(claim, o);
-    this.#checkConflicts(claim.uid, results);
+    timed(steps, 'conflicts', () => this.#checkConflicts(claim.uid, results));
     // Sub-interfaces of shareable parents are recorded and created first; the claim is planned with them standing in.
-    const subs = prepareSubInterfaces(claim, results, {
+    const subs = timed(steps, 'subs', () => prepareSubInterfaces(claim, results, {
       resolve: o.resolve ?? {}, device: (name) => deviceForResult(name, byName), subs: o.subInterfaces, records: o.store.list(),
       ...(o.inventory.current.rdmaNetnsMode === undefined ? {} : { rdmaNetnsMode: o.inventory.current.rdmaNetnsMode }),
-    });
+    }));
     let record: ClaimRecord;
     try {
       const planned = timed(steps, 'plan', () => prepareClaim(claim, {
